@@ -1,0 +1,257 @@
+//! The command line: every flag, with its help, defined once.
+//!
+//! [`Cli`] is parsed by the binary; [`run`] does the work and returns the exit code. Output goes
+//! to the writers it is given, so tests drive the whole CLI in-process, and nothing here calls
+//! `std::process::exit`.
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::policy::{PolicySet, Severity};
+use crate::report::text::TextOptions;
+use crate::{CheckOptions, Error, UnknownMode};
+
+/// Exit code: no finding at or above `--fail-on`.
+pub const EXIT_PASS: u8 = 0;
+/// Exit code: at least one blocking finding.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: usage error or input that cannot be read.
+pub const EXIT_ERROR: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portgate",
+    version,
+    about = "Stop Terraform plans that open NetBIOS (137-139) or SMB (445) to the internet.",
+    long_about = "portgate reads `terraform show -json PLANFILE` and fails when a planned AWS \
+                  security group rule opens NetBIOS or SMB to 0.0.0.0/0 or ::/0.\n\n\
+                  Exit codes: 0 no blocking finding, 1 blocking findings, 2 usage or input error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a plan (the JSON of `terraform show -json PLANFILE`).
+    Check(CheckArgs),
+    /// List the loaded policies.
+    Policies(PoliciesArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable, one block per finding.
+    Text,
+    /// Machine-readable (documented in README.md).
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Color when stdout is a terminal and NO_COLOR is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+/// `--fail-on` levels: `any` is every finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Any,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl FailOn {
+    fn severity(self) -> Severity {
+        match self {
+            FailOn::Any => Severity::Info,
+            FailOn::Low => Severity::Low,
+            FailOn::Medium => Severity::Medium,
+            FailOn::High => Severity::High,
+            FailOn::Critical => Severity::Critical,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Load additional policies from every *.toml file in DIR (repeatable).
+    #[arg(long = "policy-dir", value_name = "DIR")]
+    pub policy_dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Plan JSON file, or `-` to read standard input.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Lowest severity that fails the gate (exit code 1).
+    #[arg(long, value_enum, default_value_t = FailOn::Any, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+
+    /// What to do when values that decide a finding are unknown until apply (PG003).
+    #[arg(long, value_enum, default_value_t = UnknownMode::Warn, value_name = "MODE")]
+    pub unknown: UnknownMode,
+
+    /// Only report resources the plan creates, updates or replaces (skip no-op ones).
+    #[arg(long)]
+    pub only_changes: bool,
+
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+
+    /// When to color text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct PoliciesArgs {
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Facts about the process environment that decide presentation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Terminal {
+    pub stdout_is_terminal: bool,
+    /// `NO_COLOR` is set to a non-empty value.
+    pub no_color: bool,
+}
+
+/// Runs a parsed command. Returns the exit code, or an error (exit code 2) to print.
+pub fn run(
+    cli: Cli,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    terminal: Terminal,
+) -> Result<u8, Error> {
+    match cli.command {
+        Command::Check(args) => run_check(&args, stdin, stdout, terminal),
+        Command::Policies(args) => run_policies(&args, stdout),
+    }
+}
+
+fn load_policies(args: &PolicyArgs) -> Result<PolicySet, Error> {
+    let mut set = PolicySet::builtin()?;
+    for dir in &args.policy_dirs {
+        set.load_dir(dir)?;
+    }
+    Ok(set)
+}
+
+fn run_check(
+    args: &CheckArgs,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    terminal: Terminal,
+) -> Result<u8, Error> {
+    let policies = load_policies(&args.policies)?;
+    let (bytes, source_name) = if args.plan.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        stdin.read_to_end(&mut bytes).map_err(|e| Error::Io {
+            path: "-".to_string(),
+            message: format!("cannot read standard input: {e}"),
+        })?;
+        (bytes, "-".to_string())
+    } else {
+        let shown = args.plan.display().to_string();
+        let bytes = std::fs::read(&args.plan).map_err(|e| Error::Io {
+            path: shown.clone(),
+            message: match e.kind() {
+                io::ErrorKind::NotFound => "no such file".to_string(),
+                io::ErrorKind::IsADirectory => {
+                    "is a directory; pass the plan JSON file".to_string()
+                }
+                _ => format!("cannot read: {e}"),
+            },
+        })?;
+        (bytes, shown)
+    };
+    let options = CheckOptions {
+        only_changes: args.only_changes,
+        unknown: args.unknown,
+        fail_on: args.fail_on.severity(),
+    };
+    let report = crate::check(&bytes, &source_name, &policies, &options)?;
+    let written = match args.format {
+        Format::Json => crate::report::json::write(&report, stdout),
+        Format::Text => {
+            let color = match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => terminal.stdout_is_terminal && !terminal.no_color,
+            };
+            crate::report::text::write(&report, &policies, TextOptions { color }, stdout)
+        }
+    };
+    ignore_broken_pipe(written)?;
+    Ok(if report.fails() {
+        EXIT_FINDINGS
+    } else {
+        EXIT_PASS
+    })
+}
+
+fn run_policies(args: &PoliciesArgs, stdout: &mut dyn Write) -> Result<u8, Error> {
+    let policies = load_policies(&args.policies)?;
+    let written = match args.format {
+        Format::Json => serde_json::to_writer_pretty(&mut *stdout, &policies.policies)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(stdout)),
+        Format::Text => (|| {
+            for p in &policies.policies {
+                let ports: Vec<String> = p.ports.iter().map(ToString::to_string).collect();
+                writeln!(
+                    stdout,
+                    "{}  {:<8}  {:<28}  {:<24}  {}",
+                    p.meta.id,
+                    p.meta.severity,
+                    p.meta.title,
+                    ports.join(","),
+                    p.origin
+                )?;
+            }
+            for meta in [
+                crate::policy::unknown_value_meta(),
+                crate::policy::invalid_cidr_meta(),
+            ] {
+                writeln!(
+                    stdout,
+                    "{}  {:<8}  {}  (engine diagnostic)",
+                    meta.id, meta.severity, meta.title
+                )?;
+            }
+            Ok(())
+        })(),
+    };
+    ignore_broken_pipe(written)?;
+    Ok(EXIT_PASS)
+}
+
+/// A closed pipe (`portgate check … | head`) is not an error worth exit code 2.
+fn ignore_broken_pipe(result: io::Result<()>) -> Result<(), Error> {
+    match result {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::Io {
+            path: "<stdout>".to_string(),
+            message: e.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,160 @@
+//! portgate: a pre-apply gate that finds Windows NetBIOS (137-139) and SMB (445) opened to the
+//! internet by AWS security groups in a Terraform plan.
+//!
+//! Data flows one way, one module per stage, with plain data between them:
+//!
+//! 1. [`plan`]: bytes of `terraform show -json` → [`plan::Plan`] (typed, borrowed, validated).
+//! 2. [`rules`]: plan → [`rules::RuleSet`] of normalized [`rules::IngressRule`]s.
+//! 3. [`policy`]: rules × [`policy::PolicySet`] → [`policy::Finding`]s.
+//! 4. [`report`]: findings → text or JSON.
+//!
+//! [`check`] runs stages 1-3 and applies the gate options; [`cli`] parses arguments and renders.
+//! The library never prints and never exits: errors are typed ([`Error`]), and the binary maps
+//! them to exit code 2 in one place.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod plan;
+pub mod policy;
+pub mod report;
+pub mod rules;
+
+use policy::{Finding, FindingKind, PolicySet, Severity};
+
+/// Everything that stops a check from producing a verdict. All are exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Input(#[from] plan::InputError),
+    #[error(transparent)]
+    Policy(#[from] policy::PolicyError),
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+}
+
+/// What to do with PG003 (values unknown until apply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum UnknownMode {
+    /// Report them, but do not fail the gate.
+    #[default]
+    Warn,
+    /// Report them and fail the gate, whatever `--fail-on` says.
+    Fail,
+    /// Do not report them.
+    Ignore,
+}
+
+/// Gate options of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Only report resources the plan creates, updates or replaces.
+    pub only_changes: bool,
+    pub unknown: UnknownMode,
+    /// The lowest severity that fails the gate.
+    pub fail_on: Severity,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            only_changes: false,
+            unknown: UnknownMode::Warn,
+            fail_on: Severity::Info,
+        }
+    }
+}
+
+/// The plan facts a report shows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlanInfo {
+    pub file: String,
+    pub format_version: String,
+    pub terraform_version: Option<String>,
+    pub errored: bool,
+    pub complete: bool,
+}
+
+/// A finding and whether it fails the gate.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GatedFinding {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub fails_gate: bool,
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    pub plan: PlanInfo,
+    /// Resources of the checked types that exist after apply.
+    pub resources_scanned: usize,
+    pub findings: Vec<GatedFinding>,
+    /// Things a user should know that are not findings (an errored plan, say).
+    pub warnings: Vec<String>,
+}
+
+impl CheckReport {
+    /// True when any finding fails the gate (exit code 1).
+    pub fn fails(&self) -> bool {
+        self.findings.iter().any(|f| f.fails_gate)
+    }
+}
+
+/// Reads a plan and evaluates it: the whole job of `portgate check`, without the rendering.
+pub fn check(
+    bytes: &[u8],
+    source_name: &str,
+    policies: &PolicySet,
+    options: &CheckOptions,
+) -> Result<CheckReport, Error> {
+    let text = plan::decode(bytes).map_err(|kind| plan::InputError {
+        source_name: source_name.to_string(),
+        kind,
+    })?;
+    let parsed = plan::Plan::parse(&text, source_name)?;
+    let rule_set = rules::extract(&parsed)?;
+    let findings = policy::evaluate(&rule_set, policies);
+
+    let findings = findings
+        .into_iter()
+        .filter(|f| !options.only_changes || f.is_change)
+        .filter(|f| !(f.kind == FindingKind::Unknown && options.unknown == UnknownMode::Ignore))
+        .map(|finding| {
+            let fails_gate = match finding.kind {
+                FindingKind::Unknown => options.unknown == UnknownMode::Fail,
+                _ => finding.severity >= options.fail_on,
+            };
+            GatedFinding {
+                finding,
+                fails_gate,
+            }
+        })
+        .collect();
+
+    let mut warnings = Vec::new();
+    if parsed.errored {
+        warnings.push(
+            "the plan is marked errored: `terraform plan` failed, so its planned values may be incomplete"
+                .to_string(),
+        );
+    }
+    if !parsed.complete {
+        warnings.push(
+            "the plan is marked incomplete: some changes were deferred and are not checked"
+                .to_string(),
+        );
+    }
+    Ok(CheckReport {
+        plan: PlanInfo {
+            file: source_name.to_string(),
+            format_version: parsed.format_version.clone(),
+            terraform_version: parsed.terraform_version.clone(),
+            errored: parsed.errored,
+            complete: parsed.complete,
+        },
+        resources_scanned: rule_set.resources.len(),
+        findings,
+        warnings,
+    })
+}

@@ -1,0 +1,33 @@
+//! The `portgate` binary: parse arguments, run, map errors to exit code 2. Nothing else.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use portgate::cli::{self, Cli, Terminal};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and --version exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { cli::EXIT_ERROR } else { 0 });
+        }
+    };
+    let terminal = Terminal {
+        stdout_is_terminal: std::io::stdout().is_terminal(),
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = cli::run(cli, &mut std::io::stdin().lock(), &mut out, terminal);
+    let _ = out.flush();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("portgate: error: {e}");
+            ExitCode::from(cli::EXIT_ERROR)
+        }
+    }
+}

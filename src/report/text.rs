@@ -1,0 +1,148 @@
+//! The human report: one block per finding, then a one-line summary.
+//!
+//! The summary of a passing run never contains the word "fail": Atlantis' custom policy checks
+//! decide pass/fail by searching the output for that substring.
+
+use std::io;
+
+use owo_colors::OwoColorize;
+
+use crate::CheckReport;
+use crate::policy::{FindingKind, PolicySet, Severity, invalid_cidr_meta, unknown_value_meta};
+
+/// Rendering options for text output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextOptions {
+    pub color: bool,
+}
+
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn severity(&self, severity: Severity) -> String {
+        let label = severity.as_str();
+        if !self.color {
+            return label.to_string();
+        }
+        match severity {
+            Severity::Critical => label.red().bold().to_string(),
+            Severity::High => label.red().to_string(),
+            Severity::Medium => label.yellow().to_string(),
+            Severity::Low | Severity::Info => label.blue().to_string(),
+        }
+    }
+
+    fn bold(&self, text: &str) -> String {
+        if self.color {
+            text.bold().to_string()
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn dim(&self, text: &str) -> String {
+        if self.color {
+            text.dimmed().to_string()
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn status(&self, text: &str, ok: bool) -> String {
+        match (self.color, ok) {
+            (false, _) => text.to_string(),
+            (true, true) => text.green().bold().to_string(),
+            (true, false) => text.red().bold().to_string(),
+        }
+    }
+}
+
+pub fn write(
+    report: &CheckReport,
+    policies: &PolicySet,
+    options: TextOptions,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    let paint = Painter {
+        color: options.color,
+    };
+    for warning in &report.warnings {
+        writeln!(out, "{}: {}: {warning}", paint.status("warning", true), report.plan.file)?;
+    }
+    let unknown_meta = unknown_value_meta();
+    let invalid_meta = invalid_cidr_meta();
+    for gated in &report.findings {
+        let f = &gated.finding;
+        let meta = match f.kind {
+            FindingKind::Unknown => &unknown_meta,
+            FindingKind::InvalidCidr => &invalid_meta,
+            FindingKind::Exposed => match policies.get(&f.rule_id) {
+                Some(policy) => &policy.meta,
+                None => &unknown_meta,
+            },
+        };
+        let gate_note = if gated.fails_gate { "" } else { " (warning, does not block)" };
+        writeln!(
+            out,
+            "{} {} [{}] {}{}",
+            paint.bold(&f.rule_id),
+            paint.bold(&f.title),
+            paint.severity(f.severity),
+            f.address,
+            paint.dim(gate_note),
+        )?;
+        let mut resource = format!("{} ({})", f.resource_type, f.action);
+        if let Some(key) = &f.deposed {
+            resource.push_str(&format!(", deposed object {key}"));
+        }
+        if let Some(block) = &f.block {
+            resource.push_str(&format!(", {block}"));
+        }
+        writeln!(out, "  {} {resource}", paint.dim("resource:"))?;
+        writeln!(out, "  {} {}", paint.dim("  detail:"), f.message)?;
+        writeln!(out, "  {} {}", paint.dim("     why:"), meta.rationale)?;
+        writeln!(out, "  {} {}", paint.dim("     fix:"), meta.remediation)?;
+        writeln!(out, "  {} {}:{}", paint.dim("      at:"), report.plan.file, f.json_path)?;
+        writeln!(out)?;
+    }
+    writeln!(out, "{}", summary_line(report, &paint))
+}
+
+fn summary_line(report: &CheckReport, paint: &Painter) -> String {
+    let total = report.findings.len();
+    let blocking = report.findings.iter().filter(|f| f.fails_gate).count();
+    let scanned = format!(
+        "{} security group resource{} checked",
+        report.resources_scanned,
+        if report.resources_scanned == 1 { "" } else { "s" }
+    );
+    if total == 0 {
+        return format!(
+            "{} no NetBIOS/SMB exposure: {scanned} in {}",
+            paint.status("portgate: passed,", true),
+            report.plan.file
+        );
+    }
+    let counts: Vec<String> = super::severity_counts(report)
+        .into_iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    let noun = if total == 1 { "finding" } else { "findings" };
+    if blocking == 0 {
+        format!(
+            "{} {total} {noun} ({}), none blocking: {scanned} in {}",
+            paint.status("portgate: passed with warnings,", true),
+            counts.join(", "),
+            report.plan.file
+        )
+    } else {
+        format!(
+            "{} {total} {noun} ({}), {blocking} blocking: {scanned} in {}",
+            paint.status("portgate: FAILED,", false),
+            counts.join(", "),
+            report.plan.file
+        )
+    }
+}

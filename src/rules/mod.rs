@@ -1,0 +1,517 @@
+//! Stage 2: planned resources → normalized ingress rules.
+//!
+//! Four resource types can let traffic into a VPC security group, each with its own attribute
+//! names: inline `ingress` blocks of `aws_security_group` / `aws_default_security_group`,
+//! `aws_security_group_rule` (only `type = "ingress"`), and
+//! `aws_vpc_security_group_ingress_rule`. This module reads each planned (after) state into one
+//! shape, [`IngressRule`], and records precisely what is unknown until apply, so the policy
+//! stage never has to know where a rule came from.
+//!
+//! Terraform's encoding rules that matter here:
+//! - `null` is "not set", never "all": an unset `prefix_list_ids` is no prefix list and an
+//!   unset `cidr_blocks` is no CIDR.
+//! - A value unknown at plan time is *omitted* from `after` and marked `true` in
+//!   `after_unknown`, at any depth (a whole `ingress` set, one element's `cidr_blocks`, or one
+//!   element of a list, which is then `null` in `after`).
+//! - In `planned_values` (no change record) unknown values are omitted with no marker, so an
+//!   absent attribute there is unknown.
+//!
+//! What this stage does not do: decide whether a rule is dangerous. That is [`crate::policy`].
+
+pub mod cidr;
+pub mod protocol;
+mod resolve;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::plan::{Action, InputError, Plan, PlannedResource};
+
+/// The resource types portgate reads ingress rules from.
+pub const RESOURCE_TYPES: [&str; 4] = [
+    "aws_security_group",
+    "aws_default_security_group",
+    "aws_security_group_rule",
+    "aws_vpc_security_group_ingress_rule",
+];
+
+/// A value that is either known in the plan or only known after apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Known<T> {
+    Known(T),
+    Unknown,
+}
+
+impl<T> Known<T> {
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Known::Known(v) => Some(v),
+            Known::Unknown => None,
+        }
+    }
+}
+
+/// A resource whose planned state was read for ingress rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedResource {
+    pub address: String,
+    pub resource_type: String,
+    pub action: Action,
+    pub deposed: Option<String>,
+    /// JSON path of its planned values (`resource_changes[3].change.after`).
+    pub json_path: String,
+}
+
+/// Where one CIDR of a rule comes from, and its value if the plan has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CidrValue {
+    /// Written in the plan's planned state.
+    Literal(String),
+    /// Unknown in the plan, but the configuration shows it is `reference` (a resource attribute)
+    /// whose planned value is known.
+    Resolved { value: String, reference: String },
+    Unknown,
+}
+
+/// One CIDR source of a rule: an element of `cidr_blocks`, a whole unknown list, or a scalar
+/// `cidr_ipv4`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CidrEntry {
+    /// `cidr_blocks`, `ipv6_cidr_blocks`, `cidr_ipv4`, `cidr_ipv6` (or `ingress` when the whole
+    /// rule set is unknown).
+    pub attribute: &'static str,
+    /// Index in the list attribute; `None` for scalars and wholly unknown lists.
+    pub index: Option<usize>,
+    pub value: CidrValue,
+}
+
+impl CidrEntry {
+    /// The CIDR text, when known (literally or through a resolved reference).
+    pub fn text(&self) -> Option<&str> {
+        match &self.value {
+            CidrValue::Literal(text) | CidrValue::Resolved { value: text, .. } => Some(text),
+            CidrValue::Unknown => None,
+        }
+    }
+
+    /// The address family an unknown entry would have, from its attribute name.
+    pub fn attribute_family(&self) -> Option<cidr::Family> {
+        match self.attribute {
+            "cidr_blocks" | "cidr_ipv4" => Some(cidr::Family::Ipv4),
+            "ipv6_cidr_blocks" | "cidr_ipv6" => Some(cidr::Family::Ipv6),
+            _ => None,
+        }
+    }
+}
+
+/// One ingress rule in normalized form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngressRule {
+    /// Index into [`RuleSet::resources`].
+    pub resource: usize,
+    /// Position in the resource's planned `ingress` list, for inline rules.
+    pub block: Option<usize>,
+    /// JSON path of the rule in the plan.
+    pub json_path: String,
+    /// The protocol as written in the plan (`tcp`, `6`, `-1`, …).
+    pub protocol: Known<Option<String>>,
+    pub from_port: Known<Option<i64>>,
+    pub to_port: Known<Option<i64>>,
+    pub cidrs: Vec<CidrEntry>,
+    /// Non-CIDR sources (security groups, `self`, prefix lists), for display only: they never
+    /// make a rule safe, nor do they open it to the world.
+    pub other_sources: Vec<String>,
+    /// False when an `aws_security_group_rule`'s `type` is unknown: it may be an egress rule.
+    pub direction_known: bool,
+    /// Names of the attributes that are unknown until apply.
+    pub unknown_attributes: Vec<String>,
+}
+
+impl IngressRule {
+    pub fn block_label(&self) -> Option<String> {
+        self.block.map(|i| format!("ingress[{i}]"))
+    }
+}
+
+/// Every ingress rule of a plan, with the resources they belong to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleSet {
+    pub resources: Vec<CheckedResource>,
+    pub rules: Vec<IngressRule>,
+}
+
+/// Reads the ingress rules of every checked resource in the plan.
+pub fn extract(plan: &Plan<'_>) -> Result<RuleSet, InputError> {
+    let resolver = resolve::Resolver::new(plan);
+    let mut set = RuleSet::default();
+    for resource in &plan.resources {
+        if !resource.managed || !RESOURCE_TYPES.contains(&resource.resource_type.as_str()) {
+            continue;
+        }
+        let Some(after) = resource.after else {
+            continue; // deleted (or forgotten): it will not exist after apply
+        };
+        let after_path = resource.after_path();
+        let unknown: Value = match resource.after_unknown {
+            Some(raw) => plan.read_value(raw, &format!("{}.after_unknown", resource.json_path))?,
+            None => Value::Null,
+        };
+        let reader = FieldReader {
+            unknown: &unknown,
+            planned_only: resource.from_planned_values,
+        };
+        let index = set.resources.len();
+        set.resources.push(CheckedResource {
+            address: resource.address.clone(),
+            resource_type: resource.resource_type.clone(),
+            action: resource.action.clone(),
+            deposed: resource.deposed.clone(),
+            json_path: after_path.clone(),
+        });
+        let mut rules = match resource.resource_type.as_str() {
+            "aws_security_group" | "aws_default_security_group" => {
+                let sg: SecurityGroupAfter = plan.read_value(after, &after_path)?;
+                inline_rules(index, resource, &sg, &reader, &after_path, &resolver)
+            }
+            "aws_security_group_rule" => {
+                let r: SecurityGroupRuleAfter = plan.read_value(after, &after_path)?;
+                security_group_rule(index, &r, &reader, &after_path)
+                    .into_iter()
+                    .collect()
+            }
+            _ => {
+                let r: VpcIngressRuleAfter = plan.read_value(after, &after_path)?;
+                vec![vpc_ingress_rule(index, &r, &reader, &after_path)]
+            }
+        };
+        for rule in &mut rules {
+            resolver.resolve_cidrs(resource, rule);
+        }
+        set.rules.extend(rules);
+    }
+    Ok(set)
+}
+
+// ---- reading the three shapes ---------------------------------------------------------------
+
+fn inline_rules(
+    index: usize,
+    resource: &PlannedResource<'_>,
+    sg: &SecurityGroupAfter,
+    reader: &FieldReader<'_>,
+    after_path: &str,
+    resolver: &resolve::Resolver<'_, '_>,
+) -> Vec<IngressRule> {
+    let whole_unknown = reader.is_unknown("ingress")
+        || (reader.planned_only && sg.ingress.is_none());
+    if whole_unknown {
+        // An SG with no inline ingress in its configuration gets its rules from standalone
+        // rule resources, which are checked on their own; its computed `ingress` is noise.
+        if resolver.declares_no_inline_ingress(resource) {
+            return Vec::new();
+        }
+        return vec![IngressRule {
+            resource: index,
+            block: None,
+            json_path: format!("{after_path}.ingress"),
+            protocol: Known::Unknown,
+            from_port: Known::Unknown,
+            to_port: Known::Unknown,
+            cidrs: vec![CidrEntry {
+                attribute: "ingress",
+                index: None,
+                value: CidrValue::Unknown,
+            }],
+            other_sources: Vec::new(),
+            direction_known: true,
+            unknown_attributes: vec!["ingress".to_string()],
+        }];
+    }
+    let blocks = match &sg.ingress {
+        Some(Some(blocks)) => blocks.as_slice(),
+        _ => &[],
+    };
+    let unknown_list = reader.unknown.get("ingress");
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(i, block)| {
+            let element_unknown = unknown_list.and_then(|u| u.get(i)).unwrap_or(&Value::Null);
+            let r = FieldReader {
+                unknown: element_unknown,
+                planned_only: reader.planned_only,
+            };
+            let mut rule = IngressRule {
+                resource: index,
+                block: Some(i),
+                json_path: format!("{after_path}.ingress[{i}]"),
+                protocol: r.scalar(&block.protocol, "protocol"),
+                from_port: r.scalar(&block.from_port, "from_port"),
+                to_port: r.scalar(&block.to_port, "to_port"),
+                cidrs: Vec::new(),
+                other_sources: Vec::new(),
+                direction_known: true,
+                unknown_attributes: Vec::new(),
+            };
+            r.cidr_list(&mut rule, &block.cidr_blocks, "cidr_blocks");
+            r.cidr_list(&mut rule, &block.ipv6_cidr_blocks, "ipv6_cidr_blocks");
+            r.source_list(&mut rule, &block.security_groups, "security_groups");
+            r.source_list(&mut rule, &block.prefix_list_ids, "prefix_list_ids");
+            if let Some(Some(true)) = block.self_ {
+                rule.other_sources.push("self".to_string());
+            }
+            r.note_unknown_scalars(&mut rule);
+            rule
+        })
+        .collect()
+}
+
+fn security_group_rule(
+    index: usize,
+    r: &SecurityGroupRuleAfter,
+    reader: &FieldReader<'_>,
+    after_path: &str,
+) -> Option<IngressRule> {
+    let direction = reader.scalar(&r.rule_type, "type");
+    let direction_known = match &direction {
+        Known::Known(Some(t)) if t.eq_ignore_ascii_case("ingress") => true,
+        Known::Known(_) => return None, // egress (or nothing): not an ingress rule
+        Known::Unknown => false,
+    };
+    let mut rule = IngressRule {
+        resource: index,
+        block: None,
+        json_path: after_path.to_string(),
+        protocol: reader.scalar(&r.protocol, "protocol"),
+        from_port: reader.scalar(&r.from_port, "from_port"),
+        to_port: reader.scalar(&r.to_port, "to_port"),
+        cidrs: Vec::new(),
+        other_sources: Vec::new(),
+        direction_known,
+        unknown_attributes: Vec::new(),
+    };
+    if !direction_known {
+        rule.unknown_attributes.push("type".to_string());
+    }
+    reader.cidr_list(&mut rule, &r.cidr_blocks, "cidr_blocks");
+    reader.cidr_list(&mut rule, &r.ipv6_cidr_blocks, "ipv6_cidr_blocks");
+    reader.source_list(&mut rule, &r.prefix_list_ids, "prefix_list_ids");
+    reader.source_scalar(&mut rule, &r.source_security_group_id, "source_security_group_id");
+    if let Some(Some(true)) = r.self_ {
+        rule.other_sources.push("self".to_string());
+    }
+    reader.note_unknown_scalars(&mut rule);
+    Some(rule)
+}
+
+fn vpc_ingress_rule(
+    index: usize,
+    r: &VpcIngressRuleAfter,
+    reader: &FieldReader<'_>,
+    after_path: &str,
+) -> IngressRule {
+    let mut rule = IngressRule {
+        resource: index,
+        block: None,
+        json_path: after_path.to_string(),
+        protocol: reader.scalar(&r.ip_protocol, "ip_protocol"),
+        from_port: reader.scalar(&r.from_port, "from_port"),
+        to_port: reader.scalar(&r.to_port, "to_port"),
+        cidrs: Vec::new(),
+        other_sources: Vec::new(),
+        direction_known: true,
+        unknown_attributes: Vec::new(),
+    };
+    reader.cidr_scalar(&mut rule, &r.cidr_ipv4, "cidr_ipv4");
+    reader.cidr_scalar(&mut rule, &r.cidr_ipv6, "cidr_ipv6");
+    reader.source_scalar(&mut rule, &r.prefix_list_id, "prefix_list_id");
+    reader.source_scalar(
+        &mut rule,
+        &r.referenced_security_group_id,
+        "referenced_security_group_id",
+    );
+    reader.note_unknown_scalars(&mut rule);
+    rule
+}
+
+/// Reads attributes of one object of `after` together with its `after_unknown` counterpart.
+struct FieldReader<'u> {
+    unknown: &'u Value,
+    planned_only: bool,
+}
+
+/// An attribute as found in `after`: absent (`None`), null (`Some(None)`) or set.
+type Field<T> = Option<Option<T>>;
+
+impl FieldReader<'_> {
+    fn is_unknown(&self, key: &str) -> bool {
+        self.unknown.get(key) == Some(&Value::Bool(true)) || self.unknown == &Value::Bool(true)
+    }
+
+    fn scalar<T: Clone>(&self, field: &Field<T>, key: &str) -> Known<Option<T>> {
+        if self.is_unknown(key) {
+            return Known::Unknown;
+        }
+        match field {
+            Some(value) => Known::Known(value.clone()),
+            None if self.planned_only => Known::Unknown,
+            None => Known::Known(None),
+        }
+    }
+
+    fn cidr_list(&self, rule: &mut IngressRule, field: &Field<Vec<Option<String>>>, key: &'static str) {
+        let whole = CidrEntry {
+            attribute: key,
+            index: None,
+            value: CidrValue::Unknown,
+        };
+        if self.is_unknown(key) || (self.planned_only && field.is_none()) {
+            rule.cidrs.push(whole);
+            rule.unknown_attributes.push(key.to_string());
+            return;
+        }
+        let Some(Some(list)) = field else { return };
+        let element_unknown = self.unknown.get(key);
+        for (i, element) in list.iter().enumerate() {
+            let marked = element_unknown.and_then(|u| u.get(i)) == Some(&Value::Bool(true));
+            let value = match element {
+                Some(text) if !marked => CidrValue::Literal(text.clone()),
+                _ => {
+                    rule.unknown_attributes.push(format!("{key}[{i}]"));
+                    CidrValue::Unknown
+                }
+            };
+            rule.cidrs.push(CidrEntry {
+                attribute: key,
+                index: Some(i),
+                value,
+            });
+        }
+    }
+
+    fn cidr_scalar(&self, rule: &mut IngressRule, field: &Field<String>, key: &'static str) {
+        match self.scalar(field, key) {
+            Known::Known(Some(text)) => rule.cidrs.push(CidrEntry {
+                attribute: key,
+                index: None,
+                value: CidrValue::Literal(text),
+            }),
+            Known::Known(None) => {}
+            Known::Unknown => {
+                rule.unknown_attributes.push(key.to_string());
+                rule.cidrs.push(CidrEntry {
+                    attribute: key,
+                    index: None,
+                    value: CidrValue::Unknown,
+                });
+            }
+        }
+    }
+
+    fn source_list(&self, rule: &mut IngressRule, field: &Field<Vec<Option<String>>>, key: &str) {
+        if self.is_unknown(key) {
+            rule.other_sources.push(format!("{key} (unknown until apply)"));
+            return;
+        }
+        if let Some(Some(list)) = field {
+            rule.other_sources
+                .extend(list.iter().map(|s| s.clone().unwrap_or_else(|| format!("{key} (unknown)"))));
+        }
+    }
+
+    fn source_scalar(&self, rule: &mut IngressRule, field: &Field<String>, key: &str) {
+        match self.scalar(field, key) {
+            Known::Known(Some(text)) => rule.other_sources.push(text),
+            Known::Known(None) => {}
+            Known::Unknown => rule.other_sources.push(format!("{key} (unknown until apply)")),
+        }
+    }
+
+    fn note_unknown_scalars(&self, rule: &mut IngressRule) {
+        if rule.protocol == Known::Unknown {
+            rule.unknown_attributes.insert(0, "protocol".to_string());
+        }
+        if rule.from_port == Known::Unknown {
+            rule.unknown_attributes.push("from_port".to_string());
+        }
+        if rule.to_port == Known::Unknown {
+            rule.unknown_attributes.push("to_port".to_string());
+        }
+    }
+}
+
+/// Deserializes a present attribute (null or not) so that `Option<Option<T>>` tells an absent
+/// key (`None`, with `#[serde(default)]`) from an explicit `null` (`Some(None)`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Deserialize)]
+struct SecurityGroupAfter {
+    #[serde(default, deserialize_with = "present")]
+    ingress: Field<Vec<InlineIngress>>,
+}
+
+#[derive(Deserialize)]
+struct InlineIngress {
+    #[serde(default, deserialize_with = "present")]
+    protocol: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    from_port: Field<i64>,
+    #[serde(default, deserialize_with = "present")]
+    to_port: Field<i64>,
+    #[serde(default, deserialize_with = "present")]
+    cidr_blocks: Field<Vec<Option<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    ipv6_cidr_blocks: Field<Vec<Option<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    prefix_list_ids: Field<Vec<Option<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    security_groups: Field<Vec<Option<String>>>,
+    #[serde(default, deserialize_with = "present", rename = "self")]
+    self_: Field<bool>,
+}
+
+#[derive(Deserialize)]
+struct SecurityGroupRuleAfter {
+    #[serde(default, deserialize_with = "present", rename = "type")]
+    rule_type: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    protocol: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    from_port: Field<i64>,
+    #[serde(default, deserialize_with = "present")]
+    to_port: Field<i64>,
+    #[serde(default, deserialize_with = "present")]
+    cidr_blocks: Field<Vec<Option<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    ipv6_cidr_blocks: Field<Vec<Option<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    prefix_list_ids: Field<Vec<Option<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    source_security_group_id: Field<String>,
+    #[serde(default, deserialize_with = "present", rename = "self")]
+    self_: Field<bool>,
+}
+
+#[derive(Deserialize)]
+struct VpcIngressRuleAfter {
+    #[serde(default, deserialize_with = "present")]
+    ip_protocol: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    from_port: Field<i64>,
+    #[serde(default, deserialize_with = "present")]
+    to_port: Field<i64>,
+    #[serde(default, deserialize_with = "present")]
+    cidr_ipv4: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    cidr_ipv6: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    prefix_list_id: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    referenced_security_group_id: Field<String>,
+}

@@ -1,0 +1,196 @@
+//! Turns common plan-time unknowns back into values, using the plan's `configuration`.
+//!
+//! `cidr_blocks = [aws_vpc.main.cidr_block]` is unknown in the SG's planned state whenever the
+//! VPC is new, yet the VPC's own planned `cidr_block` is usually a literal in the same plan.
+//! The configuration records only the *references* of an expression, not its text, so a value
+//! is substituted only when the shape leaves no doubt:
+//! - exactly one unknown element in the list (or an unknown scalar like `cidr_ipv4`),
+//! - the expression references exactly one managed-resource attribute in the same module
+//!   instance (no variables, locals, other resources, `count.index`),
+//! - that attribute is a known string in the referenced resource's planned state.
+//!
+//! Anything else stays unknown and is reported as such: this module only ever removes doubt
+//! that the plan itself settles.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::{CidrValue, IngressRule};
+use crate::plan::address::{self, attribute_reference};
+use crate::plan::config::{ConfigResource, Expression};
+use crate::plan::{Plan, PlannedResource};
+
+pub(super) struct Resolver<'p, 'a> {
+    plan: &'p Plan<'a>,
+    /// Current (non-deposed) managed objects by address.
+    by_address: HashMap<&'p str, &'p PlannedResource<'a>>,
+}
+
+impl<'p, 'a> Resolver<'p, 'a> {
+    pub(super) fn new(plan: &'p Plan<'a>) -> Self {
+        let by_address = plan
+            .resources
+            .iter()
+            .filter(|r| r.managed && r.deposed.is_none())
+            .map(|r| (r.address.as_str(), r))
+            .collect();
+        Resolver { plan, by_address }
+    }
+
+    /// The configuration block that declared `resource`, when the plan carries configuration.
+    fn config_resource(&self, resource: &PlannedResource<'_>) -> Option<&'p ConfigResource<'a>> {
+        let root = self.plan.configuration.as_ref()?;
+        let names = match &resource.module_address {
+            Some(module) => address::module_call_names(module)?,
+            None => Vec::new(),
+        };
+        root.module(&names)?
+            .managed_resource(&resource.resource_type, &resource.name)
+    }
+
+    fn expressions(&self, resource: &PlannedResource<'_>) -> Option<Map<String, Value>> {
+        let raw = self.config_resource(resource)?.expressions?;
+        serde_json::from_str(raw.get()).ok()
+    }
+
+    /// True when the configuration shows the resource block has no inline `ingress` at all.
+    /// Without configuration nothing can be proven, so this is false.
+    pub(super) fn declares_no_inline_ingress(&self, resource: &PlannedResource<'_>) -> bool {
+        match self.config_resource(resource) {
+            Some(config) => match config.expressions {
+                Some(raw) => serde_json::from_str::<Map<String, Value>>(raw.get())
+                    .map(|e| !e.contains_key("ingress"))
+                    .unwrap_or(false),
+                None => true,
+            },
+            None => false,
+        }
+    }
+
+    /// Replaces unknown CIDR entries of `rule` with values the plan settles.
+    pub(super) fn resolve_cidrs(&self, resource: &PlannedResource<'_>, rule: &mut IngressRule) {
+        let has_unknown = rule.cidrs.iter().any(|c| c.value == CidrValue::Unknown);
+        if !has_unknown || self.plan.configuration.is_none() {
+            return;
+        }
+        let Some(expressions) = self.expressions(resource) else {
+            return;
+        };
+        let block_expressions = match rule.block {
+            None => Some(expressions),
+            Some(_) => inline_block_expressions(&expressions, rule),
+        };
+        let Some(block_expressions) = block_expressions else {
+            return;
+        };
+        for attribute in ["cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6"] {
+            let unknown: Vec<usize> = rule
+                .cidrs
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.attribute == attribute && c.value == CidrValue::Unknown)
+                .map(|(i, _)| i)
+                .collect();
+            // One unknown element of a list of known length, or an unknown scalar. A wholly
+            // unknown list (index None on a list attribute) could be any function's result.
+            let [only] = unknown.as_slice() else { continue };
+            let entry_index = rule.cidrs[*only].index;
+            let is_list = attribute.ends_with("_blocks");
+            if is_list && entry_index.is_none() {
+                continue;
+            }
+            let Some(expression) = block_expressions
+                .get(attribute)
+                .and_then(|e| serde_json::from_value::<Expression>(e.clone()).ok())
+            else {
+                continue;
+            };
+            if let Some((value, reference)) = self.resolve_reference(resource, &expression) {
+                rule.cidrs[*only].value = CidrValue::Resolved { value, reference };
+                let label = match entry_index {
+                    Some(i) => format!("{attribute}[{i}]"),
+                    None => attribute.to_string(),
+                };
+                rule.unknown_attributes.retain(|a| *a != label);
+            }
+        }
+    }
+
+    /// The known string value of the single resource attribute `expression` refers to.
+    fn resolve_reference(
+        &self,
+        resource: &PlannedResource<'_>,
+        expression: &Expression,
+    ) -> Option<(String, String)> {
+        let refs = &expression.references;
+        // Terraform lists `aws_vpc.main.cidr_block` and its prefix `aws_vpc.main`; keep only
+        // the longest form of each reference.
+        let significant: Vec<&String> = refs
+            .iter()
+            .filter(|r| {
+                !refs.iter().any(|other| {
+                    other.len() > r.len()
+                        && other.starts_with(r.as_str())
+                        && matches!(other.as_bytes()[r.len()], b'.' | b'[')
+                })
+            })
+            .collect();
+        let [reference] = significant.as_slice() else {
+            return None;
+        };
+        let target = attribute_reference(reference)?;
+        let address = match &resource.module_address {
+            Some(module) => format!("{module}.{}", target.resource),
+            None => target.resource.clone(),
+        };
+        let referenced = self.by_address.get(address.as_str())?;
+        let after = referenced.after?;
+        let values: Map<String, Value> = serde_json::from_str(after.get()).ok()?;
+        if let Some(unknown) = referenced.after_unknown {
+            let unknown: Map<String, Value> = serde_json::from_str(unknown.get()).ok()?;
+            if unknown.get(&target.attribute) == Some(&Value::Bool(true)) {
+                return None;
+            }
+        }
+        let value = values.get(&target.attribute)?.as_str()?;
+        Some((value.to_string(), format!("{address}.{}", target.attribute)))
+    }
+}
+
+/// The configuration of the inline `ingress` block that produced `rule`: the one static block
+/// whose literal protocol and ports match the planned rule. Planned `ingress` is a set, so its
+/// order says nothing about the order in the file.
+fn inline_block_expressions(
+    expressions: &Map<String, Value>,
+    rule: &IngressRule,
+) -> Option<Map<String, Value>> {
+    let blocks = expressions.get("ingress")?.as_array()?;
+    let constant = |block: &Map<String, Value>, key: &str| -> Option<Value> {
+        serde_json::from_value::<Expression>(block.get(key)?.clone())
+            .ok()?
+            .constant_value
+    };
+    let matches = |block: &&Map<String, Value>| {
+        let protocol_ok = match (rule.protocol.known(), constant(block, "protocol")) {
+            (Some(Some(p)), Some(Value::String(c))) => p.eq_ignore_ascii_case(&c),
+            _ => false,
+        };
+        let port_ok = |known: Option<&Option<i64>>, key| match (known, constant(block, key)) {
+            (Some(Some(p)), Some(Value::Number(n))) => n.as_i64() == Some(*p),
+            _ => false,
+        };
+        protocol_ok
+            && port_ok(rule.from_port.known(), "from_port")
+            && port_ok(rule.to_port.known(), "to_port")
+    };
+    let candidates: Vec<&Map<String, Value>> = blocks
+        .iter()
+        .filter_map(Value::as_object)
+        .filter(matches)
+        .collect();
+    match candidates.as_slice() {
+        [only] => Some((*only).clone()),
+        _ => None,
+    }
+}
