@@ -67,7 +67,15 @@ pub struct AttributeReference {
 /// locals, module outputs, data sources and meta references (`count.index`) are not.
 pub fn attribute_reference(reference: &str) -> Option<AttributeReference> {
     const NOT_RESOURCES: &[&str] = &[
-        "var", "local", "module", "data", "count", "each", "path", "terraform", "self",
+        "var",
+        "local",
+        "module",
+        "data",
+        "count",
+        "each",
+        "path",
+        "terraform",
+        "self",
     ];
     let (resource_type, rest) = reference.split_once('.')?;
     if NOT_RESOURCES.contains(&resource_type) || !is_identifier(resource_type) {
@@ -115,7 +123,10 @@ mod tests {
             module_call_names(r#"module.a["x.y[1]"]"#),
             Some(vec!["a".to_string()])
         );
-        assert_eq!(module_call_names("module.a.module.b"), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            module_call_names("module.a.module.b"),
+            Some(vec!["a".into(), "b".into()])
+        );
         assert_eq!(module_call_names("aws_vpc.main"), None);
         assert_eq!(module_call_names("module."), None);
     }

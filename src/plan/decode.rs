@@ -54,7 +54,7 @@ fn utf8(bytes: &[u8]) -> Result<&str, InputErrorKind> {
 }
 
 fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, InputErrorKind> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(InputErrorKind::InvalidUtf16 {
             offset: bytes.len() - 1,
             reason: "odd number of bytes (truncated file?)",

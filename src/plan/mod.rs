@@ -23,8 +23,6 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
-
-
 /// Why a file could not be read as a plan. Every variant renders as one line that says what was
 /// found and what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,12 +30,10 @@ pub enum InputErrorKind {
     #[error("the file is empty; expected the output of `terraform show -json PLANFILE`")]
     Empty,
     #[error(
-        "this is a binary plan file (zip archive), not JSON; run `terraform show -json PLANFILE > plan.json` and check that"
+        "this is a binary plan file (zip archive), not JSON; run `terraform show -json PLANFILE > plan.json` and check plan.json"
     )]
     BinaryPlan,
-    #[error(
-        "{line}:{column}: invalid UTF-8 (byte offset {offset}); save the plan as UTF-8 or UTF-16 with a BOM"
-    )]
+    #[error("invalid UTF-8 (byte offset {offset}); save the plan as UTF-8 or UTF-16 with a BOM")]
     InvalidUtf8 {
         line: usize,
         column: usize,
@@ -45,7 +41,7 @@ pub enum InputErrorKind {
     },
     #[error("invalid UTF-16 at byte offset {offset}: {reason}")]
     InvalidUtf16 { offset: usize, reason: &'static str },
-    #[error("{line}:{column}: {message}{}", path_suffix(.path))]
+    #[error("{message}{}", path_suffix(.path))]
     Json {
         line: usize,
         column: usize,
@@ -85,6 +81,8 @@ pub enum InputErrorKind {
 }
 
 fn path_suffix(path: &str) -> String {
+    // serde_path_to_error writes `?` for a key it had not read yet (truncated input).
+    let path = path.trim_end_matches(".?").trim_end_matches('?');
     if path.is_empty() || path == "." {
         String::new()
     } else {
@@ -92,13 +90,37 @@ fn path_suffix(path: &str) -> String {
     }
 }
 
-/// A plan input error together with the name of the file it came from.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{source_name}: {kind}")]
+impl InputErrorKind {
+    /// 1-based line and column in the file, when the error has one.
+    pub fn position(&self) -> Option<(usize, usize)> {
+        match self {
+            InputErrorKind::InvalidUtf8 { line, column, .. }
+            | InputErrorKind::Json { line, column, .. } => Some((*line, *column)),
+            _ => None,
+        }
+    }
+}
+
+/// A plan input error together with the name of the file it came from. Renders as
+/// `FILE:LINE:COLUMN: message` when the position is known, else `FILE: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputError {
     pub source_name: String,
     pub kind: InputErrorKind,
 }
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind.position() {
+            Some((line, column)) => {
+                write!(f, "{}:{line}:{column}: {}", self.source_name, self.kind)
+            }
+            None => write!(f, "{}: {}", self.source_name, self.kind),
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
 
 /// What the plan says will happen to a resource instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +148,9 @@ impl Action {
             ["update"] => Action::Update,
             ["no-op"] | ["noop"] => Action::NoOp,
             ["delete"] => Action::Delete,
-            ["delete", "create"] | ["create", "delete"] | ["deletethencreate"]
+            ["delete", "create"]
+            | ["create", "delete"]
+            | ["deletethencreate"]
             | ["createthendelete"] => Action::Replace,
             ["read"] => Action::Read,
             ["forget"] => Action::Forget,
@@ -272,7 +296,12 @@ impl<'a> Plan<'a> {
 
         let mut resources = Vec::new();
         let mut seen = HashSet::new();
-        for (i, rc) in raw.resource_changes.unwrap_or_default().into_iter().enumerate() {
+        for (i, rc) in raw
+            .resource_changes
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             let action = Action::from_actions(&rc.change.actions);
             if rc.deposed.is_none() {
                 seen.insert(rc.address.clone());
@@ -392,17 +421,23 @@ fn json_error(e: &serde_json::Error, path: String) -> InputErrorKind {
     }
 }
 
-/// serde_json's message without its trailing " at line L column C" (we print the position first).
+/// serde_json's message without its trailing " at line L column C" (the position is printed
+/// first), in words a Terraform user reads without knowing Rust.
 fn describe_json_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
     let message = match text.rfind(" at line ") {
         Some(i) => text[..i].to_string(),
         None => text,
     };
+    let message = message
+        .replace("expected i64", "expected an integer")
+        .replace("expected a sequence", "expected a list")
+        .replace("expected a boolean", "expected true, false or null");
     match e.classify() {
         serde_json::error::Category::Eof => {
-            format!("{message}: the JSON ends early (truncated file?)")
+            format!("invalid JSON: {message}: the file ends early (truncated?)")
         }
+        serde_json::error::Category::Syntax => format!("invalid JSON: {message}"),
         _ => message,
     }
 }

@@ -116,10 +116,10 @@ fn evaluate_rule(set: &RuleSet, rule: &IngressRule, policies: &PolicySet, out: &
                         (Some(_), _) | (None, true) => opens.or(possible),
                         (None, false) => None,
                     };
-                    if let Some(ports) = could {
-                        if !maybe.iter().any(|(p, _)| p.meta.id == policy.meta.id) {
-                            maybe.push((policy, ports.clone()));
-                        }
+                    if let Some(ports) = could
+                        && !maybe.iter().any(|(p, _)| p.meta.id == policy.meta.id)
+                    {
+                        maybe.push((policy, ports.clone()));
                     }
                 }
             }
@@ -184,7 +184,10 @@ fn analyze_cidrs(rule: &IngressRule) -> ([FamilyCover; 2], Vec<String>) {
         FamilyCover { world, unknown }
     };
     (
-        [cover(Family::Ipv4, unknown[0]), cover(Family::Ipv6, unknown[1])],
+        [
+            cover(Family::Ipv4, unknown[0]),
+            cover(Family::Ipv6, unknown[1]),
+        ],
         invalid,
     )
 }
@@ -341,7 +344,11 @@ fn exposed_finding(
     f
 }
 
-fn unknown_finding(set: &RuleSet, rule: &IngressRule, maybe: &[(&Policy, Vec<PortSpec>)]) -> Finding {
+fn unknown_finding(
+    set: &RuleSet,
+    rule: &IngressRule,
+    maybe: &[(&Policy, Vec<PortSpec>)],
+) -> Finding {
     let meta = unknown_value_meta();
     let mut f = base_finding(set, rule, &meta, FindingKind::Unknown);
     f.related = maybe.iter().map(|(p, _)| p.meta.id.clone()).collect();
@@ -361,7 +368,11 @@ fn unknown_finding(set: &RuleSet, rule: &IngressRule, maybe: &[(&Policy, Vec<Por
     let traffic = if rule.unknown_attributes.iter().any(|a| a == "ingress") {
         "its ingress rules are".to_string()
     } else {
-        format!("it allows {} and {unknown} {}", describe_traffic(rule), plural(&rule.unknown_attributes))
+        format!(
+            "it allows {} and {unknown} {}",
+            describe_traffic(rule),
+            plural(&rule.unknown_attributes)
+        )
     };
     f.message = format!(
         "{}: {traffic} unknown until apply, so portgate cannot prove it safe; it could violate {}",
@@ -384,7 +395,11 @@ fn invalid_finding(set: &RuleSet, rule: &IngressRule, invalid: &[String]) -> Fin
         subject(&f),
         describe_traffic(rule),
         invalid.join(", "),
-        if invalid.len() == 1 { "which is" } else { "which are" },
+        if invalid.len() == 1 {
+            "which is"
+        } else {
+            "which are"
+        },
     );
     f
 }
@@ -408,7 +423,12 @@ mod tests {
         }
     }
 
-    fn rule(protocol: Option<&str>, from: Option<i64>, to: Option<i64>, cidrs: &[&str]) -> IngressRule {
+    fn rule(
+        protocol: Option<&str>,
+        from: Option<i64>,
+        to: Option<i64>,
+        cidrs: &[&str],
+    ) -> IngressRule {
         IngressRule {
             resource: 0,
             block: Some(0),
@@ -420,7 +440,11 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, c)| CidrEntry {
-                    attribute: if c.contains(':') { "ipv6_cidr_blocks" } else { "cidr_blocks" },
+                    attribute: if c.contains(':') {
+                        "ipv6_cidr_blocks"
+                    } else {
+                        "cidr_blocks"
+                    },
                     index: Some(i),
                     value: CidrValue::Literal(c.to_string()),
                 })
@@ -444,7 +468,12 @@ mod tests {
 
     #[test]
     fn all_ports_from_both_families_gives_both_policies_per_family() {
-        let got = ids(rule(Some("tcp"), Some(0), Some(65535), &["0.0.0.0/0", "::/0"]));
+        let got = ids(rule(
+            Some("tcp"),
+            Some(0),
+            Some(65535),
+            &["0.0.0.0/0", "::/0"],
+        ));
         assert_eq!(
             got,
             vec![
@@ -462,8 +491,16 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("PG001".into(), Some(Family::Ipv4), s(&["tcp/137-139", "udp/137-139"])),
-                ("PG002".into(), Some(Family::Ipv4), s(&["tcp/445", "udp/445"])),
+                (
+                    "PG001".into(),
+                    Some(Family::Ipv4),
+                    s(&["tcp/137-139", "udp/137-139"])
+                ),
+                (
+                    "PG002".into(),
+                    Some(Family::Ipv4),
+                    s(&["tcp/445", "udp/445"])
+                ),
             ]
         );
         assert_eq!(ids(rule(Some("ALL"), None, None, &["0.0.0.0/0"])).len(), 2);
@@ -495,12 +532,21 @@ mod tests {
     #[test]
     fn split_world_is_reported_with_its_members() {
         let findings = evaluate(
-            &set_with(rule(Some("6"), Some(445), Some(445), &["0.0.0.0/1", "128.0.0.0/1"])),
+            &set_with(rule(
+                Some("6"),
+                Some(445),
+                Some(445),
+                &["0.0.0.0/1", "128.0.0.0/1"],
+            )),
             &PolicySet::builtin().unwrap(),
         );
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].cidr.as_deref(), Some("0.0.0.0/1, 128.0.0.0/1"));
-        assert!(findings[0].message.contains("together cover all of IPv4"), "{}", findings[0].message);
+        assert!(
+            findings[0].message.contains("together cover all of IPv4"),
+            "{}",
+            findings[0].message
+        );
     }
 
     #[test]
@@ -559,6 +605,9 @@ mod tests {
             value: CidrValue::Unknown,
         });
         let got = ids(r);
-        assert_eq!(got, vec![("PG002".into(), Some(Family::Ipv6), s(&["tcp/445"]))]);
+        assert_eq!(
+            got,
+            vec![("PG002".into(), Some(Family::Ipv6), s(&["tcp/445"]))]
+        );
     }
 }

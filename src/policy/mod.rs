@@ -22,9 +22,7 @@ pub use eval::{Finding, FindingKind, evaluate};
 use crate::rules::protocol::{L4, PortRange};
 
 /// How bad a finding is. Ordered, so `--fail-on high` keeps `high` and `critical`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -116,7 +114,10 @@ pub enum PolicyError {
 }
 
 pub const BUILTIN_POLICIES: [(&str, &str); 2] = [
-    ("policies/netbios.toml", include_str!("../../policies/netbios.toml")),
+    (
+        "policies/netbios.toml",
+        include_str!("../../policies/netbios.toml"),
+    ),
     ("policies/smb.toml", include_str!("../../policies/smb.toml")),
 ];
 
@@ -302,11 +303,15 @@ pub fn parse_policy(text: &str, file: &str, origin: &str) -> Result<Policy, Poli
     let id_span = raw.id.span();
     let id = raw.id.into_inner();
     let id_ok = id.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !id_ok {
         return Err(at(
             id_span,
-            format!("invalid id {id:?}: use letters, digits, '-' and '_', starting with a letter (e.g. \"ACME001\")"),
+            format!(
+                "invalid id {id:?}: use letters, digits, '-' and '_', starting with a letter (e.g. \"ACME001\")"
+            ),
         ));
     }
     if RESERVED_IDS.contains(&id.as_str()) {
@@ -332,10 +337,7 @@ pub fn parse_policy(text: &str, file: &str, origin: &str) -> Result<Policy, Poli
         let (Some(from), Some(to)) = (bound(p.from), bound(p.to)) else {
             return Err(at(
                 span,
-                format!(
-                    "port range {}-{} is outside 0-65535",
-                    p.from, p.to
-                ),
+                format!("port range {}-{} is outside 0-65535", p.from, p.to),
             ));
         };
         if from > to {
@@ -404,9 +406,17 @@ ports = [{ protocol = "tcp", from = 3389, to = 3389 }]
         let set = PolicySet::builtin().unwrap();
         let ids: Vec<&str> = set.policies.iter().map(|p| p.meta.id.as_str()).collect();
         assert_eq!(ids, ["PG001", "PG002"]);
-        let netbios: Vec<String> = set.policies[0].ports.iter().map(|p| p.to_string()).collect();
+        let netbios: Vec<String> = set.policies[0]
+            .ports
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
         assert_eq!(netbios, ["tcp/137-139", "udp/137-139"]);
-        let smb: Vec<String> = set.policies[1].ports.iter().map(|p| p.to_string()).collect();
+        let smb: Vec<String> = set.policies[1]
+            .ports
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
         assert_eq!(smb, ["tcp/445", "udp/445"]);
         for p in &set.policies {
             assert_eq!(p.meta.severity, Severity::Critical);
@@ -429,7 +439,9 @@ ports = [{ protocol = "tcp", from = 3389, to = 3389 }]
     }
 
     fn error_of(text: &str) -> String {
-        parse_policy(text, "p.toml", "p.toml").unwrap_err().to_string()
+        parse_policy(text, "p.toml", "p.toml")
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -446,7 +458,10 @@ ports = [{ protocol = "tcp", from = 3389, to = 3389 }]
         assert!(error_of(&typo).contains("remedy"), "{}", error_of(&typo));
         let reversed = RDP.replace("from = 3389, to = 3389", "from = 3390, to = 3389");
         let err = error_of(&reversed);
-        assert!(err.starts_with("p.toml:9:") && err.contains("reversed"), "{err}");
+        assert!(
+            err.starts_with("p.toml:9:") && err.contains("reversed"),
+            "{err}"
+        );
         let big = RDP.replace("to = 3389", "to = 70000");
         assert!(error_of(&big).contains("outside 0-65535"));
         let reserved = RDP.replace("ACME001", "PG003");

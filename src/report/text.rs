@@ -69,7 +69,12 @@ pub fn write(
         color: options.color,
     };
     for warning in &report.warnings {
-        writeln!(out, "{}: {}: {warning}", paint.status("warning", true), report.plan.file)?;
+        writeln!(
+            out,
+            "{}: {}: {warning}",
+            paint.status("warning", true),
+            report.plan.file
+        )?;
     }
     let unknown_meta = unknown_value_meta();
     let invalid_meta = invalid_cidr_meta();
@@ -83,7 +88,11 @@ pub fn write(
                 None => &unknown_meta,
             },
         };
-        let gate_note = if gated.fails_gate { "" } else { " (warning, does not block)" };
+        let gate_note = if gated.fails_gate {
+            ""
+        } else {
+            " (warning, does not block)"
+        };
         writeln!(
             out,
             "{} {} [{}] {}{}",
@@ -104,7 +113,13 @@ pub fn write(
         writeln!(out, "  {} {}", paint.dim("  detail:"), f.message)?;
         writeln!(out, "  {} {}", paint.dim("     why:"), meta.rationale)?;
         writeln!(out, "  {} {}", paint.dim("     fix:"), meta.remediation)?;
-        writeln!(out, "  {} {}:{}", paint.dim("      at:"), report.plan.file, f.json_path)?;
+        writeln!(
+            out,
+            "  {} {}:{}",
+            paint.dim("      at:"),
+            report.plan.file,
+            f.json_path
+        )?;
         writeln!(out)?;
     }
     writeln!(out, "{}", summary_line(report, &paint))
@@ -116,7 +131,11 @@ fn summary_line(report: &CheckReport, paint: &Painter) -> String {
     let scanned = format!(
         "{} security group resource{} checked",
         report.resources_scanned,
-        if report.resources_scanned == 1 { "" } else { "s" }
+        if report.resources_scanned == 1 {
+            ""
+        } else {
+            "s"
+        }
     );
     if total == 0 {
         return format!(

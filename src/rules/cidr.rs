@@ -94,7 +94,10 @@ mod tests {
 
     #[test]
     fn split_halves_are_the_world() {
-        assert!(covers_world(&nets(&["0.0.0.0/1", "128.0.0.0/1"]), Family::Ipv4));
+        assert!(covers_world(
+            &nets(&["0.0.0.0/1", "128.0.0.0/1"]),
+            Family::Ipv4
+        ));
         assert!(covers_world(&nets(&["::/1", "8000::/1"]), Family::Ipv6));
         assert!(covers_world(
             &nets(&["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/1", "10.0.0.0/8"]),
@@ -105,7 +108,10 @@ mod tests {
     #[test]
     fn partial_covers_and_other_families_are_not_the_world() {
         assert!(!covers_world(&nets(&["0.0.0.0/1"]), Family::Ipv4));
-        assert!(!covers_world(&nets(&["0.0.0.0/1", "128.0.0.0/2"]), Family::Ipv4));
+        assert!(!covers_world(
+            &nets(&["0.0.0.0/1", "128.0.0.0/2"]),
+            Family::Ipv4
+        ));
         assert!(!covers_world(&nets(&["::/0"]), Family::Ipv4));
         assert!(!covers_world(&nets(&["0.0.0.0/0"]), Family::Ipv6));
         assert!(!covers_world(&nets(&["10.0.0.0/8"]), Family::Ipv4));
@@ -113,7 +119,14 @@ mod tests {
 
     #[test]
     fn garbage_is_not_a_cidr() {
-        for text in ["", "0.0.0.0", "0.0.0.0/33", "abc/0", "::/129", "0.0.0.0/0/0"] {
+        for text in [
+            "",
+            "0.0.0.0",
+            "0.0.0.0/33",
+            "abc/0",
+            "::/129",
+            "0.0.0.0/0/0",
+        ] {
             assert_eq!(parse(text), None, "{text}");
         }
     }

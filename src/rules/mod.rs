@@ -69,7 +69,10 @@ pub enum CidrValue {
     Literal(String),
     /// Unknown in the plan, but the configuration shows it is `reference` (a resource attribute)
     /// whose planned value is known.
-    Resolved { value: String, reference: String },
+    Resolved {
+        value: String,
+        reference: String,
+    },
     Unknown,
 }
 
@@ -202,8 +205,8 @@ fn inline_rules(
     after_path: &str,
     resolver: &resolve::Resolver<'_, '_>,
 ) -> Vec<IngressRule> {
-    let whole_unknown = reader.is_unknown("ingress")
-        || (reader.planned_only && sg.ingress.is_none());
+    let whole_unknown =
+        reader.is_unknown("ingress") || (reader.planned_only && sg.ingress.is_none());
     if whole_unknown {
         // An SG with no inline ingress in its configuration gets its rules from standalone
         // rule resources, which are checked on their own; its computed `ingress` is noise.
@@ -296,7 +299,11 @@ fn security_group_rule(
     reader.cidr_list(&mut rule, &r.cidr_blocks, "cidr_blocks");
     reader.cidr_list(&mut rule, &r.ipv6_cidr_blocks, "ipv6_cidr_blocks");
     reader.source_list(&mut rule, &r.prefix_list_ids, "prefix_list_ids");
-    reader.source_scalar(&mut rule, &r.source_security_group_id, "source_security_group_id");
+    reader.source_scalar(
+        &mut rule,
+        &r.source_security_group_id,
+        "source_security_group_id",
+    );
     if let Some(Some(true)) = r.self_ {
         rule.other_sources.push("self".to_string());
     }
@@ -359,7 +366,12 @@ impl FieldReader<'_> {
         }
     }
 
-    fn cidr_list(&self, rule: &mut IngressRule, field: &Field<Vec<Option<String>>>, key: &'static str) {
+    fn cidr_list(
+        &self,
+        rule: &mut IngressRule,
+        field: &Field<Vec<Option<String>>>,
+        key: &'static str,
+    ) {
         let whole = CidrEntry {
             attribute: key,
             index: None,
@@ -410,12 +422,15 @@ impl FieldReader<'_> {
 
     fn source_list(&self, rule: &mut IngressRule, field: &Field<Vec<Option<String>>>, key: &str) {
         if self.is_unknown(key) {
-            rule.other_sources.push(format!("{key} (unknown until apply)"));
+            rule.other_sources
+                .push(format!("{key} (unknown until apply)"));
             return;
         }
         if let Some(Some(list)) = field {
-            rule.other_sources
-                .extend(list.iter().map(|s| s.clone().unwrap_or_else(|| format!("{key} (unknown)"))));
+            rule.other_sources.extend(
+                list.iter()
+                    .map(|s| s.clone().unwrap_or_else(|| format!("{key} (unknown)"))),
+            );
         }
     }
 
@@ -423,7 +438,9 @@ impl FieldReader<'_> {
         match self.scalar(field, key) {
             Known::Known(Some(text)) => rule.other_sources.push(text),
             Known::Known(None) => {}
-            Known::Unknown => rule.other_sources.push(format!("{key} (unknown until apply)")),
+            Known::Unknown => rule
+                .other_sources
+                .push(format!("{key} (unknown until apply)")),
         }
     }
 
