@@ -216,26 +216,50 @@ fn run_policies(args: &PoliciesArgs, stdout: &mut dyn Write) -> Result<u8, Error
             .map_err(io::Error::from)
             .and_then(|()| writeln!(stdout)),
         Format::Text => (|| {
+            let mut rows: Vec<[String; 5]> = vec![[
+                "ID".into(),
+                "SEVERITY".into(),
+                "PORTS".into(),
+                "ORIGIN".into(),
+                "TITLE".into(),
+            ]];
             for p in &policies.policies {
                 let ports: Vec<String> = p.ports.iter().map(ToString::to_string).collect();
-                writeln!(
-                    stdout,
-                    "{}  {:<8}  {:<28}  {:<24}  {}",
-                    p.meta.id,
-                    p.meta.severity,
-                    p.meta.title,
+                rows.push([
+                    p.meta.id.clone(),
+                    p.meta.severity.to_string(),
                     ports.join(","),
-                    p.origin
-                )?;
+                    p.origin.clone(),
+                    p.meta.title.clone(),
+                ]);
             }
             for meta in [
                 crate::policy::unknown_value_meta(),
                 crate::policy::invalid_cidr_meta(),
             ] {
+                rows.push([
+                    meta.id,
+                    meta.severity.to_string(),
+                    "-".into(),
+                    "engine".into(),
+                    meta.title,
+                ]);
+            }
+            let width = |col: usize| rows.iter().map(|r| r[col].len()).max().unwrap_or(0);
+            let widths = [width(0), width(1), width(2), width(3)];
+            for r in &rows {
                 writeln!(
                     stdout,
-                    "{}  {:<8}  {}  (engine diagnostic)",
-                    meta.id, meta.severity, meta.title
+                    "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    w0 = widths[0],
+                    w1 = widths[1],
+                    w2 = widths[2],
+                    w3 = widths[3],
                 )?;
             }
             Ok(())

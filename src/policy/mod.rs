@@ -139,8 +139,8 @@ pub fn unknown_value_meta() -> RuleMeta {
             .to_string(),
         remediation: "Make the value known at plan time (a literal, a variable, or a resource \
                       attribute that is known), or apply in two steps so the second plan \
-                      shows the real CIDRs. Use --unknown=fail to block such plans, \
-                      --unknown=ignore to hide these warnings."
+                      shows the real CIDRs. `--unknown` chooses whether these warnings \
+                      block the gate or are hidden."
             .to_string(),
         references: vec![
             "https://developer.hashicorp.com/terraform/internals/json-format#change-representation"

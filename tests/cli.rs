@@ -1,0 +1,313 @@
+//! The command line as users see it: text and JSON output, colors, exit codes, policies.
+
+use assert_cmd::Command;
+use clap::Parser;
+use portgate::cli::{Cli, Terminal, run};
+
+/// A plan with one world-open SMB rule and one safe HTTPS rule.
+const PLAN: &str = r#"{
+  "format_version": "1.2",
+  "terraform_version": "1.9.5",
+  "planned_values": {"root_module": {}},
+  "resource_changes": [
+    {
+      "address": "aws_security_group.files",
+      "mode": "managed",
+      "type": "aws_security_group",
+      "name": "files",
+      "change": {
+        "actions": ["create"],
+        "before": null,
+        "after": {
+          "ingress": [
+            {"cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": [], "from_port": 445, "to_port": 445,
+             "protocol": "tcp", "prefix_list_ids": [], "security_groups": [], "self": false, "description": ""}
+          ]
+        },
+        "after_unknown": {"ingress": [{"cidr_blocks": [false]}]}
+      }
+    },
+    {
+      "address": "aws_vpc_security_group_ingress_rule.rdp",
+      "mode": "managed",
+      "type": "aws_vpc_security_group_ingress_rule",
+      "name": "rdp",
+      "change": {
+        "actions": ["no-op"],
+        "before": {},
+        "after": {"ip_protocol": "tcp", "from_port": 3389, "to_port": 3389, "cidr_ipv4": "0.0.0.0/0",
+                  "cidr_ipv6": null, "prefix_list_id": null, "referenced_security_group_id": null},
+        "after_unknown": {}
+      }
+    }
+  ]
+}"#;
+
+fn write_plan(text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    file
+}
+
+fn portgate(args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("portgate")
+        .unwrap()
+        .env_remove("NO_COLOR")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn text_output_shows_rule_severity_address_traffic_why_and_fix() {
+    let plan = write_plan(PLAN);
+    let out = portgate(&["check", plan.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for part in [
+        "PG002 SMB open to the world [critical] aws_security_group.files",
+        "aws_security_group (create), ingress[0]",
+        "allows tcp 445 from 0.0.0.0/0",
+        "why: SMB over TCP 445",
+        "fix: Replace 0.0.0.0/0",
+        "resource_changes[0].change.after.ingress[0]",
+    ] {
+        assert!(text.contains(part), "missing {part:?} in:\n{text}");
+    }
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with("portgate: FAILED, 1 finding (1 critical), 1 blocking: 2 security group resources checked"),
+        "{last}"
+    );
+    assert!(!text.contains('\u{1b}'), "no color when piped");
+}
+
+#[test]
+fn a_passing_run_never_says_fail() {
+    let plan = write_plan(&PLAN.replace("\"0.0.0.0/0\"], \"ipv6", "\"10.0.0.0/8\"], \"ipv6"));
+    let out = portgate(&["check", plan.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("portgate: passed,"), "{text}");
+    assert!(!text.to_lowercase().contains("fail"), "{text}");
+}
+
+#[test]
+fn json_output_has_the_documented_shape() {
+    let plan = write_plan(PLAN);
+    let out = portgate(&["check", "--format", "json", plan.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["portgate_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(doc["plan"]["format_version"], "1.2");
+    assert_eq!(doc["plan"]["terraform_version"], "1.9.5");
+    let f = &doc["findings"][0];
+    for (key, value) in [
+        ("rule_id", serde_json::json!("PG002")),
+        ("title", serde_json::json!("SMB open to the world")),
+        ("severity", serde_json::json!("critical")),
+        ("address", serde_json::json!("aws_security_group.files")),
+        ("resource_type", serde_json::json!("aws_security_group")),
+        ("block", serde_json::json!("ingress[0]")),
+        ("protocol", serde_json::json!("tcp")),
+        ("from_port", serde_json::json!(445)),
+        ("to_port", serde_json::json!(445)),
+        ("cidr", serde_json::json!("0.0.0.0/0")),
+        ("family", serde_json::json!("ipv4")),
+        ("ports", serde_json::json!(["tcp/445"])),
+        ("fails_gate", serde_json::json!(true)),
+    ] {
+        assert_eq!(f[key], value, "field {key}");
+    }
+    assert!(f["message"].as_str().unwrap().contains("SMB (tcp/445)"));
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["summary"]["resources_scanned"], 2);
+    assert_eq!(doc["summary"]["findings"], 1);
+    assert_eq!(doc["summary"]["result"], "fail");
+}
+
+#[test]
+fn stdin_is_read_with_dash() {
+    let out = Command::cargo_bin("portgate")
+        .unwrap()
+        .args(["check", "-", "--format", "json"])
+        .write_stdin(PLAN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["plan"]["file"], "-");
+}
+
+#[test]
+fn fail_on_critical_still_fails_on_critical_findings_and_only_changes_keeps_creates() {
+    let plan = write_plan(PLAN);
+    let path = plan.path().to_str().unwrap();
+    assert_eq!(
+        portgate(&["check", path, "--fail-on", "critical"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        portgate(&["check", path, "--only-changes"]).status.code(),
+        Some(1)
+    );
+}
+
+/// An RDP policy of the user's own, in the documented format.
+const RDP_POLICY: &str = r#"
+id = "ACME001"
+name = "rdp-open-to-world"
+title = "RDP open to the world"
+severity = "high"
+summary = "RDP reachable from the internet."
+rationale = "Brute force and BlueKeep."
+remediation = "Use a bastion or SSM."
+references = ["https://example.com/rdp"]
+[[ports]]
+protocol = "tcp"
+from = 3389
+to = 3389
+"#;
+
+#[test]
+fn a_user_policy_dir_adds_a_policy_with_its_own_severity() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rdp.toml"), RDP_POLICY).unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    let plan = write_plan(PLAN);
+    let path = plan.path().to_str().unwrap();
+
+    let out = portgate(&["check", path, "--format", "json", "--policy-dir", dir_arg]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<(&str, &str)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap(),
+                f["address"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("PG002", "aws_security_group.files"),
+            ("ACME001", "aws_vpc_security_group_ingress_rule.rdp")
+        ]
+    );
+    // The RDP rule is a no-op and high, not critical.
+    assert_eq!(
+        portgate(&[
+            "check",
+            path,
+            "--policy-dir",
+            dir_arg,
+            "--fail-on",
+            "critical",
+            "--format",
+            "json"
+        ])
+        .status
+        .code(),
+        Some(1)
+    );
+    let only = portgate(&[
+        "check",
+        path,
+        "--policy-dir",
+        dir_arg,
+        "--only-changes",
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&only.stdout).unwrap();
+    assert_eq!(
+        doc["findings"].as_array().unwrap().len(),
+        1,
+        "no-op RDP rule dropped"
+    );
+
+    let listed =
+        String::from_utf8(portgate(&["policies", "--policy-dir", dir_arg]).stdout).unwrap();
+    assert!(listed.contains("ACME001"), "{listed}");
+    assert!(listed.contains("tcp/3389"), "{listed}");
+    assert!(listed.contains("rdp.toml"), "{listed}");
+}
+
+#[test]
+fn policies_lists_builtins_and_engine_diagnostics() {
+    let out = portgate(&["policies"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for id in ["PG001", "PG002", "PG003", "PG004"] {
+        assert!(text.contains(id), "{text}");
+    }
+    assert!(text.contains("tcp/137-139,udp/137-139"));
+    let json = portgate(&["policies", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc[0]["id"], "PG001");
+    assert_eq!(doc[1]["ports"][0]["protocol"], "tcp");
+    assert_eq!(doc[1]["ports"][0]["range"]["from"], 445);
+}
+
+fn run_in_process(args: &[&str], terminal: Terminal) -> (u8, String) {
+    let cli = Cli::try_parse_from(args).unwrap();
+    let mut out = Vec::new();
+    let code = run(cli, &mut std::io::empty(), &mut out, terminal).unwrap();
+    (code, String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn color_follows_terminal_no_color_and_the_flag() {
+    let plan = write_plan(PLAN);
+    let path = plan.path().to_str().unwrap();
+    let tty = Terminal {
+        stdout_is_terminal: true,
+        no_color: false,
+    };
+    let (_, colored) = run_in_process(&["portgate", "check", path], tty);
+    assert!(colored.contains('\u{1b}'), "a terminal gets color");
+    let no_color = Terminal {
+        stdout_is_terminal: true,
+        no_color: true,
+    };
+    let (_, plain) = run_in_process(&["portgate", "check", path], no_color);
+    assert!(!plain.contains('\u{1b}'), "NO_COLOR wins in auto mode");
+    let (_, forced) = run_in_process(&["portgate", "check", "--color", "always", path], no_color);
+    assert!(forced.contains('\u{1b}'), "--color always forces color");
+    let (_, never) = run_in_process(&["portgate", "check", "--color", "never", path], tty);
+    assert!(!never.contains('\u{1b}'));
+}
+
+#[test]
+fn fail_on_sets_the_lowest_blocking_severity() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rdp.toml"), RDP_POLICY).unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    // Only the high-severity RDP finding remains.
+    let plan = write_plan(&PLAN.replace("\"0.0.0.0/0\"], \"ipv6", "\"10.0.0.0/8\"], \"ipv6"));
+    let path = plan.path().to_str().unwrap();
+    let code = |fail_on: &str| {
+        portgate(&["check", path, "--policy-dir", dir_arg, "--fail-on", fail_on])
+            .status
+            .code()
+    };
+    assert_eq!(code("critical"), Some(0));
+    assert_eq!(code("high"), Some(1));
+    assert_eq!(code("any"), Some(1));
+    let out = portgate(&[
+        "check",
+        path,
+        "--policy-dir",
+        dir_arg,
+        "--fail-on",
+        "critical",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("(warning, does not block)"), "{text}");
+    assert!(!text.to_lowercase().contains("fail"), "{text}");
+}
