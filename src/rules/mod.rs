@@ -239,11 +239,15 @@ fn inline_rules(
         .iter()
         .enumerate()
         .map(|(i, block)| {
-            let element_unknown = unknown_list.and_then(|u| u.get(i)).unwrap_or(&Value::Null);
+            let element_unknown = match block {
+                Some(_) => unknown_list.and_then(|u| u.get(i)).unwrap_or(&Value::Null),
+                None => &Value::Bool(true), // a null element stands for an unknown one
+            };
             let r = FieldReader {
                 unknown: element_unknown,
                 planned_only: reader.planned_only,
             };
+            let block = block.as_ref().unwrap_or(&UNKNOWN_BLOCK);
             let mut rule = IngressRule {
                 resource: index,
                 block: Some(i),
@@ -470,8 +474,21 @@ where
 #[derive(Deserialize)]
 struct SecurityGroupAfter {
     #[serde(default, deserialize_with = "present")]
-    ingress: Field<Vec<InlineIngress>>,
+    /// Elements are `null` when a whole element is unknown until apply.
+    ingress: Field<Vec<Option<InlineIngress>>>,
 }
+
+/// Stand-in for an inline block that is wholly unknown; the reader marks every field unknown.
+const UNKNOWN_BLOCK: InlineIngress = InlineIngress {
+    protocol: None,
+    from_port: None,
+    to_port: None,
+    cidr_blocks: None,
+    ipv6_cidr_blocks: None,
+    prefix_list_ids: None,
+    security_groups: None,
+    self_: None,
+};
 
 #[derive(Deserialize)]
 struct InlineIngress {
@@ -531,4 +548,109 @@ struct VpcIngressRuleAfter {
     prefix_list_id: Field<String>,
     #[serde(default, deserialize_with = "present")]
     referenced_security_group_id: Field<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules_of(plan_json: &str) -> RuleSet {
+        let plan = Plan::parse(plan_json, "t.json").unwrap();
+        extract(&plan).unwrap()
+    }
+
+    fn change(after: &str, after_unknown: &str) -> String {
+        format!(
+            r#"{{"format_version":"1.2","resource_changes":[{{"address":"aws_security_group.a","mode":"managed",
+            "type":"aws_security_group","name":"a","change":{{"actions":["create"],"after":{after},
+            "after_unknown":{after_unknown}}}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn a_null_inline_element_is_wholly_unknown() {
+        let set = rules_of(&change(r#"{"ingress":[null]}"#, r#"{"ingress":[true]}"#));
+        let rule = &set.rules[0];
+        assert_eq!(rule.protocol, Known::Unknown);
+        assert_eq!(rule.from_port, Known::Unknown);
+        assert!(rule.cidrs.iter().all(|c| c.value == CidrValue::Unknown));
+        assert_eq!(rule.cidrs.len(), 2, "both families unknown");
+    }
+
+    #[test]
+    fn null_lists_are_no_cidrs_and_null_prefix_lists_no_sources() {
+        let set = rules_of(&change(
+            r#"{"ingress":[{"protocol":"tcp","from_port":445,"to_port":445,"cidr_blocks":null,
+                "ipv6_cidr_blocks":null,"prefix_list_ids":null,"security_groups":null,"self":false}]}"#,
+            "{}",
+        ));
+        let rule = &set.rules[0];
+        assert!(rule.cidrs.is_empty());
+        assert!(rule.other_sources.is_empty());
+        assert!(rule.unknown_attributes.is_empty());
+    }
+
+    #[test]
+    fn one_unknown_list_element_keeps_the_known_ones() {
+        let set = rules_of(&change(
+            r#"{"ingress":[{"protocol":"tcp","from_port":445,"to_port":445,"cidr_blocks":["10.0.0.0/8",null]}]}"#,
+            r#"{"ingress":[{"cidr_blocks":[false,true]}]}"#,
+        ));
+        let cidrs = &set.rules[0].cidrs;
+        assert_eq!(cidrs[0].value, CidrValue::Literal("10.0.0.0/8".into()));
+        assert_eq!(cidrs[1].value, CidrValue::Unknown);
+        assert_eq!(set.rules[0].unknown_attributes, ["cidr_blocks[1]"]);
+    }
+
+    #[test]
+    fn planned_values_only_resources_treat_absent_attributes_as_unknown() {
+        let plan = r#"{"format_version":"0.1","planned_values":{"root_module":{"child_modules":[
+            {"address":"module.net","resources":[{"address":"module.net.aws_security_group_rule.r",
+             "mode":"managed","type":"aws_security_group_rule","name":"r",
+             "values":{"type":"ingress","protocol":"tcp","from_port":445,"to_port":445}}]}]}}}"#;
+        let set = rules_of(plan);
+        assert_eq!(set.resources[0].action, Action::PlannedOnly);
+        assert_eq!(
+            set.resources[0].address,
+            "module.net.aws_security_group_rule.r"
+        );
+        let attrs: Vec<&str> = set.rules[0].cidrs.iter().map(|c| c.attribute).collect();
+        assert_eq!(attrs, ["cidr_blocks", "ipv6_cidr_blocks"]);
+        assert!(
+            set.rules[0]
+                .cidrs
+                .iter()
+                .all(|c| c.value == CidrValue::Unknown)
+        );
+    }
+
+    #[test]
+    fn egress_rules_are_not_ingress_and_unknown_type_is_kept_as_uncertain() {
+        let rule = |t: &str, u: &str| {
+            format!(
+                r#"{{"format_version":"1.2","resource_changes":[{{"address":"aws_security_group_rule.r",
+                "mode":"managed","type":"aws_security_group_rule","name":"r","change":{{"actions":["create"],
+                "after":{{{t}"protocol":"-1","from_port":0,"to_port":0,"cidr_blocks":["0.0.0.0/0"]}},
+                "after_unknown":{u}}}}}]}}"#
+            )
+        };
+        assert!(
+            rules_of(&rule(r#""type":"egress","#, "{}"))
+                .rules
+                .is_empty()
+        );
+        let unknown = rules_of(&rule("", r#"{"type":true}"#));
+        assert!(!unknown.rules[0].direction_known);
+    }
+
+    #[test]
+    fn deleted_resources_and_data_sources_are_not_checked() {
+        let plan = r#"{"format_version":"1.2","resource_changes":[
+            {"address":"aws_security_group.gone","mode":"managed","type":"aws_security_group","name":"gone",
+             "change":{"actions":["delete"],"before":{"ingress":[]},"after":null,"after_unknown":{}}},
+            {"address":"data.aws_security_group.x","mode":"data","type":"aws_security_group","name":"x",
+             "change":{"actions":["read"],"after":{"ingress":[]},"after_unknown":{}}}]}"#;
+        let set = rules_of(plan);
+        assert!(set.resources.is_empty());
+    }
 }
