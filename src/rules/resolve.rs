@@ -6,7 +6,9 @@
 //! is substituted only when the shape leaves no doubt:
 //! - exactly one unknown element in the list (or an unknown scalar like `cidr_ipv4`),
 //! - the expression references exactly one managed-resource attribute in the same module
-//!   instance (no variables, locals, other resources, `count.index`),
+//!   instance (no variables, locals, other resources, `count.index`); for inline `ingress`
+//!   blocks Terraform reports one expression for all blocks together, so that single reference
+//!   must hold for all of them,
 //! - that attribute is a known string in the referenced resource's planned state.
 //!
 //! Anything else stays unknown and is reported as such: this module only ever removes doubt
@@ -77,12 +79,28 @@ impl<'p, 'a> Resolver<'p, 'a> {
         let Some(expressions) = self.expressions(resource) else {
             return;
         };
-        let block_expressions = match rule.block {
-            None => Some(expressions),
-            Some(_) => inline_block_expressions(&expressions, rule),
+        let inline_block = match expressions.get("ingress") {
+            Some(Value::Array(_)) if rule.block.is_some() => {
+                inline_block_expressions(&expressions, rule)
+            }
+            _ => None,
         };
-        let Some(block_expressions) = block_expressions else {
-            return;
+        let is_inline = rule.block.is_some();
+        let expression_of = |attribute: &str| -> Option<Expression> {
+            let value = if !is_inline {
+                expressions.get(attribute)?
+            } else {
+                match expressions.get("ingress")? {
+                    // The AWS provider declares `ingress` as an attribute written with block
+                    // syntax, so Terraform summarises all inline blocks as one expression whose
+                    // references are those of every block together.
+                    whole @ Value::Object(_) => whole,
+                    // Providers with true nested blocks get one object per block.
+                    Value::Array(_) => inline_block.as_ref()?.get(attribute)?,
+                    _ => return None,
+                }
+            };
+            serde_json::from_value::<Expression>(value.clone()).ok()
         };
         for attribute in ["cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6"] {
             let unknown: Vec<usize> = rule
@@ -100,10 +118,7 @@ impl<'p, 'a> Resolver<'p, 'a> {
             if is_list && entry_index.is_none() {
                 continue;
             }
-            let Some(expression) = block_expressions
-                .get(attribute)
-                .and_then(|e| serde_json::from_value::<Expression>(e.clone()).ok())
-            else {
+            let Some(expression) = expression_of(attribute) else {
                 continue;
             };
             if let Some((value, reference)) = self.resolve_reference(resource, &expression) {
@@ -158,9 +173,9 @@ impl<'p, 'a> Resolver<'p, 'a> {
     }
 }
 
-/// The configuration of the inline `ingress` block that produced `rule`: the one static block
-/// whose literal protocol and ports match the planned rule. Planned `ingress` is a set, so its
-/// order says nothing about the order in the file.
+/// For providers whose `ingress` is a true nested block type: the configuration of the block
+/// that produced `rule`, the one static block whose literal protocol and ports match the planned
+/// rule. Planned `ingress` is a set, so its order says nothing about the order in the file.
 fn inline_block_expressions(
     expressions: &Map<String, Value>,
     rule: &IngressRule,
@@ -192,5 +207,79 @@ fn inline_block_expressions(
     match candidates.as_slice() {
         [only] => Some((*only).clone()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::Plan;
+    use crate::rules::{CidrValue, extract};
+
+    /// A new VPC with a literal CIDR and an SG whose inline rule uses the VPC's CIDR.
+    fn plan(references: &str, vpc_cidr: &str) -> String {
+        format!(
+            r#"{{"format_version":"1.2","resource_changes":[
+            {{"address":"module.net.aws_vpc.main","module_address":"module.net","mode":"managed","type":"aws_vpc","name":"main",
+              "change":{{"actions":["create"],"after":{{"cidr_block":"{vpc_cidr}"}},"after_unknown":{{"id":true}}}}}},
+            {{"address":"module.net.aws_security_group.smb","module_address":"module.net","mode":"managed",
+              "type":"aws_security_group","name":"smb","change":{{"actions":["create"],
+              "after":{{"ingress":[{{"protocol":"tcp","from_port":445,"to_port":445,"cidr_blocks":[null]}}]}},
+              "after_unknown":{{"ingress":[{{"cidr_blocks":[true]}}]}}}}}}],
+            "configuration":{{"root_module":{{"module_calls":{{"net":{{"source":"./net","module":{{"resources":[
+              {{"address":"aws_security_group.smb","mode":"managed","type":"aws_security_group","name":"smb",
+                "expressions":{{"ingress":{{"references":{references}}}}}}}]}}}}}}}}}}}}"#
+        )
+    }
+
+    fn cidr_values(json: &str) -> Vec<CidrValue> {
+        let plan = Plan::parse(json, "t.json").unwrap();
+        let set = extract(&plan).unwrap();
+        set.rules[0].cidrs.iter().map(|c| c.value.clone()).collect()
+    }
+
+    #[test]
+    fn an_inline_cidr_from_a_single_resource_attribute_is_resolved() {
+        let values = cidr_values(&plan(
+            r#"["aws_vpc.main.cidr_block","aws_vpc.main"]"#,
+            "10.0.0.0/16",
+        ));
+        assert_eq!(
+            values,
+            [CidrValue::Resolved {
+                value: "10.0.0.0/16".into(),
+                reference: "module.net.aws_vpc.main.cidr_block".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn an_expression_with_other_references_stays_unknown() {
+        let values = cidr_values(&plan(
+            r#"["var.open","aws_vpc.main.cidr_block","aws_vpc.main"]"#,
+            "10.0.0.0/16",
+        ));
+        assert_eq!(values, [CidrValue::Unknown]);
+        let values = cidr_values(&plan(
+            r#"["aws_vpc.other.cidr_block","aws_vpc.other"]"#,
+            "10.0.0.0/16",
+        ));
+        assert_eq!(
+            values,
+            [CidrValue::Unknown],
+            "the referenced resource is not in the plan"
+        );
+    }
+
+    #[test]
+    fn an_unknown_referenced_attribute_stays_unknown() {
+        let json = plan(
+            r#"["aws_vpc.main.cidr_block","aws_vpc.main"]"#,
+            "10.0.0.0/16",
+        )
+        .replace(
+            r#""after_unknown":{"id":true}"#,
+            r#""after_unknown":{"id":true,"cidr_block":true}"#,
+        );
+        assert_eq!(cidr_values(&json), [CidrValue::Unknown]);
     }
 }
