@@ -131,6 +131,7 @@ proptest! {
                 other_sources: vec![],
                 direction_known: true,
                 unknown_attributes: vec![],
+                note: None,
             }],
         };
         let policies = PolicySet::builtin().unwrap();

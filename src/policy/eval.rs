@@ -208,17 +208,7 @@ fn port_match(rule: &IngressRule, policy: &Policy) -> PortMatch {
     let bounds = (rule.from_port.known(), rule.to_port.known());
     let exposure = match (&protocol, bounds) {
         (Protocol::Ported(l4), (None, _) | (_, None)) => {
-            let same: Vec<PortSpec> = policy
-                .ports
-                .iter()
-                .filter(|s| s.protocol == *l4)
-                .copied()
-                .collect();
-            return if same.is_empty() {
-                PortMatch::No
-            } else {
-                PortMatch::Maybe(same)
-            };
+            return maybe_reachable(*l4, bounds, policy);
         }
         (_, (Some(from), Some(to))) => Exposure::of(&protocol, *from, *to),
         (_, _) => Exposure::of(&protocol, None, None),
@@ -239,6 +229,46 @@ fn port_match(rule: &IngressRule, policy: &Policy) -> PortMatch {
         PortMatch::No
     } else {
         PortMatch::Opens(hits)
+    }
+}
+
+/// The guarded ports a TCP/UDP rule could still open when one or both port bounds are unknown
+/// until apply: a known bound limits the range (AWS rejects reversed ranges), and a known `null`
+/// or out-of-range bound means the rule opens nothing whatever the other bound turns out to be.
+fn maybe_reachable(
+    l4: crate::rules::protocol::L4,
+    (from, to): (Option<&Option<i64>>, Option<&Option<i64>>),
+    policy: &Policy,
+) -> PortMatch {
+    let bound = |b: Option<&Option<i64>>| -> Result<Option<u16>, ()> {
+        match b {
+            None => Ok(None),      // unknown: no limit yet
+            Some(None) => Err(()), // null: opens nothing
+            Some(Some(n)) => u16::try_from(*n).map(Some).map_err(|_| ()),
+        }
+    };
+    let (Ok(from), Ok(to)) = (bound(from), bound(to)) else {
+        return PortMatch::No;
+    };
+    let limit = crate::rules::protocol::PortRange {
+        from: from.unwrap_or(0),
+        to: to.unwrap_or(u16::MAX),
+    };
+    let reachable: Vec<PortSpec> = policy
+        .ports
+        .iter()
+        .filter(|s| s.protocol == l4)
+        .filter_map(|s| {
+            s.range.intersection(limit).map(|range| PortSpec {
+                protocol: l4,
+                range,
+            })
+        })
+        .collect();
+    if reachable.is_empty() {
+        PortMatch::No
+    } else {
+        PortMatch::Maybe(reachable)
     }
 }
 
@@ -379,6 +409,9 @@ fn unknown_finding(
         subject(&f),
         could.join(" and "),
     );
+    if let Some(note) = &rule.note {
+        f.message.push_str(&format!(" ({note})"));
+    }
     f
 }
 
@@ -452,6 +485,7 @@ mod tests {
             other_sources: vec![],
             direction_known: true,
             unknown_attributes: vec![],
+            note: None,
         }
     }
 
@@ -579,10 +613,33 @@ mod tests {
     fn unknown_ports_with_a_world_cidr_give_pg003() {
         let mut r = rule(Some("udp"), None, None, &["::/0"]);
         r.from_port = Known::Unknown;
+        r.to_port = Known::Unknown;
         let findings = evaluate(&set_with(r), &PolicySet::builtin().unwrap());
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].rule_id, "PG003");
         assert_eq!(findings[0].related, s(&["PG001", "PG002"]));
+    }
+
+    #[test]
+    fn a_known_bound_limits_what_an_unknown_bound_could_open() {
+        let mut r = rule(Some("udp"), None, Some(200), &["::/0"]);
+        r.from_port = Known::Unknown;
+        let findings = evaluate(&set_with(r), &PolicySet::builtin().unwrap());
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].related, s(&["PG001"]));
+        assert_eq!(findings[0].ports, s(&["udp/137-139"]));
+
+        let mut r = rule(Some("tcp"), Some(139), None, &["0.0.0.0/0"]);
+        r.to_port = Known::Unknown;
+        let findings = evaluate(&set_with(r), &PolicySet::builtin().unwrap());
+        assert_eq!(findings[0].ports, s(&["tcp/139", "tcp/445"]));
+
+        let mut r = rule(Some("tcp"), None, None, &["0.0.0.0/0"]);
+        r.to_port = Known::Unknown;
+        assert!(
+            evaluate(&set_with(r), &PolicySet::builtin().unwrap()).is_empty(),
+            "a null bound opens nothing whatever the other bound is"
+        );
     }
 
     #[test]

@@ -128,6 +128,9 @@ pub struct IngressRule {
     pub direction_known: bool,
     /// Names of the attributes that are unknown until apply.
     pub unknown_attributes: Vec<String>,
+    /// Why the plan cannot settle this rule, when there is more to say than which attributes
+    /// are unknown.
+    pub note: Option<String>,
 }
 
 impl IngressRule {
@@ -228,6 +231,12 @@ fn inline_rules(
             other_sources: Vec::new(),
             direction_known: true,
             unknown_attributes: vec!["ingress".to_string()],
+            note: (!resolver.config_shows_inline_ingress()).then(|| {
+                "plans of format 0.x (Terraform before 1.1) do not show whether a group declares \
+                 inline rules; with Terraform 1.1+ a group whose rules all come from rule \
+                 resources is not reported"
+                    .to_string()
+            }),
         }];
     }
     let blocks = match &sg.ingress {
@@ -259,6 +268,7 @@ fn inline_rules(
                 other_sources: Vec::new(),
                 direction_known: true,
                 unknown_attributes: Vec::new(),
+                note: None,
             };
             r.cidr_list(&mut rule, &block.cidr_blocks, "cidr_blocks");
             r.cidr_list(&mut rule, &block.ipv6_cidr_blocks, "ipv6_cidr_blocks");
@@ -296,6 +306,7 @@ fn security_group_rule(
         other_sources: Vec::new(),
         direction_known,
         unknown_attributes: Vec::new(),
+        note: None,
     };
     if !direction_known {
         rule.unknown_attributes.push("type".to_string());
@@ -332,6 +343,7 @@ fn vpc_ingress_rule(
         other_sources: Vec::new(),
         direction_known: true,
         unknown_attributes: Vec::new(),
+        note: None,
     };
     reader.cidr_scalar(&mut rule, &r.cidr_ipv4, "cidr_ipv4");
     reader.cidr_scalar(&mut rule, &r.cidr_ipv6, "cidr_ipv6");

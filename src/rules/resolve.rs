@@ -56,9 +56,20 @@ impl<'p, 'a> Resolver<'p, 'a> {
         serde_json::from_str(raw.get()).ok()
     }
 
+    /// Whether this plan's configuration summary includes attributes written as blocks, such as
+    /// inline `ingress`: from format 1.0 (Terraform 1.1) on.
+    pub(super) fn config_shows_inline_ingress(&self) -> bool {
+        !self.plan.format_version.starts_with("0.")
+    }
+
     /// True when the configuration shows the resource block has no inline `ingress` at all.
-    /// Without configuration nothing can be proven, so this is false.
+    /// Without configuration nothing can be proven, so this is false. Neither can it be from
+    /// plans of format 0.x (Terraform before 1.1), whose configuration leaves out attributes
+    /// written as blocks, inline `ingress` included.
     pub(super) fn declares_no_inline_ingress(&self, resource: &PlannedResource<'_>) -> bool {
+        if !self.config_shows_inline_ingress() {
+            return false;
+        }
         match self.config_resource(resource) {
             Some(config) => match config.expressions {
                 Some(raw) => serde_json::from_str::<Map<String, Value>>(raw.get())
