@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{Policy, PolicySet, PortSpec, RuleMeta, Severity};
 use super::{invalid_cidr_meta, unknown_value_meta};
 use crate::rules::cidr::{self, Family};
-use crate::rules::protocol::{Exposure, Protocol};
+use crate::rules::protocol::{Exposure, L4, PortRange, Protocol};
 use crate::rules::{IngressRule, Known, RuleSet};
 
 /// What kind of problem a finding reports.
@@ -205,13 +205,13 @@ fn port_match(rule: &IngressRule, policy: &Policy) -> PortMatch {
         Known::Known(None) => return PortMatch::No, // AWS requires a protocol
         Known::Known(Some(p)) => Protocol::parse(p),
     };
-    let bounds = (rule.from_port.known(), rule.to_port.known());
-    let exposure = match (&protocol, bounds) {
-        (Protocol::Ported(l4), (None, _) | (_, None)) => {
-            return maybe_reachable(*l4, bounds, policy);
+    let (exposure, certain) = match (&protocol, rule.from_port.known(), rule.to_port.known()) {
+        (Protocol::Ported(l4), from, to) if from.is_none() || to.is_none() => {
+            (widest_exposure(*l4, from, to), false)
         }
-        (_, (Some(from), Some(to))) => Exposure::of(&protocol, *from, *to),
-        (_, _) => Exposure::of(&protocol, None, None),
+        (_, Some(from), Some(to)) => (Exposure::of(&protocol, *from, *to), true),
+        // `-1` and port-less protocols: the ports do not matter.
+        _ => (Exposure::of(&protocol, None, None), true),
     };
     let hits: Vec<PortSpec> = policy
         .ports
@@ -225,50 +225,27 @@ fn port_match(rule: &IngressRule, policy: &Policy) -> PortMatch {
                 })
         })
         .collect();
-    if hits.is_empty() {
-        PortMatch::No
-    } else {
-        PortMatch::Opens(hits)
+    match (hits.is_empty(), certain) {
+        (true, _) => PortMatch::No,
+        (false, true) => PortMatch::Opens(hits),
+        (false, false) => PortMatch::Maybe(hits),
     }
 }
 
-/// The guarded ports a TCP/UDP rule could still open when one or both port bounds are unknown
-/// until apply: a known bound limits the range (AWS rejects reversed ranges), and a known `null`
-/// or out-of-range bound means the rule opens nothing whatever the other bound turns out to be.
-fn maybe_reachable(
-    l4: crate::rules::protocol::L4,
-    (from, to): (Option<&Option<i64>>, Option<&Option<i64>>),
-    policy: &Policy,
-) -> PortMatch {
-    let bound = |b: Option<&Option<i64>>| -> Result<Option<u16>, ()> {
+/// The most a TCP/UDP rule could open when one or both port bounds are unknown until apply: a
+/// known bound limits the range (AWS rejects reversed ranges), and a known `null` or
+/// out-of-range bound means the rule opens nothing whatever the other bound turns out to be.
+fn widest_exposure(l4: L4, from: Option<&Option<i64>>, to: Option<&Option<i64>>) -> Exposure {
+    let bound = |b: Option<&Option<i64>>, unknown: u16| -> Option<u16> {
         match b {
-            None => Ok(None),      // unknown: no limit yet
-            Some(None) => Err(()), // null: opens nothing
-            Some(Some(n)) => u16::try_from(*n).map(Some).map_err(|_| ()),
+            None => Some(unknown),
+            Some(None) => None,
+            Some(Some(n)) => u16::try_from(*n).ok(),
         }
     };
-    let (Ok(from), Ok(to)) = (bound(from), bound(to)) else {
-        return PortMatch::No;
-    };
-    let limit = crate::rules::protocol::PortRange {
-        from: from.unwrap_or(0),
-        to: to.unwrap_or(u16::MAX),
-    };
-    let reachable: Vec<PortSpec> = policy
-        .ports
-        .iter()
-        .filter(|s| s.protocol == l4)
-        .filter_map(|s| {
-            s.range.intersection(limit).map(|range| PortSpec {
-                protocol: l4,
-                range,
-            })
-        })
-        .collect();
-    if reachable.is_empty() {
-        PortMatch::No
-    } else {
-        PortMatch::Maybe(reachable)
+    match (bound(from, 0), bound(to, u16::MAX)) {
+        (Some(from), Some(to)) if from <= to => Exposure::Ports(l4, PortRange { from, to }),
+        _ => Exposure::Nothing,
     }
 }
 
