@@ -50,6 +50,14 @@ impl Painter {
         }
     }
 
+    fn warning(&self, text: &str) -> String {
+        if self.color {
+            text.yellow().bold().to_string()
+        } else {
+            text.to_string()
+        }
+    }
+
     fn status(&self, text: &str, ok: bool) -> String {
         match (self.color, ok) {
             (false, _) => text.to_string(),
@@ -72,7 +80,7 @@ pub fn write(
         writeln!(
             out,
             "{}: {}: {warning}",
-            paint.status("warning", true),
+            paint.warning("warning"),
             report.plan.file
         )?;
     }
@@ -138,9 +146,14 @@ fn summary_line(report: &CheckReport, paint: &Painter) -> String {
         }
     );
     if total == 0 {
+        let status = if report.warnings.is_empty() {
+            "portgate: passed,"
+        } else {
+            "portgate: passed with warnings (see above),"
+        };
         return format!(
             "{} no NetBIOS/SMB exposure: {scanned} in {}",
-            paint.status("portgate: passed,", true),
+            paint.status(status, true),
             report.plan.file
         );
     }
