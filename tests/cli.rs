@@ -311,3 +311,26 @@ fn fail_on_sets_the_lowest_blocking_severity() {
     assert!(text.contains("(warning, does not block)"), "{text}");
     assert!(!text.to_lowercase().contains("fail"), "{text}");
 }
+
+#[test]
+fn an_errored_plan_passes_only_with_a_visible_warning() {
+    let plan = write_plan(
+        r#"{"format_version":"1.2","applyable":false,"complete":false,"errored":true,
+            "planned_values":{"root_module":{}},"prior_state":{}}"#,
+    );
+    let path = plan.path().to_str().unwrap();
+    let out = portgate(&["check", path]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("warning:") && text.contains("errored"),
+        "{text}"
+    );
+    assert!(text.contains("marked incomplete"), "{text}");
+    assert!(text.contains("passed with warnings"), "{text}");
+    let json = portgate(&["check", "--format", "json", path]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["plan"]["errored"], true);
+    assert_eq!(doc["plan"]["complete"], false);
+    assert_eq!(doc["warnings"].as_array().unwrap().len(), 2);
+}
