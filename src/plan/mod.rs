@@ -12,6 +12,7 @@
 //! appears in `planned_values` (older or errored plans) is still returned, so nothing is skipped.
 
 pub mod address;
+pub mod config;
 mod decode;
 
 pub use decode::{decode, line_column};
@@ -235,8 +236,6 @@ pub struct Plan<'a> {
     pub configuration: Option<config::ConfigModule<'a>>,
     text: &'a str,
 }
-
-pub mod config;
 
 impl<'a> Plan<'a> {
     /// Parses decoded plan text. `source_name` names the file in errors (`-` for stdin).
