@@ -102,6 +102,24 @@ impl CheckReport {
 }
 
 /// Reads a plan and evaluates it: the whole job of `portgate check`, without the rendering.
+///
+/// ```
+/// use portgate::{check, CheckOptions};
+/// use portgate::policy::PolicySet;
+///
+/// let plan = br#"{"format_version": "1.2", "resource_changes": [{
+///     "address": "aws_security_group_rule.smb", "mode": "managed",
+///     "type": "aws_security_group_rule", "name": "smb",
+///     "change": {"actions": ["create"], "after_unknown": {}, "after": {
+///         "type": "ingress", "protocol": "tcp", "from_port": 445, "to_port": 445,
+///         "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": null, "prefix_list_ids": null}}}]}"#;
+/// let policies = PolicySet::builtin()?;
+/// let report = check(plan, "plan.json", &policies, &CheckOptions::default())?;
+/// assert!(report.fails());
+/// assert_eq!(report.findings[0].finding.rule_id, "PG002");
+/// assert_eq!(report.findings[0].finding.ports, ["tcp/445"]);
+/// # Ok::<(), portgate::Error>(())
+/// ```
 pub fn check(
     bytes: &[u8],
     source_name: &str,
