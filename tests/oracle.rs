@@ -116,9 +116,11 @@ proptest! {
             resources: vec![CheckedResource {
                 address: "aws_security_group.x".into(),
                 resource_type: "aws_security_group".into(),
+                name: "x".into(),
                 action: Action::Create,
                 deposed: None,
                 json_path: "p".into(),
+                module_calls: Some(vec![]),
             }],
             rules: vec![IngressRule {
                 resource: 0,

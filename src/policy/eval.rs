@@ -61,6 +61,9 @@ pub struct Finding {
     /// Index into the rule set's resources (not serialized).
     #[serde(skip)]
     pub resource_index: usize,
+    /// Index into the rule set's rules (not serialized).
+    #[serde(skip)]
+    pub rule_index: usize,
     /// Whether the planned action creates or changes the resource.
     #[serde(skip)]
     pub is_change: bool,
@@ -84,8 +87,12 @@ enum PortMatch {
 /// Evaluates every rule against every policy.
 pub fn evaluate(rules: &RuleSet, policies: &PolicySet) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for rule in &rules.rules {
+    for (index, rule) in rules.rules.iter().enumerate() {
+        let start = findings.len();
         evaluate_rule(rules, rule, policies, &mut findings);
+        for finding in &mut findings[start..] {
+            finding.rule_index = index;
+        }
     }
     findings.sort_by(|a, b| {
         (&a.address, &a.deposed, &a.block, &a.rule_id, a.family)
@@ -296,6 +303,7 @@ fn base_finding(set: &RuleSet, rule: &IngressRule, meta: &RuleMeta, kind: Findin
         message: String::new(),
         json_path: rule.json_path.clone(),
         resource_index: rule.resource,
+        rule_index: 0,
         is_change: resource.action.is_change(),
     }
 }
@@ -425,9 +433,11 @@ mod tests {
             resources: vec![CheckedResource {
                 address: "aws_security_group.web".into(),
                 resource_type: "aws_security_group".into(),
+                name: "web".into(),
                 action: Action::Create,
                 deposed: None,
                 json_path: "resource_changes[0].change.after".into(),
+                module_calls: Some(vec![]),
             }],
             rules: vec![rule],
         }

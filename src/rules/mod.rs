@@ -56,10 +56,25 @@ impl<T> Known<T> {
 pub struct CheckedResource {
     pub address: String,
     pub resource_type: String,
+    /// The block name: `web` in `module.net.aws_security_group.web[0]`.
+    pub name: String,
     pub action: Action,
     pub deposed: Option<String>,
     /// JSON path of its planned values (`resource_changes[3].change.after`).
     pub json_path: String,
+    /// The module calls from the root module down to the module that declares the resource,
+    /// with their `source`, as the plan's configuration records them. Empty for root-module
+    /// resources; `None` when the plan carries no configuration for the resource's module.
+    pub module_calls: Option<Vec<ModuleCallSource>>,
+}
+
+/// One `module` call on the way from the root module to a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleCallSource {
+    /// The call's name: `net` in `module "net" { ... }`.
+    pub name: String,
+    /// Its `source` argument: `./modules/sg`, a registry address, a git URL.
+    pub source: Option<String>,
 }
 
 /// Where one CIDR of a rule comes from, and its value if the plan has it.
@@ -170,9 +185,11 @@ pub fn extract(plan: &Plan<'_>) -> Result<RuleSet, InputError> {
         set.resources.push(CheckedResource {
             address: resource.address.clone(),
             resource_type: resource.resource_type.clone(),
+            name: resource.name.clone(),
             action: resource.action.clone(),
             deposed: resource.deposed.clone(),
             json_path: after_path.clone(),
+            module_calls: resolver.module_calls(resource),
         });
         let mut rules = match resource.resource_type.as_str() {
             "aws_security_group" | "aws_default_security_group" => {

@@ -40,6 +40,28 @@ impl<'p, 'a> Resolver<'p, 'a> {
         Resolver { plan, by_address }
     }
 
+    /// The chain of module calls (with sources) that leads to `resource`'s module.
+    pub(super) fn module_calls(
+        &self,
+        resource: &PlannedResource<'_>,
+    ) -> Option<Vec<super::ModuleCallSource>> {
+        let names = match &resource.module_address {
+            Some(module) => address::module_call_names(module)?,
+            None => return Some(Vec::new()),
+        };
+        let mut module = self.plan.configuration.as_ref()?;
+        let mut calls = Vec::new();
+        for name in names {
+            let call = module.module_calls.get(&name)?;
+            calls.push(super::ModuleCallSource {
+                name,
+                source: call.source.clone(),
+            });
+            module = call.module.as_ref()?;
+        }
+        Some(calls)
+    }
+
     /// The configuration block that declared `resource`, when the plan carries configuration.
     fn config_resource(&self, resource: &PlannedResource<'_>) -> Option<&'p ConfigResource<'a>> {
         let root = self.plan.configuration.as_ref()?;
