@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::{ConfigError, ProjectConfig, TrustedCidr};
+use crate::fix::{self, FixOptions};
 use crate::policy::{PolicySet, Severity};
 use crate::report::text::TextOptions;
 use crate::{CheckOptions, Error, UnknownMode};
@@ -48,6 +50,16 @@ pub enum Format {
     Text,
     /// Machine-readable (documented in README.md).
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Human-readable, one block per finding, with its suggested patch.
+    Text,
+    /// Machine-readable (documented in README.md).
+    Json,
+    /// Only the combined patch of the source files, for `git apply` (needs trusted CIDRs).
+    Diff,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,8 +106,25 @@ pub struct CheckArgs {
     pub plan: PathBuf,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+
+    /// A network trusted to reach NetBIOS/SMB (repeatable, IPv4 or IPv6): suggested patches
+    /// put these in place of 0.0.0.0/0 and ::/0. Overrides `trusted_cidrs` of portgate.toml.
+    #[arg(long = "trusted-cidr", value_name = "CIDR")]
+    pub trusted_cidrs: Vec<String>,
+
+    /// The Terraform root module the plan was made from; patches are made against its files.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub source: PathBuf,
+
+    /// Settings file (default: portgate.toml in the current directory, when present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Apply the suggested source patches to the files in place.
+    #[arg(long)]
+    pub write: bool,
 
     /// Lowest severity that fails the gate (exit code 1).
     #[arg(long, value_enum, default_value_t = FailOn::Any, value_name = "SEVERITY")]
@@ -135,17 +164,41 @@ pub struct Terminal {
     pub no_color: bool,
 }
 
+/// Where a command's output goes. Reports go to `stdout`; notes about what was done (files
+/// written, findings a diff cannot carry) go to `stderr`.
+pub struct Streams<'a> {
+    pub stdin: &'a mut dyn Read,
+    pub stdout: &'a mut dyn Write,
+    pub stderr: &'a mut dyn Write,
+}
+
 /// Runs a parsed command. Returns the exit code, or an error (exit code 2) to print.
-pub fn run(
-    cli: Cli,
-    stdin: &mut dyn Read,
-    stdout: &mut dyn Write,
-    terminal: Terminal,
-) -> Result<u8, Error> {
+pub fn run(cli: Cli, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Error> {
     match cli.command {
-        Command::Check(args) => run_check(&args, stdin, stdout, terminal),
-        Command::Policies(args) => run_policies(&args, stdout),
+        Command::Check(args) => run_check(&args, streams, terminal),
+        Command::Policies(args) => run_policies(&args, streams.stdout),
     }
+}
+
+/// The trusted CIDRs of this run: the flags, else the config file.
+fn trusted_cidrs(args: &CheckArgs) -> Result<Vec<TrustedCidr>, Error> {
+    if !args.trusted_cidrs.is_empty() {
+        return args
+            .trusted_cidrs
+            .iter()
+            .map(|text| {
+                TrustedCidr::parse(text).map_err(|message| {
+                    Error::Config(ConfigError::Flag {
+                        flag: "--trusted-cidr",
+                        value: text.clone(),
+                        message,
+                    })
+                })
+            })
+            .collect();
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    Ok(ProjectConfig::load(args.config.as_deref(), &cwd)?.trusted_cidrs)
 }
 
 fn load_policies(args: &PolicyArgs) -> Result<PolicySet, Error> {
@@ -156,13 +209,30 @@ fn load_policies(args: &PolicyArgs) -> Result<PolicySet, Error> {
     Ok(set)
 }
 
-fn run_check(
-    args: &CheckArgs,
-    stdin: &mut dyn Read,
-    stdout: &mut dyn Write,
-    terminal: Terminal,
-) -> Result<u8, Error> {
+fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Error> {
+    let Streams {
+        stdin,
+        stdout,
+        stderr,
+    } = streams;
     let policies = load_policies(&args.policies)?;
+    let trusted = trusted_cidrs(args)?;
+    if trusted.is_empty() && (args.format == CheckFormat::Diff || args.write) {
+        return Err(Error::Usage(format!(
+            "{} needs trusted CIDRs to put in place of the world: pass --trusted-cidr CIDR or set trusted_cidrs in portgate.toml",
+            if args.write {
+                "--write"
+            } else {
+                "--format diff"
+            }
+        )));
+    }
+    if !args.source.is_dir() {
+        return Err(Error::Io {
+            path: args.source.display().to_string(),
+            message: "--source must be a directory (the Terraform root module)".to_string(),
+        });
+    }
     let (bytes, source_name) = if args.plan.as_os_str() == "-" {
         let mut bytes = Vec::new();
         stdin.read_to_end(&mut bytes).map_err(|e| Error::Io {
@@ -190,18 +260,49 @@ fn run_check(
         fail_on: args.fail_on.severity(),
     };
     let report = crate::check(&bytes, &source_name, &policies, &options)?;
+    let fixes = (!trusted.is_empty()).then(|| {
+        let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
+        fix::suggest(
+            &report.rules,
+            &findings,
+            &FixOptions {
+                trusted: trusted.clone(),
+                source_dir: args.source.clone(),
+            },
+        )
+    });
     let written = match args.format {
-        Format::Json => crate::report::json::write(&report, stdout),
-        Format::Text => {
+        CheckFormat::Json => crate::report::json::write(&report, fixes.as_ref(), stdout),
+        CheckFormat::Diff => {
+            let fixes = fixes
+                .as_ref()
+                .unwrap_or_else(|| unreachable!("checked above"));
+            crate::report::diff::write(&report, fixes, stdout, stderr)
+        }
+        CheckFormat::Text => {
             let color = match args.color {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
                 ColorChoice::Auto => terminal.stdout_is_terminal && !terminal.no_color,
             };
-            crate::report::text::write(&report, &policies, TextOptions { color }, stdout)
+            crate::report::text::write(
+                &report,
+                &policies,
+                fixes.as_ref(),
+                TextOptions { color },
+                stdout,
+            )
         }
     };
     ignore_broken_pipe(written)?;
+    if args.write {
+        let fixes = fixes
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("checked above"));
+        for file in fix::write::write_files(&fixes.files)? {
+            let _ = writeln!(stderr, "portgate: wrote {file}");
+        }
+    }
     Ok(if report.fails() {
         EXIT_FINDINGS
     } else {

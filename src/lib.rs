@@ -6,7 +6,8 @@
 //! 1. [`plan`]: bytes of `terraform show -json` → [`plan::Plan`] (typed, borrowed, validated).
 //! 2. [`rules`]: plan → [`rules::RuleSet`] of normalized [`rules::IngressRule`]s.
 //! 3. [`policy`]: rules × [`policy::PolicySet`] → [`policy::Finding`]s.
-//! 4. [`report`]: findings → text or JSON.
+//! 4. [`fix`]: findings → suggested patches (byte edits of the user's `.tf` files).
+//! 5. [`report`]: findings and fixes → text, JSON or a combined diff.
 //!
 //! [`check`] runs stages 1-3 and applies the gate options; [`cli`] parses arguments and renders.
 //! The library never prints and never exits: errors are typed ([`Error`]), and the binary maps
@@ -15,6 +16,8 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod config;
+pub mod fix;
 pub mod plan;
 pub mod policy;
 pub mod report;
@@ -29,8 +32,14 @@ pub enum Error {
     Input(#[from] plan::InputError),
     #[error(transparent)]
     Policy(#[from] policy::PolicyError),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
     #[error("{path}: {message}")]
     Io { path: String, message: String },
+    #[error(transparent)]
+    Write(#[from] fix::write::WriteError),
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// What to do with PG003 (values unknown until apply).
@@ -92,6 +101,8 @@ pub struct CheckReport {
     pub findings: Vec<GatedFinding>,
     /// Things a user should know that are not findings (an errored plan, say).
     pub warnings: Vec<String>,
+    /// The normalized rules the findings refer to (by index), for fixes.
+    pub rules: rules::RuleSet,
 }
 
 impl CheckReport {
@@ -174,5 +185,6 @@ pub fn check(
         resources_scanned: rule_set.resources.len(),
         findings,
         warnings,
+        rules: rule_set,
     })
 }

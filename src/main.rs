@@ -21,7 +21,12 @@ fn main() -> ExitCode {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let result = cli::run(cli, &mut std::io::stdin().lock(), &mut out, terminal);
+    let streams = cli::Streams {
+        stdin: &mut std::io::stdin().lock(),
+        stdout: &mut out,
+        stderr: &mut std::io::stderr(),
+    };
+    let result = cli::run(cli, streams, terminal);
     let _ = out.flush();
     match result {
         Ok(code) => ExitCode::from(code),

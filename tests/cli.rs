@@ -2,7 +2,7 @@
 
 use assert_cmd::Command;
 use clap::Parser;
-use portgate::cli::{Cli, Terminal, run};
+use portgate::cli::{Cli, Streams, Terminal, run};
 
 /// A plan with one world-open SMB rule and one safe HTTPS rule.
 const PLAN: &str = r#"{
@@ -257,7 +257,12 @@ fn policies_lists_builtins_and_engine_diagnostics() {
 fn run_in_process(args: &[&str], terminal: Terminal) -> (u8, String) {
     let cli = Cli::try_parse_from(args).unwrap();
     let mut out = Vec::new();
-    let code = run(cli, &mut std::io::empty(), &mut out, terminal).unwrap();
+    let streams = Streams {
+        stdin: &mut std::io::empty(),
+        stdout: &mut out,
+        stderr: &mut std::io::sink(),
+    };
+    let code = run(cli, streams, terminal).unwrap();
     (code, String::from_utf8(out).unwrap())
 }
 

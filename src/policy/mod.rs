@@ -290,16 +290,19 @@ pub fn parse_policy(text: &str, file: &str, origin: &str) -> Result<Policy, Poli
             message,
         }
     };
-    let raw: PolicyFile = toml::from_str(text).map_err(|e| {
-        let message = e.message().trim().replace('\n', " ");
-        match e.span() {
-            Some(span) => at(span, message),
+    let raw: PolicyFile =
+        crate::config::parse_toml(text).map_err(|(position, message)| match position {
+            Some((line, column)) => PolicyError::At {
+                file: file.to_string(),
+                line,
+                column,
+                message,
+            },
             None => PolicyError::File {
                 file: file.to_string(),
                 message,
             },
-        }
-    })?;
+        })?;
     let id_span = raw.id.span();
     let id = raw.id.into_inner();
     let id_ok = id.chars().next().is_some_and(|c| c.is_ascii_alphabetic())

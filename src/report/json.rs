@@ -8,15 +8,28 @@ use std::io;
 
 use serde::Serialize;
 
+use crate::fix::{Fix, FixKind, FixSet};
+use crate::policy::FindingKind;
 use crate::{CheckReport, GatedFinding, PlanInfo};
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
     portgate_version: &'static str,
     plan: &'a PlanInfo,
-    findings: &'a [GatedFinding],
+    findings: Vec<JsonFinding<'a>>,
     warnings: &'a [String],
+    /// The combined source patch of all findings (`null` without trusted CIDRs).
+    patch: Option<String>,
     summary: Summary,
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    #[serde(flatten)]
+    finding: &'a GatedFinding,
+    fix: Option<&'a Fix>,
+    /// Why `fix` is null, or why it is only a suggestion.
+    fix_reason: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -28,7 +41,31 @@ struct Summary {
     result: &'static str,
 }
 
-pub fn write(report: &CheckReport, out: &mut dyn io::Write) -> io::Result<()> {
+/// Why a finding has no source patch, in one sentence.
+pub fn fix_reason(finding: &GatedFinding, fixes: Option<&FixSet>) -> Option<String> {
+    match finding.finding.kind {
+        FindingKind::Unknown => Some(
+            "the values are unknown until apply, so there is nothing to patch yet".to_string(),
+        ),
+        FindingKind::InvalidCidr => {
+            Some("write a valid CIDR by hand; portgate does not guess what was meant".to_string())
+        }
+        FindingKind::Exposed => match fixes.and_then(|f| f.for_finding(&finding.finding)) {
+            None => Some(
+                "no trusted CIDR given: pass --trusted-cidr CIDR or set trusted_cidrs in portgate.toml"
+                    .to_string(),
+            ),
+            Some(fix) if fix.kind == FixKind::Suggestion => fix.reason.clone(),
+            Some(_) => None,
+        },
+    }
+}
+
+pub fn write(
+    report: &CheckReport,
+    fixes: Option<&FixSet>,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
     let by_severity = super::severity_counts(report)
         .into_iter()
         .map(|(s, n)| (s.as_str(), n))
@@ -36,8 +73,17 @@ pub fn write(report: &CheckReport, out: &mut dyn io::Write) -> io::Result<()> {
     let doc = JsonReport {
         portgate_version: env!("CARGO_PKG_VERSION"),
         plan: &report.plan,
-        findings: &report.findings,
+        findings: report
+            .findings
+            .iter()
+            .map(|finding| JsonFinding {
+                finding,
+                fix: fixes.and_then(|f| f.for_finding(&finding.finding)),
+                fix_reason: fix_reason(finding, fixes),
+            })
+            .collect(),
         warnings: &report.warnings,
+        patch: fixes.map(FixSet::combined_patch),
         summary: Summary {
             resources_scanned: report.resources_scanned,
             findings: report.findings.len(),

@@ -4,6 +4,7 @@
 //! [`crate::CheckReport::fails`]. Text is for terminals and CI logs (colored only when asked);
 //! JSON is a stable, documented contract (see README.md, "JSON output").
 
+pub mod diff;
 pub mod json;
 pub mod text;
 

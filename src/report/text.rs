@@ -8,6 +8,7 @@ use std::io;
 use owo_colors::OwoColorize;
 
 use crate::CheckReport;
+use crate::fix::{Fix, FixKind, FixSet};
 use crate::policy::{FindingKind, PolicySet, Severity, invalid_cidr_meta, unknown_value_meta};
 
 /// Rendering options for text output.
@@ -50,6 +51,23 @@ impl Painter {
         }
     }
 
+    fn diff_line(&self, line: &str) -> String {
+        if !self.color {
+            return line.to_string();
+        }
+        if line.starts_with("+++") || line.starts_with("---") {
+            line.bold().to_string()
+        } else if line.starts_with('+') {
+            line.green().to_string()
+        } else if line.starts_with('-') {
+            line.red().to_string()
+        } else if line.starts_with("@@") {
+            line.cyan().to_string()
+        } else {
+            line.to_string()
+        }
+    }
+
     fn warning(&self, text: &str) -> String {
         if self.color {
             text.yellow().bold().to_string()
@@ -70,6 +88,7 @@ impl Painter {
 pub fn write(
     report: &CheckReport,
     policies: &PolicySet,
+    fixes: Option<&FixSet>,
     options: TextOptions,
     out: &mut dyn io::Write,
 ) -> io::Result<()> {
@@ -128,9 +147,52 @@ pub fn write(
             report.plan.file,
             f.json_path
         )?;
+        if let Some(fix) = fixes.and_then(|set| set.for_finding(f)) {
+            write_fix(fix, &paint, out)?;
+        }
         writeln!(out)?;
     }
+    let exposed = report
+        .findings
+        .iter()
+        .any(|g| g.finding.kind == FindingKind::Exposed);
+    if fixes.is_none() && exposed {
+        writeln!(
+            out,
+            "{} pass --trusted-cidr CIDR (or set trusted_cidrs in portgate.toml) to get a suggested patch for each finding",
+            paint.dim("hint:")
+        )?;
+    }
     writeln!(out, "{}", summary_line(report, &paint))
+}
+
+fn write_fix(fix: &Fix, paint: &Painter, out: &mut dyn io::Write) -> io::Result<()> {
+    match fix.kind {
+        FixKind::Source => writeln!(
+            out,
+            "  {} {} (trusted: {})",
+            paint.dim("   patch:"),
+            fix.files.join(", "),
+            if fix.trusted_cidrs.is_empty() {
+                "none of this family".to_string()
+            } else {
+                fix.trusted_cidrs.join(", ")
+            }
+        )?,
+        FixKind::Suggestion => writeln!(
+            out,
+            "  {} no source patch: {}",
+            paint.dim("   patch:"),
+            fix.reason.as_deref().unwrap_or("")
+        )?,
+    }
+    for note in &fix.notes {
+        writeln!(out, "  {} {note}", paint.dim("    note:"))?;
+    }
+    for line in fix.patch.lines() {
+        writeln!(out, "      {}", paint.diff_line(line))?;
+    }
+    Ok(())
 }
 
 fn summary_line(report: &CheckReport, paint: &Painter) -> String {

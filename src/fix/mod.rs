@@ -1,0 +1,615 @@
+//! Stage 4: findings → suggested patches that swap the world CIDR for trusted CIDRs.
+//!
+//! For every rule with an exposed finding, portgate finds the Terraform source that declared
+//! it (through the plan's module tree and local module `source` paths), the `ingress` block or
+//! rule argument, and the literal that holds the world CIDR, following `var.NAME` to where the
+//! variable is set. The change is a list of byte [`edit::Edit`]s on the original file, so
+//! formatting and comments stay exactly as they were; it is shown as a unified diff and can be
+//! written back with [`write::write_files`].
+//!
+//! When no source can be patched safely, the fix is a *suggestion*: the planned rule rendered
+//! as HCL before and after, with a sentence saying which expression to change.
+//!
+//! Several findings on one rule (PG001 and PG002, IPv4 and IPv6) share one fix; count and
+//! for_each instances of one block share one edit.
+
+pub mod edit;
+mod patch;
+mod render;
+mod source;
+pub mod write;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use hcl_edit::Span;
+use hcl_edit::expr::{Expression, UnaryOperator};
+use hcl_edit::structure::{Block, Body};
+use serde::Serialize;
+
+use crate::config::TrustedCidr;
+use crate::policy::{Finding, FindingKind};
+use crate::rules::cidr;
+use crate::rules::protocol::Protocol;
+use crate::rules::{CheckedResource, CidrValue, IngressRule, ModuleCallSource, RuleSet};
+use edit::Edit;
+use patch::{ElementChange, World};
+use source::{SourceFile, SourceTree, line_of};
+
+/// What fixes are made with.
+#[derive(Debug, Clone)]
+pub struct FixOptions {
+    pub trusted: Vec<TrustedCidr>,
+    /// The Terraform root module the plan was made from.
+    pub source_dir: PathBuf,
+}
+
+/// Whether a fix patches the user's files or only shows the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FixKind {
+    /// A patch of the `.tf` / `.tfvars` files under the source directory.
+    Source,
+    /// The planned rule rendered as HCL, before and after: no source file could be patched.
+    Suggestion,
+}
+
+/// The fix of one rule, shared by all its findings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    pub kind: FixKind,
+    /// The trusted CIDRs of the families the rule opens to the world.
+    pub trusted_cidrs: Vec<String>,
+    /// The first file the patch changes (source fixes only).
+    pub file: Option<String>,
+    /// Every file the patch changes.
+    pub files: Vec<String>,
+    /// A unified diff: applicable with `git apply` for source fixes.
+    pub patch: String,
+    /// What the patch does beyond the obvious (an entry removed without replacement, ...).
+    pub notes: Vec<String>,
+    /// Why there is no source patch (suggestions only).
+    pub reason: Option<String>,
+}
+
+/// The combined change to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePatch {
+    pub path: PathBuf,
+    /// Path relative to the source directory, as the patch names it.
+    pub rel: String,
+    /// The text the edits were computed against.
+    pub original: String,
+    pub edits: Vec<Edit>,
+    pub patch: String,
+}
+
+impl FilePatch {
+    pub fn patched(&self) -> String {
+        edit::apply(&self.original, &self.edits)
+    }
+}
+
+/// All fixes of one check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FixSet {
+    /// By rule index (see [`Finding::rule_index`]).
+    pub by_rule: BTreeMap<usize, Fix>,
+    /// The combined source patch, file by file.
+    pub files: Vec<FilePatch>,
+}
+
+impl FixSet {
+    /// The fix of a finding, if it has one.
+    pub fn for_finding(&self, finding: &Finding) -> Option<&Fix> {
+        match finding.kind {
+            FindingKind::Exposed => self.by_rule.get(&finding.rule_index),
+            _ => None,
+        }
+    }
+
+    /// Every source patch in one diff, for `git apply`.
+    pub fn combined_patch(&self) -> String {
+        self.files.iter().map(|f| f.patch.as_str()).collect()
+    }
+}
+
+/// Computes the fixes of every exposed finding.
+pub fn suggest(rules: &RuleSet, findings: &[Finding], options: &FixOptions) -> FixSet {
+    let mut worlds: BTreeMap<usize, World> = BTreeMap::new();
+    for finding in findings.iter().filter(|f| f.kind == FindingKind::Exposed) {
+        let world = worlds.entry(finding.rule_index).or_default();
+        for text in &finding.cidrs {
+            if let Some(net) = cidr::parse(text) {
+                let members = world.members.entry(cidr::family(&net)).or_default();
+                if !members.contains(&net) {
+                    members.push(net);
+                }
+            }
+        }
+    }
+
+    let mut tree = SourceTree::new(&options.source_dir);
+    let mut accepted: BTreeMap<PathBuf, (Rc<SourceFile>, Vec<Edit>)> = BTreeMap::new();
+    let mut set = FixSet::default();
+    for (rule_index, world) in worlds {
+        let rule = &rules.rules[rule_index];
+        let resource = &rules.resources[rule.resource];
+        let trusted: Vec<TrustedCidr> = options
+            .trusted
+            .iter()
+            .filter(|t| world.members.contains_key(&cidr::family(&t.net)))
+            .cloned()
+            .collect();
+        let mut notes = Vec::new();
+        let source = source_edits(&mut tree, resource, rule, &world, &trusted, &mut notes)
+            .and_then(|edits| accept(&mut accepted, edits));
+        let fix = match source {
+            Ok(by_file) => source_fix(&by_file, &trusted, notes),
+            Err(reason) => suggestion(resource, rule, &world, &trusted, reason),
+        };
+        set.by_rule.insert(rule_index, fix);
+    }
+    for (path, (file, edits)) in accepted {
+        let patched = edit::apply(&file.text, &edits);
+        set.files.push(FilePatch {
+            patch: edit::unified_diff(&file.rel, &file.text, &patched),
+            path,
+            rel: file.rel.clone(),
+            original: file.text.clone(),
+            edits,
+        });
+    }
+    set
+}
+
+type FileEdits = Vec<(Rc<SourceFile>, Edit)>;
+/// Edits grouped by the file they change.
+type EditsByFile = Vec<(Rc<SourceFile>, Vec<Edit>)>;
+
+/// Adds one rule's edits to those accepted so far, unless they clash with them. Returns the
+/// rule's own edits grouped by file.
+fn accept(
+    accepted: &mut BTreeMap<PathBuf, (Rc<SourceFile>, Vec<Edit>)>,
+    edits: FileEdits,
+) -> Result<EditsByFile, String> {
+    let mut by_file: BTreeMap<PathBuf, (Rc<SourceFile>, Vec<Edit>)> = BTreeMap::new();
+    for (file, e) in edits {
+        by_file
+            .entry(file.path.clone())
+            .or_insert_with(|| (file.clone(), Vec::new()))
+            .1
+            .push(e);
+    }
+    let mut merged = Vec::new();
+    for (path, (file, own)) in &by_file {
+        let own = edit::normalize(own.clone())
+            .map_err(|_| format!("the edits for {} overlap", file.rel))?;
+        let mut all = accepted
+            .get(path)
+            .map(|(_, e)| e.clone())
+            .unwrap_or_default();
+        all.extend(own.iter().cloned());
+        let all = edit::normalize(all).map_err(|_| {
+            format!(
+                "its edit of {} overlaps the fix of another finding; apply that one, re-plan and run portgate again",
+                file.rel
+            )
+        })?;
+        merged.push((path.clone(), file.clone(), own, all));
+    }
+    let mut result = Vec::new();
+    for (path, file, own, all) in merged {
+        accepted.insert(path, (file.clone(), all));
+        result.push((file, own));
+    }
+    Ok(result)
+}
+
+fn trusted_texts(trusted: &[TrustedCidr]) -> Vec<String> {
+    trusted.iter().map(ToString::to_string).collect()
+}
+
+fn source_fix(
+    by_file: &[(Rc<SourceFile>, Vec<Edit>)],
+    trusted: &[TrustedCidr],
+    notes: Vec<String>,
+) -> Fix {
+    let files: Vec<String> = by_file.iter().map(|(f, _)| f.rel.clone()).collect();
+    let patch = by_file
+        .iter()
+        .map(|(file, edits)| {
+            edit::unified_diff(&file.rel, &file.text, &edit::apply(&file.text, edits))
+        })
+        .collect();
+    Fix {
+        kind: FixKind::Source,
+        trusted_cidrs: trusted_texts(trusted),
+        file: files.first().cloned(),
+        files,
+        patch,
+        notes,
+        reason: None,
+    }
+}
+
+/// The fallback: render the planned rule before and after.
+fn suggestion(
+    resource: &CheckedResource,
+    rule: &IngressRule,
+    world: &World,
+    trusted: &[TrustedCidr],
+    reason: String,
+) -> Fix {
+    let mut attributes: Vec<&'static str> = Vec::new();
+    for entry in &rule.cidrs {
+        if entry.text().is_some() && !attributes.contains(&entry.attribute) {
+            attributes.push(entry.attribute);
+        }
+    }
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    let mut notes = Vec::new();
+    let mut remaining = rule.other_sources.len();
+    for attribute in attributes {
+        let values: Vec<String> = rule
+            .cidrs
+            .iter()
+            .filter(|c| c.attribute == attribute)
+            .filter_map(|c| c.text().map(str::to_string))
+            .collect();
+        let is_list = attribute.ends_with("_blocks");
+        let change = patch::plan_list(
+            &values.iter().cloned().map(Some).collect::<Vec<_>>(),
+            world,
+            trusted,
+        );
+        let mut new_values = Vec::new();
+        for (value, c) in values.iter().zip(&change.changes) {
+            match c {
+                ElementChange::Keep => new_values.push(value.clone()),
+                ElementChange::Remove => {}
+                ElementChange::Replace(items) => new_values.extend(items.iter().cloned()),
+            }
+        }
+        if !is_list {
+            new_values.truncate(1);
+        }
+        remaining += new_values.len();
+        removed_notes(&mut notes, attribute, &change.removed_without_replacement);
+        before.push(render::Argument {
+            name: attribute,
+            values,
+            is_list,
+        });
+        if is_list || !new_values.is_empty() {
+            after.push(render::Argument {
+                name: attribute,
+                values: new_values,
+                is_list,
+            });
+        }
+    }
+    let before_text = render::render(resource, rule, Some(&before));
+    let after_text = render::render(resource, rule, (remaining > 0).then_some(after.as_slice()));
+    let label = match rule.block_label() {
+        Some(block) => format!("{} {block}", resource.address),
+        None => resource.address.clone(),
+    };
+    Fix {
+        kind: FixKind::Suggestion,
+        trusted_cidrs: trusted_texts(trusted),
+        file: None,
+        files: Vec::new(),
+        patch: edit::labelled_diff(
+            &format!("planned: {label}"),
+            &format!("suggested: {label}"),
+            &before_text,
+            &after_text,
+        ),
+        notes,
+        reason: Some(reason),
+    }
+}
+
+fn removed_notes(notes: &mut Vec<String>, attribute: &str, removed: &[String]) {
+    for value in removed {
+        let family = cidr::parse(value)
+            .map(|n| cidr::family(&n).as_str())
+            .unwrap_or("matching");
+        notes.push(format!(
+            "{value} is removed from {attribute} without a replacement: no trusted {family} CIDR was given"
+        ));
+    }
+}
+
+/// The source edits for one rule.
+fn source_edits(
+    tree: &mut SourceTree,
+    resource: &CheckedResource,
+    rule: &IngressRule,
+    world: &World,
+    trusted: &[TrustedCidr],
+    notes: &mut Vec<String>,
+) -> Result<FileEdits, String> {
+    let calls = resource.module_calls.as_ref().ok_or_else(|| {
+        "the plan has no configuration for this resource's module, so its source cannot be found"
+            .to_string()
+    })?;
+    let dir = tree.module_dir(calls)?;
+    let found = tree.resource(&dir, &resource.resource_type, &resource.name)?;
+    let file = found.file.clone();
+    let block = found.block();
+    if rule.block.is_some() {
+        return inline_edits(tree, &file, block, rule, calls, world, trusted, notes);
+    }
+    let attributes = if resource.resource_type == "aws_vpc_security_group_ingress_rule" {
+        ["cidr_ipv4", "cidr_ipv6"]
+    } else {
+        ["cidr_blocks", "ipv6_cidr_blocks"]
+    };
+    let outcome = attribute_edits(
+        tree,
+        &file,
+        &block.body,
+        &attributes,
+        calls,
+        rule,
+        world,
+        trusted,
+        notes,
+    )?;
+    if outcome.remaining == 0 {
+        notes.push(format!(
+            "no source is left in {}, so the whole resource is removed",
+            resource.address
+        ));
+        let span = block.span().unwrap_or(0..0);
+        return Ok(vec![(file.clone(), patch::remove_lines(&file.text, &span))]);
+    }
+    Ok(outcome.edits)
+}
+
+/// The edits for an inline `ingress` rule of a security group.
+#[allow(clippy::too_many_arguments)]
+fn inline_edits(
+    tree: &mut SourceTree,
+    file: &Rc<SourceFile>,
+    resource_block: &Block,
+    rule: &IngressRule,
+    calls: &[ModuleCallSource],
+    world: &World,
+    trusted: &[TrustedCidr],
+    notes: &mut Vec<String>,
+) -> Result<FileEdits, String> {
+    let body = &resource_block.body;
+    let statics: Vec<&Block> = body
+        .blocks()
+        .filter(|b| b.ident.as_str() == "ingress" && b.labels.is_empty())
+        .collect();
+    let exact: Vec<&Block> = statics
+        .iter()
+        .copied()
+        .filter(|b| block_matches(&b.body, rule) == Some(true))
+        .collect();
+    let candidates = if exact.is_empty() {
+        statics
+            .iter()
+            .copied()
+            .filter(|b| block_matches(&b.body, rule).is_none())
+            .collect()
+    } else {
+        exact
+    };
+    let mut edits = Vec::new();
+    let mut first_error = None;
+    for block in candidates {
+        let mut block_notes = Vec::new();
+        match attribute_edits(
+            tree,
+            file,
+            &block.body,
+            &["cidr_blocks", "ipv6_cidr_blocks"],
+            calls,
+            rule,
+            world,
+            trusted,
+            &mut block_notes,
+        ) {
+            Ok(outcome) if outcome.remaining == 0 => {
+                block_notes.push(format!(
+                    "no source is left in the ingress block at {}:{}, so the block is removed",
+                    file.rel,
+                    line_of(&file.text, block.span().unwrap_or(0..0).start)
+                ));
+                edits.push((
+                    file.clone(),
+                    patch::remove_lines(&file.text, &block.span().unwrap_or(0..0)),
+                ));
+                notes.extend(block_notes);
+            }
+            Ok(outcome) => {
+                edits.extend(outcome.edits);
+                notes.extend(block_notes);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if !edits.is_empty() {
+        return Ok(edits);
+    }
+    let dynamic = body.blocks().find(|b| {
+        b.ident.as_str() == "dynamic" && b.labels.first().map(|l| l.as_str()) == Some("ingress")
+    });
+    if let Some(dynamic) = dynamic {
+        return Err(format!(
+            "the rule comes from the `dynamic \"ingress\"` block at {}:{}; change its for_each or content so cidr_blocks no longer holds {}",
+            file.rel,
+            line_of(&file.text, dynamic.span().unwrap_or(0..0).start),
+            world_text(world)
+        ));
+    }
+    if let Some(attribute) = body.get_attribute("ingress") {
+        return Err(format!(
+            "the rules are written as `ingress = [...]` at {}:{}; change the CIDRs of the rule allowing {} there",
+            file.rel,
+            line_of(&file.text, attribute.span().unwrap_or(0..0).start),
+            describe_rule(rule)
+        ));
+    }
+    Err(first_error.unwrap_or_else(|| {
+        format!(
+            "no static ingress block in {} matches {}",
+            file.rel,
+            describe_rule(rule)
+        )
+    }))
+}
+
+fn world_text(world: &World) -> String {
+    let all: Vec<String> = world
+        .members
+        .values()
+        .flatten()
+        .map(ToString::to_string)
+        .collect();
+    all.join(" and ")
+}
+
+fn describe_rule(rule: &IngressRule) -> String {
+    let text = |p: Option<&Option<i64>>| match p {
+        Some(Some(n)) => n.to_string(),
+        _ => "?".to_string(),
+    };
+    format!(
+        "protocol {} ports {}-{}",
+        rule.protocol
+            .known()
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| "?".into()),
+        text(rule.from_port.known()),
+        text(rule.to_port.known())
+    )
+}
+
+/// Whether an `ingress` block's literal protocol and ports are the planned rule's: `Some(true)`
+/// or `Some(false)` when all three are literals, `None` when one is an expression.
+fn block_matches(body: &Body, rule: &IngressRule) -> Option<bool> {
+    let protocol = match &body.get_attribute("protocol")?.value {
+        Expression::String(s) => s.value().clone(),
+        _ => return None,
+    };
+    let planned_protocol = rule.protocol.known().cloned().flatten()?;
+    let same_protocol = Protocol::parse(&protocol) == Protocol::parse(&planned_protocol);
+    let mut same_ports = true;
+    for (key, planned) in [("from_port", &rule.from_port), ("to_port", &rule.to_port)] {
+        let written = integer(&body.get_attribute(key)?.value)?;
+        same_ports &= planned.known() == Some(&Some(written));
+    }
+    Some(same_protocol && same_ports)
+}
+
+fn integer(expr: &Expression) -> Option<i64> {
+    match expr {
+        Expression::Number(n) => n.value().as_i64(),
+        Expression::UnaryOp(op) if *op.operator.value() == UnaryOperator::Neg => {
+            integer(&op.expr).map(|n| -n)
+        }
+        _ => None,
+    }
+}
+
+struct AttributeOutcome {
+    edits: FileEdits,
+    /// Sources the rule keeps after the edits (CIDRs of every family, SGs, prefix lists).
+    remaining: usize,
+}
+
+/// The edits to the CIDR arguments `attributes` of `body`, with the sources left afterwards.
+#[allow(clippy::too_many_arguments)]
+fn attribute_edits(
+    tree: &mut SourceTree,
+    file: &Rc<SourceFile>,
+    body: &Body,
+    attributes: &[&'static str],
+    calls: &[ModuleCallSource],
+    rule: &IngressRule,
+    world: &World,
+    trusted: &[TrustedCidr],
+    notes: &mut Vec<String>,
+) -> Result<AttributeOutcome, String> {
+    let mut outcome = AttributeOutcome {
+        edits: Vec::new(),
+        remaining: rule.other_sources.len(),
+    };
+    let mut touched_any = false;
+    for &attribute in attributes {
+        let planned: Vec<_> = rule
+            .cidrs
+            .iter()
+            .filter(|c| c.attribute == attribute)
+            .collect();
+        let holds_world = planned.iter().any(|c| {
+            c.text().and_then(cidr::parse).is_some_and(|n| {
+                world
+                    .members
+                    .get(&cidr::family(&n))
+                    .is_some_and(|m| m.contains(&n))
+            })
+        });
+        if !holds_world {
+            outcome.remaining += planned.len();
+            continue;
+        }
+        if let Some(reference) = planned.iter().find_map(|c| match &c.value {
+            CidrValue::Resolved { reference, .. } => Some(reference.clone()),
+            _ => None,
+        }) {
+            return Err(format!(
+                "{attribute} gets the world from {reference}; change that value"
+            ));
+        }
+        let site = tree
+            .value_site(file, body, attribute, calls)?
+            .ok_or_else(|| format!("no `{attribute}` argument in the block at {}", file.rel))?;
+        let literal = patch::literal(&site.file.text, site.span.clone())
+            .ok_or_else(|| format!("{} is not a list or string literal", site.origin))?;
+        let values: Vec<Option<String>> = literal.elements.iter().map(|(_, v)| v.clone()).collect();
+        let change = patch::plan_list(&values, world, trusted);
+        if !change.touched {
+            return Err(format!(
+                "{attribute} at {} does not hold {} although the plan does; the value may be overridden (-var, a -var-file) — change it where it is set",
+                site.origin,
+                world_text(world)
+            ));
+        }
+        touched_any = true;
+        removed_notes(notes, attribute, &change.removed_without_replacement);
+        if literal.is_list {
+            outcome.remaining += change.remaining;
+        } else if let Some(ElementChange::Replace(items)) = change.changes.first() {
+            outcome.remaining += 1;
+            if items.len() > 1 {
+                notes.push(format!(
+                    "{attribute} holds one CIDR, so {} is used; add one rule per other trusted CIDR ({})",
+                    items[0],
+                    items[1..].join(", ")
+                ));
+            }
+        }
+        if site.file.path != file.path || site.origin.starts_with("var.") {
+            notes.push(format!("the value is set in {}", site.origin));
+        }
+        for e in patch::edits(&site.file.text, &literal, &change) {
+            outcome.edits.push((site.file.clone(), e));
+        }
+    }
+    if !touched_any {
+        return Err("none of its CIDR arguments holds the world".to_string());
+    }
+    Ok(outcome)
+}
