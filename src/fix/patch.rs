@@ -169,7 +169,10 @@ fn alone_on_line(text: &str, range: &Range<usize>) -> bool {
         && (after.is_empty() || after.starts_with('#') || after.starts_with("//"))
 }
 
-/// The edits that carry out `change` on `literal` in `text`.
+/// The edits that carry out `change` on `literal` in `text`. Only changed elements are
+/// touched: a replaced element's characters, a removed element with its own comma (or its whole
+/// line, when it stands alone on it). New elements follow the list's layout: one per line with
+/// the same indentation and line ending in a multi-line list, `, `-separated otherwise.
 pub fn edits(text: &str, literal: &Literal, change: &ListChange) -> Vec<Edit> {
     if !literal.is_list {
         return match change.changes.first() {
@@ -180,58 +183,73 @@ pub fn edits(text: &str, literal: &Literal, change: &ListChange) -> Vec<Edit> {
             _ => Vec::new(),
         };
     }
-    let multi_line = text[literal.span.clone()].contains('\n');
-    let elements = &literal.elements;
-    let line_wise = multi_line
-        && elements
-            .iter()
-            .zip(&change.changes)
-            .all(|((range, _), c)| *c == ElementChange::Keep || alone_on_line(text, range));
-    if line_wise {
-        let mut out = Vec::new();
-        for ((range, _), c) in elements.iter().zip(&change.changes) {
-            match c {
-                ElementChange::Keep => {}
-                ElementChange::Remove => out.push(Edit {
-                    range: line_range(text, range.start),
-                    replacement: String::new(),
-                }),
-                ElementChange::Replace(items) => {
-                    let line = line_range(text, range.start);
-                    let indent = &text[line.start..range.start];
-                    let joined: Vec<String> = items.iter().map(|i| quote(i)).collect();
-                    out.push(Edit {
-                        range: range.clone(),
-                        replacement: joined.join(&format!(",\n{indent}")),
-                    });
-                }
-            }
-        }
-        return out;
-    }
-    // One line (or an irregular layout): rewrite the elements between the first and the last,
-    // keeping the brackets and whatever surrounds them.
-    let mut items: Vec<String> = Vec::new();
-    for ((range, _), c) in elements.iter().zip(&change.changes) {
-        match c {
-            ElementChange::Keep => items.push(text[range.clone()].to_string()),
-            ElementChange::Remove => {}
-            ElementChange::Replace(new) => items.extend(new.iter().map(|i| quote(i))),
-        }
-    }
-    let (Some(first), Some(last)) = (elements.first(), elements.last()) else {
-        return Vec::new();
-    };
-    if items.is_empty() {
+    if change.remaining == 0 {
         return vec![Edit {
             range: literal.span.clone(),
             replacement: "[]".to_string(),
         }];
     }
-    vec![Edit {
-        range: first.0.start..last.0.end,
-        replacement: items.join(", "),
-    }]
+    let multi_line = text[literal.span.clone()].contains('\n');
+    let mut replacements = Vec::new();
+    let mut deletions: Vec<Range<usize>> = Vec::new();
+    let mut survivor_end = None;
+    for ((range, _), c) in literal.elements.iter().zip(&change.changes) {
+        let own_line = multi_line && alone_on_line(text, range);
+        if *c != ElementChange::Remove {
+            survivor_end = Some(range.end);
+        }
+        match c {
+            ElementChange::Keep => {}
+            ElementChange::Remove if own_line => deletions.push(line_range(text, range.start)),
+            ElementChange::Remove => deletions.push(inline_removal(text, range, survivor_end)),
+            ElementChange::Replace(items) => {
+                let quoted: Vec<String> = items.iter().map(|i| quote(i)).collect();
+                let separator = if own_line {
+                    let line = line_range(text, range.start);
+                    let eol = if text[line.clone()].ends_with("\r\n") {
+                        "\r\n"
+                    } else {
+                        "\n"
+                    };
+                    format!(",{eol}{}", &text[line.start..range.start])
+                } else {
+                    ", ".to_string()
+                };
+                replacements.push(Edit {
+                    range: range.clone(),
+                    replacement: quoted.join(&separator),
+                });
+            }
+        }
+    }
+    // Neighbouring removals may share a comma; deleting the union deletes each byte once.
+    deletions.sort_by_key(|r| (r.start, r.end));
+    let mut merged: Vec<Range<usize>> = Vec::new();
+    for range in deletions {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    replacements.extend(merged.into_iter().map(|range| Edit {
+        range,
+        replacement: String::new(),
+    }));
+    replacements
+}
+
+/// The bytes to delete to remove the element at `range` from a list on one line: the element
+/// and the comma after it (with the spaces that follow), or, for the last element, everything
+/// from the end of the last element that stays (`survivor_end`), comma included.
+fn inline_removal(text: &str, range: &Range<usize>, survivor_end: Option<usize>) -> Range<usize> {
+    let after = &text[range.end..];
+    let gap = after.len() - after.trim_start_matches([' ', '\t']).len();
+    if after[gap..].starts_with(',') {
+        let rest = &after[gap + 1..];
+        let spaces = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+        return range.start..range.end + gap + 1 + spaces;
+    }
+    survivor_end.unwrap_or(range.start)..range.end
 }
 
 /// The edit that deletes the whole lines of `span` (a block or resource being removed).
@@ -296,7 +314,8 @@ mod tests {
                 &["0.0.0.0/0"],
                 &["10.0.0.0/8", "192.168.0.0/16"]
             ),
-            "[ \"10.1.0.0/16\", \"10.0.0.0/8\", \"192.168.0.0/16\" ]"
+            "[ \"10.1.0.0/16\",\"10.0.0.0/8\", \"192.168.0.0/16\" ]",
+            "only the element's own bytes change"
         );
     }
 
@@ -338,6 +357,48 @@ mod tests {
             ),
             "[\"10.0.0.0/8\"]",
             "a trusted CIDR already present is not added twice"
+        );
+    }
+
+    #[test]
+    fn elements_sharing_a_line_keep_their_comments() {
+        let text = "[\n  \"10.1.0.0/16\", \"0.0.0.0/0\", # HQ and everyone\n  \"192.168.1.0/24\", # lab\n]";
+        assert_eq!(
+            swap(text, &["0.0.0.0/0"], &["10.0.0.0/8"]),
+            "[\n  \"10.1.0.0/16\", \"10.0.0.0/8\", # HQ and everyone\n  \"192.168.1.0/24\", # lab\n]"
+        );
+        assert_eq!(
+            swap(text, &["0.0.0.0/0"], &[]),
+            "[\n  \"10.1.0.0/16\", # HQ and everyone\n  \"192.168.1.0/24\", # lab\n]"
+        );
+    }
+
+    #[test]
+    fn removing_neighbours_and_the_last_element_leaves_valid_lists() {
+        assert_eq!(
+            swap(
+                "[\"0.0.0.0/1\", \"128.0.0.0/1\", \"10.1.0.0/16\"]",
+                &["0.0.0.0/1", "128.0.0.0/1"],
+                &[]
+            ),
+            "[\"10.1.0.0/16\"]"
+        );
+        assert_eq!(
+            swap(
+                "[\"10.1.0.0/16\", \"0.0.0.0/1\", \"128.0.0.0/1\"]",
+                &["0.0.0.0/1", "128.0.0.0/1"],
+                &[]
+            ),
+            "[\"10.1.0.0/16\"]"
+        );
+    }
+
+    #[test]
+    fn inserted_lines_use_the_file_line_ending() {
+        let text = "[\r\n  \"0.0.0.0/0\",\r\n]";
+        assert_eq!(
+            swap(text, &["0.0.0.0/0"], &["10.0.0.0/8", "172.16.0.0/12"]),
+            "[\r\n  \"10.0.0.0/8\",\r\n  \"172.16.0.0/12\",\r\n]"
         );
     }
 

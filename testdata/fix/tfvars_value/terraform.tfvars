@@ -1,0 +1,2 @@
+# Who may reach the file share.
+smb_clients = ["0.0.0.0/0"]
