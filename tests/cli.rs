@@ -339,3 +339,156 @@ fn an_errored_plan_passes_only_with_a_visible_warning() {
     assert_eq!(doc["plan"]["complete"], false);
     assert_eq!(doc["warnings"].as_array().unwrap().len(), 2);
 }
+
+/// `testdata/fix/security_group_rule`: one world-open rule resource with its source.
+fn rule_case() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fix/security_group_rule")
+}
+
+fn portgate_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("portgate")
+        .unwrap()
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn without_trusted_cidrs_text_output_hints_at_the_flag() {
+    let case = rule_case();
+    let out = portgate(&[
+        "check",
+        case.join("plan.json").to_str().unwrap(),
+        "--source",
+        case.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("hint: pass --trusted-cidr CIDR"), "{text}");
+    assert!(!text.contains("--- a/main.tf"), "{text}");
+}
+
+#[test]
+fn with_trusted_cidrs_each_finding_shows_its_patch() {
+    let case = rule_case();
+    let out = portgate(&[
+        "check",
+        case.join("plan.json").to_str().unwrap(),
+        "--source",
+        case.to_str().unwrap(),
+        "--trusted-cidr",
+        "10.0.0.0/8",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("patch: main.tf (trusted: 10.0.0.0/8)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("      -  cidr_blocks       = [\"0.0.0.0/0\"]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("      +  cidr_blocks       = [\"10.0.0.0/8\"]"),
+        "{text}"
+    );
+    assert!(!text.contains("hint:"), "{text}");
+}
+
+#[test]
+fn trusted_cidrs_come_from_portgate_toml_and_the_flag_overrides_them() {
+    let case = rule_case();
+    let plan = case.join("plan.json");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("portgate.toml"),
+        "trusted_cidrs = [\"192.168.0.0/16\"]\n",
+    )
+    .unwrap();
+    let args = [
+        "check",
+        plan.to_str().unwrap(),
+        "--source",
+        case.to_str().unwrap(),
+        "--format",
+        "diff",
+    ];
+    let from_file = String::from_utf8(portgate_in(dir.path(), &args).stdout).unwrap();
+    assert!(
+        from_file.contains("+  cidr_blocks       = [\"192.168.0.0/16\"]"),
+        "{from_file}"
+    );
+
+    let mut with_flag = args.to_vec();
+    with_flag.extend(["--trusted-cidr", "172.16.0.0/12"]);
+    let overridden = String::from_utf8(portgate_in(dir.path(), &with_flag).stdout).unwrap();
+    assert!(
+        overridden.contains("[\"172.16.0.0/12\"]") && !overridden.contains("192.168"),
+        "{overridden}"
+    );
+
+    let other = tempfile::tempdir().unwrap();
+    let explicit = dir.path().join("portgate.toml");
+    let mut with_config = args.to_vec();
+    with_config.extend(["--config", explicit.to_str().unwrap()]);
+    let named = String::from_utf8(portgate_in(other.path(), &with_config).stdout).unwrap();
+    assert!(named.contains("192.168.0.0/16"), "{named}");
+}
+
+#[test]
+fn a_bad_portgate_toml_is_an_error_at_its_line() {
+    let case = rule_case();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("portgate.toml"),
+        "# settings\ntrusted_cidrs = [\"10.0.0.0/8\", \"::/0\"]\n",
+    )
+    .unwrap();
+    let out = portgate_in(
+        dir.path(),
+        &["check", case.join("plan.json").to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("portgate.toml:2:32:"), "{stderr}");
+    assert!(stderr.contains("world"), "{stderr}");
+    let missing = portgate_in(dir.path(), &["check", "x.json", "--config", "nope.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn patches_are_colored_on_a_terminal() {
+    let case = rule_case();
+    let plan = case.join("plan.json");
+    let tty = Terminal {
+        stdout_is_terminal: true,
+        no_color: false,
+    };
+    let (_, text) = run_in_process(
+        &[
+            "portgate",
+            "check",
+            plan.to_str().unwrap(),
+            "--source",
+            case.to_str().unwrap(),
+            "--trusted-cidr",
+            "10.0.0.0/8",
+        ],
+        tty,
+    );
+    let added = text
+        .lines()
+        .find(|l| l.contains("+  cidr_blocks"))
+        .expect("the patch is shown");
+    assert!(
+        added.contains("\u{1b}[32m"),
+        "added lines are green: {added:?}"
+    );
+    let removed = text.lines().find(|l| l.contains("-  cidr_blocks")).unwrap();
+    assert!(
+        removed.contains("\u{1b}[31m"),
+        "removed lines are red: {removed:?}"
+    );
+}
