@@ -11,9 +11,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigError, ProjectConfig, TrustedCidr};
 use crate::fix::{self, FixOptions};
-use crate::policy::{PolicySet, Severity};
+use crate::policy::PolicySet;
+use crate::report::ReportContext;
 use crate::report::text::TextOptions;
-use crate::{CheckOptions, Error, UnknownMode};
+use crate::{CheckOptions, Error, FailOn, UnknownMode};
 
 /// Exit code: no finding at or above `--fail-on`.
 pub const EXIT_PASS: u8 = 0;
@@ -42,6 +43,15 @@ pub enum Command {
     Check(CheckArgs),
     /// List the loaded policies.
     Policies(PoliciesArgs),
+    /// Write a commented portgate.toml to the current directory.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Replace an existing portgate.toml.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -60,6 +70,16 @@ pub enum CheckFormat {
     Json,
     /// Only the combined patch of the source files, for `git apply` (needs trusted CIDRs).
     Diff,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// JUnit XML: one testsuite per policy, one testcase per checked ingress rule.
+    Junit,
+    /// GitHub workflow commands (annotations), plus a summary in $GITHUB_STEP_SUMMARY.
+    Github,
+    /// A Markdown report for pull request comments (Atlantis and other bots).
+    Markdown,
+    /// conftest-style lines for Atlantis `policy_check` with `custom_policy_check: true`.
+    Conftest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,28 +88,6 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
-}
-
-/// `--fail-on` levels: `any` is every finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
-    Any,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl FailOn {
-    fn severity(self) -> Severity {
-        match self {
-            FailOn::Any => Severity::Info,
-            FailOn::Low => Severity::Low,
-            FailOn::Medium => Severity::Medium,
-            FailOn::High => Severity::High,
-            FailOn::Critical => Severity::Critical,
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -126,17 +124,31 @@ pub struct CheckArgs {
     #[arg(long)]
     pub write: bool,
 
-    /// Lowest severity that fails the gate (exit code 1).
-    #[arg(long, value_enum, default_value_t = FailOn::Any, value_name = "SEVERITY")]
-    pub fail_on: FailOn,
+    /// Write the report in --format to FILE, and print the text report to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 
-    /// What to do when values that decide a finding are unknown until apply (PG003).
-    #[arg(long, value_enum, default_value_t = UnknownMode::Warn, value_name = "MODE")]
-    pub unknown: UnknownMode,
+    /// Lowest severity that fails the gate (exit code 1) [default: any, or fail_on in
+    /// portgate.toml].
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+
+    /// What to do when values that decide a finding are unknown until apply (PG003)
+    /// [default: warn, or unknown in portgate.toml].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub unknown: Option<UnknownMode>,
 
     /// Only report resources the plan creates, updates or replaces (skip no-op ones).
     #[arg(long)]
     pub only_changes: bool,
+
+    /// Report findings but exit 0 (errors still exit 2).
+    #[arg(long, visible_alias = "exit-zero")]
+    pub soft_fail: bool,
+
+    /// Today's date for waiver expiry (YYYY-MM-DD); defaults to the current UTC date.
+    #[arg(long, value_name = "DATE", hide = true)]
+    pub today: Option<String>,
 
     #[command(flatten)]
     pub policies: PolicyArgs,
@@ -157,11 +169,13 @@ pub struct PoliciesArgs {
 }
 
 /// Facts about the process environment that decide presentation.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Terminal {
     pub stdout_is_terminal: bool,
     /// `NO_COLOR` is set to a non-empty value.
     pub no_color: bool,
+    /// `$GITHUB_STEP_SUMMARY`: where `--format github` appends its Markdown summary.
+    pub github_step_summary: Option<PathBuf>,
 }
 
 /// Where a command's output goes. Reports go to `stdout`; notes about what was done (files
@@ -177,36 +191,61 @@ pub fn run(cli: Cli, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Err
     match cli.command {
         Command::Check(args) => run_check(&args, streams, terminal),
         Command::Policies(args) => run_policies(&args, streams.stdout),
+        Command::Init(args) => run_init(&args, streams.stdout),
     }
 }
 
 /// The trusted CIDRs of this run: the flags, else the config file.
-fn trusted_cidrs(args: &CheckArgs) -> Result<Vec<TrustedCidr>, Error> {
-    if !args.trusted_cidrs.is_empty() {
-        return args
-            .trusted_cidrs
-            .iter()
-            .map(|text| {
-                TrustedCidr::parse(text).map_err(|message| {
-                    Error::Config(ConfigError::Flag {
-                        flag: "--trusted-cidr",
-                        value: text.clone(),
-                        message,
-                    })
+fn trusted_cidrs(args: &CheckArgs, config: &ProjectConfig) -> Result<Vec<TrustedCidr>, Error> {
+    if args.trusted_cidrs.is_empty() {
+        return Ok(config.trusted_cidrs.clone());
+    }
+    args.trusted_cidrs
+        .iter()
+        .map(|text| {
+            TrustedCidr::parse(text).map_err(|message| {
+                Error::Config(ConfigError::Flag {
+                    flag: "--trusted-cidr",
+                    value: text.clone(),
+                    message,
                 })
             })
-            .collect();
-    }
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    Ok(ProjectConfig::load(args.config.as_deref(), &cwd)?.trusted_cidrs)
+        })
+        .collect()
 }
 
-fn load_policies(args: &PolicyArgs) -> Result<PolicySet, Error> {
+fn load_config(explicit: Option<&std::path::Path>) -> Result<ProjectConfig, Error> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    Ok(ProjectConfig::load(explicit, &cwd)?)
+}
+
+/// The built-in policies, then the config file's policy directories, then `--policy-dir`.
+fn load_policies(args: &PolicyArgs, config: &ProjectConfig) -> Result<PolicySet, Error> {
     let mut set = PolicySet::builtin()?;
-    for dir in &args.policy_dirs {
+    for dir in config.policy_dirs.iter().chain(&args.policy_dirs) {
         set.load_dir(dir)?;
     }
     Ok(set)
+}
+
+fn run_init(args: &InitArgs, stdout: &mut dyn Write) -> Result<u8, Error> {
+    let path = PathBuf::from(crate::config::FILE_NAME);
+    if path.exists() && !args.force {
+        return Err(Error::Usage(format!(
+            "{} already exists; pass --force to replace it",
+            path.display()
+        )));
+    }
+    std::fs::write(&path, crate::config::EXAMPLE).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        message: format!("cannot write: {e}"),
+    })?;
+    ignore_broken_pipe(writeln!(
+        stdout,
+        "wrote {}: set trusted_cidrs, then run `portgate check PLAN.json`",
+        path.display()
+    ))?;
+    Ok(EXIT_PASS)
 }
 
 fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Error> {
@@ -215,8 +254,19 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         stdout,
         stderr,
     } = streams;
-    let policies = load_policies(&args.policies)?;
-    let trusted = trusted_cidrs(args)?;
+    let config = load_config(args.config.as_deref())?;
+    let policies = load_policies(&args.policies, &config)?;
+    let trusted = trusted_cidrs(args, &config)?;
+    let today = match &args.today {
+        Some(text) => crate::waiver::parse_date(text).map_err(|message| {
+            Error::Config(ConfigError::Flag {
+                flag: "--today",
+                value: text.clone(),
+                message,
+            })
+        })?,
+        None => time::OffsetDateTime::now_utc().date(),
+    };
     if trusted.is_empty() && (args.format == CheckFormat::Diff || args.write) {
         return Err(Error::Usage(format!(
             "{} needs trusted CIDRs to put in place of the world: pass --trusted-cidr CIDR or set trusted_cidrs in portgate.toml",
@@ -255,9 +305,15 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         (bytes, shown)
     };
     let options = CheckOptions {
-        only_changes: args.only_changes,
-        unknown: args.unknown,
-        fail_on: args.fail_on.severity(),
+        only_changes: args.only_changes || config.only_changes.unwrap_or(false),
+        unknown: args.unknown.or(config.unknown).unwrap_or_default(),
+        fail_on: args
+            .fail_on
+            .or(config.fail_on)
+            .unwrap_or_default()
+            .severity(),
+        waivers: config.waivers.clone(),
+        today,
     };
     let report = crate::check(&bytes, &source_name, &policies, &options)?;
     let fixes = (!trusted.is_empty()).then(|| {
@@ -271,28 +327,52 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
             },
         )
     });
-    let written = match args.format {
-        CheckFormat::Json => crate::report::json::write(&report, fixes.as_ref(), stdout),
-        CheckFormat::Diff => {
-            let fixes = fixes
-                .as_ref()
-                .unwrap_or_else(|| unreachable!("checked above"));
-            crate::report::diff::write(&report, fixes, stdout, stderr)
-        }
-        CheckFormat::Text => {
-            let color = match args.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => terminal.stdout_is_terminal && !terminal.no_color,
-            };
-            crate::report::text::write(
-                &report,
-                &policies,
-                fixes.as_ref(),
-                TextOptions { color },
+    let locations = if matches!(args.format, CheckFormat::Sarif | CheckFormat::Github) {
+        let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
+        fix::locate(&report.rules, &findings, &args.source)
+    } else {
+        Default::default()
+    };
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal.stdout_is_terminal && !terminal.no_color,
+    };
+    let context = ReportContext {
+        report: &report,
+        policies: &policies,
+        fixes: fixes.as_ref(),
+        locations: &locations,
+    };
+    let written = match &args.output {
+        Some(path) => {
+            let mut rendered = Vec::new();
+            render(
+                args.format,
+                &context,
+                false,
+                &mut rendered,
+                stderr,
+                &terminal,
+            )
+            .map_err(|e| Error::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            std::fs::write(path, rendered).map_err(|e| Error::Io {
+                path: path.display().to_string(),
+                message: format!("cannot write: {e}"),
+            })?;
+            render(
+                CheckFormat::Text,
+                &context,
+                color,
                 stdout,
+                stderr,
+                &terminal,
             )
         }
+        None => render(args.format, &context, color, stdout, stderr, &terminal),
     };
     ignore_broken_pipe(written)?;
     if args.write {
@@ -303,15 +383,60 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
             let _ = writeln!(stderr, "portgate: wrote {file}");
         }
     }
-    Ok(if report.fails() {
+    Ok(if report.fails() && !args.soft_fail {
         EXIT_FINDINGS
     } else {
         EXIT_PASS
     })
 }
 
+/// Renders the report in `format`.
+fn render(
+    format: CheckFormat,
+    context: &ReportContext<'_>,
+    color: bool,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    terminal: &Terminal,
+) -> io::Result<()> {
+    let ReportContext {
+        report,
+        policies,
+        fixes,
+        ..
+    } = *context;
+    match format {
+        CheckFormat::Json => crate::report::json::write(report, fixes, stdout),
+        CheckFormat::Diff => match fixes {
+            Some(fixes) => crate::report::diff::write(report, fixes, stdout, stderr),
+            None => Ok(()),
+        },
+        CheckFormat::Text => {
+            crate::report::text::write(report, policies, fixes, TextOptions { color }, stdout)
+        }
+        CheckFormat::Sarif => crate::report::sarif::write(context, stdout),
+        CheckFormat::Junit => crate::report::junit::write(context, stdout),
+        CheckFormat::Markdown => crate::report::markdown::write(context, stdout),
+        CheckFormat::Conftest => crate::report::conftest::write(context, stdout),
+        CheckFormat::Github => {
+            crate::report::github::write(context, stdout)?;
+            if let Some(path) = &terminal.github_step_summary {
+                let mut summary = Vec::new();
+                crate::report::markdown::write(context, &mut summary)?;
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?;
+                file.write_all(&summary)?;
+            }
+            Ok(())
+        }
+    }
+}
+
 fn run_policies(args: &PoliciesArgs, stdout: &mut dyn Write) -> Result<u8, Error> {
-    let policies = load_policies(&args.policies)?;
+    let config = load_config(None)?;
+    let policies = load_policies(&args.policies, &config)?;
     let written = match args.format {
         Format::Json => serde_json::to_writer_pretty(&mut *stdout, &policies.policies)
             .map_err(io::Error::from)

@@ -1,8 +1,9 @@
 //! `portgate.toml`: settings a project keeps next to its Terraform code.
 //!
-//! Found in the current directory, or named with `--config`. Today it holds the trusted CIDRs
-//! that suggested patches put in place of the world; errors point at the file, line and column
-//! of the bad key, like policy files.
+//! Found in the current directory, or named with `--config`: trusted CIDRs, extra policy
+//! directories, gate settings (`fail_on`, `unknown`, `only_changes`) and waivers. Unknown keys
+//! are errors; every error points at the file, line and column of the bad key, like policy
+//! files. [`EXAMPLE`] is what `portgate init` writes.
 
 use std::path::{Path, PathBuf};
 
@@ -10,8 +11,42 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::waiver::Waiver;
+
 /// The file name looked for in the current directory.
 pub const FILE_NAME: &str = "portgate.toml";
+
+/// A commented example, written by `portgate init`. A test parses it, so it stays valid.
+pub const EXAMPLE: &str = r#"# portgate.toml: settings for `portgate check` in this directory.
+# Command-line flags override everything here.
+
+# Networks trusted to reach NetBIOS/SMB. Suggested patches put them in place of 0.0.0.0/0
+# (IPv4 entries) and ::/0 (IPv6 entries).
+trusted_cidrs = [
+  "10.0.0.0/8",
+  # "2001:db8::/32",
+]
+
+# Extra policy files (*.toml), relative to this file.
+# policy_dirs = ["policies/custom"]
+
+# Lowest severity that fails the gate: any, low, medium, high, critical.
+fail_on = "any"
+
+# Rules whose values are unknown until apply (PG003): warn, fail or ignore.
+unknown = "warn"
+
+# Only check resources the plan creates, updates or replaces.
+only_changes = false
+
+# Accepted exceptions. Every waiver needs a reason and an expiry date; an expired waiver stops
+# waiving, and one that matches nothing is reported as stale.
+# [[waiver]]
+# rule = "PG002"
+# address = "module.legacy.*"          # exact address, or a glob with * and ?
+# reason = "legacy file server, reachable only through the VPN; ticket OPS-123"
+# expires = 2027-01-31
+"#;
 
 /// A settings file that cannot be used, or a bad setting given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,12 +68,18 @@ pub enum ConfigError {
     },
 }
 
-/// Project settings.
+/// Project settings. Every field can also be given on the command line, which wins.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectConfig {
     /// The file they were read from, if any.
     pub path: Option<PathBuf>,
     pub trusted_cidrs: Vec<TrustedCidr>,
+    /// Extra policy directories, relative to the config file's directory.
+    pub policy_dirs: Vec<PathBuf>,
+    pub fail_on: Option<crate::FailOn>,
+    pub unknown: Option<crate::UnknownMode>,
+    pub only_changes: Option<bool>,
+    pub waivers: Vec<Waiver>,
 }
 
 /// A network trusted to reach NetBIOS/SMB, put in place of `0.0.0.0/0` or `::/0` by fixes.
@@ -83,10 +124,35 @@ impl std::fmt::Display for TrustedCidr {
 struct RawConfig {
     #[serde(default)]
     trusted_cidrs: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    policy_dirs: Vec<String>,
+    fail_on: Option<crate::FailOn>,
+    unknown: Option<crate::UnknownMode>,
+    only_changes: Option<bool>,
+    #[serde(default)]
+    waiver: Vec<toml::Spanned<RawWaiver>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWaiver {
+    rule: String,
+    address: String,
+    reason: String,
+    expires: DateValue,
+}
+
+/// `expires = 2027-01-31` (a TOML date) or `expires = "2027-01-31"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DateValue {
+    Date(toml::value::Datetime),
+    Text(String),
 }
 
 impl ProjectConfig {
-    /// Reads `explicit` (which must exist), else `portgate.toml` in `dir` when present.
+    /// Reads `explicit` (which must exist), else `portgate.toml` in `dir` when present. Policy
+    /// directories are made relative to the file's directory.
     pub fn load(explicit: Option<&Path>, dir: &Path) -> Result<ProjectConfig, ConfigError> {
         let path = match explicit {
             Some(path) => path.to_path_buf(),
@@ -104,6 +170,10 @@ impl ProjectConfig {
             message: format!("cannot read config file: {e}"),
         })?;
         let mut config = ProjectConfig::parse(&text, &file)?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for dir in &mut config.policy_dirs {
+            *dir = base.join(&*dir);
+        }
         config.path = Some(path);
         Ok(config)
     }
@@ -133,9 +203,49 @@ impl ProjectConfig {
             })?;
             trusted_cidrs.push(cidr);
         }
+        let mut waivers = Vec::new();
+        for entry in raw.waiver {
+            let (line, column) = crate::plan::line_column(text, entry.span().start);
+            let at = |message: String| ConfigError::At {
+                file: file.to_string(),
+                line,
+                column,
+                message,
+            };
+            let w = entry.into_inner();
+            for (key, value) in [
+                ("rule", &w.rule),
+                ("address", &w.address),
+                ("reason", &w.reason),
+            ] {
+                if value.trim().is_empty() {
+                    return Err(at(format!("[[waiver]] `{key}` must not be empty")));
+                }
+            }
+            let expires = match w.expires {
+                DateValue::Text(text) => crate::waiver::parse_date(&text),
+                DateValue::Date(datetime) => match (datetime.date, datetime.time) {
+                    (Some(date), None) => crate::waiver::parse_date(&date.to_string()),
+                    _ => Err(format!("{datetime} is not a date; write it as YYYY-MM-DD")),
+                },
+            }
+            .map_err(|e| at(format!("[[waiver]] expires: {e}")))?;
+            waivers.push(Waiver {
+                rule: w.rule,
+                address: w.address,
+                reason: w.reason,
+                expires,
+                origin: format!("{file}:{line}"),
+            });
+        }
         Ok(ProjectConfig {
             path: None,
             trusted_cidrs,
+            policy_dirs: raw.policy_dirs.into_iter().map(PathBuf::from).collect(),
+            fail_on: raw.fail_on,
+            unknown: raw.unknown,
+            only_changes: raw.only_changes,
+            waivers,
         })
     }
 }
@@ -193,6 +303,63 @@ mod tests {
             .to_string();
         assert!(
             err.starts_with("p.toml:1:1: ") && err.contains("trusted_cidrs"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_init_example_is_a_valid_config() {
+        let config = ProjectConfig::parse(EXAMPLE, "portgate.toml").unwrap();
+        assert_eq!(config.trusted_cidrs[0].to_string(), "10.0.0.0/8");
+        assert_eq!(config.fail_on, Some(crate::FailOn::Any));
+        let uncommented = EXAMPLE
+            .replace("# [[waiver]]", "[[waiver]]")
+            .replace("# rule", "rule")
+            .replace("# address", "address")
+            .replace("# reason", "reason")
+            .replace("# expires", "expires");
+        let config = ProjectConfig::parse(&uncommented, "portgate.toml").unwrap();
+        assert_eq!(config.waivers[0].address, "module.legacy.*");
+        assert_eq!(
+            crate::waiver::format_date(config.waivers[0].expires),
+            "2027-01-31"
+        );
+    }
+
+    #[test]
+    fn waivers_need_a_reason_and_a_valid_date_and_unknown_keys_are_named() {
+        let base = "[[waiver]]\nrule = \"PG002\"\naddress = \"x\"\nreason = \"r\"\nexpires = \"2027-01-31\"\n";
+        assert_eq!(
+            ProjectConfig::parse(base, "p.toml").unwrap().waivers.len(),
+            1
+        );
+        let no_reason = base.replace("reason = \"r\"", "reason = \" \"");
+        let err = ProjectConfig::parse(&no_reason, "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("p.toml:1:1:") && err.contains("reason"),
+            "{err}"
+        );
+        let missing = base.replace("expires = \"2027-01-31\"\n", "");
+        let err = ProjectConfig::parse(&missing, "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expires"), "{err}");
+        let bad_date = base.replace("2027-01-31", "31/01/2027");
+        let err = ProjectConfig::parse(&bad_date, "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("YYYY-MM-DD"), "{err}");
+        let err = ProjectConfig::parse("fail_onn = \"high\"\n", "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("fail_onn"), "{err}");
+        let err = ProjectConfig::parse("fail_on = \"severe\"\n", "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("p.toml:1:11:") && err.contains("critical"),
             "{err}"
         );
     }

@@ -22,6 +22,7 @@ pub mod plan;
 pub mod policy;
 pub mod report;
 pub mod rules;
+pub mod waiver;
 
 use policy::{Finding, FindingKind, PolicySet, Severity};
 
@@ -43,7 +44,8 @@ pub enum Error {
 }
 
 /// What to do with PG003 (values unknown until apply).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum UnknownMode {
     /// Report them, but do not fail the gate.
     #[default]
@@ -54,6 +56,31 @@ pub enum UnknownMode {
     Ignore,
 }
 
+/// `--fail-on` / `fail_on` levels: `any` is every finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    #[default]
+    Any,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl FailOn {
+    /// The lowest severity that fails.
+    pub fn severity(self) -> Severity {
+        match self {
+            FailOn::Any => Severity::Info,
+            FailOn::Low => Severity::Low,
+            FailOn::Medium => Severity::Medium,
+            FailOn::High => Severity::High,
+            FailOn::Critical => Severity::Critical,
+        }
+    }
+}
+
 /// Gate options of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckOptions {
@@ -62,6 +89,10 @@ pub struct CheckOptions {
     pub unknown: UnknownMode,
     /// The lowest severity that fails the gate.
     pub fail_on: Severity,
+    /// Waivers from the config file (tag waivers are read from the plan).
+    pub waivers: Vec<waiver::Waiver>,
+    /// Today's date, for waiver expiry: an input so tests can fix it.
+    pub today: time::Date,
 }
 
 impl Default for CheckOptions {
@@ -70,6 +101,8 @@ impl Default for CheckOptions {
             only_changes: false,
             unknown: UnknownMode::Warn,
             fail_on: Severity::Info,
+            waivers: Vec::new(),
+            today: time::OffsetDateTime::now_utc().date(),
         }
     }
 }
@@ -90,6 +123,10 @@ pub struct GatedFinding {
     #[serde(flatten)]
     pub finding: Finding,
     pub fails_gate: bool,
+    /// Waived by an active waiver: shown, but does not fail the gate.
+    pub waived: bool,
+    /// The waiver that matched (active or expired).
+    pub waiver: Option<waiver::AppliedWaiver>,
 }
 
 /// The outcome of one check.
@@ -103,6 +140,8 @@ pub struct CheckReport {
     pub warnings: Vec<String>,
     /// The normalized rules the findings refer to (by index), for fixes.
     pub rules: rules::RuleSet,
+    /// Waivers that matched no finding.
+    pub stale_waivers: Vec<waiver::Waiver>,
 }
 
 impl CheckReport {
@@ -145,23 +184,70 @@ pub fn check(
     let rule_set = rules::extract(&parsed)?;
     let findings = policy::evaluate(&rule_set, policies);
 
-    let findings = findings
+    let mut warnings = Vec::new();
+    let mut waivers = options.waivers.clone();
+    for resource in &rule_set.resources {
+        if let Some(tag) = resource.tags.get("portgate:waive") {
+            match waiver::from_tag(tag, &resource.address) {
+                Ok(found) => waivers.extend(found),
+                Err(message) => warnings.push(format!("{message}; the tag is ignored")),
+            }
+        }
+    }
+    let mut used = vec![false; waivers.len()];
+    let findings: Vec<GatedFinding> = findings
         .into_iter()
         .filter(|f| !options.only_changes || f.is_change)
         .filter(|f| !(f.kind == FindingKind::Unknown && options.unknown == UnknownMode::Ignore))
         .map(|finding| {
-            let fails_gate = match finding.kind {
-                FindingKind::Unknown => options.unknown == UnknownMode::Fail,
-                _ => finding.severity >= options.fail_on,
-            };
+            let matched = waivers
+                .iter()
+                .position(|w| w.matches(&finding.rule_id, &finding.address));
+            let waiver = matched.map(|i| {
+                used[i] = true;
+                waiver::AppliedWaiver {
+                    waiver: waivers[i].clone(),
+                    expired: !waivers[i].is_active(options.today),
+                }
+            });
+            let waived = waiver.as_ref().is_some_and(|w| !w.expired);
+            let fails_gate = !waived
+                && match finding.kind {
+                    FindingKind::Unknown => options.unknown == UnknownMode::Fail,
+                    _ => finding.severity >= options.fail_on,
+                };
             GatedFinding {
                 finding,
                 fails_gate,
+                waived,
+                waiver,
             }
         })
         .collect();
+    let stale_waivers: Vec<waiver::Waiver> = waivers
+        .iter()
+        .zip(&used)
+        .filter(|(_, used)| !**used)
+        .map(|(w, _)| w.clone())
+        .collect();
+    for w in &stale_waivers {
+        warnings.push(format!(
+            "stale waiver ({}): {} on {} matches no finding; remove it",
+            w.origin, w.rule, w.address
+        ));
+    }
+    for f in &findings {
+        if let Some(applied) = f.waiver.as_ref().filter(|w| w.expired) {
+            warnings.push(format!(
+                "expired waiver ({}): {} on {} ended on {}, so the finding counts again",
+                applied.waiver.origin,
+                applied.waiver.rule,
+                f.finding.address,
+                waiver::format_date(applied.waiver.expires)
+            ));
+        }
+    }
 
-    let mut warnings = Vec::new();
     if parsed.errored {
         warnings.push(
             "the plan is marked errored: `terraform plan` failed, so its planned values may be incomplete"
@@ -186,5 +272,6 @@ pub fn check(
         findings,
         warnings,
         rules: rule_set,
+        stale_waivers,
     })
 }

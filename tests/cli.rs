@@ -273,14 +273,16 @@ fn color_follows_terminal_no_color_and_the_flag() {
     let tty = Terminal {
         stdout_is_terminal: true,
         no_color: false,
+        ..Terminal::default()
     };
-    let (_, colored) = run_in_process(&["portgate", "check", path], tty);
+    let (_, colored) = run_in_process(&["portgate", "check", path], tty.clone());
     assert!(colored.contains('\u{1b}'), "a terminal gets color");
     let no_color = Terminal {
         stdout_is_terminal: true,
         no_color: true,
+        ..Terminal::default()
     };
-    let (_, plain) = run_in_process(&["portgate", "check", path], no_color);
+    let (_, plain) = run_in_process(&["portgate", "check", path], no_color.clone());
     assert!(!plain.contains('\u{1b}'), "NO_COLOR wins in auto mode");
     let (_, forced) = run_in_process(&["portgate", "check", "--color", "always", path], no_color);
     assert!(forced.contains('\u{1b}'), "--color always forces color");
@@ -465,6 +467,7 @@ fn patches_are_colored_on_a_terminal() {
     let tty = Terminal {
         stdout_is_terminal: true,
         no_color: false,
+        ..Terminal::default()
     };
     let (_, text) = run_in_process(
         &[

@@ -121,6 +121,7 @@ proptest! {
                 deposed: None,
                 json_path: "p".into(),
                 module_calls: Some(vec![]),
+                tags: Default::default(),
             }],
             rules: vec![IngressRule {
                 resource: 0,

@@ -71,6 +71,52 @@ pub struct Fix {
     pub notes: Vec<String>,
     /// Why there is no source patch (suggestions only).
     pub reason: Option<String>,
+    /// The patch as replacements of file regions (source fixes only), for SARIF `fixes[]`.
+    pub edits: Vec<RegionEdit>,
+}
+
+/// A region of a source file: 1-based lines and columns (columns count characters; the end
+/// column is the one just past the region), plus byte offsets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Region {
+    pub start_line: usize,
+    pub start_column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    pub byte_offset: usize,
+    pub byte_length: usize,
+}
+
+impl Region {
+    fn of(text: &str, range: &std::ops::Range<usize>) -> Region {
+        let (start_line, start_column) = crate::plan::line_column(text, range.start);
+        let (end_line, end_column) = crate::plan::line_column(text, range.end);
+        Region {
+            start_line,
+            start_column,
+            end_line,
+            end_column,
+            byte_offset: range.start,
+            byte_length: range.end - range.start,
+        }
+    }
+}
+
+/// One replacement of a fix, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegionEdit {
+    /// Path relative to the source directory.
+    pub file: String,
+    pub region: Region,
+    pub replacement: String,
+}
+
+/// Where a rule is declared in the sources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceLocation {
+    /// Path relative to the source directory.
+    pub file: String,
+    pub region: Region,
 }
 
 /// The combined change to one file.
@@ -223,6 +269,16 @@ fn source_fix(
             edit::unified_diff(&file.rel, &file.text, &edit::apply(&file.text, edits))
         })
         .collect();
+    let edits = by_file
+        .iter()
+        .flat_map(|(file, edits)| {
+            edits.iter().map(|e| RegionEdit {
+                file: file.rel.clone(),
+                region: Region::of(&file.text, &e.range),
+                replacement: e.replacement.clone(),
+            })
+        })
+        .collect();
     Fix {
         kind: FixKind::Source,
         trusted_cidrs: trusted_texts(trusted),
@@ -231,7 +287,52 @@ fn source_fix(
         patch,
         notes,
         reason: None,
+        edits,
     }
+}
+
+/// Where each rule that has a finding is declared: the matching `ingress` block, or the
+/// resource block. Rules whose source cannot be found are left out.
+pub fn locate(
+    rules: &RuleSet,
+    findings: &[Finding],
+    source_dir: &std::path::Path,
+) -> BTreeMap<usize, SourceLocation> {
+    let mut tree = SourceTree::new(source_dir);
+    let mut out = BTreeMap::new();
+    for finding in findings {
+        if out.contains_key(&finding.rule_index) {
+            continue;
+        }
+        let rule = &rules.rules[finding.rule_index];
+        let resource = &rules.resources[rule.resource];
+        let Some(calls) = &resource.module_calls else {
+            continue;
+        };
+        let Ok(dir) = tree.module_dir(calls) else {
+            continue;
+        };
+        let Ok(found) = tree.resource(&dir, &resource.resource_type, &resource.name) else {
+            continue;
+        };
+        let block = found.block();
+        let inline = rule.block.and_then(|_| {
+            block.body.blocks().find(|b| {
+                b.ident.as_str() == "ingress"
+                    && b.labels.is_empty()
+                    && block_matches(&b.body, rule) == Some(true)
+            })
+        });
+        let span = inline.unwrap_or(block).span().unwrap_or(0..0);
+        out.insert(
+            finding.rule_index,
+            SourceLocation {
+                file: found.file.rel.clone(),
+                region: Region::of(&found.file.text, &span),
+            },
+        );
+    }
+    out
 }
 
 /// The fallback: render the planned rule before and after.
@@ -310,6 +411,7 @@ fn suggestion(
         ),
         notes,
         reason: Some(reason),
+        edits: Vec::new(),
     }
 }
 

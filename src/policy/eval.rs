@@ -438,6 +438,7 @@ mod tests {
                 deposed: None,
                 json_path: "resource_changes[0].change.after".into(),
                 module_calls: Some(vec![]),
+                tags: Default::default(),
             }],
             rules: vec![rule],
         }

@@ -4,11 +4,31 @@
 //! [`crate::CheckReport::fails`]. Text is for terminals and CI logs (colored only when asked);
 //! JSON is a stable, documented contract (see README.md, "JSON output").
 
+pub mod conftest;
 pub mod diff;
+pub mod github;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
 pub mod text;
 
-use crate::policy::Severity;
+use std::collections::BTreeMap;
+
+use crate::CheckReport;
+use crate::fix::{FixSet, SourceLocation};
+use crate::policy::{PolicySet, Severity};
+
+/// Everything a report renders: the check's outcome, the policies that produced it, the fixes
+/// (when trusted CIDRs were given) and, for formats that point into files, where each rule is
+/// declared in the sources (by rule index; empty when not computed or not found).
+#[derive(Clone, Copy)]
+pub struct ReportContext<'a> {
+    pub report: &'a CheckReport,
+    pub policies: &'a PolicySet,
+    pub fixes: Option<&'a FixSet>,
+    pub locations: &'a BTreeMap<usize, SourceLocation>,
+}
 
 /// Counts of findings by severity, highest first, for summaries.
 pub fn severity_counts(report: &crate::CheckReport) -> Vec<(Severity, usize)> {

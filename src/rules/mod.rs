@@ -22,6 +22,8 @@ pub mod cidr;
 pub mod protocol;
 mod resolve;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -66,6 +68,8 @@ pub struct CheckedResource {
     /// with their `source`, as the plan's configuration records them. Empty for root-module
     /// resources; `None` when the plan carries no configuration for the resource's module.
     pub module_calls: Option<Vec<ModuleCallSource>>,
+    /// The resource's planned `tags` (string values only), where `portgate:waive` waivers live.
+    pub tags: BTreeMap<String, String>,
 }
 
 /// One `module` call on the way from the root module to a resource.
@@ -190,6 +194,18 @@ pub fn extract(plan: &Plan<'_>) -> Result<RuleSet, InputError> {
             deposed: resource.deposed.clone(),
             json_path: after_path.clone(),
             module_calls: resolver.module_calls(resource),
+            tags: {
+                let tagged: TagsAfter = plan.read_value(after, &after_path)?;
+                tagged
+                    .tags
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(k, v)| match v {
+                        Value::String(v) => Some((k, v)),
+                        _ => None,
+                    })
+                    .collect()
+            },
         });
         let mut rules = match resource.resource_type.as_str() {
             "aws_security_group" | "aws_default_security_group" => {
@@ -498,6 +514,12 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Deserialize)]
+struct TagsAfter {
+    #[serde(default)]
+    tags: Option<BTreeMap<String, Value>>,
 }
 
 #[derive(Deserialize)]
