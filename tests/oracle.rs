@@ -122,6 +122,7 @@ proptest! {
                 json_path: "p".into(),
                 module_calls: Some(vec![]),
                 tags: Default::default(),
+                plan_line: None,
             }],
             rules: vec![IngressRule {
                 resource: 0,

@@ -439,6 +439,7 @@ mod tests {
                 json_path: "resource_changes[0].change.after".into(),
                 module_calls: Some(vec![]),
                 tags: Default::default(),
+                plan_line: None,
             }],
             rules: vec![rule],
         }

@@ -70,6 +70,9 @@ pub struct CheckedResource {
     pub module_calls: Option<Vec<ModuleCallSource>>,
     /// The resource's planned `tags` (string values only), where `portgate:waive` waivers live.
     pub tags: BTreeMap<String, String>,
+    /// 1-based line of its planned values in the plan file (as decoded), for reports that
+    /// point into the plan when no source file is known.
+    pub plan_line: Option<usize>,
 }
 
 /// One `module` call on the way from the root module to a resource.
@@ -194,6 +197,7 @@ pub fn extract(plan: &Plan<'_>) -> Result<RuleSet, InputError> {
             deposed: resource.deposed.clone(),
             json_path: after_path.clone(),
             module_calls: resolver.module_calls(resource),
+            plan_line: plan.position_of(after).map(|(line, _)| line),
             tags: {
                 let tagged: TagsAfter = plan.read_value(after, &after_path)?;
                 tagged
