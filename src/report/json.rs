@@ -20,6 +20,8 @@ struct JsonReport<'a> {
     warnings: &'a [String],
     /// The combined source patch of all findings (`null` without trusted CIDRs).
     patch: Option<String>,
+    /// Waivers that matched no finding.
+    stale_waivers: &'a [crate::waiver::Waiver],
     summary: Summary,
 }
 
@@ -37,6 +39,7 @@ struct Summary {
     resources_scanned: usize,
     findings: usize,
     failing: usize,
+    waived: usize,
     by_severity: BTreeMap<&'static str, usize>,
     result: &'static str,
 }
@@ -84,10 +87,12 @@ pub fn write(
             .collect(),
         warnings: &report.warnings,
         patch: fixes.map(FixSet::combined_patch),
+        stale_waivers: &report.stale_waivers,
         summary: Summary {
             resources_scanned: report.resources_scanned,
             findings: report.findings.len(),
             failing: report.findings.iter().filter(|f| f.fails_gate).count(),
+            waived: report.findings.iter().filter(|f| f.waived).count(),
             by_severity,
             result: if report.fails() { "fail" } else { "pass" },
         },

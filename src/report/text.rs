@@ -115,10 +115,19 @@ pub fn write(
                 None => &unknown_meta,
             },
         };
-        let gate_note = if gated.fails_gate {
-            ""
-        } else {
-            " (warning, does not block)"
+        let gate_note = match (&gated.waiver, gated.fails_gate) {
+            (Some(w), _) if gated.waived => format!(
+                " (waived until {}: {})",
+                crate::waiver::format_date(w.waiver.expires),
+                w.waiver.reason
+            ),
+            (Some(w), _) => format!(
+                " (waiver expired on {}, {})",
+                crate::waiver::format_date(w.waiver.expires),
+                w.waiver.origin
+            ),
+            (None, true) => String::new(),
+            (None, false) => " (warning, does not block)".to_string(),
         };
         writeln!(
             out,
@@ -127,7 +136,7 @@ pub fn write(
             paint.bold(&f.title),
             paint.severity(f.severity),
             f.address,
-            paint.dim(gate_note),
+            paint.dim(&gate_note),
         )?;
         let mut resource = format!("{} ({})", f.resource_type, f.action);
         if let Some(key) = &f.deposed {
@@ -224,6 +233,11 @@ fn summary_line(report: &CheckReport, paint: &Painter) -> String {
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
     let noun = if total == 1 { "finding" } else { "findings" };
+    let waived = report.findings.iter().filter(|f| f.waived).count();
+    let mut counts = counts;
+    if waived > 0 {
+        counts.push(format!("{waived} waived"));
+    }
     if blocking == 0 {
         format!(
             "{} {total} {noun} ({}), none blocking: {scanned} in {}",
