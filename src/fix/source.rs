@@ -203,7 +203,7 @@ impl SourceTree {
 
     fn shown(&self, dir: &Path) -> String {
         match self.relative(dir) {
-            Some(rel) if rel.is_empty() => ".".to_string(),
+            Some(rel) if rel.is_empty() => "the --source directory".to_string(),
             Some(rel) => rel,
             None => dir.display().to_string(),
         }
