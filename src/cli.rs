@@ -327,7 +327,10 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
             },
         )
     });
-    let locations = if matches!(args.format, CheckFormat::Sarif | CheckFormat::Github) {
+    let locations = if matches!(
+        args.format,
+        CheckFormat::Sarif | CheckFormat::Github | CheckFormat::Junit
+    ) {
         let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
         fix::locate(&report.rules, &findings, &args.source)
     } else {
