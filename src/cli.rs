@@ -346,6 +346,7 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         policies: &policies,
         fixes: fixes.as_ref(),
         locations: &locations,
+        source_dir: &args.source,
     };
     let written = match &args.output {
         Some(path) => {

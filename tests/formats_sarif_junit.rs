@@ -502,7 +502,11 @@ fn with_sources_a_result_points_at_the_block_that_declares_the_rule() {
     let doc = sarif(&strs(&case.args()));
     let result = &results(&doc)[0];
     let physical = &result["locations"][0]["physicalLocation"];
-    assert_eq!(physical["artifactLocation"]["uri"], "main.tf");
+    // Source paths are seen from the working directory, so they include --source.
+    assert_eq!(
+        physical["artifactLocation"]["uri"],
+        format!("{}/main.tf", case.dir)
+    );
     assert_eq!(physical["artifactLocation"]["uriBaseId"], "%SRCROOT%");
     let region = &physical["region"];
     assert_eq!(
@@ -527,7 +531,10 @@ fn with_sources_a_result_points_at_the_block_that_declares_the_rule() {
     let doc = sarif(&strs(&case.args()));
     for result in results(&doc) {
         let physical = &result["locations"][0]["physicalLocation"];
-        assert_eq!(physical["artifactLocation"]["uri"], "modules/sg/main.tf");
+        assert_eq!(
+            physical["artifactLocation"]["uri"],
+            format!("{}/modules/sg/main.tf", case.dir)
+        );
         let start = physical["region"]["startLine"].as_u64().unwrap();
         let line = &lines_of(
             &root().join(&case.dir).join("modules/sg/main.tf"),
@@ -640,6 +647,10 @@ fn sarif_fixes_reproduce_the_expected_patch() {
             for change in fixes[0]["artifactChanges"].as_array().unwrap() {
                 assert_eq!(change["artifactLocation"]["uriBaseId"], "%SRCROOT%");
                 let uri = change["artifactLocation"]["uri"].as_str().unwrap();
+                // Seen from the working directory: strip --source to compare with the patch.
+                let uri = uri
+                    .strip_prefix(&format!("{}/", case.dir))
+                    .unwrap_or_else(|| panic!("{uri} is not under {}", case.dir));
                 for r in change["replacements"].as_array().unwrap() {
                     let region = &r["deletedRegion"];
                     let n = |key: &str| region[key].as_u64().unwrap();

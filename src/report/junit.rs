@@ -87,7 +87,7 @@ fn test_case(
         block.as_deref(),
     );
     let place = match context.locations.get(&index) {
-        Some(found) => Some((found.file.clone(), found.region.start_line)),
+        Some(found) => Some((context.source_path(&found.file), found.region.start_line)),
         None if context.report.plan.file != "-" => Some((
             context.report.plan.file.clone(),
             resource.plan_line.unwrap_or(1),

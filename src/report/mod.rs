@@ -14,6 +14,7 @@ pub mod sarif;
 pub mod text;
 
 use std::collections::BTreeMap;
+use std::path::{Component, Path};
 
 use crate::CheckReport;
 use crate::fix::{FixSet, SourceLocation};
@@ -28,6 +29,28 @@ pub struct ReportContext<'a> {
     pub policies: &'a PolicySet,
     pub fixes: Option<&'a FixSet>,
     pub locations: &'a BTreeMap<usize, SourceLocation>,
+    /// The `--source` directory as given (relative to the working directory, usually the
+    /// repository root). Source paths in fixes and locations are relative to it.
+    pub source_dir: &'a Path,
+}
+
+impl ReportContext<'_> {
+    /// A source path (relative to `--source`) as seen from the working directory, with `/`
+    /// separators: what code scanning and annotations expect.
+    pub fn source_path(&self, rel: &str) -> String {
+        let mut parts: Vec<String> = self
+            .source_dir
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                Component::ParentDir => Some("..".to_string()),
+                Component::RootDir => Some(String::new()),
+                _ => None,
+            })
+            .collect();
+        parts.push(rel.to_string());
+        parts.join("/")
+    }
 }
 
 /// Counts of findings by severity, highest first, for summaries.

@@ -7,7 +7,8 @@
 //! - `level` is `error` when the finding fails the gate and `warning` otherwise; a finding
 //!   waived by an active waiver also carries an external, accepted `suppressions` entry.
 //! - The location is the `ingress` block or resource block in the Terraform sources when it was
-//!   found (`uriBaseId` `%SRCROOT%`: the `--source` directory), else the resource's planned
+//!   found (`uriBaseId` `%SRCROOT%`: the working directory, usually the repository root, with
+//!   paths that include the `--source` directory), else the resource's planned
 //!   values in the plan file. Every result also names the resource as a logical location.
 //! - `partialFingerprints["portgate/v1"]` hashes the rule id, address, deposed key, block and
 //!   address family, so an alert keeps its identity when lines move.
@@ -33,7 +34,7 @@ pub const INFORMATION_URI: &str = "https://github.com/portgate/portgate";
 
 const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
-/// The `uriBaseId` of files under the `--source` directory.
+/// The `uriBaseId` of source files: the working directory (the repository root in CI).
 const SOURCE_ROOT: &str = "%SRCROOT%";
 
 /// The key of portgate's fingerprint in `partialFingerprints`.
@@ -286,7 +287,7 @@ struct ArtifactLocation {
 }
 
 impl ArtifactLocation {
-    /// A file under the `--source` directory.
+    /// A source file, by its path from the working directory.
     fn source(file: &str) -> ArtifactLocation {
         ArtifactLocation {
             uri: path_uri(file),
@@ -510,7 +511,7 @@ fn result(context: &ReportContext<'_>, rules: &[RuleMeta], gated: &GatedFinding)
         suppressions,
         fixes: fix
             .filter(|f| f.kind == FixKind::Source && !f.edits.is_empty())
-            .map(source_fix)
+            .map(|fix| source_fix(context, fix))
             .into_iter()
             .collect(),
         properties: result_properties(gated, fix),
@@ -522,7 +523,7 @@ fn result(context: &ReportContext<'_>, rules: &[RuleMeta], gated: &GatedFinding)
 fn location(context: &ReportContext<'_>, finding: &crate::policy::Finding) -> Location {
     let physical_location = match context.locations.get(&finding.rule_index) {
         Some(found) => PhysicalLocation {
-            artifact_location: ArtifactLocation::source(&found.file),
+            artifact_location: ArtifactLocation::source(&context.source_path(&found.file)),
             region: SarifRegion::lines_and_columns(&found.region),
         },
         None => {
@@ -556,18 +557,19 @@ fn location(context: &ReportContext<'_>, finding: &crate::policy::Finding) -> Lo
     }
 }
 
-fn source_fix(fix: &Fix) -> SarifFix {
+fn source_fix(context: &ReportContext<'_>, fix: &Fix) -> SarifFix {
     let mut changes: Vec<ArtifactChange> = Vec::new();
     for edit in &fix.edits {
         let replacement = Replacement {
             deleted_region: SarifRegion::with_bytes(&edit.region),
             inserted_content: text(&edit.replacement),
         };
-        let uri = path_uri(&edit.file);
+        let path = context.source_path(&edit.file);
+        let uri = path_uri(&path);
         match changes.iter_mut().find(|c| c.artifact_location.uri == uri) {
             Some(change) => change.replacements.push(replacement),
             None => changes.push(ArtifactChange {
-                artifact_location: ArtifactLocation::source(&edit.file),
+                artifact_location: ArtifactLocation::source(&path),
                 replacements: vec![replacement],
             }),
         }
