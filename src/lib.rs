@@ -22,6 +22,7 @@ pub mod plan;
 pub mod policy;
 pub mod report;
 pub mod rules;
+pub mod runtask;
 pub mod waiver;
 
 use policy::{Finding, FindingKind, PolicySet, Severity};

@@ -1,0 +1,302 @@
+//! The callback body: a check's result as a TFC task result with outcomes.
+//!
+//! TFC validates callbacks against a JSON schema and answers 422 to anything outside it, which
+//! would leave a mandatory run without a verdict. Every string is therefore cut to its limit
+//! (message 1,000, description 1,000, body 10,000 characters, outcome-id 64, tag labels 32,
+//! URLs 500 and http(s) only), empty strings are left out, and at most 250 outcomes are sent:
+//! the last one says how many more findings there are. A long body is cut, never refused.
+
+use serde_json::{Value, json};
+
+use crate::fix::{FixKind, FixSet};
+use crate::policy::{FindingKind, PolicySet, Severity};
+use crate::report::markdown::meta;
+use crate::report::sarif::fingerprint;
+use crate::{CheckReport, GatedFinding};
+
+pub const MAX_MESSAGE: usize = 1_000;
+pub const MAX_OUTCOMES: usize = 250;
+pub const MAX_OUTCOME_ID: usize = 64;
+pub const MAX_DESCRIPTION: usize = 1_000;
+pub const MAX_BODY: usize = 10_000;
+pub const MAX_LABEL: usize = 32;
+pub const MAX_URL: usize = 500;
+
+/// Cuts `text` to at most `max` characters, marking the cut with `…`.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+/// Cuts a Markdown body, closing a code fence left open by the cut.
+fn truncate_markdown(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let note = "\n```\n\n_(cut to fit the run task's 10,000-character limit; run `portgate check` for the whole report)_";
+    let mut kept: String = text.chars().take(max - note.chars().count()).collect();
+    let fences = kept.matches("```").count();
+    if fences % 2 == 0 {
+        kept.push_str(note.trim_start_matches("\n```"));
+    } else {
+        kept.push_str(note);
+    }
+    kept
+}
+
+/// An http(s) URL within the length limit, or nothing.
+pub fn valid_url(url: Option<&str>) -> Option<String> {
+    let url = url?.trim();
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.chars().count() <= MAX_URL;
+    ok.then(|| url.to_string())
+}
+
+/// `{"data": {"type": "task-results", "attributes": {"status": "running", ...}}}`.
+pub fn running(message: &str) -> Value {
+    json!({"data": {"type": "task-results", "attributes": {
+        "status": "running",
+        "message": truncate(message, MAX_MESSAGE),
+    }}})
+}
+
+/// A `failed` result with only a message: the run is not passed when it could not be checked.
+pub fn failed(message: &str) -> Value {
+    json!({"data": {"type": "task-results", "attributes": {
+        "status": "failed",
+        "message": truncate(non_empty(message), MAX_MESSAGE),
+    }}})
+}
+
+/// A `passed` result with only a message.
+pub fn passed(message: &str) -> Value {
+    json!({"data": {"type": "task-results", "attributes": {
+        "status": "passed",
+        "message": truncate(non_empty(message), MAX_MESSAGE),
+    }}})
+}
+
+fn non_empty(text: &str) -> &str {
+    if text.trim().is_empty() {
+        "portgate"
+    } else {
+        text
+    }
+}
+
+/// The final result of a check: `failed` when a finding blocks, with one outcome per finding
+/// when `with_outcomes`.
+pub fn result(
+    report: &CheckReport,
+    policies: &PolicySet,
+    fixes: Option<&FixSet>,
+    mandatory: bool,
+    with_outcomes: bool,
+    details_url: Option<&str>,
+) -> Value {
+    let blocking = report.findings.iter().filter(|f| f.fails_gate).count();
+    let status = if report.fails() { "failed" } else { "passed" };
+    let message = summary(report, blocking);
+    let mut attributes = json!({"status": status, "message": truncate(&message, MAX_MESSAGE)});
+    if let Some(url) = valid_url(details_url) {
+        attributes["url"] = Value::String(url);
+    }
+    let mut data = json!({"type": "task-results", "attributes": attributes});
+    if with_outcomes && !report.findings.is_empty() {
+        let total = report.findings.len();
+        let shown = if total > MAX_OUTCOMES {
+            MAX_OUTCOMES - 1
+        } else {
+            total
+        };
+        let mut outcomes: Vec<Value> = report.findings[..shown]
+            .iter()
+            .map(|f| outcome(f, policies, fixes, mandatory))
+            .collect();
+        if shown < total {
+            outcomes.push(more_outcome(total - shown));
+        }
+        data["relationships"] = json!({"outcomes": {"data": outcomes}});
+    }
+    json!({ "data": data })
+}
+
+fn summary(report: &CheckReport, blocking: usize) -> String {
+    let total = report.findings.len();
+    let scanned = report.resources_scanned;
+    if total == 0 {
+        return format!(
+            "No NetBIOS/SMB exposure: {scanned} security group resource{} checked",
+            if scanned == 1 { "" } else { "s" }
+        );
+    }
+    let listed: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.fails_gate)
+        .take(5)
+        .map(|f| format!("{} {}", f.finding.rule_id, f.finding.address))
+        .collect();
+    if blocking == 0 {
+        format!(
+            "{total} finding{} reported, none blocking ({scanned} security group resources checked)",
+            if total == 1 { "" } else { "s" }
+        )
+    } else {
+        format!(
+            "{blocking} NetBIOS/SMB exposure{} block{} this run: {}{}",
+            if blocking == 1 { "" } else { "s" },
+            if blocking == 1 { "s" } else { "" },
+            listed.join(", "),
+            if blocking > listed.len() { ", …" } else { "" }
+        )
+    }
+}
+
+fn severity_tag(severity: Severity) -> Value {
+    let (label, level) = match severity {
+        Severity::Critical => ("Critical", "error"),
+        Severity::High => ("High", "error"),
+        Severity::Medium => ("Medium", "warning"),
+        Severity::Low => ("Low", "info"),
+        Severity::Info => ("Info", "info"),
+    };
+    json!([{ "label": label, "level": level }])
+}
+
+fn status_tag(gated: &GatedFinding, mandatory: bool) -> Value {
+    let (label, level) = if gated.waived {
+        ("Waived", "info")
+    } else if !gated.fails_gate {
+        ("Warning", "warning")
+    } else if mandatory {
+        ("Denied", "error")
+    } else {
+        ("Advisory", "warning")
+    };
+    json!([{ "label": truncate(label, MAX_LABEL), "level": level }])
+}
+
+fn outcome(
+    gated: &GatedFinding,
+    policies: &PolicySet,
+    fixes: Option<&FixSet>,
+    mandatory: bool,
+) -> Value {
+    let f = &gated.finding;
+    let rule = meta(policies, gated);
+    let id = truncate(&format!("{}-{}", f.rule_id, fingerprint(f)), MAX_OUTCOME_ID);
+    let subject = match &f.block {
+        Some(block) => format!("{} {block}", f.address),
+        None => f.address.clone(),
+    };
+    let description = truncate(
+        &format!("{}: {} ({})", f.rule_id, rule.title, subject),
+        MAX_DESCRIPTION,
+    );
+
+    let mut body = format!("### {} {}\n\n", f.rule_id, rule.title);
+    body.push_str(&format!("- **Resource:** `{subject}` ({})\n", f.action));
+    if !f.ports.is_empty() {
+        body.push_str(&format!("- **Ports:** {}\n", f.ports.join(", ")));
+    }
+    if let Some(cidr) = &f.cidr {
+        body.push_str(&format!("- **From:** `{cidr}`\n"));
+    }
+    if let Some(w) = &gated.waiver {
+        body.push_str(&format!(
+            "- **Waiver:** {} ({}, until {}{})\n",
+            w.waiver.reason,
+            w.waiver.origin,
+            crate::waiver::format_date(w.waiver.expires),
+            if w.expired { ", expired" } else { "" }
+        ));
+    }
+    body.push_str(&format!(
+        "\n{}\n\n**Why it matters:** {}\n\n**How to fix:** {}\n",
+        f.message, rule.rationale, rule.remediation
+    ));
+    match fixes.and_then(|set| set.for_finding(f)) {
+        Some(fix) => {
+            let heading = match fix.kind {
+                FixKind::Source => format!("Suggested patch ({})", fix.files.join(", ")),
+                FixKind::Suggestion => format!(
+                    "Suggested change (no source patch: {})",
+                    fix.reason.as_deref().unwrap_or("sources not available")
+                ),
+            };
+            body.push_str(&format!("\n**{heading}**\n\n```diff\n{}```\n", fix.patch));
+            for note in &fix.notes {
+                body.push_str(&format!("\n_{note}_\n"));
+            }
+        }
+        None if f.kind == FindingKind::Exposed => body.push_str(
+            "\n_Give portgate trusted CIDRs (`--trusted-cidr` or `trusted_cidrs` in portgate.toml) to get a suggested patch._\n",
+        ),
+        None => {}
+    }
+    let mut tags = json!({
+        "Status": status_tag(gated, mandatory),
+        "Severity": severity_tag(f.severity),
+    });
+    if let Some(port) = f.ports.first() {
+        tags["Ports"] = json!([{ "label": truncate(port, MAX_LABEL) }]);
+    }
+    json!({
+        "type": "task-result-outcomes",
+        "attributes": {
+            "outcome-id": id,
+            "description": description,
+            "body": truncate_markdown(&body, MAX_BODY),
+            "tags": tags,
+        }
+    })
+}
+
+fn more_outcome(hidden: usize) -> Value {
+    json!({
+        "type": "task-result-outcomes",
+        "attributes": {
+            "outcome-id": "portgate-more",
+            "description": format!("{hidden} more findings are not listed here (a run task shows at most {MAX_OUTCOMES} outcomes)"),
+            "body": "Run `portgate check` on this plan for the full report.",
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_cut_with_a_marker_and_fences_are_closed() {
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("abc", 4), "abc");
+        let body = format!("intro\n```diff\n{}", "+x\n".repeat(6000));
+        let cut = truncate_markdown(&body, MAX_BODY);
+        assert!(cut.chars().count() <= MAX_BODY);
+        assert_eq!(cut.matches("```").count() % 2, 0, "the fence is closed");
+    }
+
+    #[test]
+    fn only_http_urls_within_the_limit_are_kept() {
+        assert_eq!(
+            valid_url(Some("https://x.example/a")),
+            Some("https://x.example/a".into())
+        );
+        assert_eq!(valid_url(Some("javascript:alert(1)")), None);
+        assert_eq!(
+            valid_url(Some(&format!("https://x/{}", "a".repeat(600)))),
+            None
+        );
+        assert_eq!(valid_url(None), None);
+    }
+
+    #[test]
+    fn empty_messages_are_never_sent() {
+        assert_eq!(failed("")["data"]["attributes"]["message"], "portgate");
+    }
+}
