@@ -39,7 +39,7 @@ fn truncate_markdown(text: &str, max: usize) -> String {
     let note = "\n```\n\n_(cut to fit the run task's 10,000-character limit; run `portgate check` for the whole report)_";
     let mut kept: String = text.chars().take(max - note.chars().count()).collect();
     let fences = kept.matches("```").count();
-    if fences % 2 == 0 {
+    if fences.is_multiple_of(2) {
         kept.push_str(note.trim_start_matches("\n```"));
     } else {
         kept.push_str(note);
