@@ -14,6 +14,9 @@ use crate::fix::{self, FixOptions};
 use crate::policy::PolicySet;
 use crate::report::ReportContext;
 use crate::report::text::TextOptions;
+use crate::runtask::job::Checker;
+use crate::runtask::server::{Service, ServiceConfig};
+use crate::runtask::signature::HmacKey;
 use crate::{CheckOptions, Error, FailOn, UnknownMode};
 
 /// Exit code: no finding at or above `--fail-on`.
@@ -45,6 +48,129 @@ pub enum Command {
     Policies(PoliciesArgs),
     /// Write a commented portgate.toml to the current directory.
     Init(InitArgs),
+    /// Run the HCP Terraform / Terraform Enterprise run task service (HTTP).
+    #[command(long_about = SERVE_ABOUT)]
+    Serve(ServeArgs),
+}
+
+const SERVE_ABOUT: &str = "Run the HCP Terraform / Terraform Enterprise run task service.\n\n\
+TFC POSTs a signed run task request to / or /runtask; portgate answers 200 at once, fetches the \
+plan JSON, runs the same check as `portgate check`, and reports passed or failed with one \
+outcome per finding back to TFC. GET /healthz answers ok.\n\n\
+Requests must carry a valid X-TFC-Task-Signature (HMAC-SHA512 with the run task's HMAC key, \
+from --hmac-key-file or PORTGATE_HMAC_KEY). The access token is only ever sent to --tfc-url. \
+Serve plain HTTP behind a TLS-terminating proxy. Logs go to stderr (RUST_LOG sets the level). \
+SIGTERM or SIGINT stops accepting requests and drains running jobs (a second signal stops at once).";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (plain HTTP: terminate TLS in front of it).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+
+    /// File holding the run task's HMAC key (a trailing newline is ignored). The environment
+    /// variable PORTGATE_HMAC_KEY can hold it instead.
+    #[arg(long, value_name = "PATH")]
+    pub hmac_key_file: Option<PathBuf>,
+
+    /// Accept requests without verifying their signature (no HMAC key). Only for local trials:
+    /// anyone who reaches the service can then submit runs. Every request logs a warning.
+    #[arg(long)]
+    pub insecure_no_hmac: bool,
+
+    /// The HCP Terraform or Terraform Enterprise address. Plans are fetched from and results
+    /// sent to this origin only (scheme, host and port must match); requests naming another
+    /// are refused with 400, so the run's token never leaves it.
+    #[arg(long, value_name = "URL", default_value = "https://app.terraform.io")]
+    pub tfc_url: String,
+
+    /// A network trusted to reach NetBIOS/SMB (repeatable): outcomes then carry a patch that
+    /// puts these in place of the world, made against the run's configuration. Overrides
+    /// `trusted_cidrs` of the config file.
+    #[arg(long = "trusted-cidr", value_name = "CIDR")]
+    pub trusted_cidrs: Vec<String>,
+
+    /// Settings file (default: portgate.toml in the current directory, when present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Lowest severity that fails the run task [default: any, or fail_on in portgate.toml].
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+
+    /// What to do when values that decide a finding are unknown until apply (PG003)
+    /// [default: warn, or unknown in portgate.toml].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub unknown: Option<UnknownMode>,
+
+    /// Only report resources the plan creates, updates or replaces (skip no-op ones).
+    #[arg(long)]
+    pub only_changes: bool,
+
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+
+    /// Jobs checked at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent: u32,
+
+    /// Accepted jobs that may wait for a free slot; when they are all taken, new requests
+    /// get 503 and TFC retries them.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub max_queue: u32,
+
+    /// Time from a request to its verdict (e.g. 300s, 5m); after it, the run gets `failed`.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub job_timeout: std::time::Duration,
+
+    /// On SIGTERM/SIGINT, how long to wait for running and queued jobs; after it, they report
+    /// `failed` and the service exits.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub drain_timeout: std::time::Duration,
+
+    /// Largest plan JSON fetched, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub max_plan_mib: u64,
+
+    /// Directory for the per-job temporary directories (unpacked configurations)
+    /// [default: the system temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Log format (to stderr).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// `300`, `300s`, `5m`, `1h`, `500ms`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (e.g. 90s, 5m)"))?;
+    let duration = match unit.trim() {
+        "" | "s" => std::time::Duration::from_secs(number),
+        "ms" => std::time::Duration::from_millis(number),
+        "m" | "min" => std::time::Duration::from_secs(number.saturating_mul(60)),
+        "h" => std::time::Duration::from_secs(number.saturating_mul(3600)),
+        other => return Err(format!("unknown unit {other:?} (use ms, s, m or h)")),
+    };
+    if duration.is_zero() {
+        return Err("must be more than zero".to_string());
+    }
+    Ok(duration)
 }
 
 #[derive(Debug, Args)]
@@ -192,15 +318,19 @@ pub fn run(cli: Cli, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Err
         Command::Check(args) => run_check(&args, streams, terminal),
         Command::Policies(args) => run_policies(&args, streams.stdout),
         Command::Init(args) => run_init(&args, streams.stdout),
+        Command::Serve(args) => run_serve(&args),
     }
 }
 
 /// The trusted CIDRs of this run: the flags, else the config file.
-fn trusted_cidrs(args: &CheckArgs, config: &ProjectConfig) -> Result<Vec<TrustedCidr>, Error> {
-    if args.trusted_cidrs.is_empty() {
+pub(crate) fn trusted_cidrs(
+    flags: &[String],
+    config: &ProjectConfig,
+) -> Result<Vec<TrustedCidr>, Error> {
+    if flags.is_empty() {
         return Ok(config.trusted_cidrs.clone());
     }
-    args.trusted_cidrs
+    flags
         .iter()
         .map(|text| {
             TrustedCidr::parse(text).map_err(|message| {
@@ -214,18 +344,237 @@ fn trusted_cidrs(args: &CheckArgs, config: &ProjectConfig) -> Result<Vec<Trusted
         .collect()
 }
 
-fn load_config(explicit: Option<&std::path::Path>) -> Result<ProjectConfig, Error> {
+pub(crate) fn load_config(explicit: Option<&std::path::Path>) -> Result<ProjectConfig, Error> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     Ok(ProjectConfig::load(explicit, &cwd)?)
 }
 
 /// The built-in policies, then the config file's policy directories, then `--policy-dir`.
-fn load_policies(args: &PolicyArgs, config: &ProjectConfig) -> Result<PolicySet, Error> {
+pub(crate) fn load_policies(args: &PolicyArgs, config: &ProjectConfig) -> Result<PolicySet, Error> {
     let mut set = PolicySet::builtin()?;
     for dir in config.policy_dirs.iter().chain(&args.policy_dirs) {
         set.load_dir(dir)?;
     }
     Ok(set)
+}
+
+/// The environment variable that can hold the run task's HMAC key.
+pub const HMAC_KEY_ENV: &str = "PORTGATE_HMAC_KEY";
+
+/// The HMAC key of `portgate serve`: from the file, else the environment; none only with
+/// `--insecure-no-hmac`.
+fn serve_hmac_key(
+    args: &ServeArgs,
+    env: Option<std::ffi::OsString>,
+) -> Result<Option<HmacKey>, Error> {
+    let env = env.filter(|v| !v.is_empty());
+    let key = match (&args.hmac_key_file, env) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage(format!(
+                "both --hmac-key-file and {HMAC_KEY_ENV} are set; give the HMAC key one way"
+            )));
+        }
+        (Some(path), None) => {
+            let shown = path.display().to_string();
+            let bytes = std::fs::read(path).map_err(|e| Error::Io {
+                path: shown.clone(),
+                message: format!("cannot read the HMAC key file: {e}"),
+            })?;
+            warn_if_readable_by_others(path);
+            Some(HmacKey::from_text(&bytes).ok_or_else(|| Error::Io {
+                path: shown,
+                message: "the HMAC key file is empty".to_string(),
+            })?)
+        }
+        (None, Some(value)) => HmacKey::from_text(value.as_encoded_bytes()),
+        (None, None) => None,
+    };
+    match (key, args.insecure_no_hmac) {
+        (Some(_), true) => Err(Error::Usage(format!(
+            "--insecure-no-hmac turns signature checks off, but an HMAC key is given (--hmac-key-file or {HMAC_KEY_ENV}); drop one of them"
+        ))),
+        (None, false) => Err(Error::Usage(format!(
+            "portgate serve needs the run task's HMAC key to verify requests: pass --hmac-key-file PATH or set {HMAC_KEY_ENV} (the key entered on the run task in HCP Terraform). For a local trial only, --insecure-no-hmac runs without one"
+        ))),
+        (key, _) => Ok(key),
+    }
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o004 != 0
+    {
+        tracing::warn!(file = %path.display(), "the HMAC key file is readable by every user; chmod 600 it");
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_path: &std::path::Path) {}
+
+/// `--tfc-url`: `http(s)://HOST[:PORT]`, nothing more.
+fn tfc_origin(text: &str) -> Result<reqwest::Url, Error> {
+    let bad = |message: &str| {
+        Error::Config(ConfigError::Flag {
+            flag: "--tfc-url",
+            value: text.to_string(),
+            message: message.to_string(),
+        })
+    };
+    let url = reqwest::Url::parse(text.trim())
+        .map_err(|_| bad("not a URL (expected e.g. https://app.terraform.io)"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad("must be http(s)://HOST[:PORT]"));
+    }
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(bad(
+            "give only the scheme, host and port (e.g. https://tfe.example.com)",
+        ));
+    }
+    Ok(url)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = io::IsTerminal::is_terminal(&io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(io::stderr);
+    // A second initialisation (tests running the CLI twice in one process) keeps the first.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
+
+fn run_serve(args: &ServeArgs) -> Result<u8, Error> {
+    init_logging(args.log_format);
+    let key = serve_hmac_key(args, std::env::var_os(HMAC_KEY_ENV))?;
+    let tfc_url = tfc_origin(&args.tfc_url)?;
+    let config = load_config(args.config.as_deref())?;
+    let policies = load_policies(&args.policies, &config)?;
+    let trusted = trusted_cidrs(&args.trusted_cidrs, &config)?;
+    if let Some(dir) = &args.work_dir
+        && !dir.is_dir()
+    {
+        return Err(Error::Io {
+            path: dir.display().to_string(),
+            message: "--work-dir must be an existing directory".to_string(),
+        });
+    }
+    if let Some(path) = &config.path {
+        tracing::info!(config = %path.display(), "settings read");
+    }
+    let options = CheckOptions {
+        only_changes: args.only_changes || config.only_changes.unwrap_or(false),
+        unknown: args.unknown.or(config.unknown).unwrap_or_default(),
+        fail_on: args
+            .fail_on
+            .or(config.fail_on)
+            .unwrap_or_default()
+            .severity(),
+        waivers: config.waivers.clone(),
+        today: time::OffsetDateTime::now_utc().date(),
+    };
+    let checker = Checker {
+        policies,
+        options,
+        trusted,
+    };
+    let mut service = ServiceConfig::new(tfc_url, key, checker);
+    service.listen = args.listen;
+    service.max_concurrent = args.max_concurrent as usize;
+    service.max_queue = args.max_queue as usize;
+    service.drain_timeout = args.drain_timeout;
+    service.jobs.timeout = args.job_timeout;
+    service.jobs.max_plan_bytes = args.max_plan_mib * 1024 * 1024;
+    service.jobs.work_dir = args.work_dir.clone();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("portgate-serve")
+        .build()
+        .map_err(|e| Error::Io {
+            path: "<runtime>".to_string(),
+            message: format!("cannot start the async runtime: {e}"),
+        })?;
+    let result = runtime.block_on(serve(service));
+    // Checks still running on the blocking pool (abandoned jobs) do not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
+}
+
+async fn serve(service: ServiceConfig) -> Result<u8, Error> {
+    let insecure = service.hmac_key.is_none();
+    let tfc = service.client.tfc_url.to_string();
+    let trusted = service.checker.trusted.len();
+    let (max_concurrent, max_queue) = (service.max_concurrent, service.max_queue);
+    let listen = service.listen;
+    let (addr, handle) = Service::bind(service).await.map_err(|e| Error::Io {
+        path: listen.to_string(),
+        message: e.to_string(),
+    })?;
+    if insecure {
+        tracing::warn!("--insecure-no-hmac: request signatures are NOT verified");
+    }
+    tracing::info!(
+        %addr,
+        tfc = %tfc,
+        trusted_cidrs = trusted,
+        max_concurrent,
+        max_queue,
+        "portgate serve listening"
+    );
+    shutdown_signal().await;
+    tracing::info!("signal received: shutting down (a second signal stops at once)");
+    handle.shutdown();
+    tokio::select! {
+        report = handle.wait() => {
+            if !report.drained {
+                tracing::warn!(abandoned = report.abandoned, "stopped before every job finished");
+            }
+        }
+        () = shutdown_signal() => tracing::warn!("second signal: stopping without waiting for jobs"),
+    }
+    Ok(EXIT_PASS)
+}
+
+/// SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }
 
 fn run_init(args: &InitArgs, stdout: &mut dyn Write) -> Result<u8, Error> {
@@ -256,7 +605,7 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
     } = streams;
     let config = load_config(args.config.as_deref())?;
     let policies = load_policies(&args.policies, &config)?;
-    let trusted = trusted_cidrs(args, &config)?;
+    let trusted = trusted_cidrs(&args.trusted_cidrs, &config)?;
     let today = match &args.today {
         Some(text) => crate::waiver::parse_date(text).map_err(|message| {
             Error::Config(ConfigError::Flag {
@@ -507,5 +856,70 @@ fn ignore_broken_pipe(result: io::Result<()>) -> Result<(), Error> {
             message: e.to_string(),
         }),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_a_unit_or_seconds() {
+        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5 days").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn the_tfc_url_is_a_bare_origin() {
+        assert!(tfc_origin("https://app.terraform.io").is_ok());
+        assert!(tfc_origin("https://tfe.example.com:8443/").is_ok());
+        assert!(tfc_origin("http://127.0.0.1:8080").is_ok());
+        for bad in [
+            "app.terraform.io",
+            "ftp://tfe.example.com",
+            "https://tfe.example.com/api/v2",
+            "https://user@tfe.example.com",
+            "https://tfe.example.com/?x=1",
+        ] {
+            assert!(tfc_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_hmac_key_comes_from_one_place_or_insecure_is_explicit() {
+        let args = |extra: &[&str]| {
+            let mut argv = vec!["portgate", "serve"];
+            argv.extend_from_slice(extra);
+            match Cli::try_parse_from(argv).unwrap().command {
+                Command::Serve(args) => args,
+                _ => unreachable!(),
+            }
+        };
+        let key = serve_hmac_key(&args(&[]), Some("secret\n".into())).unwrap();
+        assert_eq!(key, HmacKey::new("secret"));
+        assert!(serve_hmac_key(&args(&[]), None).is_err());
+        assert!(serve_hmac_key(&args(&[]), Some("".into())).is_err());
+        assert_eq!(
+            serve_hmac_key(&args(&["--insecure-no-hmac"]), None).unwrap(),
+            None
+        );
+        assert!(serve_hmac_key(&args(&["--insecure-no-hmac"]), Some("k".into())).is_err());
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, "from-file\r\n").unwrap();
+        let path = file.to_str().unwrap();
+        let from_file = serve_hmac_key(&args(&["--hmac-key-file", path]), None).unwrap();
+        assert_eq!(from_file, HmacKey::new("from-file"));
+        assert!(serve_hmac_key(&args(&["--hmac-key-file", path]), Some("k".into())).is_err());
+        std::fs::write(&file, "\n").unwrap();
+        assert!(serve_hmac_key(&args(&["--hmac-key-file", path]), None).is_err());
     }
 }

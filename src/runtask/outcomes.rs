@@ -79,6 +79,33 @@ pub fn passed(message: &str) -> Value {
     }}})
 }
 
+/// Adds `note` to the end of the body's `message`, cutting the message (not the note) so the
+/// whole stays within [`MAX_MESSAGE`]. An empty note changes nothing.
+pub fn append_message(body: &mut Value, note: &str) {
+    let note = note.trim();
+    if note.is_empty() {
+        return;
+    }
+    let Some(message) = body
+        .pointer_mut("/data/attributes/message")
+        .and_then(|m| m.as_str().map(str::to_string))
+    else {
+        return;
+    };
+    let note = truncate(note, MAX_MESSAGE / 2);
+    let room = MAX_MESSAGE - note.chars().count() - 1;
+    let joined = format!("{} {note}", truncate(&message, room));
+    body["data"]["attributes"]["message"] = Value::String(joined);
+}
+
+/// The body without its outcomes, for a TFC that refuses them (422); `None` when it has none.
+pub fn without_outcomes(body: &Value) -> Option<Value> {
+    let mut stripped = body.clone();
+    let data = stripped.get_mut("data")?.as_object_mut()?;
+    data.remove("relationships")?;
+    Some(stripped)
+}
+
 fn non_empty(text: &str) -> &str {
     if text.trim().is_empty() {
         "portgate"
@@ -293,6 +320,23 @@ mod tests {
             None
         );
         assert_eq!(valid_url(None), None);
+    }
+
+    #[test]
+    fn notes_fit_in_the_message_limit_and_outcomes_can_be_dropped() {
+        let mut body = failed(&"x".repeat(2_000));
+        append_message(&mut body, "(no source patches: the tarball is bad)");
+        let message = body["data"]["attributes"]["message"].as_str().unwrap();
+        assert!(message.chars().count() <= MAX_MESSAGE);
+        assert!(message.ends_with("(no source patches: the tarball is bad)"));
+        let mut short = passed("ok");
+        append_message(&mut short, "  ");
+        assert_eq!(short["data"]["attributes"]["message"], "ok");
+
+        assert_eq!(without_outcomes(&short), None);
+        let mut with = passed("ok");
+        with["data"]["relationships"] = json!({"outcomes": {"data": []}});
+        assert_eq!(without_outcomes(&with), Some(passed("ok")));
     }
 
     #[test]

@@ -8,6 +8,44 @@ use sha2::Sha512;
 
 type HmacSha512 = Hmac<Sha512>;
 
+/// The run task's HMAC key. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HmacKey(Vec<u8>);
+
+impl HmacKey {
+    /// A key, or nothing when `bytes` is empty (an empty key would accept any signer's MAC).
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Option<HmacKey> {
+        let bytes = bytes.into();
+        (!bytes.is_empty()).then_some(HmacKey(bytes))
+    }
+
+    /// A key read from a file or an environment variable: trailing line ends (`\n`, `\r\n`)
+    /// are not part of the key, since `echo KEY > file` adds one. Nothing else is trimmed.
+    pub fn from_text(text: &[u8]) -> Option<HmacKey> {
+        let mut end = text.len();
+        while end > 0 && matches!(text[end - 1], b'\n' | b'\r') {
+            end -= 1;
+        }
+        HmacKey::new(&text[..end])
+    }
+
+    /// True when `header` is the signature of `body` under this key (see [`verify`]).
+    pub fn verify(&self, body: &[u8], header: &str) -> bool {
+        verify(&self.0, body, header)
+    }
+
+    /// The signature of `body` under this key.
+    pub fn sign(&self, body: &[u8]) -> String {
+        sign(&self.0, body)
+    }
+}
+
+impl std::fmt::Debug for HmacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HmacKey(<redacted>)")
+    }
+}
+
 /// The signature TFC would send for `body` with `key`, lowercase hex.
 pub fn sign(key: &[u8], body: &[u8]) -> String {
     let mut mac = HmacSha512::new_from_slice(key).expect("HMAC accepts keys of any length");
@@ -52,5 +90,15 @@ mod tests {
             VECTOR,
             "matches openssl dgst -sha512 -hmac"
         );
+    }
+
+    #[test]
+    fn keys_lose_only_their_trailing_line_end_and_never_show() {
+        let key = HmacKey::from_text(b" secret\r\n").unwrap();
+        assert_eq!(key, HmacKey::new(" secret").unwrap());
+        assert!(HmacKey::from_text(b"\n").is_none());
+        assert!(HmacKey::new("").is_none());
+        assert!(!format!("{key:?}").contains("secret"));
+        assert!(key.verify(b"{}", &key.sign(b"{}")));
     }
 }

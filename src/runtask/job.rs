@@ -1,0 +1,492 @@
+//! One run task request, worked in the background after the service answered 200.
+//!
+//! 1. Wait for a worker slot (at most `--max-concurrent` jobs run at once).
+//! 2. `pre_plan`: nothing to check yet → `passed`, saying to attach the task at `post_plan`.
+//! 3. PATCH `running`; a 401 there means the token is dead and the job gives up.
+//! 4. GET the plan JSON and, when trusted CIDRs are set and the request has one, the
+//!    configuration tarball (both through [`TfcClient::download`]); unpack the tarball safely
+//!    into a temporary directory so fixes are real patches of the run's `.tf` files.
+//! 5. Run the same check as `portgate check` and PATCH the verdict with its outcomes.
+//!
+//! Fail closed: a plan that cannot be fetched or read, a panic of the checker, the job timeout
+//! (counted from when the request was accepted) and a shutdown that cannot wait any longer all
+//! PATCH `failed` with the reason, so a run is never passed without being checked.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::Url;
+use serde_json::Value;
+use tokio::sync::{Semaphore, watch};
+
+use super::client::{Backoff, CallbackError, TfcClient};
+use super::outcomes;
+use super::request::{RunTaskRequest, Stage};
+use super::tarball;
+use crate::config::TrustedCidr;
+use crate::fix::{self, FixOptions};
+use crate::policy::PolicySet;
+use crate::{CheckOptions, Error};
+
+/// The message of a `pre_plan` result.
+pub const PRE_PLAN_MESSAGE: &str = "portgate checks the plan, and there is none at pre_plan: nothing was checked. Attach this run task at the post_plan stage (or pre_apply) to gate NetBIOS/SMB exposure.";
+
+/// The message of the `running` update.
+pub const RUNNING_MESSAGE: &str = "portgate is checking the plan for NetBIOS/SMB exposure";
+
+/// What the service checks with: the same inputs as `portgate check`.
+#[derive(Debug, Clone)]
+pub struct Checker {
+    pub policies: PolicySet,
+    /// Gate options; `today` is replaced by the current date for every run (waiver expiry).
+    pub options: CheckOptions,
+    /// Trusted CIDRs: with them, findings carry a suggested patch.
+    pub trusted: Vec<TrustedCidr>,
+}
+
+impl Checker {
+    /// The built-in policies with default options and no trusted CIDRs.
+    pub fn builtin() -> Result<Checker, Error> {
+        Ok(Checker {
+            policies: PolicySet::builtin()?,
+            options: CheckOptions::default(),
+            trusted: Vec::new(),
+        })
+    }
+}
+
+/// Limits and places of the jobs.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// From acceptance to the verdict; then `failed` is sent.
+    pub timeout: Duration,
+    pub max_plan_bytes: u64,
+    /// Most bytes of the compressed configuration tarball.
+    pub max_config_bytes: u64,
+    pub tarball: tarball::Limits,
+    /// Where job directories are made (the system temporary directory by default).
+    pub work_dir: Option<PathBuf>,
+    /// Callback retries when the service is stopping and cannot wait long.
+    pub abort_callback_retry: Backoff,
+}
+
+impl Default for JobSettings {
+    fn default() -> JobSettings {
+        JobSettings {
+            timeout: Duration::from_secs(300),
+            max_plan_bytes: 512 * 1024 * 1024,
+            max_config_bytes: 128 * 1024 * 1024,
+            tarball: tarball::Limits::default(),
+            work_dir: None,
+            abort_callback_retry: Backoff {
+                attempts: 2,
+                initial: Duration::from_millis(500),
+                max_delay: Duration::from_millis(500),
+                budget: Duration::from_secs(5),
+            },
+        }
+    }
+}
+
+/// What every job shares.
+#[derive(Debug)]
+pub struct JobContext {
+    pub client: TfcClient,
+    pub checker: Arc<Checker>,
+    pub settings: JobSettings,
+}
+
+/// An accepted request whose URLs are known to be on the TFC origin.
+#[derive(Debug)]
+pub struct Job {
+    pub request: RunTaskRequest,
+    pub callback_url: Url,
+    pub plan_url: Option<Url>,
+    pub config_url: Option<Url>,
+    pub accepted: Instant,
+}
+
+/// How a job ended, for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The plan was checked.
+    Checked {
+        passed: bool,
+        findings: usize,
+        blocking: usize,
+    },
+    /// `pre_plan`: nothing to check.
+    PrePlan,
+    /// `failed` was sent because the run could not be checked.
+    Error(String),
+    /// The access token was refused: nothing can be reported.
+    GaveUp(String),
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Checked { passed: true, .. } | Outcome::PrePlan => "passed",
+            Outcome::Checked { passed: false, .. } => "failed",
+            Outcome::Error(_) => "error",
+            Outcome::GaveUp(_) => "gave_up",
+        }
+    }
+}
+
+/// A verdict to PATCH, or nothing to send.
+enum Verdict {
+    Send(Value, Outcome),
+    GiveUp(String),
+}
+
+fn fail(reason: String) -> Verdict {
+    let body = outcomes::failed(&reason);
+    Verdict::Send(body, Outcome::Error(reason))
+}
+
+/// Works one job to its end, logging the outcome. `abort` turns true when the service stops
+/// waiting for jobs: the job then sends `failed` at once.
+pub async fn run(
+    ctx: Arc<JobContext>,
+    job: Job,
+    workers: Arc<Semaphore>,
+    mut abort: watch::Receiver<bool>,
+) -> Outcome {
+    let deadline = job.accepted + ctx.settings.timeout;
+    let aborted = async move {
+        if abort.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let (verdict, retry) = tokio::select! {
+        biased;
+        () = aborted => (
+            fail("portgate was stopped before it could finish checking this run; the run is not passed. Re-run the task.".to_string()),
+            ctx.settings.abort_callback_retry.clone(),
+        ),
+        done = tokio::time::timeout_at(deadline.into(), work(&ctx, &job, &workers)) => (
+            done.unwrap_or_else(|_| fail(format!(
+                "portgate did not finish checking the plan within {} s; the run is not passed. Re-run the task.",
+                ctx.settings.timeout.as_secs()
+            ))),
+            ctx.client.config().callback_retry.clone(),
+        ),
+    };
+    let outcome = match verdict {
+        Verdict::GiveUp(reason) => {
+            tracing::error!(reason = %reason, "giving up: no result can be reported to TFC");
+            Outcome::GaveUp(reason)
+        }
+        Verdict::Send(body, outcome) => {
+            match ctx
+                .client
+                .callback(&job.callback_url, &job.request.access_token, &body, &retry)
+                .await
+            {
+                Ok(delivered) => {
+                    tracing::debug!(%delivered, "result delivered");
+                    outcome
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, outcome = outcome.label(), "the result could not be delivered to TFC");
+                    Outcome::GaveUp(format!("callback failed: {e}"))
+                }
+            }
+        }
+    };
+    let duration_ms = job.accepted.elapsed().as_millis() as u64;
+    match &outcome {
+        Outcome::Checked {
+            findings, blocking, ..
+        } => tracing::info!(
+            outcome = outcome.label(),
+            findings,
+            blocking,
+            duration_ms,
+            "run task finished"
+        ),
+        Outcome::Error(reason) => tracing::warn!(
+            outcome = outcome.label(),
+            reason = %reason,
+            duration_ms,
+            "run task finished"
+        ),
+        _ => tracing::info!(outcome = outcome.label(), duration_ms, "run task finished"),
+    }
+    outcome
+}
+
+async fn work(ctx: &Arc<JobContext>, job: &Job, workers: &Arc<Semaphore>) -> Verdict {
+    let Ok(_slot) = workers.acquire().await else {
+        return fail("portgate is stopping; the run is not passed. Re-run the task.".to_string());
+    };
+    let request = &job.request;
+    let stage = request.stage();
+    if stage == Some(Stage::PrePlan) {
+        return Verdict::Send(outcomes::passed(PRE_PLAN_MESSAGE), Outcome::PrePlan);
+    }
+    if let Some(version) = request.payload_version.filter(|v| *v != 1) {
+        return fail(format!(
+            "portgate does not understand run task payload_version {version} (only 1); the run is not passed"
+        ));
+    }
+
+    let token = &request.access_token;
+    let running = outcomes::running(RUNNING_MESSAGE);
+    match ctx
+        .client
+        .callback(&job.callback_url, token, &running, &Backoff::once())
+        .await
+    {
+        Ok(_) => {}
+        Err(CallbackError::Unauthorized { host }) => {
+            return Verdict::GiveUp(format!(
+                "{host} refused the access token (401) on the running update"
+            ));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the running update was not accepted; checking anyway")
+        }
+    }
+
+    let Some(plan_url) = &job.plan_url else {
+        return fail(format!(
+            "the run task request has no plan_json_api_url (stage {}); portgate needs the plan, so the run is not passed",
+            if request.stage.is_empty() {
+                "unknown"
+            } else {
+                &request.stage
+            }
+        ));
+    };
+    let want_config = !ctx.checker.trusted.is_empty();
+    let config_download = async {
+        match (&job.config_url, want_config) {
+            (Some(url), true) => Some(
+                ctx.client
+                    .download(url, token, ctx.settings.max_config_bytes)
+                    .await,
+            ),
+            _ => None,
+        }
+    };
+    let (plan, config) = tokio::join!(
+        ctx.client
+            .download(plan_url, token, ctx.settings.max_plan_bytes),
+        config_download
+    );
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(e) => {
+            return fail(format!(
+                "portgate could not fetch the plan JSON: {e}. The run is not passed; re-run the task to try again."
+            ));
+        }
+    };
+
+    let ctx = Arc::clone(ctx);
+    let mandatory = request.is_mandatory();
+    let with_outcomes = request.capabilities.as_ref().is_none_or(|c| c.outcomes);
+    let working_directory = request.workspace_working_directory.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        evaluate(
+            &ctx,
+            &plan,
+            config,
+            working_directory.as_deref(),
+            mandatory,
+            with_outcomes,
+        )
+    })
+    .await;
+    checked.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the check panicked");
+        fail(
+            "portgate hit an internal error while checking the plan; the run is not passed"
+                .to_string(),
+        )
+    })
+}
+
+/// Checks the plan (blocking: runs on the blocking pool) and builds the verdict.
+fn evaluate(
+    ctx: &JobContext,
+    plan: &[u8],
+    config: Option<Result<Vec<u8>, super::client::FetchError>>,
+    working_directory: Option<&str>,
+    mandatory: bool,
+    with_outcomes: bool,
+) -> Verdict {
+    let checker = &ctx.checker;
+    let mut options = checker.options.clone();
+    options.today = time::OffsetDateTime::now_utc().date();
+    let report = match crate::check(plan, "plan.json", &checker.policies, &options) {
+        Ok(report) => report,
+        Err(e) => {
+            return fail(format!(
+                "portgate could not read the plan JSON: {e}. The run is not passed."
+            ));
+        }
+    };
+
+    let mut notes = Vec::new();
+    // Kept alive until the fixes are made; removed (with everything unpacked) on drop.
+    let mut workspace = None;
+    let fixes = if checker.trusted.is_empty() {
+        None
+    } else {
+        let dir = match &ctx.settings.work_dir {
+            Some(dir) => tempfile::Builder::new()
+                .prefix("portgate-job-")
+                .tempdir_in(dir),
+            None => tempfile::Builder::new().prefix("portgate-job-").tempdir(),
+        };
+        match dir {
+            Ok(dir) => {
+                let source_dir = source_dir(ctx, dir.path(), config, working_directory, &mut notes);
+                let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
+                let fixes = fix::suggest(
+                    &report.rules,
+                    &findings,
+                    &FixOptions {
+                        trusted: checker.trusted.clone(),
+                        source_dir,
+                    },
+                );
+                workspace = Some(dir);
+                Some(fixes)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot create a job directory");
+                notes.push(
+                    "(no suggested patches: portgate could not create a temporary directory)"
+                        .to_string(),
+                );
+                None
+            }
+        }
+    };
+    drop(workspace);
+
+    for warning in report.warnings.iter().take(2) {
+        notes.push(format!("Warning: {warning}."));
+    }
+    let mut body = outcomes::result(
+        &report,
+        &checker.policies,
+        fixes.as_ref(),
+        mandatory,
+        with_outcomes,
+        None,
+    );
+    outcomes::append_message(&mut body, &notes.join(" "));
+    let blocking = report.findings.iter().filter(|f| f.fails_gate).count();
+    Verdict::Send(
+        body,
+        Outcome::Checked {
+            passed: !report.fails(),
+            findings: report.findings.len(),
+            blocking,
+        },
+    )
+}
+
+/// The directory fixes are made against: the workspace's working directory inside the unpacked
+/// configuration, or an empty directory (fixes are then suggestions) when there is none.
+fn source_dir(
+    ctx: &JobContext,
+    root: &Path,
+    config: Option<Result<Vec<u8>, super::client::FetchError>>,
+    working_directory: Option<&str>,
+    notes: &mut Vec<String>,
+) -> PathBuf {
+    let empty = root.join("empty");
+    let _ = std::fs::create_dir(&empty);
+    let bytes = match config {
+        None => return empty,
+        Some(Ok(bytes)) => bytes,
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "the configuration could not be downloaded");
+            notes.push(format!(
+                "(No source patches: the configuration could not be downloaded: {e}.)"
+            ));
+            return empty;
+        }
+    };
+    let unpack_dir = root.join("configuration");
+    match tarball::unpack(&bytes, &unpack_dir, &ctx.settings.tarball) {
+        Ok(unpacked) => {
+            tracing::debug!(
+                files = unpacked.files,
+                bytes = unpacked.bytes,
+                "configuration unpacked"
+            );
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the configuration could not be unpacked");
+            notes.push(format!(
+                "(No source patches: the configuration tarball could not be unpacked: {e}.)"
+            ));
+            return empty;
+        }
+    }
+    match working_subdir(working_directory) {
+        Some(sub) => {
+            let dir = unpack_dir.join(&sub);
+            if dir.is_dir() {
+                dir
+            } else {
+                notes.push(format!(
+                    "(No source patches: the working directory {} is not in the configuration.)",
+                    sub.display()
+                ));
+                empty
+            }
+        }
+        None => {
+            notes.push(format!(
+                "(No source patches: the working directory {:?} is not a plain relative path.)",
+                working_directory.unwrap_or_default()
+            ));
+            empty
+        }
+    }
+}
+
+/// `workspace_working_directory` as a relative path inside the configuration (`/terraform` and
+/// `terraform/` → `terraform`, empty → the root); `None` when it would leave it.
+pub fn working_subdir(working_directory: Option<&str>) -> Option<PathBuf> {
+    let text = working_directory.unwrap_or("").trim();
+    let mut path = PathBuf::new();
+    for component in Path::new(text.trim_start_matches('/')).components() {
+        match component {
+            Component::Normal(part) => path.push(part),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn working_directories_stay_inside_the_configuration() {
+        assert_eq!(working_subdir(None), Some(PathBuf::new()));
+        assert_eq!(working_subdir(Some("")), Some(PathBuf::new()));
+        assert_eq!(
+            working_subdir(Some("/terraform")),
+            Some(PathBuf::from("terraform"))
+        );
+        assert_eq!(
+            working_subdir(Some("./envs/prod/")),
+            Some(PathBuf::from("envs/prod"))
+        );
+        assert_eq!(working_subdir(Some("../etc")), None);
+        assert_eq!(working_subdir(Some("a/../../b")), None);
+    }
+}

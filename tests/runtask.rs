@@ -1,0 +1,1042 @@
+//! `portgate serve` end to end, over real HTTP on 127.0.0.1: a fake HCP Terraform (API plus a
+//! second "archivist" listener on another port, so another origin) records every request, and
+//! the service is started in-process on a free port and stopped after each test.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portgate::config::TrustedCidr;
+use portgate::runtask::client::Backoff;
+use portgate::runtask::job::Checker;
+use portgate::runtask::server::{Service, ServiceConfig, ServiceHandle};
+use portgate::runtask::signature::{HmacKey, sign};
+use reqwest::Url;
+use serde_json::{Value, json};
+
+const KEY: &str = "run-task-hmac-key";
+const TOKEN: &str = "atlasv1.secret-run-token";
+/// Longest wait for something the service does in the background.
+const WAIT: Duration = Duration::from_secs(10);
+
+fn testdata(path: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(path),
+    )
+    .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fake TFC.
+
+#[derive(Debug, Clone)]
+struct Seen {
+    server: &'static str,
+    method: String,
+    path: String,
+    authorization: Option<String>,
+    content_type: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Seen {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+#[derive(Debug, Clone)]
+enum PlanMode {
+    /// 307 to the archivist, which serves the plan.
+    Redirect,
+    /// This status from the API.
+    Status(u16),
+    /// 204 this many times, then 307.
+    NotReady(usize),
+    /// Wait, then 307.
+    Slow(Duration),
+}
+
+struct FakeState {
+    plan: Vec<u8>,
+    plan_mode: PlanMode,
+    tarball: Option<Vec<u8>>,
+    /// Statuses of the next callback PATCHes; 200 when empty.
+    callback_statuses: VecDeque<u16>,
+    plan_api_gets: usize,
+    seen: Vec<Seen>,
+    archivist: Option<SocketAddr>,
+}
+
+type Shared = Arc<Mutex<FakeState>>;
+
+struct FakeTfc {
+    api: SocketAddr,
+    archivist: SocketAddr,
+    state: Shared,
+}
+
+async fn listen(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+impl FakeTfc {
+    async fn start(plan: Vec<u8>) -> FakeTfc {
+        let state = Arc::new(Mutex::new(FakeState {
+            plan,
+            plan_mode: PlanMode::Redirect,
+            tarball: None,
+            callback_statuses: VecDeque::new(),
+            plan_api_gets: 0,
+            seen: Vec::new(),
+            archivist: None,
+        }));
+        let api = listen(Router::new().fallback(api).with_state(Arc::clone(&state))).await;
+        let archivist = listen(
+            Router::new()
+                .fallback(archivist)
+                .with_state(Arc::clone(&state)),
+        )
+        .await;
+        state.lock().unwrap().archivist = Some(archivist);
+        FakeTfc {
+            api,
+            archivist,
+            state,
+        }
+    }
+
+    fn set(&self, change: impl FnOnce(&mut FakeState)) {
+        change(&mut self.state.lock().unwrap());
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    fn callbacks(&self) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.method == "PATCH")
+            .collect()
+    }
+
+    /// The final (passed/failed) callbacks.
+    fn finals(&self) -> Vec<Seen> {
+        self.callbacks()
+            .into_iter()
+            .filter(|s| s.json()["data"]["attributes"]["status"] != "running")
+            .collect()
+    }
+
+    /// Waits for the first final callback.
+    async fn final_result(&self) -> Value {
+        wait_until("a final callback", || !self.finals().is_empty()).await;
+        self.finals()[0].json()
+    }
+
+    fn plan_api_gets(&self) -> usize {
+        self.state.lock().unwrap().plan_api_gets
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.api)
+    }
+}
+
+async fn record(state: &Shared, server: &'static str, request: Request) -> Seen {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024 * 1024).await.unwrap();
+    let header = |name: header::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let seen = Seen {
+        server,
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        authorization: header(header::AUTHORIZATION),
+        content_type: header(header::CONTENT_TYPE),
+        body: body.to_vec(),
+    };
+    state.lock().unwrap().seen.push(seen.clone());
+    seen
+}
+
+fn redirect(status: StatusCode, to: String) -> Response {
+    (status, [(header::LOCATION, to)]).into_response()
+}
+
+async fn api(State(state): State<Shared>, request: Request) -> Response {
+    let seen = record(&state, "api", request).await;
+    let archivist = state.lock().unwrap().archivist.unwrap();
+    match (seen.method.as_str(), seen.path.as_str()) {
+        ("GET", "/api/v2/plans/plan-1/json-output") => {
+            let (mode, gets) = {
+                let mut s = state.lock().unwrap();
+                s.plan_api_gets += 1;
+                (s.plan_mode.clone(), s.plan_api_gets)
+            };
+            let to_archivist = || {
+                redirect(
+                    StatusCode::TEMPORARY_REDIRECT,
+                    format!("http://{archivist}/archive/plan?signature=presigned"),
+                )
+            };
+            match mode {
+                PlanMode::Redirect => to_archivist(),
+                PlanMode::Status(status) => (
+                    StatusCode::from_u16(status).unwrap(),
+                    r#"{"errors":[{"status":"x"}]}"#,
+                )
+                    .into_response(),
+                PlanMode::NotReady(n) if gets <= n => StatusCode::NO_CONTENT.into_response(),
+                PlanMode::NotReady(_) => to_archivist(),
+                PlanMode::Slow(delay) => {
+                    tokio::time::sleep(delay).await;
+                    to_archivist()
+                }
+            }
+        }
+        ("GET", "/api/v2/configuration-versions/cv-1/download") => {
+            if state.lock().unwrap().tarball.is_some() {
+                redirect(
+                    StatusCode::FOUND,
+                    format!("http://{archivist}/archive/config.tar.gz?signature=presigned"),
+                )
+            } else {
+                StatusCode::NOT_FOUND.into_response()
+            }
+        }
+        ("PATCH", path) if path.starts_with("/api/v2/task-results/") => {
+            let status = state
+                .lock()
+                .unwrap()
+                .callback_statuses
+                .pop_front()
+                .unwrap_or(200);
+            (StatusCode::from_u16(status).unwrap(), "").into_response()
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn archivist(State(state): State<Shared>, request: Request) -> Response {
+    let seen = record(&state, "archivist", request).await;
+    let s = state.lock().unwrap();
+    match seen.path.as_str() {
+        "/archive/plan" => (StatusCode::OK, s.plan.clone()).into_response(),
+        "/archive/config.tar.gz" => match &s.tarball {
+            Some(bytes) => (StatusCode::OK, bytes.clone()).into_response(),
+            None => StatusCode::NOT_FOUND.into_response(),
+        },
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A server that must never be called.
+async fn foreign_server() -> (SocketAddr, Shared) {
+    let state = Arc::new(Mutex::new(FakeState {
+        plan: Vec::new(),
+        plan_mode: PlanMode::Redirect,
+        tarball: None,
+        callback_statuses: VecDeque::new(),
+        plan_api_gets: 0,
+        seen: Vec::new(),
+        archivist: Some("127.0.0.1:9".parse().unwrap()),
+    }));
+    let addr = listen(Router::new().fallback(api).with_state(Arc::clone(&state))).await;
+    (addr, state)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service and its requests.
+
+fn fast() -> Backoff {
+    Backoff {
+        attempts: 4,
+        initial: Duration::from_millis(20),
+        max_delay: Duration::from_millis(100),
+        budget: Duration::from_secs(5),
+    }
+}
+
+async fn start_service(
+    tfc: &FakeTfc,
+    tweak: impl FnOnce(&mut ServiceConfig),
+) -> (SocketAddr, ServiceHandle) {
+    let tfc_url = Url::parse(&format!("http://{}", tfc.api)).unwrap();
+    let mut config = ServiceConfig::new(tfc_url, HmacKey::new(KEY), Checker::builtin().unwrap());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.client.download_retry = fast();
+    config.client.callback_retry = fast();
+    config.drain_timeout = Duration::from_secs(10);
+    tweak(&mut config);
+    Service::bind(config).await.unwrap()
+}
+
+fn trusted(config: &mut ServiceConfig) {
+    config.checker.trusted = vec![TrustedCidr::parse("10.0.0.0/8").unwrap()];
+}
+
+fn run_request(tfc: &FakeTfc, task_result_id: &str) -> Value {
+    json!({
+        "payload_version": 1,
+        "stage": "post_plan",
+        "access_token": TOKEN,
+        "capabilities": {"outcomes": true},
+        "configuration_version_download_url": tfc.url("/api/v2/configuration-versions/cv-1/download"),
+        "configuration_version_id": "cv-1",
+        "is_speculative": false,
+        "organization_name": "acme",
+        "plan_json_api_url": tfc.url("/api/v2/plans/plan-1/json-output"),
+        "run_app_url": "https://app.terraform.io/app/acme/ws/runs/run-1",
+        "run_id": "run-1",
+        "task_result_callback_url": tfc.url(&format!("/api/v2/task-results/{task_result_id}/callback")),
+        "task_result_enforcement_level": "mandatory",
+        "task_result_id": task_result_id,
+        "vcs_pull_request_url": null,
+        "workspace_id": "ws-1",
+        "workspace_name": "files",
+        "workspace_working_directory": "",
+        "a_field_tfc_adds_later": {"nested": [1, 2]},
+    })
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// POSTs `body` to the service, signed with `signature` (None: no header). Returns the status
+/// and how long the answer took.
+async fn post_raw(
+    service: SocketAddr,
+    path: &str,
+    body: Vec<u8>,
+    signature: Option<String>,
+) -> (StatusCode, Duration) {
+    let mut request = http()
+        .post(format!("http://{service}{path}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(
+            header::USER_AGENT,
+            "TFC/1.0 (+https://app.terraform.io; TFC)",
+        )
+        .body(body);
+    if let Some(signature) = signature {
+        request = request.header("X-TFC-Task-Signature", signature);
+    }
+    let start = Instant::now();
+    let response = request.send().await.unwrap();
+    (response.status(), start.elapsed())
+}
+
+async fn post(service: SocketAddr, body: &Value) -> StatusCode {
+    let bytes = serde_json::to_vec_pretty(body).unwrap();
+    let signature = sign(KEY.as_bytes(), &bytes);
+    let (status, took) = post_raw(service, "/runtask", bytes, Some(signature)).await;
+    assert!(took < Duration::from_secs(1), "answered in {took:?}");
+    status
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_idle(handle: &ServiceHandle) {
+    wait_until("jobs to finish", || handle.jobs_in_flight() == 0).await;
+}
+
+fn attributes(result: &Value) -> &Value {
+    &result["data"]["attributes"]
+}
+
+fn message(result: &Value) -> String {
+    attributes(result)["message"].as_str().unwrap().to_string()
+}
+
+fn outcomes(result: &Value) -> Vec<Value> {
+    result["data"]["relationships"]["outcomes"]["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Every request the token was sent with went to the fake API, and none to the archivist.
+fn assert_token_only_sent_to_tfc(tfc: &FakeTfc) {
+    let seen = tfc.seen();
+    for s in &seen {
+        match s.server {
+            "api" => assert_eq!(
+                s.authorization.as_deref(),
+                Some(format!("Bearer {TOKEN}").as_str()),
+                "{} {}",
+                s.method,
+                s.path
+            ),
+            _ => assert_eq!(s.authorization, None, "no token to {}", s.path),
+        }
+    }
+}
+
+fn tarball(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (path, data) in entries {
+        let mut header = tar::Header::new_gnu();
+        // Written by hand: the tar crate refuses to write the unsafe paths some tests need.
+        let name = &mut header.as_old_mut().name;
+        name[..path.len()].copy_from_slice(path.as_bytes());
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        builder.append(&header, *data).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verification_request_gets_200_and_no_callback() {
+    let tfc = FakeTfc::start(testdata("plans/example.json")).await;
+    let (service, handle) = start_service(&tfc, |_| {}).await;
+    let mut request = run_request(&tfc, "taskrs-verify");
+    request["access_token"] = json!("test-token");
+    // The dummy payload's URLs are not checked: TFC's test request is only about the key.
+    request["task_result_callback_url"] = json!("https://example.invalid/callback");
+    assert_eq!(post(service, &request).await, StatusCode::OK);
+    let health = http()
+        .get(format!("http://{service}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(health.text().await.unwrap(), "ok");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(handle.jobs_in_flight(), 0);
+    assert!(tfc.seen().is_empty(), "{:?}", tfc.seen());
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_plan_passes_after_a_running_update() {
+    let tfc = FakeTfc::start(testdata("plans/resolved_vpc_cidr.json")).await;
+    let (service, handle) = start_service(&tfc, |_| {}).await;
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-clean")).await,
+        StatusCode::OK
+    );
+    let result = tfc.final_result().await;
+    assert_eq!(attributes(&result)["status"], "passed", "{result}");
+    assert!(
+        message(&result).starts_with("No NetBIOS/SMB exposure"),
+        "{result}"
+    );
+    let callbacks = tfc.callbacks();
+    assert_eq!(
+        callbacks[0].json()["data"]["attributes"]["status"],
+        "running"
+    );
+    for c in &callbacks {
+        assert_eq!(c.content_type.as_deref(), Some("application/vnd.api+json"));
+        assert_eq!(c.path, "/api/v2/task-results/taskrs-clean/callback");
+    }
+    // The plan went through the redirect to another origin, and the token stayed with TFC.
+    assert_ne!(tfc.api.port(), tfc.archivist.port());
+    let seen = tfc.seen();
+    assert!(
+        seen.iter()
+            .any(|s| s.server == "archivist" && s.path == "/archive/plan")
+    );
+    assert_token_only_sent_to_tfc(&tfc);
+    // No trusted CIDRs: the configuration is not downloaded.
+    assert!(!seen.iter().any(|s| s.path.contains("configuration")));
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exposure_fails_with_one_outcome_per_finding() {
+    let tfc = FakeTfc::start(testdata("plans/example.json")).await;
+    let (service, handle) = start_service(&tfc, |_| {}).await;
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-example")).await,
+        StatusCode::OK
+    );
+    let result = tfc.final_result().await;
+    assert_eq!(attributes(&result)["status"], "failed");
+    assert!(message(&result).contains("PG002 aws_security_group.file_share"));
+    let outcomes = outcomes(&result);
+    assert_eq!(outcomes.len(), 2, "{result}");
+    let ids: Vec<&str> = outcomes
+        .iter()
+        .map(|o| o["attributes"]["outcome-id"].as_str().unwrap())
+        .collect();
+    assert!(ids[0].starts_with("PG002-") && ids[1].starts_with("PG001-"));
+    for o in &outcomes {
+        assert_eq!(o["type"], "task-result-outcomes");
+        assert_eq!(
+            o["attributes"]["tags"]["Status"][0]["label"], "Denied",
+            "mandatory"
+        );
+        assert!(
+            o["attributes"]["body"]
+                .as_str()
+                .unwrap()
+                .contains("--trusted-cidr")
+        );
+    }
+    assert_token_only_sent_to_tfc(&tfc);
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_carry_a_patch_of_the_configuration_tarball() {
+    let tfc = FakeTfc::start(testdata("fix/inline_second_of_three/plan.json")).await;
+    let main_tf = testdata("fix/inline_second_of_three/main.tf");
+    tfc.set(|s| {
+        s.tarball = Some(tarball(&[
+            ("README.md", b"not terraform"),
+            ("terraform/main.tf", &main_tf),
+        ]))
+    });
+    let work = tempfile::tempdir().unwrap();
+    let work_dir = work.path().to_path_buf();
+    let (service, handle) = start_service(&tfc, |c| {
+        trusted(c);
+        c.jobs.work_dir = Some(work_dir);
+    })
+    .await;
+    let mut request = run_request(&tfc, "taskrs-patch");
+    request["workspace_working_directory"] = json!("/terraform");
+    request["task_result_enforcement_level"] = json!("advisory");
+    assert_eq!(post(service, &request).await, StatusCode::OK);
+    let result = tfc.final_result().await;
+    assert_eq!(attributes(&result)["status"], "failed");
+    let outcomes = outcomes(&result);
+    assert_eq!(outcomes.len(), 1, "{result}");
+    let body = outcomes[0]["attributes"]["body"].as_str().unwrap();
+    let expected =
+        String::from_utf8(testdata("fix/inline_second_of_three/expected.patch")).unwrap();
+    assert!(body.contains("Suggested patch (main.tf)"), "{body}");
+    assert!(body.contains(&expected), "{body}\n---\n{expected}");
+    assert_eq!(
+        outcomes[0]["attributes"]["tags"]["Status"][0]["label"],
+        "Advisory"
+    );
+    let seen = tfc.seen();
+    assert!(
+        seen.iter()
+            .any(|s| s.server == "archivist" && s.path == "/archive/config.tar.gz")
+    );
+    assert_token_only_sent_to_tfc(&tfc);
+    wait_idle(&handle).await;
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        0,
+        "the job directory is removed"
+    );
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_or_missing_signature_is_401_and_nothing_is_fetched() {
+    let tfc = FakeTfc::start(testdata("plans/example.json")).await;
+    let (service, handle) = start_service(&tfc, |_| {}).await;
+    let body = serde_json::to_vec(&run_request(&tfc, "taskrs-sig")).unwrap();
+    let other_body = serde_json::to_vec(&run_request(&tfc, "taskrs-other")).unwrap();
+    for signature in [
+        None,
+        Some(String::new()),
+        Some("not hex".to_string()),
+        Some(sign(b"another key", &body)),
+        Some(sign(KEY.as_bytes(), &other_body)),
+        Some(sign(KEY.as_bytes(), &body)[..64].to_string()),
+    ] {
+        let (status, _) = post_raw(service, "/", body.clone(), signature.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{signature:?}");
+    }
+    // The same body, correctly signed, is accepted on both paths (upper-case hex too).
+    let (status, _) = post_raw(
+        service,
+        "/",
+        body.clone(),
+        Some(sign(KEY.as_bytes(), &body).to_uppercase()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    tfc.final_result().await;
+    assert_eq!(tfc.plan_api_gets(), 1);
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_1_mib_is_413_before_the_signature_check() {
+    let tfc = FakeTfc::start(testdata("plans/example.json")).await;
+    let (service, handle) = start_service(&tfc, |_| {}).await;
+    let mut request = run_request(&tfc, "taskrs-big");
+    request["padding"] = json!("x".repeat(1024 * 1024));
+    let body = serde_json::to_vec(&request).unwrap();
+    let signature = sign(KEY.as_bytes(), &body);
+    let (status, _) = post_raw(service, "/runtask", body, Some(signature)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, _) = post_raw(service, "/runtask", vec![b' '; 2 * 1024 * 1024], None).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Signed, but not a run task request.
+    let (status, _) = post_raw(
+        service,
+        "/runtask",
+        b"{\"no\":1}".to_vec(),
+        Some(sign(KEY.as_bytes(), b"{\"no\":1}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(tfc.seen().is_empty());
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_that_cannot_be_fetched_fails_the_run_with_the_reason() {
+    let tfc = FakeTfc::start(testdata("plans/example.json")).await;
+    let (service, handle) = start_service(&tfc, |_| {}).await;
+
+    tfc.set(|s| s.plan_mode = PlanMode::Status(404));
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-404")).await,
+        StatusCode::OK
+    );
+    let result = tfc.final_result().await;
+    assert_eq!(attributes(&result)["status"], "failed");
+    assert!(
+        message(&result).contains("could not fetch the plan JSON: HTTP 404"),
+        "{result}"
+    );
+    assert_eq!(tfc.plan_api_gets(), 1, "a 404 is not retried");
+    wait_idle(&handle).await;
+
+    tfc.set(|s| {
+        s.plan_mode = PlanMode::Status(500);
+        s.seen.clear();
+        s.plan_api_gets = 0;
+    });
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-500")).await,
+        StatusCode::OK
+    );
+    let result = tfc.final_result().await;
+    assert_eq!(attributes(&result)["status"], "failed");
+    assert!(message(&result).contains("HTTP 500"), "{result}");
+    assert_eq!(
+        tfc.plan_api_gets(),
+        4,
+        "a 500 is retried (4 tries in tests)"
+    );
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_plan_fails_the_run() {
+    let tfc =
+        FakeTfc::start(b"{\"format_version\": \"1.2\", \"resource_changes\": [".to_vec()).await;
+    let (service, handle) = start_service(&tfc, |_| {}).await;
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-bad")).await,
+        StatusCode::OK
+    );
+    let result = tfc.final_result().await;
+    assert_eq!(attributes(&result)["status"], "failed");
+    assert!(
+        message(&result).contains("could not read the plan JSON"),
+        "{result}"
+    );
+    assert!(result["data"].get("relationships").is_none());
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_errors_are_retried_and_422_drops_the_outcomes() {
+    let tfc = FakeTfc::start(testdata("plans/example.json")).await;
+    let (service, handle) = start_service(&tfc, |_| {}).await;
+
+    // running: 200; final: 503, 502, then 200.
+    tfc.set(|s| s.callback_statuses = VecDeque::from([200, 503, 502]));
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-retry")).await,
+        StatusCode::OK
+    );
+    wait_until("three final tries", || tfc.finals().len() == 3).await;
+    wait_idle(&handle).await;
+    let finals = tfc.finals();
+    assert_eq!(finals.len(), 3);
+    assert!(finals.iter().all(|f| f.body == finals[0].body));
+    assert_eq!(outcomes(&finals[2].json()).len(), 2);
+
+    // A 422 gets the result once more without outcomes.
+    tfc.set(|s| {
+        s.seen.clear();
+        s.callback_statuses = VecDeque::from([200, 422]);
+    });
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-422")).await,
+        StatusCode::OK
+    );
+    wait_until("two final tries", || tfc.finals().len() == 2).await;
+    wait_idle(&handle).await;
+    let finals = tfc.finals();
+    assert_eq!(finals.len(), 2);
+    assert_eq!(outcomes(&finals[0].json()).len(), 2);
+    assert!(finals[1].json()["data"].get("relationships").is_none());
+    assert_eq!(attributes(&finals[1].json())["status"], "failed");
+
+    // A 401 is final: no retry.
+    tfc.set(|s| {
+        s.seen.clear();
+        s.callback_statuses = VecDeque::from([200, 401]);
+    });
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-401")).await,
+        StatusCode::OK
+    );
+    wait_until("a final try", || tfc.finals().len() == 1).await;
+    wait_idle(&handle).await;
+    assert_eq!(tfc.finals().len(), 1);
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urls_off_the_tfc_origin_are_refused_without_any_request() {
+    let tfc = FakeTfc::start(testdata("plans/example.json")).await;
+    let (foreign, foreign_state) = foreign_server().await;
+    let (service, handle) = start_service(&tfc, |_| {}).await;
+    let api_port = tfc.api.port();
+    let elsewhere = [
+        format!("http://{foreign}/api/v2/x"),
+        format!("https://127.0.0.1:{api_port}/api/v2/x"),
+        format!("http://localhost:{api_port}/api/v2/x"),
+        format!("http://user:pw@127.0.0.1:{api_port}/api/v2/x"),
+        "ftp://127.0.0.1/x".to_string(),
+        "/api/v2/relative".to_string(),
+    ];
+    for field in [
+        "task_result_callback_url",
+        "plan_json_api_url",
+        "configuration_version_download_url",
+    ] {
+        for url in &elsewhere {
+            let mut request = run_request(&tfc, &format!("taskrs-{field}"));
+            request[field] = json!(url);
+            assert_eq!(
+                post(service, &request).await,
+                StatusCode::BAD_REQUEST,
+                "{field} = {url}"
+            );
+        }
+    }
+    let mut request = run_request(&tfc, "taskrs-no-callback");
+    request
+        .as_object_mut()
+        .unwrap()
+        .remove("task_result_callback_url");
+    assert_eq!(post(service, &request).await, StatusCode::BAD_REQUEST);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(foreign_state.lock().unwrap().seen.is_empty());
+    assert!(tfc.seen().is_empty());
+    assert_eq!(handle.jobs_in_flight(), 0);
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_task_result_id_runs_one_job() {
+    let tfc = FakeTfc::start(testdata("plans/example.json")).await;
+    let (service, handle) = start_service(&tfc, |_| {}).await;
+    let request = run_request(&tfc, "taskrs-dup");
+    for _ in 0..3 {
+        assert_eq!(post(service, &request).await, StatusCode::OK);
+    }
+    tfc.final_result().await;
+    wait_idle(&handle).await;
+    assert_eq!(tfc.plan_api_gets(), 1);
+    assert_eq!(tfc.finals().len(), 1);
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_not_ready_yet_is_asked_again() {
+    let tfc = FakeTfc::start(testdata("plans/example.json")).await;
+    tfc.set(|s| s.plan_mode = PlanMode::NotReady(2));
+    let (service, handle) = start_service(&tfc, |_| {}).await;
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-204")).await,
+        StatusCode::OK
+    );
+    let result = tfc.final_result().await;
+    assert_eq!(attributes(&result)["status"], "failed");
+    assert_eq!(outcomes(&result).len(), 2);
+    assert_eq!(tfc.plan_api_gets(), 3, "204, 204, then 307");
+    assert_token_only_sent_to_tfc(&tfc);
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malicious_tarball_writes_nothing_outside_and_the_run_is_still_reported() {
+    let tfc = FakeTfc::start(testdata("fix/inline_second_of_three/plan.json")).await;
+    let main_tf = testdata("fix/inline_second_of_three/main.tf");
+    tfc.set(|s| {
+        s.tarball = Some(tarball(&[
+            ("main.tf", &main_tf),
+            ("../escape-1.tf", b"resource \"x\" \"y\" {}"),
+            ("../../escape-2.tf", b"resource \"x\" \"y\" {}"),
+            ("../../../escape-3.tf", b"resource \"x\" \"y\" {}"),
+        ]))
+    });
+    let work = tempfile::tempdir().unwrap();
+    let jobs_dir = work.path().join("jobs");
+    std::fs::create_dir(&jobs_dir).unwrap();
+    let dir = jobs_dir.clone();
+    let (service, handle) = start_service(&tfc, |c| {
+        trusted(c);
+        c.jobs.work_dir = Some(dir);
+    })
+    .await;
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-evil")).await,
+        StatusCode::OK
+    );
+    let result = tfc.final_result().await;
+    assert_eq!(attributes(&result)["status"], "failed");
+    assert!(
+        message(&result).contains("configuration tarball could not be unpacked"),
+        "{result}"
+    );
+    let outcomes = outcomes(&result);
+    assert_eq!(outcomes.len(), 1);
+    let body = outcomes[0]["attributes"]["body"].as_str().unwrap();
+    assert!(body.contains("no source patch"), "{body}");
+    wait_idle(&handle).await;
+    let entries: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, ["jobs"], "nothing next to the job directories");
+    assert_eq!(std::fs::read_dir(&jobs_dir).unwrap().count(), 0);
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_a_running_job() {
+    let tfc = FakeTfc::start(testdata("plans/example.json")).await;
+    tfc.set(|s| s.plan_mode = PlanMode::Slow(Duration::from_millis(800)));
+    let (service, handle) = start_service(&tfc, |_| {}).await;
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-drain")).await,
+        StatusCode::OK
+    );
+    wait_until("the plan request", || tfc.plan_api_gets() == 1).await;
+    handle.shutdown();
+    assert!(
+        tfc.finals().is_empty(),
+        "still running when shutdown starts"
+    );
+    let report = tokio::time::timeout(WAIT, handle.wait()).await.unwrap();
+    assert!(report.drained);
+    let finals = tfc.finals();
+    assert_eq!(finals.len(), 1);
+    assert_eq!(attributes(&finals[0].json())["status"], "failed");
+    assert_eq!(outcomes(&finals[0].json()).len(), 2);
+    // Stopped: nothing listens any more.
+    assert!(
+        http()
+            .get(format!("http://{service}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_that_cannot_finish_report_failed() {
+    // The job timeout.
+    let tfc = FakeTfc::start(testdata("plans/resolved_vpc_cidr.json")).await;
+    tfc.set(|s| s.plan_mode = PlanMode::Slow(Duration::from_secs(3)));
+    let (service, handle) = start_service(&tfc, |c| {
+        c.jobs.timeout = Duration::from_millis(300);
+    })
+    .await;
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-slow")).await,
+        StatusCode::OK
+    );
+    let result = tfc.final_result().await;
+    assert_eq!(attributes(&result)["status"], "failed");
+    assert!(message(&result).contains("did not finish"), "{result}");
+    handle.stop().await;
+
+    // A shutdown whose drain timeout runs out.
+    let tfc = FakeTfc::start(testdata("plans/resolved_vpc_cidr.json")).await;
+    tfc.set(|s| s.plan_mode = PlanMode::Slow(Duration::from_secs(3)));
+    let (service, handle) = start_service(&tfc, |c| {
+        c.drain_timeout = Duration::from_millis(200);
+    })
+    .await;
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-abort")).await,
+        StatusCode::OK
+    );
+    wait_until("the plan request", || tfc.plan_api_gets() == 1).await;
+    let report = tokio::time::timeout(WAIT, handle.stop()).await.unwrap();
+    assert!(!report.drained);
+    assert_eq!(
+        report.abandoned, 0,
+        "the job reported before the grace ran out"
+    );
+    let finals = tfc.finals();
+    assert_eq!(finals.len(), 1);
+    assert!(message(&finals[0].json()).contains("stopped"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_503_and_takes_the_retry() {
+    let tfc = FakeTfc::start(testdata("plans/example.json")).await;
+    tfc.set(|s| s.plan_mode = PlanMode::Slow(Duration::from_millis(500)));
+    let (service, handle) = start_service(&tfc, |c| {
+        c.max_concurrent = 1;
+        c.max_queue = 0;
+    })
+    .await;
+    assert_eq!(
+        post(service, &run_request(&tfc, "taskrs-first")).await,
+        StatusCode::OK
+    );
+    let second = run_request(&tfc, "taskrs-second");
+    assert_eq!(
+        post(service, &second).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    wait_idle(&handle).await;
+    assert_eq!(post(service, &second).await, StatusCode::OK, "TFC's retry");
+    wait_until("two results", || tfc.finals().len() == 2).await;
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_plan_passes_and_asks_for_post_plan() {
+    let tfc = FakeTfc::start(testdata("plans/example.json")).await;
+    let (service, handle) = start_service(&tfc, |_| {}).await;
+    let mut request = run_request(&tfc, "taskrs-pre");
+    request["stage"] = json!("pre_plan");
+    request.as_object_mut().unwrap().remove("plan_json_api_url");
+    assert_eq!(post(service, &request).await, StatusCode::OK);
+    let result = tfc.final_result().await;
+    assert_eq!(attributes(&result)["status"], "passed");
+    assert!(message(&result).contains("post_plan"));
+    assert!(tfc.seen().iter().all(|s| s.method == "PATCH"));
+    handle.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line.
+
+#[test]
+fn serve_refuses_to_start_without_a_key() {
+    let output = assert_cmd::Command::cargo_bin("portgate")
+        .unwrap()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("PORTGATE_HMAC_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--hmac-key-file"), "{stderr}");
+    assert!(stderr.contains("--insecure-no-hmac"), "{stderr}");
+
+    let output = assert_cmd::Command::cargo_bin("portgate")
+        .unwrap()
+        .args(["serve", "--listen", "127.0.0.1:0", "--insecure-no-hmac"])
+        .env("PORTGATE_HMAC_KEY", "k")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("k\n"));
+}
+
+#[test]
+fn serve_runs_until_sigterm_and_exits_0() {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("portgate"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--tfc-url",
+            "http://127.0.0.1:9",
+        ])
+        .env("PORTGATE_HMAC_KEY", KEY)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr: SocketAddr = loop {
+        let line = lines
+            .next()
+            .expect("the service logs where it listens")
+            .unwrap();
+        let event: Value = serde_json::from_str(&line).unwrap();
+        if event["message"] == "portgate serve listening" {
+            break event["addr"].as_str().unwrap().parse().unwrap();
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let body = br#"{"access_token":"test-token","stage":"post_plan"}"#.to_vec();
+        let signature = sign(KEY.as_bytes(), &body);
+        let (status, _) = post_raw(addr, "/", body.clone(), Some(signature)).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = post_raw(addr, "/", body, Some(sign(b"wrong", b"x"))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    });
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < WAIT, "the service did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let logs = rest.join("\n");
+    assert!(logs.contains("shutting down"), "{logs}");
+    assert!(!logs.contains(KEY));
+}
