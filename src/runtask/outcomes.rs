@@ -339,6 +339,118 @@ mod tests {
         assert_eq!(without_outcomes(&with), Some(passed("ok")));
     }
 
+    /// A plan with `n` world-open SMB groups with very long names.
+    fn plan_with_findings(n: usize) -> String {
+        let resources: Vec<String> = (0..n)
+            .map(|i| {
+                let name = format!("sg_{i}_{}", "x".repeat(300));
+                format!(
+                    r#"{{"address":"aws_security_group.{name}","mode":"managed","type":"aws_security_group",
+                    "name":"{name}","change":{{"actions":["create"],"after_unknown":{{}},"after":{{"ingress":[
+                    {{"protocol":"-1","from_port":0,"to_port":0,"cidr_blocks":["0.0.0.0/0"],"ipv6_cidr_blocks":["::/0"]}}]}}}}}}"#
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"format_version":"1.2","resource_changes":[{}]}}"#,
+            resources.join(",")
+        )
+    }
+
+    /// Every string of a callback body within TFC's schema limits, and none empty.
+    fn assert_within_limits(body: &Value) {
+        let attributes = &body["data"]["attributes"];
+        let message = attributes["message"].as_str().unwrap();
+        assert!(!message.is_empty() && message.chars().count() <= MAX_MESSAGE);
+        let Some(outcomes) = body["data"]["relationships"]["outcomes"]["data"].as_array() else {
+            return;
+        };
+        assert!(
+            (1..=MAX_OUTCOMES).contains(&outcomes.len()),
+            "{}",
+            outcomes.len()
+        );
+        for outcome in outcomes {
+            let a = &outcome["attributes"];
+            let id = a["outcome-id"].as_str().unwrap();
+            assert!(
+                !id.is_empty() && id.chars().count() <= MAX_OUTCOME_ID,
+                "{id}"
+            );
+            let description = a["description"].as_str().unwrap();
+            assert!(!description.is_empty() && description.chars().count() <= MAX_DESCRIPTION);
+            if let Some(body) = a["body"].as_str() {
+                assert!(!body.is_empty() && body.chars().count() <= MAX_BODY);
+            }
+            if let Some(tags) = a["tags"].as_object() {
+                for labels in tags.values() {
+                    for label in labels.as_array().unwrap() {
+                        let text = label["label"].as_str().unwrap();
+                        assert!(!text.is_empty() && text.chars().count() <= MAX_LABEL);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn many_findings_fold_into_250_outcomes_within_every_limit() {
+        let plan = plan_with_findings(70); // 70 groups x 2 policies x 2 families = 280 findings
+        let policies = PolicySet::builtin().unwrap();
+        let report =
+            crate::check(plan.as_bytes(), "p.json", &policies, &Default::default()).unwrap();
+        assert_eq!(report.findings.len(), 280);
+        let body = result(
+            &report,
+            &policies,
+            None,
+            true,
+            true,
+            Some("https://portgate.example/r"),
+        );
+        assert_within_limits(&body);
+        let outcomes = body["data"]["relationships"]["outcomes"]["data"]
+            .as_array()
+            .unwrap();
+        assert_eq!(outcomes.len(), MAX_OUTCOMES);
+        let last = &outcomes[MAX_OUTCOMES - 1]["attributes"];
+        assert_eq!(last["outcome-id"], "portgate-more");
+        assert!(
+            last["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("31 more findings")
+        );
+        assert_eq!(body["data"]["attributes"]["status"], "failed");
+        assert_eq!(
+            body["data"]["attributes"]["url"],
+            "https://portgate.example/r"
+        );
+        assert_eq!(
+            outcomes[0]["attributes"]["tags"]["Status"][0]["label"], "Denied",
+            "mandatory tasks deny"
+        );
+    }
+
+    #[test]
+    fn a_clean_report_passes_without_outcomes() {
+        let policies = PolicySet::builtin().unwrap();
+        let plan = r#"{"format_version":"1.2","resource_changes":[]}"#;
+        let report =
+            crate::check(plan.as_bytes(), "p.json", &policies, &Default::default()).unwrap();
+        let body = result(&report, &policies, None, false, true, Some("ftp://nope"));
+        assert_within_limits(&body);
+        assert_eq!(body["data"]["attributes"]["status"], "passed");
+        assert!(
+            body["data"].get("relationships").is_none(),
+            "no empty outcomes array"
+        );
+        assert!(
+            body["data"]["attributes"].get("url").is_none(),
+            "non-http URLs are dropped"
+        );
+    }
+
     #[test]
     fn empty_messages_are_never_sent() {
         assert_eq!(failed("")["data"]["attributes"]["message"], "portgate");
