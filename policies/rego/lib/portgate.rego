@@ -1,0 +1,907 @@
+# portgate's rules in Rego: the shared library behind the conftest entry point (package main,
+# policies/rego/*.rego) and the HCP Terraform entry point (package portgate.tfc).
+#
+# `input` is the JSON of `terraform show -json PLANFILE`. `findings` is the one result both
+# entry points render: a set of objects
+#
+#   {rule_id, kind ("exposed" | "unknown"), address, resource_type, block, family, ports,
+#    cidrs, related, message}
+#
+# The semantics are those of the native engine (README.md, "How a rule is read, exactly";
+# src/rules, src/policy/eval.rs), and tests/rego_parity.rs proves the two agree on every test
+# plan. In short:
+#
+# - Planned state: the `after` state of each managed entry of `resource_changes` (delete,
+#   forget: no after state, not checked; data sources not checked), plus resources that appear
+#   only in `planned_values` (where an absent attribute is unknown).
+# - Four resource types: aws_security_group and aws_default_security_group (inline `ingress`),
+#   aws_security_group_rule (type ingress), aws_vpc_security_group_ingress_rule.
+# - Protocol names in any case and numbers (tcp/6, udp/17); -1 and all are every protocol and
+#   port; anything else has no TCP/UDP ports. A null bound or a reversed range opens nothing.
+# - The world is the UNION of a rule's CIDRs per family, so 0.0.0.0/1 + 128.0.0.0/1 and
+#   1.2.3.4/0 are the world.
+# - PG003 when values unknown until apply could still make a PG001/PG002 finding, after trying
+#   to settle a single-attribute reference from the plan itself (src/rules/resolve.rs).
+#
+# Not covered: PG004 (a CIDR that does not parse). Such a CIDR is ignored here, as it is by the
+# native engine's world check, but no finding is made for it. Waivers and patches are CLI-only.
+#
+# Why the world check does not use net.cidr_merge: regorus (the Rust Rego engine the parity
+# test runs on) has no net.cidr_merge, only net.cidr_is_valid / cidr_contains / cidr_expand.
+# `covers_world` below is an exact equivalent written with plain arithmetic: the union of
+# CIDR blocks covers a whole address family iff (a) some block contains the first address, and
+# (b) for every block, the address right after its last one is either past the end of the
+# family or inside some block. (If an address were uncovered, the smallest uncovered one is
+# either the first address or follows the last address of a block.) It runs on OPA, conftest
+# and HCP Terraform alike.
+package portgate.lib
+
+import rego.v1
+
+resource_types := {
+	"aws_security_group",
+	"aws_default_security_group",
+	"aws_security_group_rule",
+	"aws_vpc_security_group_ingress_rule",
+}
+
+# The built-in policies (policies/netbios.toml, policies/smb.toml).
+policies := {
+	"PG001": {
+		"title": "NetBIOS open to the world",
+		"label": "NetBIOS",
+		"ports": [
+			{"protocol": "tcp", "from": 137, "to": 139},
+			{"protocol": "udp", "from": 137, "to": 139},
+		],
+	},
+	"PG002": {
+		"title": "SMB open to the world",
+		"label": "SMB",
+		"ports": [
+			{"protocol": "tcp", "from": 445, "to": 445},
+			{"protocol": "udp", "from": 445, "to": 445},
+		],
+	},
+}
+
+# ---- small helpers ---------------------------------------------------------------------------
+
+has_key(obj, key) if {
+	is_object(obj)
+	key in object.keys(obj)
+}
+
+# `mode` absent or null means managed.
+managed(obj) if not has_key(obj, "mode")
+
+managed(obj) if obj.mode == null
+
+managed(obj) if obj.mode == "managed"
+
+# A value present and not null.
+present(obj, key) if {
+	has_key(obj, key)
+	obj[key] != null
+}
+
+# Boolean values of the two tests above, for use inside objects.
+is_managed(obj) := true if managed(obj)
+
+else := false
+
+is_present(obj, key) := true if present(obj, key)
+
+else := false
+
+# ---- planned resources -----------------------------------------------------------------------
+
+# Addresses of current (non-deposed) objects in resource_changes.
+changed_addresses contains rc.address if {
+	some rc in input.resource_changes
+	not present(rc, "deposed")
+}
+
+# Every module of planned_values (root and nested child_modules), with its address.
+planned_modules contains module if {
+	root := input.planned_values.root_module
+	# The output-argument form: regorus evaluates `[path, module] := walk(root)` to nothing.
+	walk(root, [path, module])
+	is_module_path(path)
+}
+
+is_module_path(path) if {
+	count(path) % 2 == 0
+	every i, step in path {
+		module_path_step(i, step)
+	}
+}
+
+module_path_step(i, step) if {
+	i % 2 == 0
+	step == "child_modules"
+}
+
+module_path_step(i, step) if {
+	i % 2 == 1
+	is_number(step)
+}
+
+# Every planned object: {key, address, module_address, managed, type, name, deposed, after,
+# unknown, planned_only}. `after` is null for objects that will not exist after apply.
+planned contains obj if {
+	some i, rc in input.resource_changes
+	obj := {
+		"key": sprintf("resource_changes[%d]", [i]),
+		"address": rc.address,
+		"module_address": object.get(rc, "module_address", null),
+		"managed": is_managed(rc),
+		"type": rc.type,
+		"name": rc.name,
+		"deposed": is_present(rc, "deposed"),
+		"after": object.get(rc.change, "after", null),
+		"unknown": object.get(rc.change, "after_unknown", null),
+		"planned_only": false,
+	}
+}
+
+planned contains obj if {
+	some module in planned_modules
+	some res in module.resources
+	not res.address in changed_addresses
+	obj := {
+		"key": sprintf("planned_values:%s", [res.address]),
+		"address": res.address,
+		"module_address": object.get(module, "address", null),
+		"managed": is_managed(res),
+		"type": res.type,
+		"name": res.name,
+		"deposed": false,
+		"after": object.get(res, "values", null),
+		"unknown": null,
+		"planned_only": true,
+	}
+}
+
+# The objects whose ingress rules are read.
+checked contains r if {
+	some r in planned
+	r.managed
+	r.type in resource_types
+	r.after != null
+}
+
+# What a rule keeps of its resource.
+slim(r) := {k: r[k] | some k in ["key", "address", "module_address", "type", "name"]}
+
+# ---- the plan's configuration ----------------------------------------------------------------
+
+# `module.net["a.b"].module.sg[0]` → ["net", "sg"]; undefined for text that is not a module
+# address. Instance keys may hold dots and brackets, so they are matched whole.
+module_call_names(module_address) := [] if module_address == null
+
+module_call_names(module_address) := names if {
+	is_string(module_address)
+	key := `(?:\[(?:"(?:[^"\\]|\\.)*"|[^\]"])*\])?`
+	regex.match(sprintf(`^module\.[^.\[]+%s(?:\.module\.[^.\[]+%s)*$`, [key, key]), module_address)
+	found := regex.find_all_string_submatch_n(sprintf(`module\.([^.\[]+)%s`, [key]), module_address, -1)
+	names := [m[1] | some m in found]
+}
+
+# The configuration block that declared a planned object.
+config_resource(r) := cr if {
+	names := module_call_names(r.module_address)
+	path := array.concat(["root_module"], [step | some name in names; some step in ["module_calls", name, "module"]])
+	module := object.get(input.configuration, path, null)
+	matches := [c |
+		some c in module.resources
+		managed(c)
+		c.type == r.type
+		c.name == r.name
+	]
+	cr := matches[0]
+}
+
+# Format 1.0+ (Terraform 1.1+) lists attributes written as blocks, inline `ingress` included.
+config_shows_inline_ingress if not startswith(input.format_version, "0.")
+
+# The configuration shows the resource has no inline `ingress` at all.
+declares_no_inline_ingress(r) if {
+	config_shows_inline_ingress
+	cr := config_resource(r)
+	not present(cr, "expressions")
+}
+
+declares_no_inline_ingress(r) if {
+	config_shows_inline_ingress
+	cr := config_resource(r)
+	is_object(cr.expressions)
+	not has_key(cr.expressions, "ingress")
+}
+
+# ---- reading after / after_unknown -------------------------------------------------------------
+
+is_unknown(unknown, _) if unknown == true
+
+is_unknown(unknown, key) if unknown[key] == true
+
+# A scalar attribute: {"known": false} or {"known": true, "value": v} (v may be null).
+scalar(reader, obj, key) := {"known": false} if {
+	is_unknown(reader.unknown, key)
+} else := {"known": true, "value": obj[key]} if {
+	has_key(obj, key)
+} else := {"known": false} if {
+	reader.planned_only
+} else := {"known": true, "value": null}
+
+family_of_attribute := {
+	"cidr_blocks": "ipv4",
+	"cidr_ipv4": "ipv4",
+	"ipv6_cidr_blocks": "ipv6",
+	"cidr_ipv6": "ipv6",
+}
+
+# CIDR entries of a list attribute: {attribute, index, known, text}.
+cidr_list(reader, obj, key) := [{"attribute": key, "index": null, "known": false}] if {
+	is_unknown(reader.unknown, key)
+} else := [{"attribute": key, "index": null, "known": false}] if {
+	reader.planned_only
+	not has_key(obj, key)
+} else := [list_entry(reader, key, i, v) | some i, v in obj[key]] if {
+	is_array(obj[key])
+} else := []
+
+list_entry(reader, key, i, v) := {"attribute": key, "index": i, "known": true, "text": v} if {
+	is_string(v)
+	not reader.unknown[key][i] == true
+} else := {"attribute": key, "index": i, "known": false}
+
+cidr_scalar(reader, obj, key) := entries if {
+	s := scalar(reader, obj, key)
+	entries := scalar_entries(key, s)
+}
+
+scalar_entries(key, s) := [] if {
+	s.known
+	s.value == null
+} else := [{"attribute": key, "index": null, "known": true, "text": s.value}] if {
+	s.known
+} else := [{"attribute": key, "index": null, "known": false}]
+
+# ---- normalized ingress rules (before reference resolution) ---------------------------------
+
+whole_ingress_unknown(r) if is_unknown(r.unknown, "ingress")
+
+whole_ingress_unknown(r) if {
+	r.planned_only
+	not has_key(r.after, "ingress")
+}
+
+raw_rules contains rule if {
+	some r in checked
+	r.type in {"aws_security_group", "aws_default_security_group"}
+	whole_ingress_unknown(r)
+	not declares_no_inline_ingress(r)
+	rule := {
+		"resource": slim(r),
+		"block": null,
+		"protocol": {"known": false},
+		"from_port": {"known": false},
+		"to_port": {"known": false},
+		"cidrs": [{"attribute": "ingress", "index": null, "known": false}],
+		"direction_known": true,
+		"whole_unknown": true,
+	}
+}
+
+raw_rules contains rule if {
+	some r in checked
+	r.type in {"aws_security_group", "aws_default_security_group"}
+	not whole_ingress_unknown(r)
+	is_array(r.after.ingress)
+	some i, block in r.after.ingress
+	reader := {"unknown": element_unknown(r, i, block), "planned_only": r.planned_only}
+	obj := object_or_empty(block)
+	rule := {
+		"resource": slim(r),
+		"block": i,
+		"protocol": scalar(reader, obj, "protocol"),
+		"from_port": scalar(reader, obj, "from_port"),
+		"to_port": scalar(reader, obj, "to_port"),
+		"cidrs": array.concat(
+			cidr_list(reader, obj, "cidr_blocks"),
+			cidr_list(reader, obj, "ipv6_cidr_blocks"),
+		),
+		"direction_known": true,
+		"whole_unknown": false,
+	}
+}
+
+# A null element of the planned `ingress` list stands for a wholly unknown one.
+element_unknown(_, _, block) := true if block == null
+
+element_unknown(r, i, block) := u if {
+	block != null
+	u := object.get(r, ["unknown", "ingress", i], null)
+}
+
+object_or_empty(block) := block if is_object(block)
+
+object_or_empty(block) := {} if not is_object(block)
+
+raw_rules contains rule if {
+	some r in checked
+	r.type == "aws_security_group_rule"
+	reader := {"unknown": r.unknown, "planned_only": r.planned_only}
+	direction := scalar(reader, r.after, "type")
+	direction_known := ingress_direction(direction)
+	rule := {
+		"resource": slim(r),
+		"block": null,
+		"protocol": scalar(reader, r.after, "protocol"),
+		"from_port": scalar(reader, r.after, "from_port"),
+		"to_port": scalar(reader, r.after, "to_port"),
+		"cidrs": array.concat(
+			cidr_list(reader, r.after, "cidr_blocks"),
+			cidr_list(reader, r.after, "ipv6_cidr_blocks"),
+		),
+		"direction_known": direction_known,
+		"whole_unknown": false,
+	}
+}
+
+# true: an ingress rule; false: the type is unknown until apply (it may be ingress);
+# undefined: egress or nothing.
+ingress_direction(d) := true if {
+	d.known
+	is_string(d.value)
+	lower(d.value) == "ingress"
+}
+
+ingress_direction(d) := false if not d.known
+
+raw_rules contains rule if {
+	some r in checked
+	r.type == "aws_vpc_security_group_ingress_rule"
+	reader := {"unknown": r.unknown, "planned_only": r.planned_only}
+	rule := {
+		"resource": slim(r),
+		"block": null,
+		"protocol": scalar(reader, r.after, "ip_protocol"),
+		"from_port": scalar(reader, r.after, "from_port"),
+		"to_port": scalar(reader, r.after, "to_port"),
+		"cidrs": array.concat(
+			cidr_scalar(reader, r.after, "cidr_ipv4"),
+			cidr_scalar(reader, r.after, "cidr_ipv6"),
+		),
+		"direction_known": true,
+		"whole_unknown": false,
+	}
+}
+
+# ---- settling unknown CIDRs from the plan (src/rules/resolve.rs) ------------------------------
+#
+# An unknown CIDR is replaced by a value only when the configuration shows its expression
+# references exactly one managed-resource attribute in the same module instance, that
+# attribute is a known string in the referenced object's planned state, and the entry is the
+# only unknown one of its attribute (one element of a list of known length, or a scalar).
+
+rules contains resolved if {
+	some rule in raw_rules
+	resolved := object.union(rule, {"cidrs": [resolve_entry(rule, i, e) | some i, e in rule.cidrs]})
+}
+
+resolve_entry(rule, _, e) := {
+	"attribute": e.attribute,
+	"index": e.index,
+	"known": true,
+	"text": value,
+	"reference": reference,
+} if {
+	not e.known
+	e.attribute in {"cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6"}
+	count([x | some x in rule.cidrs; x.attribute == e.attribute; not x.known]) == 1
+	resolvable_shape(e)
+	input.configuration.root_module
+	expression := expression_of(rule, e.attribute)
+	[value, reference] := resolve_reference(rule.resource, expression)
+} else := e
+
+# A wholly unknown list could be any function's result.
+resolvable_shape(e) if not endswith(e.attribute, "_blocks")
+
+resolvable_shape(e) if e.index != null
+
+expressions(r) := cr.expressions if {
+	cr := config_resource(r)
+	is_object(cr.expressions)
+}
+
+expression_of(rule, attribute) := expr if {
+	rule.block == null
+	expr := expressions(rule.resource)[attribute]
+} else := expr if {
+	# The AWS provider's `ingress` is an attribute written with block syntax: Terraform
+	# summarises all inline blocks as one expression with the references of all of them.
+	rule.block != null
+	expr := expressions(rule.resource).ingress
+	is_object(expr)
+} else := expr if {
+	# Providers with true nested blocks: one object per block; use the one static block whose
+	# literal protocol and ports match the planned rule.
+	rule.block != null
+	blocks := expressions(rule.resource).ingress
+	is_array(blocks)
+	candidates := [b | some b in blocks; is_object(b); block_matches(b, rule)]
+	count(candidates) == 1
+	expr := candidates[0][attribute]
+}
+
+constant(block, key) := block[key].constant_value if {
+	is_object(block[key])
+	block[key].constant_value != null
+}
+
+block_matches(b, rule) if {
+	rule.protocol.known
+	is_string(rule.protocol.value)
+	c := constant(b, "protocol")
+	is_string(c)
+	lower(c) == lower(rule.protocol.value)
+	port_constant_matches(b, "from_port", rule.from_port)
+	port_constant_matches(b, "to_port", rule.to_port)
+}
+
+port_constant_matches(b, key, port) if {
+	port.known
+	is_number(port.value)
+	c := constant(b, key)
+	is_number(c)
+	c == port.value
+}
+
+expression_references(expr) := [] if {
+	is_object(expr)
+	not has_key(expr, "references")
+} else := refs if {
+	is_object(expr)
+	refs := expr.references
+	is_array(refs)
+	every x in refs {
+		is_string(x)
+	}
+}
+
+# Terraform lists `aws_vpc.main.cidr_block` and its prefix `aws_vpc.main`: keep the longest.
+significant_references(refs) := [r |
+	some r in refs
+	not has_longer_form(r, refs)
+]
+
+has_longer_form(r, refs) if {
+	some other in refs
+	count(other) > count(r)
+	startswith(other, r)
+	substring(other, count(r), 1) in {".", "["}
+}
+
+not_resources := {"var", "local", "module", "data", "count", "each", "path", "terraform", "self"}
+
+# `aws_vpc.main.cidr_block` or `aws_vpc.main["k"].cidr_block` → [resource, attribute].
+attribute_reference(reference) := [resource, attribute] if {
+	ident := `[A-Za-z_][A-Za-z0-9_-]*`
+	key := `\[(?:"(?:[^"\\]|\\.)*"|[^\]"])*\]`
+	pattern := sprintf(`^(%s)\.(%s)(%s)?\.(%s)$`, [ident, ident, key, ident])
+	regex.match(pattern, reference)
+	m := regex.find_all_string_submatch_n(pattern, reference, 1)[0]
+	not m[1] in not_resources
+	resource := sprintf("%s.%s%s", [m[1], m[2], m[3]])
+	attribute := m[4]
+}
+
+# Current managed objects by address (the last one wins, as in the native engine).
+by_address(address) := objs[count(objs) - 1] if {
+	objs := [r |
+		some r in planned_in_order
+		r.managed
+		not r.deposed
+		r.address == address
+	]
+	count(objs) > 0
+}
+
+planned_in_order := array.concat(
+	[r | some r in planned; not r.planned_only],
+	[r | some r in planned; r.planned_only],
+)
+
+resolve_reference(r, expression) := [value, sprintf("%s.%s", [address, attribute])] if {
+	sig := significant_references(expression_references(expression))
+	count(sig) == 1
+	[resource, attribute] := attribute_reference(sig[0])
+	address := qualified(r.module_address, resource)
+	referenced := by_address(address)
+	is_object(referenced.after)
+	not unknown_blocks_resolution(referenced.unknown, attribute)
+	value := referenced.after[attribute]
+	is_string(value)
+}
+
+qualified(module_address, resource) := resource if module_address == null
+
+qualified(module_address, resource) := sprintf("%s.%s", [module_address, resource]) if module_address != null
+
+unknown_blocks_resolution(unknown, _) if {
+	unknown != null
+	not is_object(unknown)
+}
+
+unknown_blocks_resolution(unknown, attribute) if unknown[attribute] == true
+
+# ---- CIDRs: parsing and the world check ----------------------------------------------------
+
+pow2 := [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
+
+hex_digits := {
+	"0": 0, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6, "7": 7, "8": 8, "9": 9,
+	"a": 10, "b": 11, "c": 12, "d": 13, "e": 14, "f": 15,
+}
+
+# Unit width in bits and number of units of each family.
+widths := {"ipv4": 8, "ipv6": 16}
+
+unit_counts := {"ipv4": 4, "ipv6": 8}
+
+# A CIDR as AWS reads it: {family, units, prefix}; host bits are kept in `units` and ignored
+# by every comparison below. Undefined for text that is not a CIDR.
+parse_cidr(text) := cidr if {
+	t := trim_space(text)
+	net.cidr_is_valid(t)
+	[addr, prefix] := split(t, "/")
+	units := address_units(lower(addr))
+	cidr := {
+		"family": family_of_units(units),
+		"units": units,
+		"prefix": to_number(prefix),
+	}
+}
+
+family_of_units(units) := "ipv4" if count(units) == 4
+
+family_of_units(units) := "ipv6" if count(units) == 8
+
+address_units(addr) := [to_number(o) | some o in split(addr, ".")] if not contains(addr, ":")
+
+address_units(addr) := units if {
+	contains(addr, ":")
+	not contains(addr, "::")
+	units := groups_units(addr)
+	count(units) == 8
+}
+
+address_units(addr) := units if {
+	contains(addr, "::")
+	[left, right] := split(addr, "::")
+	l := groups_units(left)
+	r := groups_units(right)
+	zeros := [0 | some i in numbers.range(0, 7); i < 8 - count(l) - count(r)]
+	units := array.concat(array.concat(l, zeros), r)
+	count(units) == 8
+}
+
+groups_units(text) := [] if text == ""
+
+groups_units(text) := units if {
+	text != ""
+	units := [u | some g in split(text, ":"); some u in group_units(g)]
+}
+
+# An IPv6 group: 16 bits in hex, or an embedded IPv4 address (two units).
+group_units(g) := [hex16(g)] if not contains(g, ".")
+
+group_units(g) := [o[0] * 256 + o[1], o[2] * 256 + o[3]] if {
+	contains(g, ".")
+	o := [to_number(x) | some x in split(g, ".")]
+}
+
+hex16(g) := sum([v |
+	some i in numbers.range(0, count(g) - 1)
+	v := hex_digits[substring(g, i, 1)] * pow2[4 * ((count(g) - 1) - i)]
+])
+
+# Bits of unit i inside the prefix, the block size of unit i, and the unit truncated to it.
+prefix_bits(c, i) := min([max([c.prefix - widths[c.family] * i, 0]), widths[c.family]])
+
+block_size(c, i) := pow2[widths[c.family] - prefix_bits(c, i)]
+
+truncated(c, i) := c.units[i] - (c.units[i] % block_size(c, i))
+
+unit_indexes(family) := numbers.range(0, unit_counts[family] - 1)
+
+# The address right after the last address of block c; undefined when c ends the family.
+next_address(c) := [next_unit(c, i, j) | some i in unit_indexes(c.family)] if {
+	candidates := {i |
+		some i in unit_indexes(c.family)
+		prefix_bits(c, i) > 0
+		truncated(c, i) + block_size(c, i) < pow2[widths[c.family]]
+	}
+	count(candidates) > 0
+	j := max(candidates)
+}
+
+next_unit(c, i, j) := truncated(c, i) if i < j
+
+next_unit(c, i, j) := truncated(c, i) + block_size(c, i) if i == j
+
+next_unit(_, i, j) := 0 if i > j
+
+contains_address(c, units) if {
+	every i in unit_indexes(c.family) {
+		units[i] - (units[i] % block_size(c, i)) == truncated(c, i)
+	}
+}
+
+covers_world(nets) if {
+	count(nets) > 0
+	zero := [0 | some _ in unit_indexes(nets[0].family)]
+	some first in nets
+	contains_address(first, zero)
+	every c in nets {
+		followed_by_cover(c, nets)
+	}
+}
+
+followed_by_cover(c, _) if not next_address(c)
+
+followed_by_cover(c, nets) if {
+	after := next_address(c)
+	some d in nets
+	contains_address(d, after)
+}
+
+# ---- evaluation: rules × policies → findings ---------------------------------------------
+
+families := ["ipv4", "ipv6"]
+
+# Per family: the known CIDRs that parse, whether they cover the world, which entries make up
+# the cover (the /0 ones when there are any, else all of the family), and whether some entry
+# of that family is unknown until apply.
+cover(rule, family) := {
+	"world": world,
+	"cidrs": world_cidrs(parsed),
+	"unknown": family_unknown(rule, family),
+} if {
+	parsed := [{"text": e.text, "net": n} |
+		some e in rule.cidrs
+		e.known
+		is_string(e.text)
+		n := parse_cidr(e.text)
+		n.family == family
+	]
+	world := covers_world([p.net | some p in parsed])
+} else := {
+	"world": false,
+	"cidrs": [],
+	"unknown": family_unknown(rule, family),
+}
+
+world_cidrs(parsed) := zero if {
+	zero := [p.text | some p in parsed; p.net.prefix == 0]
+	count(zero) > 0
+} else := [p.text | some p in parsed]
+
+family_unknown(rule, family) := count([e |
+	some e in rule.cidrs
+	not e.known
+	entry_family_matches(e, family)
+]) > 0
+
+entry_family_matches(e, family) if family_of_attribute[e.attribute] == family
+
+# A wholly unknown `ingress` may hold either family.
+entry_family_matches(e, _) if e.attribute == "ingress"
+
+protocol_kind(p) := "all" if {
+	lower(trim_space(p)) in {"-1", "all"}
+} else := "tcp" if {
+	lower(trim_space(p)) in {"tcp", "6"}
+} else := "udp" if {
+	lower(trim_space(p)) in {"udp", "17"}
+} else := "other"
+
+port_value(n) := n if {
+	is_number(n)
+	n >= 0
+	n <= 65535
+	floor(n) == n
+}
+
+# What a rule lets in, ignoring where from: {kind: nothing|all|ports, l4, from, to}, and
+# whether that is certain (false when a TCP/UDP bound is unknown: then the widest possible).
+exposure(rule) := {"kind": "unknown-protocol", "certain": false} if {
+	not rule.protocol.known
+} else := {"kind": "nothing", "certain": true} if {
+	not is_string(rule.protocol.value)
+} else := widest(protocol_kind(rule.protocol.value), rule.from_port, rule.to_port) if {
+	protocol_kind(rule.protocol.value) in {"tcp", "udp"}
+	not both_known(rule)
+} else := object.union(exposure_of(protocol_kind(rule.protocol.value), rule.from_port.value, rule.to_port.value), {"certain": true}) if {
+	both_known(rule)
+} else := object.union(exposure_of(protocol_kind(rule.protocol.value), null, null), {"certain": true})
+
+both_known(rule) if {
+	rule.from_port.known
+	rule.to_port.known
+}
+
+exposure_of(kind, from, to) := {"kind": "all"} if {
+	kind == "all"
+} else := e if {
+	kind in {"tcp", "udp"}
+	e := ported(kind, port_value(from), port_value(to))
+} else := {"kind": "nothing"}
+
+ported(l4, from, to) := {"kind": "ports", "l4": l4, "from": from, "to": to} if {
+	from <= to
+} else := {"kind": "nothing"}
+
+widest(l4, from, to) := object.union(ported(l4, lo, hi), {"certain": false}) if {
+	lo := widest_bound(from, 0)
+	hi := widest_bound(to, 65535)
+} else := {"kind": "nothing", "certain": false}
+
+widest_bound(b, default_value) := default_value if not b.known
+
+widest_bound(b, _) := port_value(b.value) if b.known
+
+# The policy ports a rule opens (or could open): list of {protocol, from, to}.
+hits(e, policy) := policy.ports if e.kind == "unknown-protocol"
+
+hits(e, policy) := policy.ports if e.kind == "all"
+
+hits(e, _) := [] if e.kind == "nothing"
+
+hits(e, policy) := [{"protocol": spec.protocol, "from": lo, "to": hi} |
+	some spec in policy.ports
+	spec.protocol == e.l4
+	lo := max([spec.from, e.from])
+	hi := min([spec.to, e.to])
+	lo <= hi
+] if e.kind == "ports"
+
+# "opens", "maybe" or "no".
+port_match(rule, id) := {"kind": kind, "ports": ports} if {
+	e := exposure(rule)
+	ports := hits(e, policies[id])
+	kind := match_kind(ports, e.certain)
+}
+
+match_kind(ports, _) := "no" if count(ports) == 0
+
+match_kind(ports, certain) := "opens" if {
+	count(ports) > 0
+	certain
+}
+
+match_kind(ports, certain) := "maybe" if {
+	count(ports) > 0
+	not certain
+}
+
+port_text(p) := sprintf("%s/%d", [p.protocol, p.from]) if p.from == p.to
+
+port_text(p) := sprintf("%s/%d-%d", [p.protocol, p.from, p.to]) if p.from != p.to
+
+exposed(rule, id, family) if {
+	rule.direction_known
+	cover(rule, family).world
+	port_match(rule, id).kind == "opens"
+}
+
+could_violate(rule, id) if {
+	some family in families
+	not exposed(rule, id, family)
+	c := cover(rule, family)
+	could_reach(c)
+	port_match(rule, id).kind != "no"
+	not exposed_any(rule, id)
+}
+
+could_reach(c) if c.world
+
+could_reach(c) if c.unknown
+
+exposed_any(rule, id) if {
+	some family in families
+	exposed(rule, id, family)
+}
+
+subject(rule) := sprintf("%s ingress[%d]", [rule.resource.address, rule.block]) if rule.block != null
+
+subject(rule) := rule.resource.address if rule.block == null
+
+traffic(rule) := sprintf("all traffic (protocol %s)", [rule.protocol.value]) if {
+	rule.protocol.known
+	is_string(rule.protocol.value)
+	protocol_kind(rule.protocol.value) == "all"
+} else := sprintf("%s %s", [rule.protocol.value, port_span(rule)]) if {
+	rule.protocol.known
+	is_string(rule.protocol.value)
+} else := "protocol null" if {
+	rule.protocol.known
+} else := "an unknown protocol"
+
+port_label(p) := "(unknown)" if not p.known
+
+port_label(p) := "null" if {
+	p.known
+	p.value == null
+}
+
+port_label(p) := sprintf("%v", [p.value]) if {
+	p.known
+	p.value != null
+}
+
+port_span(rule) := port_label(rule.from_port) if port_label(rule.from_port) == port_label(rule.to_port)
+
+port_span(rule) := sprintf("%s-%s", [port_label(rule.from_port), port_label(rule.to_port)]) if {
+	port_label(rule.from_port) != port_label(rule.to_port)
+}
+
+# Every finding: PG001/PG002 ("exposed", one per rule, policy and family) and PG003
+# ("unknown", one per rule).
+findings contains f if {
+	some rule in rules
+	some id, policy in policies
+	some family in families
+	exposed(rule, id, family)
+	c := cover(rule, family)
+	ports := [port_text(p) | some p in port_match(rule, id).ports]
+	f := {
+		"rule_id": id,
+		"kind": "exposed",
+		"title": policy.title,
+		"address": rule.resource.address,
+		"resource_type": rule.resource.type,
+		"object": rule.resource.key,
+		"block": rule.block,
+		"family": family,
+		"cidrs": c.cidrs,
+		"ports": ports,
+		"related": [],
+		"message": sprintf("%s allows %s from %s: %s (%s) is open to the internet", [
+			subject(rule), traffic(rule), concat(", ", c.cidrs), policy.label, concat(", ", ports),
+		]),
+	}
+}
+
+findings contains f if {
+	some rule in rules
+	related := sort([id | some id, _ in policies; could_violate(rule, id)])
+	count(related) > 0
+	ports := [port_text(p) | some id in related; some p in port_match(rule, id).ports]
+	f := {
+		"rule_id": "PG003",
+		"kind": "unknown",
+		"title": "Values unknown until apply",
+		"address": rule.resource.address,
+		"resource_type": rule.resource.type,
+		"object": rule.resource.key,
+		"block": rule.block,
+		"family": null,
+		"cidrs": [],
+		"ports": ports,
+		"related": related,
+		"message": sprintf("%s: %s unknown until apply, so it cannot be proven safe; it could violate %s", [
+			subject(rule), unknown_what(rule), concat(" and ", [sprintf("%s %s", [id, policies[id].title]) | some id in related]),
+		]),
+	}
+}
+
+unknown_what(rule) := "its ingress rules are" if rule.whole_unknown
+
+unknown_what(rule) := sprintf("it allows %s and some values are", [traffic(rule)]) if not rule.whole_unknown
+
+# The text both entry points print for a finding.
+render(f) := sprintf("%s %s: %s [%s]", [f.rule_id, f.address, f.message, f.title])
