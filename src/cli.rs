@@ -92,31 +92,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", default_value = "https://app.terraform.io")]
     pub tfc_url: String,
 
-    /// A network trusted to reach NetBIOS/SMB (repeatable): outcomes then carry a patch that
-    /// puts these in place of the world, made against the run's configuration. Overrides
-    /// `trusted_cidrs` of the config file.
-    #[arg(long = "trusted-cidr", value_name = "CIDR")]
-    pub trusted_cidrs: Vec<String>,
-
-    /// Settings file (default: portgate.toml in the current directory, when present).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Lowest severity that fails the run task [default: any, or fail_on in portgate.toml].
-    #[arg(long, value_enum, value_name = "SEVERITY")]
-    pub fail_on: Option<FailOn>,
-
-    /// What to do when values that decide a finding are unknown until apply (PG003)
-    /// [default: warn, or unknown in portgate.toml].
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub unknown: Option<UnknownMode>,
-
-    /// Only report resources the plan creates, updates or replaces (skip no-op ones).
-    #[arg(long)]
-    pub only_changes: bool,
-
     #[command(flatten)]
-    pub policies: PolicyArgs,
+    pub gate: GateArgs,
 
     /// Jobs checked at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -223,39 +200,22 @@ pub struct PolicyArgs {
     pub policy_dirs: Vec<PathBuf>,
 }
 
+/// The gate settings `check` and `serve` share; each also has a key in portgate.toml, which the
+/// flag overrides.
 #[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// Plan JSON file, or `-` to read standard input.
-    #[arg(value_name = "PLAN")]
-    pub plan: PathBuf,
-
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
-    pub format: CheckFormat,
-
-    /// A network trusted to reach NetBIOS/SMB (repeatable, IPv4 or IPv6): suggested patches
-    /// put these in place of 0.0.0.0/0 and ::/0. Overrides `trusted_cidrs` of portgate.toml.
+pub struct GateArgs {
+    /// A network trusted to reach NetBIOS/SMB (repeatable, IPv4 or IPv6): findings get a
+    /// patch that puts these in place of 0.0.0.0/0 and ::/0. Overrides `trusted_cidrs` of
+    /// portgate.toml.
     #[arg(long = "trusted-cidr", value_name = "CIDR")]
     pub trusted_cidrs: Vec<String>,
-
-    /// The Terraform root module the plan was made from; patches are made against its files.
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub source: PathBuf,
 
     /// Settings file (default: portgate.toml in the current directory, when present).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Apply the suggested source patches to the files in place.
-    #[arg(long)]
-    pub write: bool,
-
-    /// Write the report in --format to FILE, and print the text report to stdout.
-    #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-
-    /// Lowest severity that fails the gate (exit code 1) [default: any, or fail_on in
-    /// portgate.toml].
+    /// Lowest severity that fails the gate (`check`: exit code 1; `serve`: a failed run task)
+    /// [default: any, or fail_on in portgate.toml].
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,
 
@@ -268,6 +228,69 @@ pub struct CheckArgs {
     #[arg(long)]
     pub only_changes: bool,
 
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+}
+
+/// What the gate settings resolve to, after the config file.
+pub(crate) struct Gate {
+    pub config: ProjectConfig,
+    pub policies: PolicySet,
+    pub trusted: Vec<TrustedCidr>,
+    pub options: CheckOptions,
+}
+
+impl GateArgs {
+    /// Reads the config file and merges it with the flags (flags win).
+    pub(crate) fn resolve(&self, today: time::Date) -> Result<Gate, Error> {
+        let config = load_config(self.config.as_deref())?;
+        let policies = load_policies(&self.policies, &config)?;
+        let trusted = trusted_cidrs(&self.trusted_cidrs, &config)?;
+        let options = CheckOptions {
+            only_changes: self.only_changes || config.only_changes.unwrap_or(false),
+            unknown: self.unknown.or(config.unknown).unwrap_or_default(),
+            fail_on: self
+                .fail_on
+                .or(config.fail_on)
+                .unwrap_or_default()
+                .severity(),
+            waivers: config.waivers.clone(),
+            today,
+        };
+        Ok(Gate {
+            config,
+            policies,
+            trusted,
+            options,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Plan JSON file, or `-` to read standard input.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+
+    /// The Terraform root module the plan was made from; patches are made against its files.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub source: PathBuf,
+
+    #[command(flatten)]
+    pub gate: GateArgs,
+
+    /// Apply the suggested source patches to the files in place.
+    #[arg(long)]
+    pub write: bool,
+
+    /// Write the report in --format to FILE, and print the text report to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
     /// Report findings but exit 0 (errors still exit 2).
     #[arg(long, visible_alias = "exit-zero")]
     pub soft_fail: bool,
@@ -275,9 +298,6 @@ pub struct CheckArgs {
     /// Today's date for waiver expiry (YYYY-MM-DD); defaults to the current UTC date.
     #[arg(long, value_name = "DATE", hide = true)]
     pub today: Option<String>,
-
-    #[command(flatten)]
-    pub policies: PolicyArgs,
 
     /// When to color text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
@@ -465,9 +485,13 @@ fn run_serve(args: &ServeArgs) -> Result<u8, Error> {
     init_logging(args.log_format);
     let key = serve_hmac_key(args, std::env::var_os(HMAC_KEY_ENV))?;
     let tfc_url = tfc_origin(&args.tfc_url)?;
-    let config = load_config(args.config.as_deref())?;
-    let policies = load_policies(&args.policies, &config)?;
-    let trusted = trusted_cidrs(&args.trusted_cidrs, &config)?;
+    // The date is set again for each job (waivers expire while the service runs).
+    let Gate {
+        config,
+        policies,
+        trusted,
+        options,
+    } = args.gate.resolve(time::OffsetDateTime::now_utc().date())?;
     if let Some(dir) = &args.work_dir
         && !dir.is_dir()
     {
@@ -479,17 +503,6 @@ fn run_serve(args: &ServeArgs) -> Result<u8, Error> {
     if let Some(path) = &config.path {
         tracing::info!(config = %path.display(), "settings read");
     }
-    let options = CheckOptions {
-        only_changes: args.only_changes || config.only_changes.unwrap_or(false),
-        unknown: args.unknown.or(config.unknown).unwrap_or_default(),
-        fail_on: args
-            .fail_on
-            .or(config.fail_on)
-            .unwrap_or_default()
-            .severity(),
-        waivers: config.waivers.clone(),
-        today: time::OffsetDateTime::now_utc().date(),
-    };
     let checker = Checker {
         policies,
         options,
@@ -603,9 +616,6 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         stdout,
         stderr,
     } = streams;
-    let config = load_config(args.config.as_deref())?;
-    let policies = load_policies(&args.policies, &config)?;
-    let trusted = trusted_cidrs(&args.trusted_cidrs, &config)?;
     let today = match &args.today {
         Some(text) => crate::waiver::parse_date(text).map_err(|message| {
             Error::Config(ConfigError::Flag {
@@ -616,6 +626,12 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         })?,
         None => time::OffsetDateTime::now_utc().date(),
     };
+    let Gate {
+        policies,
+        trusted,
+        options,
+        ..
+    } = args.gate.resolve(today)?;
     if trusted.is_empty() && (args.format == CheckFormat::Diff || args.write) {
         return Err(Error::Usage(format!(
             "{} needs trusted CIDRs to put in place of the world: pass --trusted-cidr CIDR or set trusted_cidrs in portgate.toml",
@@ -652,17 +668,6 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
             },
         })?;
         (bytes, shown)
-    };
-    let options = CheckOptions {
-        only_changes: args.only_changes || config.only_changes.unwrap_or(false),
-        unknown: args.unknown.or(config.unknown).unwrap_or_default(),
-        fail_on: args
-            .fail_on
-            .or(config.fail_on)
-            .unwrap_or_default()
-            .severity(),
-        waivers: config.waivers.clone(),
-        today,
     };
     let report = crate::check(&bytes, &source_name, &policies, &options)?;
     let fixes = (!trusted.is_empty()).then(|| {
