@@ -48,9 +48,10 @@ only_changes = false
 # expires = 2027-01-31
 "#;
 
-/// A settings file that cannot be used, or a bad setting given on the command line.
+/// A TOML file (settings or policy) that cannot be used, at the place in it that is wrong
+/// when that is known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
+pub enum FileError {
     #[error("{file}:{line}:{column}: {message}")]
     At {
         file: String,
@@ -60,6 +61,26 @@ pub enum ConfigError {
     },
     #[error("{file}: {message}")]
     File { file: String, message: String },
+}
+
+impl FileError {
+    /// An error at byte `offset` of `text`, the contents of `file`.
+    pub fn at(text: &str, file: &str, offset: usize, message: String) -> FileError {
+        let (line, column) = crate::plan::line_column(text, offset);
+        FileError::At {
+            file: file.to_string(),
+            line,
+            column,
+            message,
+        }
+    }
+}
+
+/// A settings file that cannot be used, or a bad setting given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("{flag} {value}: {message}")]
     Flag {
         flag: &'static str,
@@ -165,7 +186,7 @@ impl ProjectConfig {
             }
         };
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+        let text = std::fs::read_to_string(&path).map_err(|e| FileError::File {
             file: file.clone(),
             message: format!("cannot read config file: {e}"),
         })?;
@@ -180,38 +201,20 @@ impl ProjectConfig {
 
     /// Parses the text of a config file; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<ProjectConfig, ConfigError> {
-        let raw: RawConfig = parse_toml(text).map_err(|(position, message)| match position {
-            Some((line, column)) => ConfigError::At {
-                file: file.to_string(),
-                line,
-                column,
-                message,
-            },
-            None => ConfigError::File {
-                file: file.to_string(),
-                message,
-            },
-        })?;
+        let raw: RawConfig = parse_toml(text, file)?;
         let mut trusted_cidrs = Vec::new();
         for entry in raw.trusted_cidrs {
-            let (line, column) = crate::plan::line_column(text, entry.span().start);
-            let cidr = TrustedCidr::parse(entry.get_ref()).map_err(|message| ConfigError::At {
-                file: file.to_string(),
-                line,
-                column,
-                message: format!("trusted_cidrs: {:?}: {message}", entry.get_ref()),
+            let cidr = TrustedCidr::parse(entry.get_ref()).map_err(|message| {
+                let message = format!("trusted_cidrs: {:?}: {message}", entry.get_ref());
+                FileError::at(text, file, entry.span().start, message)
             })?;
             trusted_cidrs.push(cidr);
         }
         let mut waivers = Vec::new();
         for entry in raw.waiver {
-            let (line, column) = crate::plan::line_column(text, entry.span().start);
-            let at = |message: String| ConfigError::At {
-                file: file.to_string(),
-                line,
-                column,
-                message,
-            };
+            let start = entry.span().start;
+            let (line, _) = crate::plan::line_column(text, start);
+            let at = |message: String| FileError::at(text, file, start, message);
             let w = entry.into_inner();
             for (key, value) in [
                 ("rule", &w.rule),
@@ -219,7 +222,7 @@ impl ProjectConfig {
                 ("reason", &w.reason),
             ] {
                 if value.trim().is_empty() {
-                    return Err(at(format!("[[waiver]] `{key}` must not be empty")));
+                    return Err(at(format!("[[waiver]] `{key}` must not be empty")).into());
                 }
             }
             let expires = match w.expires {
@@ -250,15 +253,18 @@ impl ProjectConfig {
     }
 }
 
-/// Parses TOML into `T`; on error returns the 1-based line/column (when known) and a one-line
-/// message.
-pub(crate) fn parse_toml<T: DeserializeOwned>(
-    text: &str,
-) -> Result<T, (Option<(usize, usize)>, String)> {
+/// Parses TOML into `T`; an error names `file`, the line and column when known, and says what
+/// is wrong in one line.
+pub(crate) fn parse_toml<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, FileError> {
     toml::from_str(text).map_err(|e| {
         let message = e.message().trim().replace('\n', " ");
-        let position = e.span().map(|s| crate::plan::line_column(text, s.start));
-        (position, message)
+        match e.span() {
+            Some(span) => FileError::at(text, file, span.start, message),
+            None => FileError::File {
+                file: file.to_string(),
+                message,
+            },
+        }
     })
 }
 

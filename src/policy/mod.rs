@@ -100,18 +100,7 @@ pub struct PolicySet {
 }
 
 /// A policy file that cannot be used, with the place in it that is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PolicyError {
-    #[error("{file}:{line}:{column}: {message}")]
-    At {
-        file: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("{file}: {message}")]
-    File { file: String, message: String },
-}
+pub type PolicyError = crate::config::FileError;
 
 pub const BUILTIN_POLICIES: [(&str, &str); 2] = [
     (
@@ -282,27 +271,9 @@ enum L4File {
 /// Parses and validates one policy file. `file` names it in errors.
 pub fn parse_policy(text: &str, file: &str, origin: &str) -> Result<Policy, PolicyError> {
     let at = |span: std::ops::Range<usize>, message: String| {
-        let (line, column) = crate::plan::line_column(text, span.start);
-        PolicyError::At {
-            file: file.to_string(),
-            line,
-            column,
-            message,
-        }
+        PolicyError::at(text, file, span.start, message)
     };
-    let raw: PolicyFile =
-        crate::config::parse_toml(text).map_err(|(position, message)| match position {
-            Some((line, column)) => PolicyError::At {
-                file: file.to_string(),
-                line,
-                column,
-                message,
-            },
-            None => PolicyError::File {
-                file: file.to_string(),
-                message,
-            },
-        })?;
+    let raw: PolicyFile = crate::config::parse_toml(text, file)?;
     let id_span = raw.id.span();
     let id = raw.id.into_inner();
     let id_ok = id.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
