@@ -648,16 +648,12 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
             message: "--source must be a directory (the Terraform root module)".to_string(),
         });
     }
-    let (bytes, source_name) = if args.plan.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        stdin.read_to_end(&mut bytes).map_err(|e| Error::Io {
-            path: "-".to_string(),
-            message: format!("cannot read standard input: {e}"),
-        })?;
-        (bytes, "-".to_string())
+    // The plan is streamed, never read whole: its size does not decide portgate's memory.
+    let report = if args.plan.as_os_str() == "-" {
+        crate::check_reader(stdin, "-", &policies, &options)?
     } else {
         let shown = args.plan.display().to_string();
-        let bytes = std::fs::read(&args.plan).map_err(|e| Error::Io {
+        let io_error = |e: io::Error| Error::Io {
             path: shown.clone(),
             message: match e.kind() {
                 io::ErrorKind::NotFound => "no such file".to_string(),
@@ -666,10 +662,13 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
                 }
                 _ => format!("cannot read: {e}"),
             },
-        })?;
-        (bytes, shown)
+        };
+        if args.plan.is_dir() {
+            return Err(io_error(io::ErrorKind::IsADirectory.into()));
+        }
+        let file = std::fs::File::open(&args.plan).map_err(io_error)?;
+        crate::check_reader(file, &shown, &policies, &options)?
     };
-    let report = crate::check(&bytes, &source_name, &policies, &options)?;
     let fixes = (!trusted.is_empty()).then(|| {
         let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
         fix::suggest(

@@ -177,11 +177,19 @@ pub fn check(
     policies: &PolicySet,
     options: &CheckOptions,
 ) -> Result<CheckReport, Error> {
-    let text = plan::decode(bytes).map_err(|kind| plan::InputError {
-        source_name: source_name.to_string(),
-        kind,
-    })?;
-    let parsed = plan::Plan::parse(&text, source_name)?;
+    check_reader(bytes, source_name, policies, options)
+}
+
+/// [`check`] on a stream (a file, standard input, an HTTP body): the plan is read once, in
+/// bounded memory, keeping only the security group resources.
+pub fn check_reader(
+    reader: impl std::io::Read,
+    source_name: &str,
+    policies: &PolicySet,
+    options: &CheckOptions,
+) -> Result<CheckReport, Error> {
+    let keep = |resource_type: &str| rules::RESOURCE_TYPES.contains(&resource_type);
+    let parsed = plan::Plan::read(reader, source_name, &keep)?;
     let rule_set = rules::extract(&parsed)?;
     let findings = policy::evaluate(&rule_set, policies);
 

@@ -10,48 +10,35 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-#[derive(Debug, Deserialize)]
-pub struct RawConfiguration<'a> {
-    #[serde(borrow)]
-    pub root_module: Option<ConfigModule<'a>>,
+/// One module of the configuration (the root module, or the body of a `module` call). Holds
+/// the resource blocks of the types the plan reader kept, and every module call.
+#[derive(Debug, Default)]
+pub struct ConfigModule {
+    pub resources: Vec<ConfigResource>,
+    pub module_calls: BTreeMap<String, ModuleCall>,
 }
 
-/// One module of the configuration (the root module, or the body of a `module` call).
-#[derive(Debug, Default, Deserialize)]
-pub struct ConfigModule<'a> {
-    #[serde(borrow, default)]
-    pub resources: Vec<ConfigResource<'a>>,
-    #[serde(borrow, default)]
-    pub module_calls: BTreeMap<String, ModuleCall<'a>>,
-    #[serde(borrow, default)]
-    pub variables: BTreeMap<String, &'a RawValue>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ModuleCall<'a> {
+#[derive(Debug, Default)]
+pub struct ModuleCall {
     pub source: Option<String>,
-    #[serde(borrow)]
-    pub module: Option<ConfigModule<'a>>,
-    #[serde(borrow)]
-    pub expressions: Option<&'a RawValue>,
+    pub module: Option<ConfigModule>,
 }
 
 /// A `resource` or `data` block as written (one per block, not per count/for_each instance).
 #[derive(Debug, Deserialize)]
-pub struct ConfigResource<'a> {
+pub struct ConfigResource {
     /// Module-relative address: `aws_security_group.web`, `data.aws_vpc.main`.
     pub address: String,
     pub mode: Option<String>,
     #[serde(rename = "type")]
     pub resource_type: String,
     pub name: String,
-    #[serde(borrow)]
-    pub expressions: Option<&'a RawValue>,
+    pub expressions: Option<Box<RawValue>>,
 }
 
-impl<'a> ConfigModule<'a> {
+impl ConfigModule {
     /// The module reached by following `module_calls` by name (`["net", "inner"]`).
-    pub fn module(&self, call_names: &[String]) -> Option<&ConfigModule<'a>> {
+    pub fn module(&self, call_names: &[String]) -> Option<&ConfigModule> {
         let mut module = self;
         for name in call_names {
             module = module.module_calls.get(name)?.module.as_ref()?;
@@ -60,7 +47,7 @@ impl<'a> ConfigModule<'a> {
     }
 
     /// The managed resource block `TYPE.NAME` of this module.
-    pub fn managed_resource(&self, resource_type: &str, name: &str) -> Option<&ConfigResource<'a>> {
+    pub fn managed_resource(&self, resource_type: &str, name: &str) -> Option<&ConfigResource> {
         self.resources.iter().find(|r| {
             r.mode.as_deref().unwrap_or("managed") == "managed"
                 && r.resource_type == resource_type

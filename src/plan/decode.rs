@@ -9,81 +9,14 @@ use std::borrow::Cow;
 
 use super::InputErrorKind;
 
-const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
-const UTF16LE_BOM: &[u8] = &[0xFF, 0xFE];
-const UTF16BE_BOM: &[u8] = &[0xFE, 0xFF];
-const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
-
-/// Decodes plan bytes to text, stripping any byte order mark.
+/// Decodes plan bytes to text, stripping any byte order mark. The same decoding the streaming
+/// reader applies, for callers that want the whole text (tests, other policy engines).
 pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, InputErrorKind> {
-    if bytes.starts_with(ZIP_MAGIC) || bytes.starts_with(b"PK\x05\x06") {
-        return Err(InputErrorKind::BinaryPlan);
-    }
-    let text = if let Some(rest) = bytes.strip_prefix(UTF8_BOM) {
-        Cow::Borrowed(utf8(rest)?)
-    } else if let Some(rest) = bytes.strip_prefix(UTF16LE_BOM) {
-        Cow::Owned(utf16(rest, u16::from_le_bytes)?)
-    } else if let Some(rest) = bytes.strip_prefix(UTF16BE_BOM) {
-        Cow::Owned(utf16(rest, u16::from_be_bytes)?)
-    } else if looks_like_utf16(bytes, 1) {
-        // UTF-16 without a BOM: ASCII text has a zero in every other byte.
-        Cow::Owned(utf16(bytes, u16::from_le_bytes)?)
-    } else if looks_like_utf16(bytes, 0) {
-        Cow::Owned(utf16(bytes, u16::from_be_bytes)?)
-    } else {
-        Cow::Borrowed(utf8(bytes)?)
-    };
+    let text = super::scan::read_text(bytes)?;
     if text.trim().is_empty() {
         return Err(InputErrorKind::Empty);
     }
-    Ok(text)
-}
-
-fn utf8(bytes: &[u8]) -> Result<&str, InputErrorKind> {
-    std::str::from_utf8(bytes).map_err(|e| {
-        let valid = &bytes[..e.valid_up_to()];
-        // The prefix is valid by construction, so this conversion cannot fail.
-        let prefix = std::str::from_utf8(valid).unwrap_or_default();
-        let (line, column) = line_column(prefix, prefix.len());
-        InputErrorKind::InvalidUtf8 {
-            line,
-            column,
-            offset: e.valid_up_to(),
-        }
-    })
-}
-
-fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, InputErrorKind> {
-    if !bytes.len().is_multiple_of(2) {
-        return Err(InputErrorKind::InvalidUtf16 {
-            offset: bytes.len() - 1,
-            reason: "odd number of bytes (truncated file?)",
-        });
-    }
-    let units = bytes.chunks_exact(2).map(|pair| unit([pair[0], pair[1]]));
-    let mut text = String::with_capacity(bytes.len() / 2);
-    for (index, decoded) in char::decode_utf16(units).enumerate() {
-        match decoded {
-            Ok(c) => text.push(c),
-            Err(_) => {
-                return Err(InputErrorKind::InvalidUtf16 {
-                    offset: index * 2,
-                    reason: "unpaired surrogate",
-                });
-            }
-        }
-    }
-    Ok(text)
-}
-
-/// True when the first bytes look like ASCII JSON stored as UTF-16 with no BOM, with the zero
-/// byte of each code unit at `zero_at` (1 for little endian, 0 for big endian).
-fn looks_like_utf16(bytes: &[u8], zero_at: usize) -> bool {
-    let sample: Vec<&[u8]> = bytes.chunks_exact(2).take(8).collect();
-    sample.len() >= 2
-        && sample
-            .iter()
-            .all(|pair| pair[zero_at] == 0 && pair[1 - zero_at] != 0)
+    Ok(Cow::Owned(text))
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
@@ -101,7 +34,7 @@ mod tests {
     use super::*;
 
     fn utf16le(s: &str, bom: bool) -> Vec<u8> {
-        let mut out = if bom { UTF16LE_BOM.to_vec() } else { vec![] };
+        let mut out = if bom { vec![0xFF, 0xFE] } else { vec![] };
         for unit in s.encode_utf16() {
             out.extend_from_slice(&unit.to_le_bytes());
         }
@@ -129,7 +62,7 @@ mod tests {
 
     #[test]
     fn utf16be_with_bom_is_decoded() {
-        let mut bytes = UTF16BE_BOM.to_vec();
+        let mut bytes = vec![0xFE, 0xFF];
         for unit in "{\"a\":1}".encode_utf16() {
             bytes.extend_from_slice(&unit.to_be_bytes());
         }

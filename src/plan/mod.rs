@@ -3,9 +3,12 @@
 //! This module owns everything about the *file*: encodings, telling a plan apart from the things
 //! people mistake for one (state, binary plans, the `terraform plan -json` log stream), the
 //! `format_version` gate, and the flat list of planned resource instances. It deliberately does
-//! not interpret any resource: the planned attribute values stay as borrowed raw JSON
-//! ([`RawValue`]) so a 500 MB plan costs one validation pass, and only the few resources a later
-//! stage cares about are ever deserialized.
+//! not interpret any resource: the planned attribute values stay raw JSON ([`RawJson`]) until a
+//! later stage asks for them.
+//!
+//! The file is read as a stream ([`scan`]), once, in a window of a few hundred kilobytes: a
+//! 500 MB plan costs one validating pass and memory for the resources the caller keeps (chosen
+//! by type), never a copy of the file or a tree of it.
 //!
 //! Both `resource_changes` (flat, carries actions and `after_unknown`) and `planned_values`
 //! (nested modules) are read. `resource_changes` is the source of truth; a resource that only
@@ -14,14 +17,16 @@
 pub mod address;
 pub mod config;
 mod decode;
+mod read;
+mod scan;
 
 pub use decode::{decode, line_column};
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
+use std::io::Read;
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 /// Why a file could not be read as a plan. Every variant renders as one line that says what was
@@ -79,6 +84,8 @@ pub enum InputErrorKind {
     NoPlanContent,
     #[error("at {path}: {message}")]
     Invalid { path: String, message: String },
+    #[error("cannot read: {message}")]
+    Read { message: String },
 }
 
 fn path_suffix(path: &str) -> String {
@@ -92,7 +99,7 @@ fn path_suffix(path: &str) -> String {
 }
 
 impl InputErrorKind {
-    /// 1-based line and column in the file, when the error has one.
+    /// 1-based line and column (in bytes) in the file, when the error has one.
     pub fn position(&self) -> Option<(usize, usize)> {
         match self {
             InputErrorKind::InvalidUtf8 { line, column, .. }
@@ -188,9 +195,24 @@ impl fmt::Display for Action {
     }
 }
 
+/// A piece of the plan kept as raw JSON, with the line and column (in bytes) where it starts,
+/// so errors found when it is finally read still point into the file.
+#[derive(Debug, Clone)]
+pub struct RawJson {
+    pub json: Box<RawValue>,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl RawJson {
+    pub fn get(&self) -> &str {
+        self.json.get()
+    }
+}
+
 /// One planned resource instance (or deposed object), as the plan lists it.
 #[derive(Debug, Clone)]
-pub struct PlannedResource<'a> {
+pub struct PlannedResource {
     pub address: String,
     /// `module.a["x"].module.b`, absent for the root module.
     pub module_address: Option<String>,
@@ -201,9 +223,9 @@ pub struct PlannedResource<'a> {
     pub deposed: Option<String>,
     pub action: Action,
     /// The planned state; `None` when the object will not exist after apply.
-    pub after: Option<&'a RawValue>,
+    pub after: Option<RawJson>,
     /// Which planned attributes are unknown until apply (`change.after_unknown`).
-    pub after_unknown: Option<&'a RawValue>,
+    pub after_unknown: Option<RawJson>,
     /// Read from `planned_values` (no change record): unknown attributes are simply omitted
     /// there, so an absent attribute means "unknown", not "null".
     pub from_planned_values: bool,
@@ -211,7 +233,7 @@ pub struct PlannedResource<'a> {
     pub json_path: String,
 }
 
-impl PlannedResource<'_> {
+impl PlannedResource {
     /// JSON path of the planned attribute values.
     pub fn after_path(&self) -> String {
         if self.from_planned_values {
@@ -222,9 +244,28 @@ impl PlannedResource<'_> {
     }
 }
 
+/// Top-level planned string attributes that look like CIDRs, of every managed resource the
+/// plan lists, by address: what a rule's `cidr_blocks = [aws_vpc.main.cidr_block]` can resolve
+/// to. Kept instead of the resources themselves, which a streamed plan does not hold.
+#[derive(Debug, Default)]
+pub struct PlannedCidrs {
+    by_address: HashMap<String, Vec<(String, String)>>,
+}
+
+impl PlannedCidrs {
+    /// The known planned value of `attribute` of the resource at `address`.
+    pub fn get(&self, address: &str, attribute: &str) -> Option<&str> {
+        self.by_address
+            .get(address)?
+            .iter()
+            .find(|(name, _)| name == attribute)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
 /// A Terraform plan, read and validated, ready for rule extraction.
 #[derive(Debug)]
-pub struct Plan<'a> {
+pub struct Plan {
     pub source_name: String,
     pub format_version: String,
     pub terraform_version: Option<String>,
@@ -232,58 +273,50 @@ pub struct Plan<'a> {
     pub errored: bool,
     /// `complete: false`: some changes were deferred to a later plan.
     pub complete: bool,
-    pub resources: Vec<PlannedResource<'a>>,
-    pub configuration: Option<config::ConfigModule<'a>>,
-    text: &'a str,
+    /// The resources of the types the reader was asked to keep (all, for [`Plan::parse`]).
+    pub resources: Vec<PlannedResource>,
+    /// The configuration's module tree, with the resource blocks of the kept types.
+    pub configuration: Option<config::ConfigModule>,
+    pub planned_cidrs: PlannedCidrs,
 }
 
-impl<'a> Plan<'a> {
-    /// Parses decoded plan text. `source_name` names the file in errors (`-` for stdin).
-    pub fn parse(text: &'a str, source_name: &str) -> Result<Plan<'a>, InputError> {
+impl Plan {
+    /// Parses plan text, keeping every resource. `source_name` names the file in errors (`-`
+    /// for stdin).
+    pub fn parse(text: &str, source_name: &str) -> Result<Plan, InputError> {
+        Plan::read(text.as_bytes(), source_name, &|_| true)
+    }
+
+    /// Reads a plan from a stream of bytes in any encoding Terraform users produce (UTF-8 with
+    /// or without BOM, UTF-16), in one pass and bounded memory. Only resources (and
+    /// configuration blocks) whose type passes `keep_type` are kept; the others are validated
+    /// and skipped.
+    pub fn read<R: Read>(
+        reader: R,
+        source_name: &str,
+        keep_type: &dyn Fn(&str) -> bool,
+    ) -> Result<Plan, InputError> {
         let error = |kind| InputError {
             source_name: source_name.to_string(),
             kind,
         };
-        let first = text.trim_start().chars().next();
-        match first {
-            Some('{') => {}
-            Some('[') => return Err(error(InputErrorKind::NotAnObject { found: "an array" })),
-            Some('"') => return Err(error(InputErrorKind::NotAnObject { found: "a string" })),
-            Some(_) | None => {
-                // Let serde_json describe it (number, literal or garbage) with a position.
-                let value: Result<IgnoredAny, _> = serde_json::from_str(text);
-                return Err(error(match value {
-                    Ok(_) => InputErrorKind::NotAnObject {
-                        found: "a scalar value",
-                    },
-                    Err(e) => json_error(&e, String::new()),
-                }));
-            }
-        }
+        let scanner = scan::Scanner::new(reader).map_err(error)?;
+        let doc = read::Walker::new(scanner, keep_type)
+            .document()
+            .map_err(error)?;
 
-        let mut de = serde_json::Deserializer::from_str(text);
-        let raw: RawPlan<'a> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            error(json_error(e.inner(), path))
-        })?;
-        if raw.at_level.is_some() || raw.at_message.is_some() {
-            return Err(error(InputErrorKind::UiLogStream));
-        }
-        de.end().map_err(|e| error(json_error(&e, String::new())))?;
-
-        let has_plan_content = raw.planned_values.is_some()
-            || raw.resource_changes.is_some()
-            || raw.prior_state.is_some();
+        let has_plan_content =
+            doc.has_planned_values || doc.has_resource_changes || doc.has_prior_state;
         if !has_plan_content {
-            if raw.lineage.is_some() || raw.serial.is_some() {
+            if doc.has_lineage_or_serial {
                 return Err(error(InputErrorKind::StateFile));
             }
-            if raw.values.is_some() {
+            if doc.has_values {
                 return Err(error(InputErrorKind::ShowJsonOfState));
             }
         }
-        let Some(format_version) = raw.format_version else {
-            if raw.lineage.is_some() || raw.serial.is_some() {
+        let Some(format_version) = doc.format_version else {
+            if doc.has_lineage_or_serial {
                 return Err(error(InputErrorKind::StateFile));
             }
             return Err(error(InputErrorKind::MissingFormatVersion));
@@ -292,71 +325,23 @@ impl<'a> Plan<'a> {
         if !has_plan_content {
             return Err(error(InputErrorKind::NoPlanContent));
         }
-
-        let mut resources = Vec::new();
-        let mut seen = HashSet::new();
-        for (i, rc) in raw
-            .resource_changes
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
-            let action = Action::from_actions(&rc.change.actions);
-            if rc.deposed.is_none() {
-                seen.insert(rc.address.clone());
-            }
-            resources.push(PlannedResource {
-                address: rc.address,
-                module_address: rc.module_address,
-                managed: rc.mode.as_deref().unwrap_or("managed") == "managed",
-                resource_type: rc.resource_type,
-                name: rc.name,
-                deposed: rc.deposed,
-                action,
-                after: rc.change.after,
-                after_unknown: rc.change.after_unknown,
-                from_planned_values: false,
-                json_path: format!("resource_changes[{i}].change"),
-            });
-        }
-        if let Some(root) = raw.planned_values.and_then(|pv| pv.root_module) {
-            collect_planned(
-                root,
-                "planned_values.root_module".to_string(),
-                &seen,
-                &mut resources,
-            );
-        }
-
-        let configuration = raw.configuration.and_then(|c| c.root_module);
         Ok(Plan {
             source_name: source_name.to_string(),
             format_version,
-            terraform_version: raw.terraform_version,
-            errored: raw.errored.unwrap_or(false),
-            complete: raw.complete.unwrap_or(true),
-            resources,
-            configuration,
-            text,
+            terraform_version: doc.terraform_version,
+            errored: doc.errored.unwrap_or(false),
+            complete: doc.complete.unwrap_or(true),
+            resources: doc.resources,
+            configuration: doc.configuration,
+            planned_cidrs: doc.cidrs,
         })
-    }
-
-    /// 1-based line and column in the decoded text where `raw` starts, when `raw` was borrowed
-    /// from this plan's text.
-    pub fn position_of(&self, raw: &RawValue) -> Option<(usize, usize)> {
-        let start = self.text.as_ptr() as usize;
-        let at = raw.get().as_ptr() as usize;
-        if at < start || at > start + self.text.len() {
-            return None;
-        }
-        Some(line_column(self.text, at - start))
     }
 
     /// Deserializes part of the plan (a resource's `after`, say) into `T`, turning a type
     /// mismatch into an input error that names the file, line, column and full JSON path.
-    pub fn read_value<T: Deserialize<'a>>(
+    pub fn read_value<'p, T: Deserialize<'p>>(
         &self,
-        raw: &'a RawValue,
+        raw: &'p RawJson,
         path: &str,
     ) -> Result<T, InputError> {
         let mut de = serde_json::Deserializer::from_str(raw.get());
@@ -367,15 +352,11 @@ impl<'a> Plan<'a> {
             } else {
                 format!("{path}.{inner_path}")
             };
-            let (line, column) = match (self.position_of(raw), e.inner().line()) {
-                (Some((base_line, base_col)), inner_line) => {
-                    if inner_line <= 1 {
-                        (base_line, base_col + e.inner().column().saturating_sub(1))
-                    } else {
-                        (base_line + inner_line - 1, e.inner().column())
-                    }
-                }
-                (None, _) => (e.inner().line(), e.inner().column()),
+            let inner_line = e.inner().line();
+            let (line, column) = if inner_line <= 1 {
+                (raw.line, raw.column + e.inner().column().saturating_sub(1))
+            } else {
+                (raw.line + inner_line - 1, e.inner().column())
             };
             InputError {
                 source_name: self.source_name.clone(),
@@ -411,15 +392,6 @@ fn check_format_version(version: &str) -> Result<(), InputErrorKind> {
     }
 }
 
-fn json_error(e: &serde_json::Error, path: String) -> InputErrorKind {
-    InputErrorKind::Json {
-        line: e.line(),
-        column: e.column(),
-        path,
-        message: describe_json_error(e),
-    }
-}
-
 /// serde_json's message without its trailing " at line L column C" (the position is printed
 /// first), in words a Terraform user reads without knowing Rust.
 fn describe_json_error(e: &serde_json::Error) -> String {
@@ -439,106 +411,4 @@ fn describe_json_error(e: &serde_json::Error) -> String {
         serde_json::error::Category::Syntax => format!("invalid JSON: {message}"),
         _ => message,
     }
-}
-
-fn collect_planned<'a>(
-    module: RawModule<'a>,
-    path: String,
-    seen: &HashSet<String>,
-    out: &mut Vec<PlannedResource<'a>>,
-) {
-    for (i, r) in module.resources.into_iter().enumerate() {
-        if seen.contains(&r.address) {
-            continue;
-        }
-        out.push(PlannedResource {
-            module_address: module.address.clone(),
-            address: r.address,
-            managed: r.mode.as_deref().unwrap_or("managed") == "managed",
-            resource_type: r.resource_type,
-            name: r.name,
-            deposed: None,
-            action: Action::PlannedOnly,
-            after: r.values,
-            after_unknown: None,
-            from_planned_values: true,
-            json_path: format!("{path}.resources[{i}]"),
-        });
-    }
-    for (i, child) in module.child_modules.into_iter().enumerate() {
-        collect_planned(child, format!("{path}.child_modules[{i}]"), seen, out);
-    }
-}
-
-// ---- serde shapes of the file ----------------------------------------------------------------
-
-#[derive(Deserialize)]
-struct RawPlan<'a> {
-    format_version: Option<String>,
-    terraform_version: Option<String>,
-    #[serde(borrow)]
-    planned_values: Option<RawValues<'a>>,
-    #[serde(borrow)]
-    resource_changes: Option<Vec<RawResourceChange<'a>>>,
-    #[serde(borrow)]
-    configuration: Option<config::RawConfiguration<'a>>,
-    errored: Option<bool>,
-    complete: Option<bool>,
-    prior_state: Option<IgnoredAny>,
-    // Probes that tell a plan apart from look-alikes.
-    values: Option<IgnoredAny>,
-    lineage: Option<IgnoredAny>,
-    serial: Option<IgnoredAny>,
-    #[serde(rename = "@level")]
-    at_level: Option<IgnoredAny>,
-    #[serde(rename = "@message")]
-    at_message: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct RawValues<'a> {
-    #[serde(borrow)]
-    root_module: Option<RawModule<'a>>,
-}
-
-#[derive(Deserialize)]
-struct RawModule<'a> {
-    address: Option<String>,
-    #[serde(borrow, default)]
-    resources: Vec<RawResource<'a>>,
-    #[serde(borrow, default)]
-    child_modules: Vec<RawModule<'a>>,
-}
-
-#[derive(Deserialize)]
-struct RawResource<'a> {
-    address: String,
-    mode: Option<String>,
-    #[serde(rename = "type")]
-    resource_type: String,
-    name: String,
-    #[serde(borrow)]
-    values: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct RawResourceChange<'a> {
-    address: String,
-    module_address: Option<String>,
-    mode: Option<String>,
-    #[serde(rename = "type")]
-    resource_type: String,
-    name: String,
-    deposed: Option<String>,
-    #[serde(borrow)]
-    change: RawChange<'a>,
-}
-
-#[derive(Deserialize)]
-struct RawChange<'a> {
-    actions: Vec<String>,
-    #[serde(borrow)]
-    after: Option<&'a RawValue>,
-    #[serde(borrow)]
-    after_unknown: Option<&'a RawValue>,
 }

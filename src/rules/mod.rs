@@ -169,18 +169,18 @@ pub struct RuleSet {
 }
 
 /// Reads the ingress rules of every checked resource in the plan.
-pub fn extract(plan: &Plan<'_>) -> Result<RuleSet, InputError> {
+pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
     let resolver = resolve::Resolver::new(plan);
     let mut set = RuleSet::default();
     for resource in &plan.resources {
         if !resource.managed || !RESOURCE_TYPES.contains(&resource.resource_type.as_str()) {
             continue;
         }
-        let Some(after) = resource.after else {
+        let Some(after) = &resource.after else {
             continue; // deleted (or forgotten): it will not exist after apply
         };
         let after_path = resource.after_path();
-        let unknown: Value = match resource.after_unknown {
+        let unknown: Value = match &resource.after_unknown {
             Some(raw) => plan.read_value(raw, &format!("{}.after_unknown", resource.json_path))?,
             None => Value::Null,
         };
@@ -197,7 +197,7 @@ pub fn extract(plan: &Plan<'_>) -> Result<RuleSet, InputError> {
             deposed: resource.deposed.clone(),
             json_path: after_path.clone(),
             module_calls: resolver.module_calls(resource),
-            plan_line: plan.position_of(after).map(|(line, _)| line),
+            plan_line: Some(after.line),
             tags: {
                 let tagged: TagsAfter = plan.read_value(after, &after_path)?;
                 tagged
@@ -239,11 +239,11 @@ pub fn extract(plan: &Plan<'_>) -> Result<RuleSet, InputError> {
 
 fn inline_rules(
     index: usize,
-    resource: &PlannedResource<'_>,
+    resource: &PlannedResource,
     sg: &SecurityGroupAfter,
     reader: &FieldReader<'_>,
     after_path: &str,
-    resolver: &resolve::Resolver<'_, '_>,
+    resolver: &resolve::Resolver<'_>,
 ) -> Vec<IngressRule> {
     let whole_unknown =
         reader.is_unknown("ingress") || (reader.planned_only && sg.ingress.is_none());

@@ -14,8 +14,6 @@
 //! Anything else stays unknown and is reported as such: this module only ever removes doubt
 //! that the plan itself settles.
 
-use std::collections::HashMap;
-
 use serde_json::{Map, Value};
 
 use super::{CidrValue, IngressRule};
@@ -23,27 +21,19 @@ use crate::plan::address::{self, attribute_reference};
 use crate::plan::config::{ConfigResource, Expression};
 use crate::plan::{Plan, PlannedResource};
 
-pub(super) struct Resolver<'p, 'a> {
-    plan: &'p Plan<'a>,
-    /// Current (non-deposed) managed objects by address.
-    by_address: HashMap<&'p str, &'p PlannedResource<'a>>,
+pub(super) struct Resolver<'p> {
+    plan: &'p Plan,
 }
 
-impl<'p, 'a> Resolver<'p, 'a> {
-    pub(super) fn new(plan: &'p Plan<'a>) -> Self {
-        let by_address = plan
-            .resources
-            .iter()
-            .filter(|r| r.managed && r.deposed.is_none())
-            .map(|r| (r.address.as_str(), r))
-            .collect();
-        Resolver { plan, by_address }
+impl<'p> Resolver<'p> {
+    pub(super) fn new(plan: &'p Plan) -> Self {
+        Resolver { plan }
     }
 
     /// The chain of module calls (with sources) that leads to `resource`'s module.
     pub(super) fn module_calls(
         &self,
-        resource: &PlannedResource<'_>,
+        resource: &PlannedResource,
     ) -> Option<Vec<super::ModuleCallSource>> {
         let names = match &resource.module_address {
             Some(module) => address::module_call_names(module)?,
@@ -63,7 +53,7 @@ impl<'p, 'a> Resolver<'p, 'a> {
     }
 
     /// The configuration block that declared `resource`, when the plan carries configuration.
-    fn config_resource(&self, resource: &PlannedResource<'_>) -> Option<&'p ConfigResource<'a>> {
+    fn config_resource(&self, resource: &PlannedResource) -> Option<&'p ConfigResource> {
         let root = self.plan.configuration.as_ref()?;
         let names = match &resource.module_address {
             Some(module) => address::module_call_names(module)?,
@@ -73,8 +63,8 @@ impl<'p, 'a> Resolver<'p, 'a> {
             .managed_resource(&resource.resource_type, &resource.name)
     }
 
-    fn expressions(&self, resource: &PlannedResource<'_>) -> Option<Map<String, Value>> {
-        let raw = self.config_resource(resource)?.expressions?;
+    fn expressions(&self, resource: &PlannedResource) -> Option<Map<String, Value>> {
+        let raw = self.config_resource(resource)?.expressions.as_ref()?;
         serde_json::from_str(raw.get()).ok()
     }
 
@@ -88,12 +78,12 @@ impl<'p, 'a> Resolver<'p, 'a> {
     /// Without configuration nothing can be proven, so this is false. Neither can it be from
     /// plans of format 0.x (Terraform before 1.1), whose configuration leaves out attributes
     /// written as blocks, inline `ingress` included.
-    pub(super) fn declares_no_inline_ingress(&self, resource: &PlannedResource<'_>) -> bool {
+    pub(super) fn declares_no_inline_ingress(&self, resource: &PlannedResource) -> bool {
         if !self.config_shows_inline_ingress() {
             return false;
         }
         match self.config_resource(resource) {
-            Some(config) => match config.expressions {
+            Some(config) => match &config.expressions {
                 Some(raw) => serde_json::from_str::<Map<String, Value>>(raw.get())
                     .map(|e| !e.contains_key("ingress"))
                     .unwrap_or(false),
@@ -104,7 +94,7 @@ impl<'p, 'a> Resolver<'p, 'a> {
     }
 
     /// Replaces unknown CIDR entries of `rule` with values the plan settles.
-    pub(super) fn resolve_cidrs(&self, resource: &PlannedResource<'_>, rule: &mut IngressRule) {
+    pub(super) fn resolve_cidrs(&self, resource: &PlannedResource, rule: &mut IngressRule) {
         let has_unknown = rule.cidrs.iter().any(|c| c.value == CidrValue::Unknown);
         if !has_unknown || self.plan.configuration.is_none() {
             return;
@@ -168,7 +158,7 @@ impl<'p, 'a> Resolver<'p, 'a> {
     /// The known string value of the single resource attribute `expression` refers to.
     fn resolve_reference(
         &self,
-        resource: &PlannedResource<'_>,
+        resource: &PlannedResource,
         expression: &Expression,
     ) -> Option<(String, String)> {
         let refs = &expression.references;
@@ -192,16 +182,7 @@ impl<'p, 'a> Resolver<'p, 'a> {
             Some(module) => format!("{module}.{}", target.resource),
             None => target.resource.clone(),
         };
-        let referenced = self.by_address.get(address.as_str())?;
-        let after = referenced.after?;
-        let values: Map<String, Value> = serde_json::from_str(after.get()).ok()?;
-        if let Some(unknown) = referenced.after_unknown {
-            let unknown: Map<String, Value> = serde_json::from_str(unknown.get()).ok()?;
-            if unknown.get(&target.attribute) == Some(&Value::Bool(true)) {
-                return None;
-            }
-        }
-        let value = values.get(&target.attribute)?.as_str()?;
+        let value = self.plan.planned_cidrs.get(&address, &target.attribute)?;
         Some((value.to_string(), format!("{address}.{}", target.attribute)))
     }
 }

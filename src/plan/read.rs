@@ -1,0 +1,735 @@
+//! Walks a plan document once, keeping only what later stages use.
+//!
+//! The walk follows Terraform's layout (`planned_values`, `resource_changes`, `configuration`,
+//! in any order) and, for every resource, decides from its `type` whether to keep it:
+//! - a resource of a kept type (the security group types) is captured whole and deserialized
+//!   with `serde_json` into [`PlannedResource`], exactly as a whole-file parse would;
+//! - any other resource is skipped at scanner speed; only its top-level planned string
+//!   attributes that look like CIDRs are noted (see [`PlannedCidrs`]), because a security group
+//!   rule may reference one (`cidr_blocks = [aws_vpc.main.cidr_block]`) and the reference can
+//!   only be followed once `configuration`, which comes last, has been read.
+//!
+//! Memory therefore grows with the number of security group resources and CIDR-valued
+//! attributes, not with the size of the plan.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::config::{ConfigModule, ConfigResource, ModuleCall};
+use super::scan::{Mark, Scanner};
+use super::{Action, InputErrorKind, PlannedCidrs, PlannedResource, RawJson};
+
+type Result<T> = std::result::Result<T, InputErrorKind>;
+
+/// What the walk found, before the checks that tell a plan from its look-alikes.
+#[derive(Default)]
+pub(super) struct Document {
+    pub format_version: Option<String>,
+    pub terraform_version: Option<String>,
+    pub errored: Option<bool>,
+    pub complete: Option<bool>,
+    pub has_planned_values: bool,
+    pub has_resource_changes: bool,
+    pub has_prior_state: bool,
+    pub has_values: bool,
+    pub has_lineage_or_serial: bool,
+    pub is_log_line: bool,
+    pub resources: Vec<PlannedResource>,
+    pub configuration: Option<ConfigModule>,
+    pub cidrs: PlannedCidrs,
+}
+
+pub(super) struct Walker<'k, R> {
+    sc: Scanner<R>,
+    keep: &'k dyn Fn(&str) -> bool,
+    key: Vec<u8>,
+    scratch: Vec<u8>,
+    doc: Document,
+    /// Kept resources from `planned_values`, added at the end unless `resource_changes` has them.
+    planned_only: Vec<PlannedResource>,
+    /// Addresses of kept, current objects in `resource_changes`.
+    changed: HashSet<String>,
+    /// CIDR-like attributes from `planned_values`, used for addresses `resource_changes` lacks.
+    planned_cidrs: HashMap<String, Vec<(String, String)>>,
+}
+
+/// The fields of one resource the walk reads itself (the rest is skipped or captured).
+#[derive(Default)]
+struct Head {
+    address: Option<String>,
+    module_address: Option<String>,
+    mode: Option<String>,
+    resource_type: Option<String>,
+    name: bool,
+    deposed: Option<String>,
+    change: bool,
+    /// Top-level CIDR-like strings of the planned state.
+    cidrs: Vec<(String, String)>,
+    /// Top-level attributes marked unknown (`after_unknown.X == true`).
+    unknown: Vec<String>,
+}
+
+impl Head {
+    fn managed(&self) -> bool {
+        self.mode.as_deref().unwrap_or("managed") == "managed"
+    }
+}
+
+impl<'k, R: Read> Walker<'k, R> {
+    pub fn new(sc: Scanner<R>, keep: &'k dyn Fn(&str) -> bool) -> Self {
+        Walker {
+            sc,
+            keep,
+            key: Vec::with_capacity(64),
+            scratch: Vec::with_capacity(256),
+            doc: Document::default(),
+            planned_only: Vec::new(),
+            changed: HashSet::new(),
+            planned_cidrs: HashMap::new(),
+        }
+    }
+
+    pub fn document(mut self) -> Result<Document> {
+        match self.sc.peek()? {
+            None => return Err(InputErrorKind::Empty),
+            Some(b'{') => {}
+            Some(b'[') => return Err(InputErrorKind::NotAnObject { found: "an array" }),
+            Some(b'"') => return Err(InputErrorKind::NotAnObject { found: "a string" }),
+            Some(_) => {
+                self.sc.skip()?;
+                self.sc.expect_end()?;
+                return Err(InputErrorKind::NotAnObject {
+                    found: "a scalar value",
+                });
+            }
+        }
+        self.sc.enter()?;
+        let mut first = true;
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        while self.sc.next_key(&mut first)? {
+            self.sc.key(&mut self.key)?;
+            let key = std::mem::take(&mut self.key);
+            let result = self.top_level_member(&key, &mut seen);
+            self.key = key;
+            result?;
+        }
+        if self.doc.is_log_line {
+            return Err(InputErrorKind::UiLogStream);
+        }
+        self.sc.expect_end()?;
+
+        for cidrs in self.planned_cidrs.drain() {
+            self.doc.cidrs.by_address.entry(cidrs.0).or_insert(cidrs.1);
+        }
+        let changed = &self.changed;
+        self.doc.resources.extend(
+            self.planned_only
+                .drain(..)
+                .filter(|r| !changed.contains(&r.address)),
+        );
+        Ok(self.doc)
+    }
+
+    fn top_level_member(&mut self, key: &[u8], seen: &mut HashSet<Vec<u8>>) -> Result<()> {
+        let read = matches!(
+            key,
+            b"format_version"
+                | b"terraform_version"
+                | b"planned_values"
+                | b"resource_changes"
+                | b"configuration"
+                | b"errored"
+                | b"complete"
+        );
+        if read && !seen.insert(key.to_vec()) {
+            return Err(self.sc.error_message(format!(
+                "duplicate field `{}`",
+                String::from_utf8_lossy(key)
+            )));
+        }
+        let result = match key {
+            b"format_version" => self.opt_string().map(|v| self.doc.format_version = v),
+            b"terraform_version" => self.opt_string().map(|v| self.doc.terraform_version = v),
+            b"errored" => self.opt_bool().map(|v| self.doc.errored = v),
+            b"complete" => self.opt_bool().map(|v| self.doc.complete = v),
+            b"planned_values" => {
+                self.doc.has_planned_values = true;
+                self.planned_values()
+            }
+            b"resource_changes" => {
+                self.doc.has_resource_changes = true;
+                self.resource_changes()
+            }
+            b"configuration" => self.configuration(),
+            _ => {
+                match key {
+                    b"prior_state" => self.doc.has_prior_state = true,
+                    b"values" => self.doc.has_values = true,
+                    b"lineage" | b"serial" => self.doc.has_lineage_or_serial = true,
+                    b"@level" | b"@message" => self.doc.is_log_line = true,
+                    _ => {}
+                }
+                self.sc.skip()
+            }
+        };
+        result.map_err(|e| with_path(e, &String::from_utf8_lossy(key)))
+    }
+
+    // ---- planned_values -----------------------------------------------------------------------
+
+    fn planned_values(&mut self) -> Result<()> {
+        if !self.enter_object_or_null()? {
+            return Ok(());
+        }
+        let mut first = true;
+        while self.sc.next_key(&mut first)? {
+            self.sc.key(&mut self.key)?;
+            if self.key == b"root_module" {
+                self.planned_module("planned_values.root_module")
+                    .map_err(|e| with_path(e, "root_module"))?;
+            } else {
+                self.sc.skip()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn planned_module(&mut self, path: &str) -> Result<()> {
+        if !self.enter_object_or_null()? {
+            return Ok(());
+        }
+        let kept_before = self.planned_only.len();
+        let mut address = None;
+        let mut first = true;
+        while self.sc.next_key(&mut first)? {
+            self.sc.key(&mut self.key)?;
+            match self.key.as_slice() {
+                b"address" => address = self.opt_string()?,
+                b"resources" => {
+                    self.list(|w, i| {
+                        w.planned_resource(&format!("{path}.resources[{i}]"))
+                            .map_err(|e| with_path(e, &format!("[{i}]")))
+                    })
+                    .map_err(|e| with_path(e, "resources"))?;
+                }
+                b"child_modules" => {
+                    self.list(|w, i| {
+                        w.planned_module(&format!("{path}.child_modules[{i}]"))
+                            .map_err(|e| with_path(e, &format!("[{i}]")))
+                    })
+                    .map_err(|e| with_path(e, "child_modules"))?;
+                }
+                _ => self.sc.skip()?,
+            }
+        }
+        // `address` may follow `resources` (it does in Terraform's output).
+        for resource in &mut self.planned_only[kept_before..] {
+            if resource.module_address.is_none() {
+                resource.module_address = address.clone();
+            }
+        }
+        Ok(())
+    }
+
+    fn planned_resource(&mut self, path: &str) -> Result<()> {
+        let (mark, head) = self.resource(Kind::Planned)?;
+        let Some(mark) = mark else {
+            let managed = head.managed();
+            if let Some(address) = head.address.filter(|_| managed && !head.cidrs.is_empty()) {
+                self.planned_cidrs.insert(address, head.cidrs);
+            }
+            return Ok(());
+        };
+        let base = self.sc.position_of(mark.offset);
+        let parsed = {
+            let bytes = self.sc.captured(mark);
+            deserialize::<RawPlannedResource>(bytes, base).map(|raw| PlannedResource {
+                module_address: None,
+                managed: raw.mode.as_deref().unwrap_or("managed") == "managed",
+                resource_type: raw.resource_type,
+                name: raw.name,
+                deposed: None,
+                action: Action::PlannedOnly,
+                after: raw.values.map(|v| locate(v, bytes, base)),
+                after_unknown: None,
+                from_planned_values: true,
+                json_path: path.to_string(),
+                address: raw.address,
+            })
+        };
+        self.sc.clear_mark(mark);
+        self.planned_only.push(parsed?);
+        Ok(())
+    }
+
+    // ---- resource_changes ---------------------------------------------------------------------
+
+    fn resource_changes(&mut self) -> Result<()> {
+        self.list(|w, i| {
+            w.resource_change(&format!("resource_changes[{i}]"))
+                .map_err(|e| with_path(e, &format!("[{i}]")))
+        })
+    }
+
+    fn resource_change(&mut self, path: &str) -> Result<()> {
+        let (mark, mut head) = self.resource(Kind::Change)?;
+        let Some(mark) = mark else {
+            if head.managed() && head.deposed.is_none() && !head.cidrs.is_empty() {
+                head.cidrs
+                    .retain(|(attribute, _)| !head.unknown.contains(attribute));
+                if let Some(address) = head.address {
+                    self.planned_cidrs.remove(&address);
+                    self.doc.cidrs.by_address.insert(address, head.cidrs);
+                }
+            }
+            return Ok(());
+        };
+        let base = self.sc.position_of(mark.offset);
+        let parsed = {
+            let bytes = self.sc.captured(mark);
+            deserialize::<RawResourceChange>(bytes, base).map(|rc| PlannedResource {
+                module_address: rc.module_address,
+                managed: rc.mode.as_deref().unwrap_or("managed") == "managed",
+                resource_type: rc.resource_type,
+                name: rc.name,
+                action: Action::from_actions(&rc.change.actions),
+                after: rc.change.after.map(|v| locate(v, bytes, base)),
+                after_unknown: rc.change.after_unknown.map(|v| locate(v, bytes, base)),
+                from_planned_values: false,
+                json_path: format!("{path}.change"),
+                deposed: rc.deposed,
+                address: rc.address,
+            })
+        };
+        self.sc.clear_mark(mark);
+        let resource = parsed?;
+        if resource.managed && resource.deposed.is_none() {
+            head.cidrs
+                .retain(|(attribute, _)| !head.unknown.contains(attribute));
+            self.planned_cidrs.remove(&resource.address);
+            if !head.cidrs.is_empty() {
+                self.doc
+                    .cidrs
+                    .by_address
+                    .insert(resource.address.clone(), head.cidrs);
+            }
+        }
+        if resource.deposed.is_none() {
+            self.changed.insert(resource.address.clone());
+        }
+        self.doc.resources.push(resource);
+        Ok(())
+    }
+
+    fn change(&mut self, head: &mut Head) -> Result<()> {
+        self.enter_object()?;
+        let mut first = true;
+        let mut actions = false;
+        while self.sc.next_key(&mut first)? {
+            self.sc.key(&mut self.key)?;
+            match self.key.as_slice() {
+                b"actions" => {
+                    actions = true;
+                    self.list(|w, _| w.string().map(drop))
+                        .map_err(|e| with_path(e, "actions"))?;
+                }
+                b"after" => self.planned_cidrs_of(head)?,
+                b"after_unknown" => self.unknown_attributes(head)?,
+                _ => self.sc.skip()?,
+            }
+        }
+        if !actions {
+            return Err(self.sc.error_message("missing field `actions`".to_string()));
+        }
+        Ok(())
+    }
+
+    /// Notes the top-level attributes of a planned state whose value is a CIDR-like string.
+    fn planned_cidrs_of(&mut self, head: &mut Head) -> Result<()> {
+        if self.sc.peek()? != Some(b'{') {
+            return self.sc.skip();
+        }
+        self.sc.enter()?;
+        let mut first = true;
+        while self.sc.next_key(&mut first)? {
+            self.sc.key(&mut self.key)?;
+            if self.sc.peek()? != Some(b'"') {
+                self.sc.skip()?;
+                continue;
+            }
+            let mark = self.sc.set_mark();
+            let info = self.sc.skip_string();
+            let value = self.sc.captured(mark);
+            let value = &value[1..value.len().saturating_sub(1).max(1)];
+            if info.is_ok() && looks_like_cidr(value) {
+                head.cidrs.push((
+                    String::from_utf8_lossy(&self.key).into_owned(),
+                    String::from_utf8_lossy(value).into_owned(),
+                ));
+            }
+            self.sc.clear_mark(mark);
+            info?;
+        }
+        Ok(())
+    }
+
+    /// Notes the top-level attributes `after_unknown` marks `true`.
+    fn unknown_attributes(&mut self, head: &mut Head) -> Result<()> {
+        if self.sc.peek()? != Some(b'{') {
+            return self.sc.skip();
+        }
+        self.sc.enter()?;
+        let mut first = true;
+        while self.sc.next_key(&mut first)? {
+            self.sc.key(&mut self.key)?;
+            if self.sc.peek()? == Some(b't') {
+                head.unknown
+                    .push(String::from_utf8_lossy(&self.key).into_owned());
+            }
+            self.sc.skip()?;
+        }
+        Ok(())
+    }
+
+    // ---- configuration ------------------------------------------------------------------------
+
+    fn configuration(&mut self) -> Result<()> {
+        if !self.enter_object_or_null()? {
+            return Ok(());
+        }
+        let mut first = true;
+        while self.sc.next_key(&mut first)? {
+            self.sc.key(&mut self.key)?;
+            if self.key == b"root_module" {
+                self.doc.configuration = self
+                    .config_module()
+                    .map_err(|e| with_path(e, "root_module"))?;
+            } else {
+                self.sc.skip()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn config_module(&mut self) -> Result<Option<ConfigModule>> {
+        if !self.enter_object_or_null()? {
+            return Ok(None);
+        }
+        let mut module = ConfigModule::default();
+        let mut first = true;
+        while self.sc.next_key(&mut first)? {
+            self.sc.key(&mut self.key)?;
+            match self.key.as_slice() {
+                b"resources" => {
+                    self.list(|w, i| {
+                        let resource = w
+                            .config_resource()
+                            .map_err(|e| with_path(e, &format!("[{i}]")))?;
+                        module.resources.extend(resource);
+                        Ok(())
+                    })
+                    .map_err(|e| with_path(e, "resources"))?;
+                }
+                b"module_calls" => {
+                    let calls = self.module_calls(&mut module);
+                    calls.map_err(|e| with_path(e, "module_calls"))?;
+                }
+                _ => self.sc.skip()?,
+            }
+        }
+        Ok(Some(module))
+    }
+
+    fn module_calls(&mut self, module: &mut ConfigModule) -> Result<()> {
+        if !self.enter_object_or_null()? {
+            return Ok(());
+        }
+        let mut first = true;
+        while self.sc.next_key(&mut first)? {
+            self.sc.key(&mut self.key)?;
+            let name = String::from_utf8_lossy(&self.key).into_owned();
+            let call = self.module_call().map_err(|e| with_path(e, &name))?;
+            module.module_calls.insert(name, call);
+        }
+        Ok(())
+    }
+
+    fn module_call(&mut self) -> Result<ModuleCall> {
+        self.enter_object()?;
+        let mut call = ModuleCall::default();
+        let mut first = true;
+        while self.sc.next_key(&mut first)? {
+            self.sc.key(&mut self.key)?;
+            match self.key.as_slice() {
+                b"source" => {
+                    call.source = self.opt_string().map_err(|e| with_path(e, "source"))?;
+                }
+                b"module" => {
+                    call.module = self.config_module().map_err(|e| with_path(e, "module"))?;
+                }
+                _ => self.sc.skip()?,
+            }
+        }
+        Ok(call)
+    }
+
+    fn config_resource(&mut self) -> Result<Option<ConfigResource>> {
+        let (mark, _) = self.resource(Kind::Config)?;
+        let Some(mark) = mark else {
+            return Ok(None);
+        };
+        let base = self.sc.position_of(mark.offset);
+        let parsed = deserialize::<ConfigResource>(self.sc.captured(mark), base);
+        self.sc.clear_mark(mark);
+        parsed.map(Some)
+    }
+
+    // ---- one resource -------------------------------------------------------------------------
+
+    /// Walks one resource object. Returns a mark over its bytes when its type is kept (the
+    /// caller deserializes and releases it), and the fields every resource contributes.
+    fn resource(&mut self, kind: Kind) -> Result<(Option<Mark>, Head)> {
+        if self.sc.peek()? != Some(b'{') {
+            return Err(self.sc.type_error("a map"));
+        }
+        let mut mark = Some(self.sc.set_mark());
+        self.sc.enter()?;
+        let mut head = Head::default();
+        let mut first = true;
+        while self.sc.next_key(&mut first)? {
+            self.sc.key(&mut self.key)?;
+            match self.key.as_slice() {
+                b"address" => head.address = Some(self.string()?),
+                b"type" => {
+                    let resource_type = self.string()?;
+                    if !(self.keep)(&resource_type) {
+                        // Not kept: let the window slide over the rest of it.
+                        if let Some(m) = mark.take() {
+                            self.sc.clear_mark(m);
+                        }
+                    }
+                    head.resource_type = Some(resource_type);
+                }
+                b"name" => {
+                    self.string()?;
+                    head.name = true;
+                }
+                b"mode" => head.mode = self.opt_string()?,
+                b"module_address" if kind == Kind::Change => {
+                    head.module_address = self.opt_string()?;
+                }
+                b"deposed" if kind == Kind::Change => head.deposed = self.opt_string()?,
+                b"change" if kind == Kind::Change => {
+                    head.change = true;
+                    self.change(&mut head).map_err(|e| with_path(e, "change"))?;
+                }
+                b"values" if kind == Kind::Planned => self.planned_cidrs_of(&mut head)?,
+                _ => self.sc.skip()?,
+            }
+        }
+        let missing = if head.address.is_none() {
+            Some("address")
+        } else if head.resource_type.is_none() {
+            Some("type")
+        } else if !head.name {
+            Some("name")
+        } else if kind == Kind::Change && !head.change {
+            Some("change")
+        } else {
+            None
+        };
+        if let Some(field) = missing {
+            if let Some(m) = mark {
+                self.sc.clear_mark(m);
+            }
+            return Err(self.sc.error_message(format!("missing field `{field}`")));
+        }
+        Ok((mark, head))
+    }
+
+    // ---- small values -------------------------------------------------------------------------
+
+    /// Calls `element` for each element of the list under the cursor (`null` is an empty list).
+    fn list(&mut self, mut element: impl FnMut(&mut Self, usize) -> Result<()>) -> Result<()> {
+        match self.sc.peek()? {
+            Some(b'[') => {}
+            Some(b'n') => return self.sc.skip(),
+            _ => return Err(self.sc.type_error("a list")),
+        }
+        self.sc.enter()?;
+        let mut first = true;
+        let mut index = 0;
+        while self.sc.next_element(&mut first)? {
+            element(self, index)?;
+            index += 1;
+        }
+        Ok(())
+    }
+
+    fn enter_object(&mut self) -> Result<()> {
+        if self.sc.peek()? != Some(b'{') {
+            return Err(self.sc.type_error("a map"));
+        }
+        self.sc.enter()
+    }
+
+    /// Enters the object under the cursor; false (having read it) for `null`.
+    fn enter_object_or_null(&mut self) -> Result<bool> {
+        match self.sc.peek()? {
+            Some(b'n') => {
+                self.sc.skip()?;
+                Ok(false)
+            }
+            _ => self.enter_object().map(|()| true),
+        }
+    }
+
+    fn string(&mut self) -> Result<String> {
+        if self.sc.peek()? != Some(b'"') {
+            return Err(self.sc.type_error("a string"));
+        }
+        self.scratch.clear();
+        self.sc.string_into(&mut self.scratch)?;
+        // The scanner has checked the bytes are UTF-8.
+        Ok(String::from_utf8_lossy(&self.scratch).into_owned())
+    }
+
+    fn opt_string(&mut self) -> Result<Option<String>> {
+        match self.sc.peek()? {
+            Some(b'n') => self.sc.skip().map(|()| None),
+            _ => self.string().map(Some),
+        }
+    }
+
+    fn opt_bool(&mut self) -> Result<Option<bool>> {
+        match self.sc.peek()? {
+            Some(b'n') => self.sc.skip().map(|()| None),
+            Some(b @ (b't' | b'f')) => self.sc.skip().map(|()| Some(b == b't')),
+            _ => Err(self.sc.type_error("true, false or null")),
+        }
+    }
+}
+
+/// Prefixes the JSON path of an error with the path of the value it happened in.
+fn with_path(error: InputErrorKind, outer: &str) -> InputErrorKind {
+    match error {
+        InputErrorKind::Json {
+            line,
+            column,
+            path,
+            message,
+        } => InputErrorKind::Json {
+            line,
+            column,
+            path: if path.is_empty() {
+                outer.to_string()
+            } else if path.starts_with('[') {
+                format!("{outer}{path}")
+            } else {
+                format!("{outer}.{path}")
+            },
+            message,
+        },
+        other => other,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// An element of `resource_changes`.
+    Change,
+    /// A resource of a `planned_values` module.
+    Planned,
+    /// A resource block of a `configuration` module.
+    Config,
+}
+
+/// A CIDR-like string (`10.0.0.0/16`, `2001:db8::/56`): what a reference from a rule's CIDR
+/// attribute can resolve to. Anything else is not kept.
+fn looks_like_cidr(value: &[u8]) -> bool {
+    (3..=49).contains(&value.len())
+        && value.contains(&b'/')
+        && value
+            .iter()
+            .all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':' | b'/'))
+}
+
+/// Line and column of byte `offset` of `bytes`, whose first byte is at `base`.
+fn advance(bytes: &[u8], offset: usize, base: (usize, usize)) -> (usize, usize) {
+    let before = &bytes[..offset.min(bytes.len())];
+    match memchr::memrchr(b'\n', before) {
+        None => (base.0, base.1 + offset),
+        Some(last) => (
+            base.0 + memchr::memchr_iter(b'\n', before).count(),
+            offset - last,
+        ),
+    }
+}
+
+/// Keeps a raw value borrowed from `bytes` (which start at `base`) with its position.
+fn locate(raw: &RawValue, bytes: &[u8], base: (usize, usize)) -> RawJson {
+    let offset = (raw.get().as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
+    let (line, column) = advance(bytes, offset, base);
+    RawJson {
+        json: raw.to_owned(),
+        line,
+        column,
+    }
+}
+
+/// Deserializes a captured value, turning errors into positions in the file and JSON paths
+/// relative to the value.
+fn deserialize<'de, T: Deserialize<'de>>(bytes: &'de [u8], base: (usize, usize)) -> Result<T> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let (inner_line, inner_column) = (e.inner().line(), e.inner().column());
+        let (line, column) = if inner_line <= 1 {
+            (base.0, base.1 + inner_column.saturating_sub(1))
+        } else {
+            (base.0 + inner_line - 1, inner_column)
+        };
+        InputErrorKind::Json {
+            line,
+            column,
+            path: if path == "." { String::new() } else { path },
+            message: super::describe_json_error(e.inner()),
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct RawPlannedResource<'a> {
+    address: String,
+    mode: Option<String>,
+    #[serde(rename = "type")]
+    resource_type: String,
+    name: String,
+    #[serde(borrow)]
+    values: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawResourceChange<'a> {
+    address: String,
+    module_address: Option<String>,
+    mode: Option<String>,
+    #[serde(rename = "type")]
+    resource_type: String,
+    name: String,
+    deposed: Option<String>,
+    #[serde(borrow)]
+    change: RawChange<'a>,
+}
+
+#[derive(Deserialize)]
+struct RawChange<'a> {
+    actions: Vec<String>,
+    #[serde(borrow)]
+    after: Option<&'a RawValue>,
+    #[serde(borrow)]
+    after_unknown: Option<&'a RawValue>,
+}

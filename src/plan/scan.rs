@@ -1,0 +1,1019 @@
+//! A streaming JSON scanner: reads a plan once, in a small window, and validates every byte.
+//!
+//! Plans of hundreds of megabytes are mostly resources portgate never looks at. Building a tree
+//! of them (or even deserializing into `IgnoredAny` from a whole-file buffer) costs memory in
+//! proportion to the file. This scanner instead keeps a window of the input (grown only while a
+//! caller holds a *mark* on a value it wants to keep) and offers two speeds:
+//! - [`Scanner::skip`] runs over a value with a tight loop that still checks the full JSON
+//!   grammar (the same errors `serde_json` reports, at the same line and column), so a damaged
+//!   plan is refused even where nothing is read from it: a gate fails closed;
+//! - a caller that needs a value marks it and hands the captured bytes to `serde_json`.
+//!
+//! The input is UTF-8 checked chunk by chunk as it arrives, and UTF-16 input (PowerShell's `>`)
+//! is transcoded on the fly, so the rest of the crate only ever sees UTF-8.
+
+use std::io::Read;
+
+use super::InputErrorKind;
+
+/// Initial window size. The window doubles only while a marked value does not fit.
+const WINDOW: usize = 256 * 1024;
+
+/// Deeper nesting is refused. No plan comes near it, and it bounds the scanner's stack, which
+/// a hostile file of nothing but `[` would otherwise grow with its size.
+const MAX_DEPTH: usize = 1024;
+
+const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
+const UTF16LE_BOM: &[u8] = &[0xFF, 0xFE];
+const UTF16BE_BOM: &[u8] = &[0xFE, 0xFF];
+
+/// Where the bytes come from: UTF-8 as is, or UTF-16 transcoded to UTF-8.
+enum Source<R> {
+    Utf8 {
+        reader: R,
+        /// Bytes read while sniffing the encoding, served first.
+        prefix: Vec<u8>,
+    },
+    Utf16 {
+        reader: R,
+        big_endian: bool,
+        /// Raw bytes not yet decoded (sniffed prefix, or an odd byte / half surrogate pair).
+        pending: Vec<u8>,
+        /// Raw byte offset of `pending[0]` in the file, for error messages.
+        raw_offset: u64,
+        scratch: Vec<u8>,
+    },
+}
+
+/// A value's start, remembered so its bytes stay in the window until the caller takes them.
+/// Marks nest: the window keeps everything from the outermost one.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Mark {
+    /// Absolute byte offset (in the UTF-8 stream) of the value's first byte.
+    pub offset: u64,
+    outer: Option<u64>,
+}
+
+/// What a skipped string contained, so callers know whether it needs unescaping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct StringInfo {
+    pub escaped: bool,
+}
+
+pub(super) struct Scanner<R> {
+    source: Source<R>,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    /// Absolute offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+    /// Bytes from this absolute offset on must stay in the window.
+    mark: Option<u64>,
+    /// `buf[..validated]` is known to be valid UTF-8.
+    validated: usize,
+    /// Newlines are counted up to this absolute offset; `line` is the line there and
+    /// `line_start` the absolute offset where that line starts.
+    lines_at: u64,
+    line: usize,
+    line_start: u64,
+    depth: usize,
+    /// Reusable stack of open containers for [`Scanner::skip`] (`true` = object).
+    stack: Vec<bool>,
+}
+
+type Result<T> = std::result::Result<T, InputErrorKind>;
+
+impl<R: Read> Scanner<R> {
+    /// Sniffs the encoding from the first bytes and prepares to scan. Refuses binary plans.
+    pub fn new(mut reader: R) -> Result<Self> {
+        let mut prefix = Vec::with_capacity(16);
+        let mut chunk = [0u8; 16];
+        while prefix.len() < 16 {
+            let n = read_retrying(&mut reader, &mut chunk[..16 - prefix.len()])?;
+            if n == 0 {
+                break;
+            }
+            prefix.extend_from_slice(&chunk[..n]);
+        }
+        if prefix.starts_with(b"PK\x03\x04") || prefix.starts_with(b"PK\x05\x06") {
+            return Err(InputErrorKind::BinaryPlan);
+        }
+        let utf16 = |reader, big_endian, pending: Vec<u8>, raw_offset| Source::Utf16 {
+            reader,
+            big_endian,
+            pending,
+            raw_offset,
+            scratch: Vec::new(),
+        };
+        let source = if let Some(rest) = prefix.strip_prefix(UTF8_BOM) {
+            Source::Utf8 {
+                reader,
+                prefix: rest.to_vec(),
+            }
+        } else if let Some(rest) = prefix.strip_prefix(UTF16LE_BOM) {
+            utf16(reader, false, rest.to_vec(), 2)
+        } else if let Some(rest) = prefix.strip_prefix(UTF16BE_BOM) {
+            utf16(reader, true, rest.to_vec(), 2)
+        } else if looks_like_utf16(&prefix, 1) {
+            // UTF-16 without a BOM: ASCII text has a zero in every other byte.
+            utf16(reader, false, prefix, 0)
+        } else if looks_like_utf16(&prefix, 0) {
+            utf16(reader, true, prefix, 0)
+        } else {
+            Source::Utf8 { reader, prefix }
+        };
+        Ok(Scanner {
+            source,
+            buf: vec![0; WINDOW],
+            pos: 0,
+            end: 0,
+            base: 0,
+            eof: false,
+            mark: None,
+            validated: 0,
+            lines_at: 0,
+            line: 1,
+            line_start: 0,
+            depth: 0,
+            stack: Vec::new(),
+        })
+    }
+
+    // ---- the window ---------------------------------------------------------------------------
+
+    /// Reads more input into the window. Returns false at the end of the input.
+    #[cold]
+    fn refill(&mut self) -> Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        let marked = self.mark.map_or(self.pos, |m| (m - self.base) as usize);
+        let keep = marked.min(self.pos).min(self.validated);
+        if keep > 0 {
+            self.count_lines_to(self.base + keep as u64);
+            self.buf.copy_within(keep..self.end, 0);
+            self.pos -= keep;
+            self.end -= keep;
+            self.validated -= keep;
+            self.base += keep as u64;
+        }
+        if self.end == self.buf.len() {
+            let grown = self.buf.len() * 2;
+            self.buf.resize(grown, 0);
+        }
+        let n = self.read_source()?;
+        if n == 0 {
+            self.eof = true;
+            if self.validated < self.end {
+                return Err(self.invalid_utf8(self.validated));
+            }
+            return Ok(false);
+        }
+        self.end += n;
+        match simdutf8::compat::from_utf8(&self.buf[self.validated..self.end]) {
+            Ok(_) => self.validated = self.end,
+            Err(e) if e.error_len().is_none() => self.validated += e.valid_up_to(),
+            Err(e) => return Err(self.invalid_utf8(self.validated + e.valid_up_to())),
+        }
+        Ok(true)
+    }
+
+    fn read_source(&mut self) -> Result<usize> {
+        let out = &mut self.buf[self.end..];
+        match &mut self.source {
+            Source::Utf8 { reader, prefix } => {
+                if !prefix.is_empty() {
+                    let n = prefix.len().min(out.len());
+                    out[..n].copy_from_slice(&prefix[..n]);
+                    prefix.drain(..n);
+                    return Ok(n);
+                }
+                read_retrying(reader, out)
+            }
+            Source::Utf16 {
+                reader,
+                big_endian,
+                pending,
+                raw_offset,
+                scratch,
+            } => {
+                // Each UTF-16 code unit (2 bytes) becomes at most 3 UTF-8 bytes, and a surrogate
+                // pair (4 bytes) 4, so reading 2/3 of the room in raw bytes always fits.
+                let want = (out.len() / 3 * 2).max(4);
+                loop {
+                    scratch.resize(want, 0);
+                    let n = read_retrying(reader, scratch)?;
+                    pending.extend_from_slice(&scratch[..n]);
+                    let at_end = n == 0;
+                    let written = decode_utf16(pending, *big_endian, out, at_end, raw_offset)?;
+                    if written > 0 || at_end {
+                        return Ok(written);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ensures at least one unread byte in the window; false at the end of the input.
+    #[inline]
+    fn more(&mut self) -> Result<bool> {
+        if self.pos < self.end {
+            Ok(true)
+        } else {
+            self.refill()
+        }
+    }
+
+    // ---- positions ------------------------------------------------------------------------------
+
+    fn count_lines_to(&mut self, to: u64) {
+        if to <= self.lines_at {
+            return;
+        }
+        let from = (self.lines_at - self.base) as usize;
+        let until = (to - self.base) as usize;
+        let slice = &self.buf[from..until];
+        let newlines = memchr::memchr_iter(b'\n', slice).count();
+        if newlines > 0 {
+            self.line += newlines;
+            let last = memchr::memrchr(b'\n', slice).unwrap_or(0);
+            self.line_start = self.base + (from + last + 1) as u64;
+        }
+        self.lines_at = to;
+    }
+
+    /// 1-based line, and column in bytes, *after* the first `offset` bytes of the stream: the
+    /// position `serde_json` reports for an error at byte `offset - 1`.
+    pub fn position_after(&mut self, offset: u64) -> (usize, usize) {
+        let offset = offset.clamp(self.lines_at, self.base + self.end as u64);
+        self.count_lines_to(offset);
+        (self.line, (offset - self.line_start) as usize)
+    }
+
+    /// 1-based line and column of the byte at absolute `offset` (still in the window).
+    pub fn position_of(&mut self, offset: u64) -> (usize, usize) {
+        self.position_after(offset + 1)
+    }
+
+    /// Absolute offset of the next unread byte.
+    pub fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// A JSON error at the byte under the cursor (the way serde_json positions it).
+    pub fn error(&mut self, message: &str) -> InputErrorKind {
+        let at = if self.pos < self.end {
+            self.offset() + 1
+        } else {
+            self.offset()
+        };
+        let (line, column) = self.position_after(at);
+        InputErrorKind::Json {
+            line,
+            column,
+            path: String::new(),
+            message: format!("invalid JSON: {message}"),
+        }
+    }
+
+    /// An error that is not about JSON syntax (a missing field, say), at the cursor.
+    pub fn error_message(&mut self, message: String) -> InputErrorKind {
+        let (line, column) = self.position_after(self.offset());
+        InputErrorKind::Json {
+            line,
+            column,
+            path: String::new(),
+            message,
+        }
+    }
+
+    /// A value of the wrong JSON type under the cursor.
+    pub fn type_error(&mut self, expected: &str) -> InputErrorKind {
+        let found = match self.peek() {
+            Ok(Some(b'"')) => "a string",
+            Ok(Some(b'{')) => "a map",
+            Ok(Some(b'[')) => "a list",
+            Ok(Some(b't' | b'f')) => "a boolean",
+            Ok(Some(b'n')) => "null",
+            Ok(Some(b'-' | b'0'..=b'9')) => "a number",
+            Ok(Some(_)) => return self.error("expected value"),
+            Ok(None) => return self.eof_error("a value"),
+            Err(e) => return e,
+        };
+        let at = self.offset() + 1;
+        let (line, column) = self.position_after(at);
+        InputErrorKind::Json {
+            line,
+            column,
+            path: String::new(),
+            message: format!("invalid type: {found}, expected {expected}"),
+        }
+    }
+
+    fn eof_error(&mut self, what: &str) -> InputErrorKind {
+        let (line, column) = self.position_after(self.offset());
+        InputErrorKind::Json {
+            line,
+            column,
+            path: String::new(),
+            message: format!(
+                "invalid JSON: EOF while parsing {what}: the file ends early (truncated?)"
+            ),
+        }
+    }
+
+    fn invalid_utf8(&mut self, index: usize) -> InputErrorKind {
+        let (line, column) = self.position_of(self.base + index as u64);
+        InputErrorKind::InvalidUtf8 {
+            line,
+            column,
+            offset: (self.base + index as u64) as usize,
+        }
+    }
+
+    // ---- tokens -------------------------------------------------------------------------------
+
+    /// Skips whitespace and returns the next byte without consuming it; None at the end.
+    #[inline]
+    pub fn peek(&mut self) -> Result<Option<u8>> {
+        loop {
+            while self.pos < self.end {
+                match self.buf[self.pos] {
+                    b' ' | b'\n' | b'\t' | b'\r' => self.pos += 1,
+                    b => return Ok(Some(b)),
+                }
+            }
+            if !self.refill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Consumes `byte` (after whitespace) or fails with `message`.
+    fn expect_byte(&mut self, byte: u8, message: &str, eof_what: &str) -> Result<()> {
+        match self.peek()? {
+            Some(b) if b == byte => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(_) => Err(self.error(message)),
+            None => Err(self.eof_error(eof_what)),
+        }
+    }
+
+    /// After the whole document: only whitespace may follow.
+    pub fn expect_end(&mut self) -> Result<()> {
+        match self.peek()? {
+            None => Ok(()),
+            Some(_) => Err(self.error("trailing characters")),
+        }
+    }
+
+    /// Enters an object (`{` under the cursor was already checked by the caller's peek).
+    pub fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error("nesting deeper than 1024 levels"));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// Advances to the next key of the object being read and leaves the cursor on its opening
+    /// quote; false when the object ends. `first` tracks whether a comma is due.
+    pub fn next_key(&mut self, first: &mut bool) -> Result<bool> {
+        match self.peek()? {
+            Some(b'}') => {
+                self.pos += 1;
+                self.depth -= 1;
+                return Ok(false);
+            }
+            Some(b',') if !*first => {
+                self.pos += 1;
+            }
+            Some(_) if !*first => return Err(self.error("expected `,` or `}`")),
+            Some(_) => {}
+            None => return Err(self.eof_error("an object")),
+        }
+        *first = false;
+        match self.peek()? {
+            Some(b'"') => Ok(true),
+            Some(b'}') => Err(self.error("trailing comma")),
+            Some(_) => Err(self.error("key must be a string")),
+            None => Err(self.eof_error("an object")),
+        }
+    }
+
+    /// Reads the key under the cursor into `out` (raw bytes, unescaped when needed) and the
+    /// colon after it.
+    pub fn key(&mut self, out: &mut Vec<u8>) -> Result<()> {
+        out.clear();
+        self.string_into(out)?;
+        self.expect_byte(b':', "expected `:`", "an object")
+    }
+
+    /// Advances to the next element of the array being read; false when it ends.
+    pub fn next_element(&mut self, first: &mut bool) -> Result<bool> {
+        match self.peek()? {
+            Some(b']') => {
+                self.pos += 1;
+                self.depth -= 1;
+                return Ok(false);
+            }
+            Some(b',') if !*first => {
+                self.pos += 1;
+            }
+            Some(_) if !*first => return Err(self.error("expected `,` or `]`")),
+            Some(_) => {}
+            None => return Err(self.eof_error("a list")),
+        }
+        *first = false;
+        match self.peek()? {
+            Some(b']') => Err(self.error("trailing comma")),
+            Some(_) => Ok(true),
+            None => Err(self.eof_error("a list")),
+        }
+    }
+
+    /// Reads a string value into `out` (decoded); the cursor must be on its opening quote.
+    pub fn string_into(&mut self, out: &mut Vec<u8>) -> Result<StringInfo> {
+        let mark = self.set_mark();
+        let result = self
+            .skip_string()
+            .and_then(|info| self.decode_captured(mark, info, out));
+        self.clear_mark(mark);
+        result
+    }
+
+    fn decode_captured(
+        &mut self,
+        mark: Mark,
+        info: StringInfo,
+        out: &mut Vec<u8>,
+    ) -> Result<StringInfo> {
+        let raw = self.captured(mark);
+        if !info.escaped {
+            out.extend_from_slice(&raw[1..raw.len() - 1]);
+            return Ok(info);
+        }
+        let failure = match serde_json::from_slice::<String>(raw) {
+            Ok(text) => {
+                out.extend_from_slice(text.as_bytes());
+                return Ok(info);
+            }
+            Err(e) => (e.column(), e.to_string()),
+        };
+        let (column, message) = failure;
+        let message = message.split(" at line ").next().unwrap_or("").to_string();
+        let (line, column) = self.position_after(mark.offset + column as u64);
+        Err(InputErrorKind::Json {
+            line,
+            column,
+            path: String::new(),
+            message: format!("invalid JSON: {message}"),
+        })
+    }
+
+    // ---- marks ----------------------------------------------------------------------------------
+
+    /// Marks the value under the cursor: its bytes stay in the window until [`Self::clear_mark`].
+    pub fn set_mark(&mut self) -> Mark {
+        let offset = self.offset();
+        let outer = self.mark;
+        self.mark = Some(outer.map_or(offset, |m| m.min(offset)));
+        Mark { offset, outer }
+    }
+
+    /// The bytes from `mark` to the cursor.
+    pub fn captured(&self, mark: Mark) -> &[u8] {
+        let start = (mark.offset - self.base) as usize;
+        &self.buf[start..self.pos]
+    }
+
+    /// Releases `mark` (and only it: an outer mark still holds its bytes).
+    pub fn clear_mark(&mut self, mark: Mark) {
+        self.mark = mark.outer;
+    }
+
+    // ---- skipping -------------------------------------------------------------------------------
+
+    /// Skips one value, checking its grammar.
+    pub fn skip(&mut self) -> Result<()> {
+        let outer_depth = self.depth;
+        let mut stack = std::mem::take(&mut self.stack);
+        stack.clear();
+        let result = self.skip_with(&mut stack);
+        self.stack = stack;
+        if result.is_ok() {
+            debug_assert_eq!(self.depth, outer_depth);
+        }
+        result
+    }
+
+    fn skip_with(&mut self, stack: &mut Vec<bool>) -> Result<()> {
+        'value: loop {
+            let Some(b) = self.peek()? else {
+                return Err(self.eof_error("a value"));
+            };
+            match b {
+                b'"' => {
+                    self.skip_string()?;
+                }
+                b'{' => {
+                    self.enter()?;
+                    match self.peek()? {
+                        Some(b'}') => {
+                            self.pos += 1;
+                            self.depth -= 1;
+                        }
+                        Some(b'"') => {
+                            stack.push(true);
+                            self.skip_key()?;
+                            continue 'value;
+                        }
+                        Some(_) => return Err(self.error("key must be a string")),
+                        None => return Err(self.eof_error("an object")),
+                    }
+                }
+                b'[' => {
+                    self.enter()?;
+                    match self.peek()? {
+                        Some(b']') => {
+                            self.pos += 1;
+                            self.depth -= 1;
+                        }
+                        Some(_) => {
+                            stack.push(false);
+                            continue 'value;
+                        }
+                        None => return Err(self.eof_error("a list")),
+                    }
+                }
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                b'-' | b'0'..=b'9' => self.number()?,
+                _ => return Err(self.error("expected value")),
+            }
+            // After a value: close containers or move to the next member.
+            loop {
+                let Some(&is_object) = stack.last() else {
+                    return Ok(());
+                };
+                let close = if is_object { b'}' } else { b']' };
+                match self.peek()? {
+                    Some(b',') => {
+                        self.pos += 1;
+                        if is_object {
+                            match self.peek()? {
+                                Some(b'"') => self.skip_key()?,
+                                Some(b'}') => return Err(self.error("trailing comma")),
+                                Some(_) => return Err(self.error("key must be a string")),
+                                None => return Err(self.eof_error("an object")),
+                            }
+                        } else if self.peek()? == Some(b']') {
+                            return Err(self.error("trailing comma"));
+                        }
+                        continue 'value;
+                    }
+                    Some(b) if b == close => {
+                        self.pos += 1;
+                        self.depth -= 1;
+                        stack.pop();
+                    }
+                    Some(_) => {
+                        return Err(self.error(if is_object {
+                            "expected `,` or `}`"
+                        } else {
+                            "expected `,` or `]`"
+                        }));
+                    }
+                    None => {
+                        return Err(self.eof_error(if is_object { "an object" } else { "a list" }));
+                    }
+                }
+            }
+        }
+    }
+
+    fn skip_key(&mut self) -> Result<()> {
+        self.skip_string()?;
+        self.expect_byte(b':', "expected `:`", "an object")
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<()> {
+        for &expected in word {
+            if !self.more()? {
+                return Err(self.eof_error("a value"));
+            }
+            if self.buf[self.pos] != expected {
+                return Err(self.error("expected ident"));
+            }
+            self.pos += 1;
+        }
+        Ok(())
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    fn number(&mut self) -> Result<()> {
+        if self.buf[self.pos] == b'-' {
+            self.pos += 1;
+        }
+        let first = self.next_byte()?;
+        match first {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                self.pos += 1;
+                self.digits()?;
+            }
+            Some(_) => return Err(self.error("invalid number")),
+            None => return Err(self.eof_error("a value")),
+        }
+        if self.next_byte()? == Some(b'.') {
+            self.pos += 1;
+            match self.next_byte()? {
+                Some(b'0'..=b'9') => self.digits()?,
+                Some(_) => return Err(self.error("invalid number")),
+                None => return Err(self.eof_error("a value")),
+            }
+        }
+        if matches!(self.next_byte()?, Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.next_byte()?, Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            match self.next_byte()? {
+                Some(b'0'..=b'9') => self.digits()?,
+                Some(_) => return Err(self.error("invalid number")),
+                None => return Err(self.eof_error("a value")),
+            }
+        }
+        Ok(())
+    }
+
+    fn digits(&mut self) -> Result<()> {
+        while let Some(b'0'..=b'9') = self.next_byte()? {
+            self.pos += 1;
+        }
+        Ok(())
+    }
+
+    /// The byte under the cursor, without skipping whitespace.
+    #[inline]
+    fn next_byte(&mut self) -> Result<Option<u8>> {
+        if self.more()? {
+            Ok(Some(self.buf[self.pos]))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Skips a string (cursor on its opening quote), checking escapes and control characters.
+    pub fn skip_string(&mut self) -> Result<StringInfo> {
+        self.pos += 1;
+        let mut escaped = false;
+        loop {
+            let found = find_special(&self.buf[self.pos..self.end]);
+            match found {
+                Some(i) => {
+                    self.pos += i;
+                    match self.buf[self.pos] {
+                        b'"' => {
+                            self.pos += 1;
+                            return Ok(StringInfo { escaped });
+                        }
+                        b'\\' => {
+                            escaped = true;
+                            self.pos += 1;
+                            self.escape()?;
+                        }
+                        _ => {
+                            // serde_json points at the byte before a control character.
+                            let (line, column) = self.position_after(self.offset());
+                            return Err(InputErrorKind::Json {
+                                line,
+                                column,
+                                path: String::new(),
+                                message: "invalid JSON: control character (\\u0000-\\u001F) found while parsing a string".to_string(),
+                            });
+                        }
+                    }
+                }
+                None => {
+                    self.pos = self.end;
+                    if !self.refill()? {
+                        return Err(self.eof_error("a string"));
+                    }
+                }
+            }
+        }
+    }
+
+    fn escape(&mut self) -> Result<()> {
+        if !self.more()? {
+            return Err(self.eof_error("a string"));
+        }
+        match self.buf[self.pos] {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                self.pos += 1;
+                Ok(())
+            }
+            b'u' => {
+                self.pos += 1;
+                for _ in 0..4 {
+                    if !self.more()? {
+                        return Err(self.eof_error("a string"));
+                    }
+                    if !self.buf[self.pos].is_ascii_hexdigit() {
+                        return Err(self.error("invalid escape"));
+                    }
+                    self.pos += 1;
+                }
+                Ok(())
+            }
+            _ => Err(self.error("invalid escape")),
+        }
+    }
+}
+
+/// The whole input as UTF-8 text (decoded like the scanner decodes it).
+pub(super) fn read_text<R: Read>(reader: R) -> Result<String> {
+    let mut scanner = Scanner::new(reader)?;
+    let mark = scanner.set_mark();
+    loop {
+        scanner.pos = scanner.end;
+        if !scanner.refill()? {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(scanner.captured(mark)).into_owned();
+    Ok(text)
+}
+
+fn read_retrying<R: Read>(reader: &mut R, out: &mut [u8]) -> Result<usize> {
+    loop {
+        match reader.read(out) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(InputErrorKind::Read {
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+}
+
+/// Index of the first `"`, `\` or control character (< 0x20) in `bytes`: eight bytes at a
+/// time, since string contents are most of a plan's bytes.
+#[inline]
+fn find_special(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let word = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or([0; 8]));
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        // A byte is flagged when it is zero (the quote or backslash) or below 0x20; the
+        // classic "has zero byte" trick, exact for the first flagged byte.
+        let flags = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word);
+        let flags = flags & HIGHS;
+        if flags != 0 {
+            return Some(i + (flags.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes[i..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|p| i + p)
+}
+
+/// True when the first bytes look like ASCII JSON stored as UTF-16 with no BOM, with the zero
+/// byte of each code unit at `zero_at` (1 for little endian, 0 for big endian).
+fn looks_like_utf16(bytes: &[u8], zero_at: usize) -> bool {
+    let sample: Vec<&[u8]> = bytes.chunks_exact(2).take(8).collect();
+    sample.len() >= 2
+        && sample
+            .iter()
+            .all(|pair| pair[zero_at] == 0 && pair[1 - zero_at] != 0)
+}
+
+/// Decodes as much of `pending` (raw UTF-16) as fits into `out` as UTF-8, leaving an odd byte
+/// or a high surrogate whose pair has not arrived yet. At the end of the input, leftovers are
+/// errors.
+fn decode_utf16(
+    pending: &mut Vec<u8>,
+    big_endian: bool,
+    out: &mut [u8],
+    at_end: bool,
+    raw_offset: &mut u64,
+) -> Result<usize> {
+    let unit = |pair: &[u8]| {
+        if big_endian {
+            u16::from_be_bytes([pair[0], pair[1]])
+        } else {
+            u16::from_le_bytes([pair[0], pair[1]])
+        }
+    };
+    let mut written = 0;
+    let mut used = 0;
+    while used + 2 <= pending.len() && written + 4 <= out.len() {
+        let first = unit(&pending[used..used + 2]);
+        let (c, width) = match first {
+            0xD800..=0xDBFF => {
+                if used + 4 > pending.len() {
+                    break; // the low surrogate is still to come
+                }
+                let second = unit(&pending[used + 2..used + 4]);
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return Err(InputErrorKind::InvalidUtf16 {
+                        offset: (*raw_offset + used as u64) as usize,
+                        reason: "unpaired surrogate",
+                    });
+                }
+                let code =
+                    0x10000 + ((u32::from(first) - 0xD800) << 10) + (u32::from(second) - 0xDC00);
+                (char::from_u32(code), 4)
+            }
+            0xDC00..=0xDFFF => (None, 2),
+            _ => (char::from_u32(u32::from(first)), 2),
+        };
+        let Some(c) = c else {
+            return Err(InputErrorKind::InvalidUtf16 {
+                offset: (*raw_offset + used as u64) as usize,
+                reason: "unpaired surrogate",
+            });
+        };
+        written += c.encode_utf8(&mut out[written..]).len();
+        used += width;
+    }
+    pending.drain(..used);
+    *raw_offset += used as u64;
+    if at_end && written == 0 && !pending.is_empty() {
+        let (offset, reason) = if pending.len() % 2 == 1 {
+            (
+                *raw_offset + pending.len() as u64 - 1,
+                "odd number of bytes (truncated file?)",
+            )
+        } else {
+            (*raw_offset, "unpaired surrogate")
+        };
+        return Err(InputErrorKind::InvalidUtf16 {
+            offset: offset as usize,
+            reason,
+        });
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan_all(bytes: &[u8]) -> Result<()> {
+        let mut scanner = Scanner::new(bytes)?;
+        scanner.skip()?;
+        scanner.expect_end()
+    }
+
+    #[test]
+    fn find_special_finds_the_first_quote_backslash_or_control_byte() {
+        for (text, expected) in [
+            (&b"abcdefghijklmnop\"q"[..], Some(16)),
+            (b"abc\\defghijk", Some(3)),
+            (b"abcdefg\x01hij", Some(7)),
+            (b"\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\"", Some(8)),
+            (b"abcdefghijklmnopq", None),
+            (b"\x7f\x80\xff\xfe\"", Some(4)),
+        ] {
+            assert_eq!(find_special(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn valid_documents_scan() {
+        for text in [
+            r#"{}"#,
+            r#"{"a":[1,-2.5e+3,true,false,null,"x\"\\\u00e9"],"b":{"c":{}}}"#,
+            " [ ] ",
+            "0",
+            "-0.0E-7",
+        ] {
+            scan_all(text.as_bytes()).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
+    #[test]
+    fn the_scanner_refuses_what_serde_json_refuses() {
+        for text in [
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{1:2}",
+            "[01]",
+            "[1.]",
+            "[1e]",
+            "[-]",
+            "tru",
+            "nul",
+            "[\"a\x01\"]",
+            "[\"\\x\"]",
+            "[\"\\u12g4\"]",
+            "{} x",
+            "[1 2]",
+            "\"abc",
+        ] {
+            assert!(
+                serde_json::from_str::<serde::de::IgnoredAny>(text).is_err(),
+                "serde accepts {text:?}"
+            );
+            assert!(
+                scan_all(text.as_bytes()).is_err(),
+                "scanner accepts {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(scan_all(ok.as_bytes()).is_ok());
+        let deep = "[".repeat(MAX_DEPTH + 1);
+        match scan_all(deep.as_bytes()) {
+            Err(InputErrorKind::Json { message, .. }) => {
+                assert!(message.contains("1024"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn error_positions_match_serde_json() {
+        for text in [
+            "{\n  \"a\": [1,\n  2 3]}",
+            "{\"a\":\n tru}",
+            "{\"a\":1",
+            "[\n\"x\",\n]",
+            "{\"a\"\n:\"b\x02\"}",
+        ] {
+            let serde = serde_json::from_str::<serde::de::IgnoredAny>(text).unwrap_err();
+            match scan_all(text.as_bytes()) {
+                Err(InputErrorKind::Json { line, column, .. }) => {
+                    assert_eq!(
+                        (line, column),
+                        (serde.line(), serde.column()),
+                        "{text:?}: {serde}"
+                    );
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn long_strings_across_window_refills_scan() {
+        let long = "x".repeat(3 * WINDOW + 17);
+        let text = format!("{{\"a\":\"{long}\",\"b\":[\"{long}\\n\"]}}");
+        scan_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn utf16_is_transcoded_in_small_reads() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(out.len()).min(3);
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let text = "{\"k\":\"h\u{e9}llo \u{1F600} w\u{f6}rld\"}";
+        let mut bytes = UTF16LE_BOM.to_vec();
+        for unit in text.encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        let mut scanner = Scanner::new(Trickle(&bytes)).unwrap();
+        let mark = scanner.set_mark();
+        scanner.peek().unwrap();
+        scanner.skip().unwrap();
+        assert_eq!(scanner.captured(mark), text.as_bytes());
+    }
+
+    #[test]
+    fn invalid_utf8_split_across_reads_is_found() {
+        let mut text = b"{\"a\":\"".to_vec();
+        text.extend(std::iter::repeat_n(b'x', WINDOW - 7));
+        text.extend_from_slice(b"\xC3\xA9\xC3\"}");
+        match scan_all(&text) {
+            Err(InputErrorKind::InvalidUtf8 { offset, .. }) => assert_eq!(offset, text.len() - 3),
+            other => panic!("{other:?}"),
+        }
+    }
+}
