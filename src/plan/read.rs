@@ -54,33 +54,68 @@ pub(super) struct Walker<'k, R> {
     changed: HashSet<String>,
     /// CIDR-like attributes from `planned_values`, used for addresses `resource_changes` lacks.
     planned_cidrs: HashMap<String, Vec<(String, String)>>,
+    head: Head,
 }
 
-/// The fields of one resource the walk reads itself (the rest is skipped or captured).
+/// The fields of one resource the walk reads itself (the rest is skipped or captured). One
+/// `Head` is reused for every resource, so skipping a resource allocates nothing.
 #[derive(Default)]
 struct Head {
-    address: Option<String>,
-    module_address: Option<String>,
-    mode: Option<String>,
-    resource_type: Option<String>,
+    address: Vec<u8>,
+    has_address: bool,
+    resource_type: Vec<u8>,
+    has_type: bool,
+    /// `mode` is absent, null or `managed`.
+    managed: bool,
     name: bool,
-    deposed: Option<String>,
+    deposed: bool,
     change: bool,
     /// Top-level CIDR-like strings of the planned state.
     cidrs: Vec<(String, String)>,
-    /// Top-level attributes marked unknown (`after_unknown.X == true`).
-    unknown: Vec<String>,
+    /// Top-level attributes marked unknown (`after_unknown.X == true`), each followed by a 0.
+    unknown: Vec<u8>,
 }
 
 impl Head {
-    fn managed(&self) -> bool {
-        self.mode.as_deref().unwrap_or("managed") == "managed"
+    fn reset(&mut self) {
+        self.address.clear();
+        self.has_address = false;
+        self.resource_type.clear();
+        self.has_type = false;
+        self.managed = true;
+        self.name = false;
+        self.deposed = false;
+        self.change = false;
+        self.cidrs.clear();
+        self.unknown.clear();
+    }
+
+    /// The CIDR-like attributes that are known (not also marked unknown), if the resource is a
+    /// current managed object: what a reference to it can resolve to.
+    fn known_cidrs(&mut self) -> Option<(String, Vec<(String, String)>)> {
+        if !self.managed || self.deposed || self.cidrs.is_empty() {
+            return None;
+        }
+        let unknown = &self.unknown;
+        self.cidrs.retain(|(attribute, _)| {
+            !unknown
+                .split(|&b| b == 0)
+                .any(|u| u == attribute.as_bytes())
+        });
+        if self.cidrs.is_empty() {
+            return None;
+        }
+        Some((
+            String::from_utf8_lossy(&self.address).into_owned(),
+            std::mem::take(&mut self.cidrs),
+        ))
     }
 }
 
 impl<'k, R: Read> Walker<'k, R> {
     pub fn new(sc: Scanner<R>, keep: &'k dyn Fn(&str) -> bool) -> Self {
         Walker {
+            head: Head::default(),
             sc,
             keep,
             key: Vec::with_capacity(64),
@@ -235,11 +270,9 @@ impl<'k, R: Read> Walker<'k, R> {
     }
 
     fn planned_resource(&mut self, path: &str) -> Result<()> {
-        let (mark, head) = self.resource(Kind::Planned)?;
-        let Some(mark) = mark else {
-            let managed = head.managed();
-            if let Some(address) = head.address.filter(|_| managed && !head.cidrs.is_empty()) {
-                self.planned_cidrs.insert(address, head.cidrs);
+        let Some(mark) = self.resource(Kind::Planned)? else {
+            if let Some((address, cidrs)) = self.head.known_cidrs() {
+                self.planned_cidrs.insert(address, cidrs);
             }
             return Ok(());
         };
@@ -269,22 +302,19 @@ impl<'k, R: Read> Walker<'k, R> {
 
     fn resource_changes(&mut self) -> Result<()> {
         self.list(|w, i| {
-            w.resource_change(&format!("resource_changes[{i}]"))
+            w.resource_change(i)
                 .map_err(|e| with_path(e, &format!("[{i}]")))
         })
     }
 
-    fn resource_change(&mut self, path: &str) -> Result<()> {
-        let (mark, mut head) = self.resource(Kind::Change)?;
+    fn resource_change(&mut self, index: usize) -> Result<()> {
+        let mark = self.resource(Kind::Change)?;
+        let known_cidrs = self.head.known_cidrs();
+        if let Some((address, cidrs)) = known_cidrs {
+            self.planned_cidrs.remove(&address);
+            self.doc.cidrs.by_address.insert(address, cidrs);
+        }
         let Some(mark) = mark else {
-            if head.managed() && head.deposed.is_none() && !head.cidrs.is_empty() {
-                head.cidrs
-                    .retain(|(attribute, _)| !head.unknown.contains(attribute));
-                if let Some(address) = head.address {
-                    self.planned_cidrs.remove(&address);
-                    self.doc.cidrs.by_address.insert(address, head.cidrs);
-                }
-            }
             return Ok(());
         };
         let base = self.sc.position_of(mark.offset);
@@ -299,24 +329,13 @@ impl<'k, R: Read> Walker<'k, R> {
                 after: rc.change.after.map(|v| locate(v, bytes, base)),
                 after_unknown: rc.change.after_unknown.map(|v| locate(v, bytes, base)),
                 from_planned_values: false,
-                json_path: format!("{path}.change"),
+                json_path: format!("resource_changes[{index}].change"),
                 deposed: rc.deposed,
                 address: rc.address,
             })
         };
         self.sc.clear_mark(mark);
         let resource = parsed?;
-        if resource.managed && resource.deposed.is_none() {
-            head.cidrs
-                .retain(|(attribute, _)| !head.unknown.contains(attribute));
-            self.planned_cidrs.remove(&resource.address);
-            if !head.cidrs.is_empty() {
-                self.doc
-                    .cidrs
-                    .by_address
-                    .insert(resource.address.clone(), head.cidrs);
-            }
-        }
         if resource.deposed.is_none() {
             self.changed.insert(resource.address.clone());
         }
@@ -324,7 +343,7 @@ impl<'k, R: Read> Walker<'k, R> {
         Ok(())
     }
 
-    fn change(&mut self, head: &mut Head) -> Result<()> {
+    fn change(&mut self) -> Result<()> {
         self.enter_object()?;
         let mut first = true;
         let mut actions = false;
@@ -336,8 +355,8 @@ impl<'k, R: Read> Walker<'k, R> {
                     self.list(|w, _| w.string().map(drop))
                         .map_err(|e| with_path(e, "actions"))?;
                 }
-                b"after" => self.planned_cidrs_of(head)?,
-                b"after_unknown" => self.unknown_attributes(head)?,
+                b"after" => self.planned_cidrs_of()?,
+                b"after_unknown" => self.unknown_attributes()?,
                 _ => self.sc.skip()?,
             }
         }
@@ -348,7 +367,7 @@ impl<'k, R: Read> Walker<'k, R> {
     }
 
     /// Notes the top-level attributes of a planned state whose value is a CIDR-like string.
-    fn planned_cidrs_of(&mut self, head: &mut Head) -> Result<()> {
+    fn planned_cidrs_of(&mut self) -> Result<()> {
         if self.sc.peek()? != Some(b'{') {
             return self.sc.skip();
         }
@@ -365,7 +384,7 @@ impl<'k, R: Read> Walker<'k, R> {
             let value = self.sc.captured(mark);
             let value = &value[1..value.len().saturating_sub(1).max(1)];
             if info.is_ok() && looks_like_cidr(value) {
-                head.cidrs.push((
+                self.head.cidrs.push((
                     String::from_utf8_lossy(&self.key).into_owned(),
                     String::from_utf8_lossy(value).into_owned(),
                 ));
@@ -377,7 +396,7 @@ impl<'k, R: Read> Walker<'k, R> {
     }
 
     /// Notes the top-level attributes `after_unknown` marks `true`.
-    fn unknown_attributes(&mut self, head: &mut Head) -> Result<()> {
+    fn unknown_attributes(&mut self) -> Result<()> {
         if self.sc.peek()? != Some(b'{') {
             return self.sc.skip();
         }
@@ -386,8 +405,8 @@ impl<'k, R: Read> Walker<'k, R> {
         while self.sc.next_key(&mut first)? {
             self.sc.key(&mut self.key)?;
             if self.sc.peek()? == Some(b't') {
-                head.unknown
-                    .push(String::from_utf8_lossy(&self.key).into_owned());
+                self.head.unknown.extend_from_slice(&self.key);
+                self.head.unknown.push(0);
             }
             self.sc.skip()?;
         }
@@ -477,8 +496,7 @@ impl<'k, R: Read> Walker<'k, R> {
     }
 
     fn config_resource(&mut self) -> Result<Option<ConfigResource>> {
-        let (mark, _) = self.resource(Kind::Config)?;
-        let Some(mark) = mark else {
+        let Some(mark) = self.resource(Kind::Config)? else {
             return Ok(None);
         };
         let base = self.sc.position_of(mark.offset);
@@ -489,54 +507,73 @@ impl<'k, R: Read> Walker<'k, R> {
 
     // ---- one resource -------------------------------------------------------------------------
 
-    /// Walks one resource object. Returns a mark over its bytes when its type is kept (the
-    /// caller deserializes and releases it), and the fields every resource contributes.
-    fn resource(&mut self, kind: Kind) -> Result<(Option<Mark>, Head)> {
+    /// Walks one resource object into `self.head`. Returns a mark over its bytes when its
+    /// type is kept (the caller deserializes and releases it).
+    fn resource(&mut self, kind: Kind) -> Result<Option<Mark>> {
         if self.sc.peek()? != Some(b'{') {
             return Err(self.sc.type_error("a map"));
         }
         let mut mark = Some(self.sc.set_mark());
         self.sc.enter()?;
-        let mut head = Head::default();
+        self.head.reset();
         let mut first = true;
         while self.sc.next_key(&mut first)? {
             self.sc.key(&mut self.key)?;
             match self.key.as_slice() {
-                b"address" => head.address = Some(self.string()?),
+                b"address" => {
+                    self.expect_string().map_err(|e| with_path(e, "address"))?;
+                    self.head.address.clear();
+                    self.sc.string_into(&mut self.head.address)?;
+                    self.head.has_address = true;
+                }
                 b"type" => {
-                    let resource_type = self.string()?;
-                    if !(self.keep)(&resource_type) {
+                    self.expect_string().map_err(|e| with_path(e, "type"))?;
+                    self.head.resource_type.clear();
+                    self.sc.string_into(&mut self.head.resource_type)?;
+                    self.head.has_type = true;
+                    let kept =
+                        std::str::from_utf8(&self.head.resource_type).is_ok_and(|t| (self.keep)(t));
+                    if !kept {
                         // Not kept: let the window slide over the rest of it.
                         if let Some(m) = mark.take() {
                             self.sc.clear_mark(m);
                         }
                     }
-                    head.resource_type = Some(resource_type);
                 }
                 b"name" => {
-                    self.string()?;
-                    head.name = true;
+                    self.expect_string().map_err(|e| with_path(e, "name"))?;
+                    self.sc.skip_string()?;
+                    self.head.name = true;
                 }
-                b"mode" => head.mode = self.opt_string()?,
-                b"module_address" if kind == Kind::Change => {
-                    head.module_address = self.opt_string()?;
+                b"mode" => {
+                    if self.sc.peek()? == Some(b'n') {
+                        self.sc.skip()?;
+                    } else {
+                        self.expect_string().map_err(|e| with_path(e, "mode"))?;
+                        self.scratch.clear();
+                        self.sc.string_into(&mut self.scratch)?;
+                        self.head.managed = self.scratch == b"managed";
+                    }
                 }
-                b"deposed" if kind == Kind::Change => head.deposed = self.opt_string()?,
+                b"deposed" if kind == Kind::Change => {
+                    self.head.deposed = self.sc.peek()? != Some(b'n');
+                    self.sc.skip()?;
+                }
                 b"change" if kind == Kind::Change => {
-                    head.change = true;
-                    self.change(&mut head).map_err(|e| with_path(e, "change"))?;
+                    self.head.change = true;
+                    self.change().map_err(|e| with_path(e, "change"))?;
                 }
-                b"values" if kind == Kind::Planned => self.planned_cidrs_of(&mut head)?,
+                b"values" if kind == Kind::Planned => self.planned_cidrs_of()?,
                 _ => self.sc.skip()?,
             }
         }
-        let missing = if head.address.is_none() {
+        let missing = if !self.head.has_address {
             Some("address")
-        } else if head.resource_type.is_none() {
+        } else if !self.head.has_type {
             Some("type")
-        } else if !head.name {
+        } else if !self.head.name {
             Some("name")
-        } else if kind == Kind::Change && !head.change {
+        } else if kind == Kind::Change && !self.head.change {
             Some("change")
         } else {
             None
@@ -547,7 +584,7 @@ impl<'k, R: Read> Walker<'k, R> {
             }
             return Err(self.sc.error_message(format!("missing field `{field}`")));
         }
-        Ok((mark, head))
+        Ok(mark)
     }
 
     // ---- small values -------------------------------------------------------------------------
@@ -587,10 +624,15 @@ impl<'k, R: Read> Walker<'k, R> {
         }
     }
 
-    fn string(&mut self) -> Result<String> {
+    fn expect_string(&mut self) -> Result<()> {
         if self.sc.peek()? != Some(b'"') {
             return Err(self.sc.type_error("a string"));
         }
+        Ok(())
+    }
+
+    fn string(&mut self) -> Result<String> {
+        self.expect_string()?;
         self.scratch.clear();
         self.sc.string_into(&mut self.scratch)?;
         // The scanner has checked the bytes are UTF-8.

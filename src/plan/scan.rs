@@ -337,6 +337,18 @@ impl<R: Read> Scanner<R> {
     /// Skips whitespace and returns the next byte without consuming it; None at the end.
     #[inline]
     pub fn peek(&mut self) -> Result<Option<u8>> {
+        // Plans are compact JSON: the next byte is nearly always the token itself.
+        if self.pos < self.end {
+            let b = self.buf[self.pos];
+            if b > b' ' {
+                return Ok(Some(b));
+            }
+        }
+        self.peek_slow()
+    }
+
+    #[inline(never)]
+    fn peek_slow(&mut self) -> Result<Option<u8>> {
         loop {
             while self.pos < self.end {
                 match self.buf[self.pos] {
@@ -409,6 +421,13 @@ impl<R: Read> Scanner<R> {
     /// colon after it.
     pub fn key(&mut self, out: &mut Vec<u8>) -> Result<()> {
         out.clear();
+        if let Some((end, false)) = string_end_escaped(&self.buf[..self.end], self.pos + 1)
+            && self.buf.get(end) == Some(&b':')
+        {
+            out.extend_from_slice(&self.buf[self.pos + 1..end - 1]);
+            self.pos = end + 1;
+            return Ok(());
+        }
         self.string_into(out)?;
         self.expect_byte(b':', "expected `:`", "an object")
     }
@@ -512,88 +531,210 @@ impl<R: Read> Scanner<R> {
     }
 
     fn skip_with(&mut self, stack: &mut Vec<bool>) -> Result<()> {
-        'value: loop {
-            let Some(b) = self.peek()? else {
-                return Err(self.eof_error("a value"));
+        let mut state = State::Value;
+        loop {
+            if self.skip_fast(stack, &mut state) {
+                return Ok(());
+            }
+            // One token the fast loop left alone: whitespace, the window's edge, or an error.
+            state = match state {
+                State::Value => self.slow_value(stack)?,
+                State::After => match self.slow_after(stack)? {
+                    Some(next) => next,
+                    None => return Ok(()),
+                },
             };
-            match b {
-                b'"' => {
-                    self.skip_string()?;
-                }
-                b'{' => {
-                    self.enter()?;
-                    match self.peek()? {
+        }
+    }
+
+    /// The hot loop: runs over tokens that lie wholly in the window with no whitespace and no
+    /// error, keeping the cursor in a local. Returns true when the value is complete; false to
+    /// let the careful path take the next token (it then returns here).
+    #[inline(never)]
+    fn skip_fast(&mut self, stack: &mut Vec<bool>, state: &mut State) -> bool {
+        let buf = &self.buf[..self.end];
+        let mut pos = self.pos;
+        let mut depth = self.depth;
+        let finished = loop {
+            let Some(&b) = buf.get(pos) else {
+                break false;
+            };
+            match *state {
+                State::Value => match b {
+                    b'"' => match string_end(buf, pos + 1) {
+                        Some(after) => {
+                            pos = after;
+                            *state = State::After;
+                        }
+                        None => break false,
+                    },
+                    b'{' if depth < MAX_DEPTH => match buf.get(pos + 1) {
                         Some(b'}') => {
-                            self.pos += 1;
-                            self.depth -= 1;
+                            pos += 2;
+                            *state = State::After;
                         }
-                        Some(b'"') => {
-                            stack.push(true);
-                            self.skip_key()?;
-                            continue 'value;
+                        Some(b'"') => match key_end(buf, pos + 2) {
+                            Some(after) => {
+                                depth += 1;
+                                stack.push(true);
+                                pos = after;
+                            }
+                            None => break false,
+                        },
+                        _ => break false,
+                    },
+                    b'[' if depth < MAX_DEPTH => match buf.get(pos + 1) {
+                        Some(b']') => {
+                            pos += 2;
+                            *state = State::After;
                         }
+                        Some(&c) if c > b' ' => {
+                            depth += 1;
+                            stack.push(false);
+                            pos += 1;
+                        }
+                        _ => break false,
+                    },
+                    b't' | b'f' | b'n' => match literal_len(buf, pos) {
+                        Some(len) => {
+                            pos += len;
+                            *state = State::After;
+                        }
+                        None => break false,
+                    },
+                    b'-' | b'0'..=b'9' => match number_end(buf, pos) {
+                        Some(end) => {
+                            pos = end;
+                            *state = State::After;
+                        }
+                        None => break false,
+                    },
+                    _ => break false,
+                },
+                State::After => {
+                    let Some(&is_object) = stack.last() else {
+                        break true;
+                    };
+                    match b {
+                        b',' if is_object => match buf.get(pos + 1) {
+                            Some(b'"') => match key_end(buf, pos + 2) {
+                                Some(after) => {
+                                    pos = after;
+                                    *state = State::Value;
+                                }
+                                None => break false,
+                            },
+                            _ => break false,
+                        },
+                        b',' => match buf.get(pos + 1) {
+                            Some(&c) if c > b' ' && c != b']' => {
+                                pos += 1;
+                                *state = State::Value;
+                            }
+                            _ => break false,
+                        },
+                        b'}' if is_object => {
+                            pos += 1;
+                            depth -= 1;
+                            stack.pop();
+                        }
+                        b']' if !is_object => {
+                            pos += 1;
+                            depth -= 1;
+                            stack.pop();
+                        }
+                        _ => break false,
+                    }
+                }
+            }
+        };
+        self.pos = pos;
+        self.depth = depth;
+        finished
+    }
+
+    /// One value token, carefully: whitespace, refills and every error message.
+    fn slow_value(&mut self, stack: &mut Vec<bool>) -> Result<State> {
+        let Some(b) = self.peek()? else {
+            return Err(self.eof_error("a value"));
+        };
+        match b {
+            b'"' => {
+                self.skip_string()?;
+            }
+            b'{' => {
+                self.enter()?;
+                match self.peek()? {
+                    Some(b'}') => {
+                        self.pos += 1;
+                        self.depth -= 1;
+                    }
+                    Some(b'"') => {
+                        stack.push(true);
+                        self.skip_key()?;
+                        return Ok(State::Value);
+                    }
+                    Some(_) => return Err(self.error("key must be a string")),
+                    None => return Err(self.eof_error("an object")),
+                }
+            }
+            b'[' => {
+                self.enter()?;
+                match self.peek()? {
+                    Some(b']') => {
+                        self.pos += 1;
+                        self.depth -= 1;
+                    }
+                    Some(_) => {
+                        stack.push(false);
+                        return Ok(State::Value);
+                    }
+                    None => return Err(self.eof_error("a list")),
+                }
+            }
+            b't' => self.literal(b"true")?,
+            b'f' => self.literal(b"false")?,
+            b'n' => self.literal(b"null")?,
+            b'-' | b'0'..=b'9' => self.number()?,
+            _ => return Err(self.error("expected value")),
+        }
+        Ok(State::After)
+    }
+
+    /// One step after a value, carefully: a comma (and the next key), or a closing bracket.
+    /// None when the outermost value is complete.
+    fn slow_after(&mut self, stack: &mut Vec<bool>) -> Result<Option<State>> {
+        let Some(&is_object) = stack.last() else {
+            return Ok(None);
+        };
+        let close = if is_object { b'}' } else { b']' };
+        match self.peek()? {
+            Some(b',') => {
+                self.pos += 1;
+                if is_object {
+                    match self.peek()? {
+                        Some(b'"') => self.skip_key()?,
+                        Some(b'}') => return Err(self.error("trailing comma")),
                         Some(_) => return Err(self.error("key must be a string")),
                         None => return Err(self.eof_error("an object")),
                     }
+                } else if self.peek()? == Some(b']') {
+                    return Err(self.error("trailing comma"));
                 }
-                b'[' => {
-                    self.enter()?;
-                    match self.peek()? {
-                        Some(b']') => {
-                            self.pos += 1;
-                            self.depth -= 1;
-                        }
-                        Some(_) => {
-                            stack.push(false);
-                            continue 'value;
-                        }
-                        None => return Err(self.eof_error("a list")),
-                    }
-                }
-                b't' => self.literal(b"true")?,
-                b'f' => self.literal(b"false")?,
-                b'n' => self.literal(b"null")?,
-                b'-' | b'0'..=b'9' => self.number()?,
-                _ => return Err(self.error("expected value")),
+                Ok(Some(State::Value))
             }
-            // After a value: close containers or move to the next member.
-            loop {
-                let Some(&is_object) = stack.last() else {
-                    return Ok(());
-                };
-                let close = if is_object { b'}' } else { b']' };
-                match self.peek()? {
-                    Some(b',') => {
-                        self.pos += 1;
-                        if is_object {
-                            match self.peek()? {
-                                Some(b'"') => self.skip_key()?,
-                                Some(b'}') => return Err(self.error("trailing comma")),
-                                Some(_) => return Err(self.error("key must be a string")),
-                                None => return Err(self.eof_error("an object")),
-                            }
-                        } else if self.peek()? == Some(b']') {
-                            return Err(self.error("trailing comma"));
-                        }
-                        continue 'value;
-                    }
-                    Some(b) if b == close => {
-                        self.pos += 1;
-                        self.depth -= 1;
-                        stack.pop();
-                    }
-                    Some(_) => {
-                        return Err(self.error(if is_object {
-                            "expected `,` or `}`"
-                        } else {
-                            "expected `,` or `]`"
-                        }));
-                    }
-                    None => {
-                        return Err(self.eof_error(if is_object { "an object" } else { "a list" }));
-                    }
-                }
+            Some(b) if b == close => {
+                self.pos += 1;
+                self.depth -= 1;
+                stack.pop();
+                Ok(Some(State::After))
             }
+            Some(_) => Err(self.error(if is_object {
+                "expected `,` or `}`"
+            } else {
+                "expected `,` or `]`"
+            })),
+            None => Err(self.eof_error(if is_object { "an object" } else { "a list" })),
         }
     }
 
@@ -602,7 +743,19 @@ impl<R: Read> Scanner<R> {
         self.expect_byte(b':', "expected `:`", "an object")
     }
 
+    #[inline]
     fn literal(&mut self, word: &[u8]) -> Result<()> {
+        if let Some(len) = literal_len(&self.buf[..self.end], self.pos)
+            && self.buf[self.pos] == word[0]
+        {
+            self.pos += len;
+            return Ok(());
+        }
+        self.literal_slow(word)
+    }
+
+    #[inline(never)]
+    fn literal_slow(&mut self, word: &[u8]) -> Result<()> {
         for &expected in word {
             if !self.more()? {
                 return Err(self.eof_error("a value"));
@@ -615,8 +768,20 @@ impl<R: Read> Scanner<R> {
         Ok(())
     }
 
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    /// Skips a number. The common case, a valid number wholly inside the window, is checked on
+    /// the slice; anything else takes the byte-by-byte path that names the error.
+    #[inline]
     fn number(&mut self) -> Result<()> {
+        if let Some(end) = number_end(&self.buf[..self.end], self.pos) {
+            self.pos = end;
+            return Ok(());
+        }
+        self.number_slow()
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    #[inline(never)]
+    fn number_slow(&mut self) -> Result<()> {
         if self.buf[self.pos] == b'-' {
             self.pos += 1;
         }
@@ -671,6 +836,15 @@ impl<R: Read> Scanner<R> {
 
     /// Skips a string (cursor on its opening quote), checking escapes and control characters.
     pub fn skip_string(&mut self) -> Result<StringInfo> {
+        if let Some((end, escaped)) = string_end_escaped(&self.buf[..self.end], self.pos + 1) {
+            self.pos = end;
+            return Ok(StringInfo { escaped });
+        }
+        self.skip_string_slow()
+    }
+
+    #[inline(never)]
+    fn skip_string_slow(&mut self) -> Result<StringInfo> {
         self.pos += 1;
         let mut escaped = false;
         loop {
@@ -765,23 +939,75 @@ fn read_retrying<R: Read>(reader: &mut R, out: &mut [u8]) -> Result<usize> {
     }
 }
 
-/// Index of the first `"`, `\` or control character (< 0x20) in `bytes`: eight bytes at a
-/// time, since string contents are most of a plan's bytes.
+/// Where the skip loop is: expecting a value, or just after one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Value,
+    After,
+}
+
+/// For a string whose contents start at `start`: the index just past its closing quote, when
+/// the string lies wholly in `buf` and is valid. None sends the string to the careful path.
+#[inline]
+fn string_end(buf: &[u8], start: usize) -> Option<usize> {
+    string_end_escaped(buf, start).map(|(end, _)| end)
+}
+
+/// [`string_end`], and whether the string contains an escape.
+#[inline]
+fn string_end_escaped(buf: &[u8], start: usize) -> Option<(usize, bool)> {
+    let mut at = start;
+    let mut escaped = false;
+    loop {
+        let i = at + find_special(buf.get(at..)?)?;
+        match buf[i] {
+            b'"' => return Some((i + 1, escaped)),
+            b'\\' => match buf.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                    escaped = true;
+                    at = i + 2;
+                }
+                b'u' => {
+                    let hex = buf.get(i + 2..i + 6)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
+                    }
+                    escaped = true;
+                    at = i + 6;
+                }
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+}
+
+/// For a key whose contents start at `start`: the index just past the colon that follows it.
+#[inline]
+fn key_end(buf: &[u8], start: usize) -> Option<usize> {
+    let end = string_end(buf, start)?;
+    (buf.get(end) == Some(&b':')).then_some(end + 1)
+}
+
+/// Index of the first `"`, `\` or control character (< 0x20) in `bytes`. String contents are
+/// most of a plan's bytes, so this is the scanner's hot loop: `memchr2` finds the quote or
+/// backslash with SIMD, then a loop the compiler vectorizes checks the bytes before it.
 #[inline]
 fn find_special(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut i = 0;
-    while i + 8 <= bytes.len() {
-        let word = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or([0; 8]));
+    // Eight bytes at a time: a byte is flagged when it equals `"` or `\\` (xor leaves zero) or
+    // is below 0x20, by the classic "has zero/less byte" trick. Bytes above the first flagged
+    // one may be flagged wrongly (a borrow), the first one never is, and only it is used.
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
         let quote = word ^ (ONES * u64::from(b'"'));
         let backslash = word ^ (ONES * u64::from(b'\\'));
-        // A byte is flagged when it is zero (the quote or backslash) or below 0x20; the
-        // classic "has zero byte" trick, exact for the first flagged byte.
-        let flags = (quote.wrapping_sub(ONES) & !quote)
+        let flags = ((quote.wrapping_sub(ONES) & !quote)
             | (backslash.wrapping_sub(ONES) & !backslash)
-            | (word.wrapping_sub(ONES * 0x20) & !word);
-        let flags = flags & HIGHS;
+            | (word.wrapping_sub(ONES * 0x20) & !word))
+            & HIGHS;
         if flags != 0 {
             return Some(i + (flags.trailing_zeros() / 8) as usize);
         }
@@ -791,6 +1017,72 @@ fn find_special(bytes: &[u8]) -> Option<usize> {
         .iter()
         .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
         .map(|p| i + p)
+}
+
+/// The length of the literal `true`, `false` or `null` at `pos`, when it is one and lies wholly
+/// in `buf`. Compared as words: this runs for every literal in the plan.
+#[inline]
+fn literal_len(buf: &[u8], pos: usize) -> Option<usize> {
+    let word = |at: usize| -> Option<u32> {
+        let bytes: [u8; 4] = buf.get(at..at + 4)?.try_into().ok()?;
+        Some(u32::from_le_bytes(bytes))
+    };
+    let first = word(pos)?;
+    if first == u32::from_le_bytes(*b"true") || first == u32::from_le_bytes(*b"null") {
+        Some(4)
+    } else if first == u32::from_le_bytes(*b"fals") && buf.get(pos + 4) == Some(&b'e') {
+        Some(5)
+    } else {
+        None
+    }
+}
+
+/// For a number starting at `pos`: the index just past it, when it is valid and a byte that
+/// cannot continue it follows inside `buf` (so the window's edge never cuts a number short).
+#[inline]
+fn number_end(buf: &[u8], pos: usize) -> Option<usize> {
+    let mut i = pos + usize::from(buf.get(pos) == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while buf.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    match buf.get(i)? {
+        b'0' => i += 1,
+        b'1'..=b'9' => {
+            digits(&mut i);
+        }
+        _ => return None,
+    }
+    if buf.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return None;
+        }
+    }
+    if matches!(buf.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(buf.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return None;
+        }
+    }
+    match buf.get(i)? {
+        b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' => None,
+        _ => Some(i),
+    }
+}
+
+/// Whether `bytes` is exactly one JSON number (test helper for [`number_end`]).
+#[cfg(test)]
+fn is_number(bytes: &[u8]) -> bool {
+    let mut padded = bytes.to_vec();
+    padded.push(b',');
+    number_end(&padded, 0) == Some(bytes.len())
 }
 
 /// True when the first bytes look like ASCII JSON stored as UTF-16 with no BOM, with the zero
@@ -874,6 +1166,7 @@ fn decode_utf16(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Just;
 
     fn scan_all(bytes: &[u8]) -> Result<()> {
         let mut scanner = Scanner::new(bytes)?;
@@ -892,6 +1185,27 @@ mod tests {
             (b"\x7f\x80\xff\xfe\"", Some(4)),
         ] {
             assert_eq!(find_special(text), expected, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn find_special_equals_a_byte_by_byte_search(bytes in proptest::collection::vec(
+            proptest::prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x20, 0x20u8..=0xFF], 0..64)) {
+            let naive = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            proptest::prop_assert_eq!(find_special(&bytes), naive);
+        }
+    }
+
+    #[test]
+    fn is_number_follows_the_json_grammar() {
+        for good in ["0", "-0", "12", "-1.5", "1e9", "1E+9", "2.5e-3"] {
+            assert!(is_number(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "", "-", "01", "1.", ".5", "1e", "1e+", "+1", "1-2", "1.2.3", "--1",
+        ] {
+            assert!(!is_number(bad.as_bytes()), "{bad}");
         }
     }
 
