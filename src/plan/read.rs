@@ -40,6 +40,9 @@ pub(super) struct Document {
     pub resources: Vec<PlannedResource>,
     pub configuration: Option<ConfigModule>,
     pub cidrs: PlannedCidrs,
+    /// The largest the scanner's window grew (it never shrinks): the reader's memory for the
+    /// file itself.
+    pub window: usize,
 }
 
 pub(super) struct Walker<'k, R> {
@@ -155,6 +158,7 @@ impl<'k, R: Read> Walker<'k, R> {
             return Err(InputErrorKind::UiLogStream);
         }
         self.sc.expect_end()?;
+        self.doc.window = self.sc.window_len();
 
         for cidrs in self.planned_cidrs.drain() {
             self.doc.cidrs.by_address.entry(cidrs.0).or_insert(cidrs.1);
@@ -774,4 +778,90 @@ struct RawChange<'a> {
     after: Option<&'a RawValue>,
     #[serde(borrow)]
     after_unknown: Option<&'a RawValue>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk(text: &str, keep: &dyn Fn(&str) -> bool) -> Document {
+        let scanner = Scanner::new(text.as_bytes()).unwrap();
+        Walker::new(scanner, keep).document().unwrap()
+    }
+
+    /// A plan of `n` S3 buckets of about 2 KB each, and one security group at the end.
+    fn big_plan(n: usize) -> String {
+        let mut text = String::from(r#"{"format_version":"1.2","resource_changes":["#);
+        let policy = r#"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\"}]}"#;
+        for i in 0..n {
+            text.push_str(&format!(
+                r#"{{"address":"aws_s3_bucket.b{i}","mode":"managed","type":"aws_s3_bucket","name":"b{i}","change":{{"actions":["create"],"before":null,"after":{{"bucket":"{}","policy":"{policy}","cidr":"10.{}.0.0/16","n":[1,2.5,true,null]}},"after_unknown":{{"id":true}}}}}},"#,
+                "x".repeat(1800),
+                i % 256
+            ));
+        }
+        text.push_str(r#"{"address":"aws_security_group.g","mode":"managed","type":"aws_security_group","name":"g","change":{"actions":["create"],"after":{"ingress":[]}}}]}"#);
+        text
+    }
+
+    #[test]
+    fn the_window_stays_small_however_big_the_plan() {
+        let text = big_plan(10_000); // about 20 MB
+        assert!(text.len() > 20_000_000);
+        let keep = |t: &str| t == "aws_security_group";
+        let doc = walk(&text, &keep);
+        assert_eq!(doc.resources.len(), 1);
+        assert_eq!(doc.window, super::super::scan::WINDOW);
+        assert_eq!(
+            doc.cidrs.get("aws_s3_bucket.b7", "cidr"),
+            Some("10.7.0.0/16")
+        );
+        assert_eq!(doc.cidrs.get("aws_s3_bucket.b7", "bucket"), None);
+    }
+
+    #[test]
+    fn a_kept_resource_larger_than_the_window_is_captured_whole() {
+        let big = "y".repeat(3 * super::super::scan::WINDOW);
+        let text = format!(
+            r#"{{"format_version":"1.2","resource_changes":[{{"address":"aws_security_group.g","mode":"managed","type":"aws_security_group","name":"g","change":{{"actions":["create"],"after":{{"description":"{big}","ingress":[]}}}}}}]}}"#
+        );
+        let doc = walk(&text, &|t| t == "aws_security_group");
+        let after = doc.resources[0].after.as_ref().unwrap();
+        assert!(after.get().contains(&big));
+        assert_eq!(
+            (after.line, after.column),
+            (1, 174),
+            "column of its opening brace"
+        );
+    }
+
+    #[test]
+    fn unknown_cidr_attributes_are_not_offered_for_references() {
+        let text = r#"{"format_version":"1.2","resource_changes":[{"address":"aws_vpc.a","mode":"managed","type":"aws_vpc","name":"a","change":{"actions":["create"],"after":{"cidr_block":"10.0.0.0/16","ipv6":"2001:db8::/56"},"after_unknown":{"cidr_block":true}}},{"address":"aws_vpc.d","mode":"managed","type":"aws_vpc","name":"d","deposed":"00abc","change":{"actions":["delete"],"after":{"cidr_block":"10.9.0.0/16"}}},{"address":"data.aws_vpc.x","mode":"data","type":"aws_vpc","name":"x","change":{"actions":["read"],"after":{"cidr_block":"10.8.0.0/16"}}}]}"#;
+        let doc = walk(text, &|_| false);
+        assert_eq!(doc.cidrs.get("aws_vpc.a", "cidr_block"), None);
+        assert_eq!(doc.cidrs.get("aws_vpc.a", "ipv6"), Some("2001:db8::/56"));
+        assert_eq!(doc.cidrs.get("aws_vpc.d", "cidr_block"), None, "deposed");
+        assert_eq!(
+            doc.cidrs.get("data.aws_vpc.x", "cidr_block"),
+            None,
+            "data source"
+        );
+    }
+
+    #[test]
+    fn looks_like_cidr_accepts_cidrs_only() {
+        for yes in [
+            "10.0.0.0/16",
+            "0.0.0.0/0",
+            "2001:db8::/56",
+            "::/0",
+            "10.0.0.0/33",
+        ] {
+            assert!(looks_like_cidr(yes.as_bytes()), "{yes}");
+        }
+        for no in ["10.0.0.1", "vpc-0abc", "arn:aws:s3:::b/x", "", "a/b/c/g"] {
+            assert!(!looks_like_cidr(no.as_bytes()), "{no}");
+        }
+    }
 }

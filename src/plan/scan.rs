@@ -17,7 +17,7 @@ use std::io::Read;
 use super::InputErrorKind;
 
 /// Initial window size. The window doubles only while a marked value does not fit.
-const WINDOW: usize = 256 * 1024;
+pub(super) const WINDOW: usize = 256 * 1024;
 
 /// Deeper nesting is refused. No plan comes near it, and it bounds the scanner's stack, which
 /// a hostile file of nothing but `[` would otherwise grow with its size.
@@ -256,6 +256,11 @@ impl<R: Read> Scanner<R> {
         self.position_after(offset + 1)
     }
 
+    /// The window's size: what the scanner holds of the file.
+    pub fn window_len(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Absolute offset of the next unread byte.
     pub fn offset(&self) -> u64 {
         self.base + self.pos as u64
@@ -303,6 +308,10 @@ impl<R: Read> Scanner<R> {
         };
         let at = self.offset() + 1;
         let (line, column) = self.position_after(at);
+        // A broken value is a syntax error first: report that, as a JSON parser would.
+        if let Err(syntax) = self.skip() {
+            return syntax;
+        }
         InputErrorKind::Json {
             line,
             column,
@@ -894,17 +903,28 @@ impl<R: Read> Scanner<R> {
                 Ok(())
             }
             b'u' => {
+                // Like serde_json: take four bytes, then judge them, and point past them.
                 self.pos += 1;
-                for _ in 0..4 {
-                    if !self.more()? {
+                while self.end - self.pos < 4 {
+                    if !self.refill()? {
+                        self.pos = self.end;
                         return Err(self.eof_error("a string"));
                     }
-                    if !self.buf[self.pos].is_ascii_hexdigit() {
-                        return Err(self.error("invalid escape"));
-                    }
-                    self.pos += 1;
                 }
-                Ok(())
+                let hex = &self.buf[self.pos..self.pos + 4];
+                let valid = hex.iter().all(u8::is_ascii_hexdigit);
+                self.pos += 4;
+                if valid {
+                    Ok(())
+                } else {
+                    let (line, column) = self.position_after(self.offset());
+                    Err(InputErrorKind::Json {
+                        line,
+                        column,
+                        path: String::new(),
+                        message: "invalid JSON: invalid escape".to_string(),
+                    })
+                }
             }
             _ => Err(self.error("invalid escape")),
         }
