@@ -15,6 +15,7 @@
 
 use std::fmt;
 use std::hash::BuildHasher;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};
@@ -142,6 +143,8 @@ pub enum FetchError {
     Redirect { host: String, message: String },
     #[error("{0}")]
     Refused(String),
+    #[error("cannot store the download: {0}")]
+    Spool(String),
 }
 
 fn status_hint(status: u16) -> &'static str {
@@ -245,9 +248,41 @@ fn describe(error: reqwest::Error) -> String {
     }
 }
 
-enum Try {
-    Body(Vec<u8>),
+enum Try<S> {
+    Body(S),
     NotReady(String),
+}
+
+/// Where a download's body goes: memory (small things such as the configuration tarball) or
+/// an anonymous temporary file (the plan, which can be hundreds of megabytes and is then
+/// streamed into the checker, so a job's memory does not grow with the plan).
+pub trait Spool: Sized {
+    fn create(dir: Option<&Path>) -> std::io::Result<Self>;
+    fn append(&mut self, chunk: &[u8]) -> std::io::Result<()>;
+}
+
+impl Spool for Vec<u8> {
+    fn create(_dir: Option<&Path>) -> std::io::Result<Self> {
+        Ok(Vec::new())
+    }
+    fn append(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        self.extend_from_slice(chunk);
+        Ok(())
+    }
+}
+
+impl Spool for std::fs::File {
+    fn create(dir: Option<&Path>) -> std::io::Result<Self> {
+        // Unlinked at once: nothing is left behind whatever happens to the process. Writes go
+        // to the page cache, so they do not stall the async runtime in practice.
+        match dir {
+            Some(dir) => tempfile::tempfile_in(dir),
+            None => tempfile::tempfile(),
+        }
+    }
+    fn append(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        std::io::Write::write_all(self, chunk)
+    }
 }
 
 impl TfcClient {
@@ -323,13 +358,37 @@ impl TfcClient {
         token: &AccessToken,
         max_bytes: u64,
     ) -> Result<Vec<u8>, FetchError> {
+        self.download_into(url, token, max_bytes, None).await
+    }
+
+    /// [`Self::download`] into an anonymous temporary file (in `dir`, else the system's
+    /// temporary directory), rewound to its start.
+    pub async fn download_to_file(
+        &self,
+        url: &Url,
+        token: &AccessToken,
+        max_bytes: u64,
+        dir: Option<&Path>,
+    ) -> Result<std::fs::File, FetchError> {
+        let mut file: std::fs::File = self.download_into(url, token, max_bytes, dir).await?;
+        std::io::Seek::rewind(&mut file).map_err(|e| FetchError::Spool(e.to_string()))?;
+        Ok(file)
+    }
+
+    async fn download_into<S: Spool>(
+        &self,
+        url: &Url,
+        token: &AccessToken,
+        max_bytes: u64,
+        dir: Option<&Path>,
+    ) -> Result<S, FetchError> {
         self.refuse_foreign(url).map_err(FetchError::Refused)?;
         let retry = &self.config.download_retry;
         let start = Instant::now();
         let mut tries = 0;
         loop {
             tries += 1;
-            let error = match self.download_once(url, token, max_bytes).await {
+            let error = match self.download_once(url, token, max_bytes, dir).await {
                 Ok(Try::Body(body)) => return Ok(body),
                 Ok(Try::NotReady(host)) => FetchError::NotReady { host, tries },
                 Err(e) if e.is_transient() => e,
@@ -344,12 +403,13 @@ impl TfcClient {
         }
     }
 
-    async fn download_once(
+    async fn download_once<S: Spool>(
         &self,
         url: &Url,
         token: &AccessToken,
         max_bytes: u64,
-    ) -> Result<Try, FetchError> {
+        dir: Option<&Path>,
+    ) -> Result<Try<S>, FetchError> {
         let mut current = url.clone();
         // Once the chain leaves the TFC origin, the token is never sent again.
         let mut left_tfc = false;
@@ -383,9 +443,12 @@ impl TfcClient {
                 continue;
             }
             return match status {
-                StatusCode::OK => read_limited(response, &host, max_bytes)
-                    .await
-                    .map(Try::Body),
+                StatusCode::OK => {
+                    let spool = S::create(dir).map_err(|e| FetchError::Spool(e.to_string()))?;
+                    read_limited(response, &host, max_bytes, spool)
+                        .await
+                        .map(Try::Body)
+                }
                 StatusCode::NO_CONTENT => Ok(Try::NotReady(host)),
                 other => Err(FetchError::Status {
                     status: other.as_u16(),
@@ -533,22 +596,25 @@ async fn error_detail(response: reqwest::Response) -> String {
 }
 
 /// Reads a response body, refusing more than `max_bytes`.
-async fn read_limited(
+async fn read_limited<S: Spool>(
     mut response: reqwest::Response,
     host: &str,
     max_bytes: u64,
-) -> Result<Vec<u8>, FetchError> {
+    mut body: S,
+) -> Result<S, FetchError> {
     if response.content_length().is_some_and(|n| n > max_bytes) {
         return Err(FetchError::TooLarge { limit: max_bytes });
     }
-    let mut body = Vec::new();
+    let mut length = 0u64;
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                if body.len() as u64 + chunk.len() as u64 > max_bytes {
+                length += chunk.len() as u64;
+                if length > max_bytes {
                     return Err(FetchError::TooLarge { limit: max_bytes });
                 }
-                body.extend_from_slice(&chunk);
+                body.append(&chunk)
+                    .map_err(|e| FetchError::Spool(e.to_string()))?;
             }
             Ok(None) => return Ok(body),
             Err(e) => {

@@ -272,9 +272,15 @@ async fn work(ctx: &Arc<JobContext>, job: &Job, workers: &Arc<Semaphore>) -> Ver
             _ => None,
         }
     };
+    // The plan goes to a temporary file and is streamed from there: a job's memory does not
+    // grow with the plan.
     let (plan, config) = tokio::join!(
-        ctx.client
-            .download(plan_url, token, ctx.settings.max_plan_bytes),
+        ctx.client.download_to_file(
+            plan_url,
+            token,
+            ctx.settings.max_plan_bytes,
+            ctx.settings.work_dir.as_deref()
+        ),
         config_download
     );
     let plan = match plan {
@@ -293,7 +299,7 @@ async fn work(ctx: &Arc<JobContext>, job: &Job, workers: &Arc<Semaphore>) -> Ver
     let checked = tokio::task::spawn_blocking(move || {
         evaluate(
             &ctx,
-            &plan,
+            plan,
             config,
             working_directory.as_deref(),
             mandatory,
@@ -313,7 +319,7 @@ async fn work(ctx: &Arc<JobContext>, job: &Job, workers: &Arc<Semaphore>) -> Ver
 /// Checks the plan (blocking: runs on the blocking pool) and builds the verdict.
 fn evaluate(
     ctx: &JobContext,
-    plan: &[u8],
+    plan: std::fs::File,
     config: Option<Result<Vec<u8>, super::client::FetchError>>,
     working_directory: Option<&str>,
     mandatory: bool,
@@ -322,7 +328,7 @@ fn evaluate(
     let checker = &ctx.checker;
     let mut options = checker.options.clone();
     options.today = time::OffsetDateTime::now_utc().date();
-    let report = match crate::check(plan, "plan.json", &checker.policies, &options) {
+    let report = match crate::check_reader(plan, "plan.json", &checker.policies, &options) {
         Ok(report) => report,
         Err(e) => {
             return fail(format!(
