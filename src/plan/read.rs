@@ -73,6 +73,7 @@ struct Head {
     name: bool,
     deposed: bool,
     change: bool,
+    after_seen: bool,
     /// Top-level CIDR-like strings of the planned state.
     cidrs: Vec<(String, String)>,
     /// Top-level attributes marked unknown (`after_unknown.X == true`), each followed by a 0.
@@ -89,6 +90,7 @@ impl Head {
         self.name = false;
         self.deposed = false;
         self.change = false;
+        self.after_seen = false;
         self.cidrs.clear();
         self.unknown.clear();
     }
@@ -249,7 +251,7 @@ impl<'k, R: Read> Walker<'k, R> {
                 b"address" => address = self.opt_string()?,
                 b"resources" => {
                     self.list(|w, i| {
-                        w.planned_resource(&format!("{path}.resources[{i}]"))
+                        w.planned_resource(path, i)
                             .map_err(|e| with_path(e, &format!("[{i}]")))
                     })
                     .map_err(|e| with_path(e, "resources"))?;
@@ -273,7 +275,7 @@ impl<'k, R: Read> Walker<'k, R> {
         Ok(())
     }
 
-    fn planned_resource(&mut self, path: &str) -> Result<()> {
+    fn planned_resource(&mut self, module_path: &str, index: usize) -> Result<()> {
         let Some(mark) = self.resource(Kind::Planned)? else {
             if let Some((address, cidrs)) = self.head.known_cidrs() {
                 self.planned_cidrs.insert(address, cidrs);
@@ -293,7 +295,7 @@ impl<'k, R: Read> Walker<'k, R> {
                 after: raw.values.map(|v| locate(v, bytes, base)),
                 after_unknown: None,
                 from_planned_values: true,
-                json_path: path.to_string(),
+                json_path: format!("{module_path}.resources[{index}]"),
                 address: raw.address,
             })
         };
@@ -359,7 +361,10 @@ impl<'k, R: Read> Walker<'k, R> {
                     self.list(|w, _| w.string().map(drop))
                         .map_err(|e| with_path(e, "actions"))?;
                 }
-                b"after" => self.planned_cidrs_of()?,
+                b"after" => {
+                    self.planned_cidrs_of()?;
+                    self.head.after_seen = true;
+                }
                 b"after_unknown" => self.unknown_attributes()?,
                 _ => self.sc.skip()?,
             }
@@ -371,37 +376,28 @@ impl<'k, R: Read> Walker<'k, R> {
     }
 
     /// Notes the top-level attributes of a planned state whose value is a CIDR-like string.
+    /// The object is skipped in one pass; only when its bytes hold something shaped like a
+    /// CIDR (rare: VPCs, subnets, rules) is it walked again attribute by attribute.
     fn planned_cidrs_of(&mut self) -> Result<()> {
         if self.sc.peek()? != Some(b'{') {
             return self.sc.skip();
         }
-        self.sc.enter()?;
-        let mut first = true;
-        while self.sc.next_key(&mut first)? {
-            self.sc.key(&mut self.key)?;
-            if self.sc.peek()? != Some(b'"') {
-                self.sc.skip()?;
-                continue;
+        let mark = self.sc.set_mark();
+        let skipped = self.sc.skip();
+        if skipped.is_ok() {
+            let bytes = self.sc.captured(mark);
+            if may_hold_cidr(bytes) {
+                top_level_cidrs(bytes, &mut self.head.cidrs);
             }
-            let mark = self.sc.set_mark();
-            let info = self.sc.skip_string();
-            let value = self.sc.captured(mark);
-            let value = &value[1..value.len().saturating_sub(1).max(1)];
-            if info.is_ok() && looks_like_cidr(value) {
-                self.head.cidrs.push((
-                    String::from_utf8_lossy(&self.key).into_owned(),
-                    String::from_utf8_lossy(value).into_owned(),
-                ));
-            }
-            self.sc.clear_mark(mark);
-            info?;
         }
-        Ok(())
+        self.sc.clear_mark(mark);
+        skipped
     }
 
-    /// Notes the top-level attributes `after_unknown` marks `true`.
+    /// Notes the top-level attributes `after_unknown` marks `true`; only needed when the
+    /// planned state has CIDR-like attributes (or has not been seen yet).
     fn unknown_attributes(&mut self) -> Result<()> {
-        if self.sc.peek()? != Some(b'{') {
+        if self.sc.peek()? != Some(b'{') || (self.head.after_seen && self.head.cidrs.is_empty()) {
             return self.sc.skip();
         }
         self.sc.enter()?;
@@ -696,11 +692,70 @@ enum Kind {
 /// A CIDR-like string (`10.0.0.0/16`, `2001:db8::/56`): what a reference from a rule's CIDR
 /// attribute can resolve to. Anything else is not kept.
 fn looks_like_cidr(value: &[u8]) -> bool {
-    (3..=49).contains(&value.len())
-        && value.contains(&b'/')
-        && value
+    let Some(slash) = value.iter().rposition(|&b| b == b'/') else {
+        return false;
+    };
+    let (address, prefix) = (&value[..slash], &value[slash + 1..]);
+    value.len() <= 49
+        && !address.is_empty()
+        && address
             .iter()
-            .all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':' | b'/'))
+            .all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':'))
+        && (1..=3).contains(&prefix.len())
+        && prefix.iter().all(u8::is_ascii_digit)
+}
+
+/// Whether the raw JSON `bytes` may contain a string [`looks_like_cidr`] accepts: a `/` after
+/// an address character and before one to three digits and the closing quote. A cheap test
+/// that lets nearly every resource be skipped in one pass.
+fn may_hold_cidr(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'/', bytes).any(|i| {
+        let before_ok =
+            i > 0 && (bytes[i - 1].is_ascii_hexdigit() || matches!(bytes[i - 1], b'.' | b':'));
+        let digits = bytes[i + 1..]
+            .iter()
+            .take(4)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        before_ok && (1..=3).contains(&digits) && bytes.get(i + 1 + digits) == Some(&b'"')
+    })
+}
+
+/// The top-level CIDR-like string attributes of the JSON object `bytes` (already validated).
+fn top_level_cidrs(bytes: &[u8], out: &mut Vec<(String, String)>) {
+    let Ok(mut sc) = Scanner::for_slice(bytes) else {
+        return;
+    };
+    let mut key = Vec::new();
+    let mut walk = || -> Result<()> {
+        if sc.peek()? != Some(b'{') {
+            return Ok(());
+        }
+        sc.enter()?;
+        let mut first = true;
+        while sc.next_key(&mut first)? {
+            sc.key(&mut key)?;
+            if sc.peek()? != Some(b'"') {
+                sc.skip()?;
+                continue;
+            }
+            let mark = sc.set_mark();
+            sc.skip_string()?;
+            let value = sc.captured(mark);
+            let value = &value[1..value.len() - 1];
+            if looks_like_cidr(value) {
+                out.push((
+                    String::from_utf8_lossy(&key).into_owned(),
+                    String::from_utf8_lossy(value).into_owned(),
+                ));
+            }
+            sc.clear_mark(mark);
+        }
+        Ok(())
+    };
+    // The bytes were validated as they were skipped; a failure here cannot happen, and would
+    // only mean fewer references resolved (reported as unknown), never a value made up.
+    let _ = walk();
 }
 
 /// Line and column of byte `offset` of `bytes`, whose first byte is at `base`.
@@ -860,8 +915,32 @@ mod tests {
         ] {
             assert!(looks_like_cidr(yes.as_bytes()), "{yes}");
         }
-        for no in ["10.0.0.1", "vpc-0abc", "arn:aws:s3:::b/x", "", "a/b/c/g"] {
+        for no in [
+            "10.0.0.1",
+            "vpc-0abc",
+            "arn:aws:s3:::b/x",
+            "",
+            "a/b/c/g",
+            "/16",
+            "10.0.0.0/",
+            "10.0.0.0/1234",
+            "0a:/ff",
+        ] {
             assert!(!looks_like_cidr(no.as_bytes()), "{no}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The cheap pre-test never hides a CIDR-like top-level string.
+        #[test]
+        fn may_hold_cidr_never_misses_a_cidr(value in "[0-9a-f.:/]{1,12}(/[0-9]{1,4})?", key in "[a-z_]{1,8}") {
+            let object = format!(r#"{{"x":[1,"a/b"],"{key}":"{value}","y":null}}"#);
+            if looks_like_cidr(value.as_bytes()) {
+                proptest::prop_assert!(may_hold_cidr(object.as_bytes()));
+                let mut found = Vec::new();
+                top_level_cidrs(object.as_bytes(), &mut found);
+                proptest::prop_assert_eq!(found, vec![(key, value)]);
+            }
         }
     }
 }

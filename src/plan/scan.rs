@@ -84,9 +84,21 @@ pub(super) struct Scanner<R> {
 
 type Result<T> = std::result::Result<T, InputErrorKind>;
 
+impl<'a> Scanner<&'a [u8]> {
+    /// A scanner over UTF-8 bytes already in memory, with a window that fits them (instead of
+    /// the default window, which would be allocated for every small value).
+    pub fn for_slice(bytes: &'a [u8]) -> Result<Self> {
+        Scanner::with_window(bytes, bytes.len() + 1)
+    }
+}
+
 impl<R: Read> Scanner<R> {
     /// Sniffs the encoding from the first bytes and prepares to scan. Refuses binary plans.
-    pub fn new(mut reader: R) -> Result<Self> {
+    pub fn new(reader: R) -> Result<Self> {
+        Scanner::with_window(reader, WINDOW)
+    }
+
+    fn with_window(mut reader: R, window: usize) -> Result<Self> {
         let mut prefix = Vec::with_capacity(16);
         let mut chunk = [0u8; 16];
         while prefix.len() < 16 {
@@ -125,7 +137,7 @@ impl<R: Read> Scanner<R> {
         };
         Ok(Scanner {
             source,
-            buf: vec![0; WINDOW],
+            buf: vec![0; window.max(16)],
             pos: 0,
             end: 0,
             base: 0,
@@ -564,28 +576,32 @@ impl<R: Read> Scanner<R> {
         let buf = &self.buf[..self.end];
         let mut pos = self.pos;
         let mut depth = self.depth;
+        // Locals, not the caller's memory: the compiler keeps them in registers.
+        let mut st = *state;
+        let mut top = stack.last().copied();
         let finished = loop {
             let Some(&b) = buf.get(pos) else {
                 break false;
             };
-            match *state {
+            match st {
                 State::Value => match b {
                     b'"' => match string_end(buf, pos + 1) {
                         Some(after) => {
                             pos = after;
-                            *state = State::After;
+                            st = State::After;
                         }
                         None => break false,
                     },
                     b'{' if depth < MAX_DEPTH => match buf.get(pos + 1) {
                         Some(b'}') => {
                             pos += 2;
-                            *state = State::After;
+                            st = State::After;
                         }
                         Some(b'"') => match key_end(buf, pos + 2) {
                             Some(after) => {
                                 depth += 1;
                                 stack.push(true);
+                                top = Some(true);
                                 pos = after;
                             }
                             None => break false,
@@ -595,11 +611,12 @@ impl<R: Read> Scanner<R> {
                     b'[' if depth < MAX_DEPTH => match buf.get(pos + 1) {
                         Some(b']') => {
                             pos += 2;
-                            *state = State::After;
+                            st = State::After;
                         }
                         Some(&c) if c > b' ' => {
                             depth += 1;
                             stack.push(false);
+                            top = Some(false);
                             pos += 1;
                         }
                         _ => break false,
@@ -607,21 +624,21 @@ impl<R: Read> Scanner<R> {
                     b't' | b'f' | b'n' => match literal_len(buf, pos) {
                         Some(len) => {
                             pos += len;
-                            *state = State::After;
+                            st = State::After;
                         }
                         None => break false,
                     },
                     b'-' | b'0'..=b'9' => match number_end(buf, pos) {
                         Some(end) => {
                             pos = end;
-                            *state = State::After;
+                            st = State::After;
                         }
                         None => break false,
                     },
                     _ => break false,
                 },
                 State::After => {
-                    let Some(&is_object) = stack.last() else {
+                    let Some(is_object) = top else {
                         break true;
                     };
                     match b {
@@ -629,7 +646,7 @@ impl<R: Read> Scanner<R> {
                             Some(b'"') => match key_end(buf, pos + 2) {
                                 Some(after) => {
                                     pos = after;
-                                    *state = State::Value;
+                                    st = State::Value;
                                 }
                                 None => break false,
                             },
@@ -638,19 +655,15 @@ impl<R: Read> Scanner<R> {
                         b',' => match buf.get(pos + 1) {
                             Some(&c) if c > b' ' && c != b']' => {
                                 pos += 1;
-                                *state = State::Value;
+                                st = State::Value;
                             }
                             _ => break false,
                         },
-                        b'}' if is_object => {
+                        b'}' | b']' if b == if is_object { b'}' } else { b']' } => {
                             pos += 1;
                             depth -= 1;
                             stack.pop();
-                        }
-                        b']' if !is_object => {
-                            pos += 1;
-                            depth -= 1;
-                            stack.pop();
+                            top = stack.last().copied();
                         }
                         _ => break false,
                     }
@@ -659,6 +672,7 @@ impl<R: Read> Scanner<R> {
         };
         self.pos = pos;
         self.depth = depth;
+        *state = st;
         finished
     }
 
@@ -968,13 +982,13 @@ enum State {
 
 /// For a string whose contents start at `start`: the index just past its closing quote, when
 /// the string lies wholly in `buf` and is valid. None sends the string to the careful path.
-#[inline]
+#[inline(always)]
 fn string_end(buf: &[u8], start: usize) -> Option<usize> {
     string_end_escaped(buf, start).map(|(end, _)| end)
 }
 
 /// [`string_end`], and whether the string contains an escape.
-#[inline]
+#[inline(always)]
 fn string_end_escaped(buf: &[u8], start: usize) -> Option<(usize, bool)> {
     let mut at = start;
     let mut escaped = false;
@@ -1003,7 +1017,7 @@ fn string_end_escaped(buf: &[u8], start: usize) -> Option<(usize, bool)> {
 }
 
 /// For a key whose contents start at `start`: the index just past the colon that follows it.
-#[inline]
+#[inline(always)]
 fn key_end(buf: &[u8], start: usize) -> Option<usize> {
     let end = string_end(buf, start)?;
     (buf.get(end) == Some(&b':')).then_some(end + 1)
@@ -1012,15 +1026,23 @@ fn key_end(buf: &[u8], start: usize) -> Option<usize> {
 /// Index of the first `"`, `\` or control character (< 0x20) in `bytes`. String contents are
 /// most of a plan's bytes, so this is the scanner's hot loop: `memchr2` finds the quote or
 /// backslash with SIMD, then a loop the compiler vectorizes checks the bytes before it.
-#[inline]
+#[inline(always)]
 fn find_special(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Keys and most values are short: SWAR over the first 64 bytes finds their end. A byte is
+    // flagged when it equals `"` or `\\` (xor leaves zero) or is below 0x20, by the classic
+    // "has zero/less byte" trick. Bytes above the first flagged one may be flagged wrongly (a
+    // borrow), the first one never is, and only it is used.
+    const SHORT: usize = 64;
     let mut i = 0;
-    // Eight bytes at a time: a byte is flagged when it equals `"` or `\\` (xor leaves zero) or
-    // is below 0x20, by the classic "has zero/less byte" trick. Bytes above the first flagged
-    // one may be flagged wrongly (a borrow), the first one never is, and only it is used.
-    while let Some(chunk) = bytes.get(i..i + 8) {
+    while i < SHORT {
+        let Some(chunk) = bytes.get(i..i + 8) else {
+            return bytes[i..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .map(|p| i + p);
+        };
         let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
         let quote = word ^ (ONES * u64::from(b'"'));
         let backslash = word ^ (ONES * u64::from(b'\\'));
@@ -1033,10 +1055,27 @@ fn find_special(bytes: &[u8]) -> Option<usize> {
         }
         i += 8;
     }
-    bytes[i..]
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .map(|p| i + p)
+    find_special_long(&bytes[SHORT..]).map(|p| p + SHORT)
+}
+
+/// Long strings (descriptions, policy documents, certificates): SIMD `memchr2` for the quote or
+/// backslash, then a loop the compiler vectorizes checks the bytes before it for control bytes.
+#[inline(never)]
+fn find_special_long(bytes: &[u8]) -> Option<usize> {
+    let stop = memchr::memchr2(b'"', b'\\', bytes);
+    let before = &bytes[..stop.unwrap_or(bytes.len())];
+    let mut chunks = before.chunks_exact(32);
+    let mut checked = 0;
+    for chunk in &mut chunks {
+        if chunk.iter().fold(0u8, |acc, &b| acc | u8::from(b < 0x20)) != 0 {
+            break;
+        }
+        checked += 32;
+    }
+    match before[checked..].iter().position(|&b| b < 0x20) {
+        Some(p) => Some(checked + p),
+        None => stop,
+    }
 }
 
 /// The length of the literal `true`, `false` or `null` at `pos`, when it is one and lies wholly
@@ -1059,8 +1098,26 @@ fn literal_len(buf: &[u8], pos: usize) -> Option<usize> {
 
 /// For a number starting at `pos`: the index just past it, when it is valid and a byte that
 /// cannot continue it follows inside `buf` (so the window's edge never cuts a number short).
-#[inline]
+#[inline(always)]
 fn number_end(buf: &[u8], pos: usize) -> Option<usize> {
+    // Most numbers in a plan are small non-negative integers (ports, counts, indexes).
+    let first = *buf.get(pos)?;
+    if first.is_ascii_digit() {
+        let mut i = pos + 1;
+        if first != b'0' {
+            while buf.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+        if matches!(buf.get(i), Some(b',' | b']' | b'}')) {
+            return Some(i);
+        }
+    }
+    number_end_general(buf, pos)
+}
+
+#[inline(never)]
+fn number_end_general(buf: &[u8], pos: usize) -> Option<usize> {
     let mut i = pos + usize::from(buf.get(pos) == Some(&b'-'));
     let digits = |i: &mut usize| {
         let start = *i;
@@ -1211,7 +1268,9 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn find_special_equals_a_byte_by_byte_search(bytes in proptest::collection::vec(
-            proptest::prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x20, 0x20u8..=0xFF], 0..64)) {
+            proptest::prop_oneof![
+                10 => 0x20u8..=0xFF, 1 => Just(b'"'), 1 => Just(b'\\'), 1 => 0u8..0x20
+            ], 0..200)) {
             let naive = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
             proptest::prop_assert_eq!(find_special(&bytes), naive);
         }

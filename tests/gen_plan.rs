@@ -1,0 +1,298 @@
+//! The plan generator (`examples/gen_plan.rs`, `scripts/gen-plan`) checked against the library.
+//!
+//! The generator plants violations from templates and says which (address, rule id) pairs
+//! portgate must report; these tests hold portgate to exactly that set on several seeds, sizes
+//! and plan format versions, check that the plans are what the generator promises (valid JSON,
+//! the requested resource counts, about 3 KB per resource, deterministic), and that every
+//! violating root-module resource gets a source patch against the `.tf` files
+//! `--source-dir` writes, which `git apply --check` accepts.
+
+#[path = "../examples/gen_plan.rs"]
+#[allow(dead_code)]
+mod gen_plan;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use gen_plan::{Expected, Options};
+use portgate::config::TrustedCidr;
+use portgate::fix::{FixKind, FixOptions};
+use portgate::policy::{Finding, PolicySet};
+use portgate::{CheckOptions, CheckReport};
+use serde_json::Value;
+
+fn options(resources: usize, security_groups: Option<usize>, seed: u64, format: &str) -> Options {
+    Options {
+        resources,
+        security_groups,
+        seed,
+        format_version: format.to_string(),
+    }
+}
+
+fn generate(opts: &Options) -> (Vec<u8>, Expected) {
+    let mut bytes = Vec::new();
+    let expected = gen_plan::generate(opts, &mut bytes).expect("the generator writes a plan");
+    (bytes, expected)
+}
+
+fn check(bytes: &[u8]) -> CheckReport {
+    let policies = PolicySet::builtin().expect("the built-in policies load");
+    portgate::check(bytes, "plan.json", &policies, &CheckOptions::default())
+        .expect("portgate reads the generated plan")
+}
+
+fn reported(report: &CheckReport) -> BTreeSet<(String, String)> {
+    report
+        .findings
+        .iter()
+        .map(|f| (f.finding.address.clone(), f.finding.rule_id.clone()))
+        .collect()
+}
+
+fn assert_exact(opts: &Options) {
+    let (bytes, expected) = generate(opts);
+    let report = check(&bytes);
+    let got = reported(&report);
+    let want = expected.pairs();
+    let missing: Vec<_> = want.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&want).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{opts:?}: portgate missed {missing:?} and reported {extra:?} beyond the planted violations"
+    );
+    assert_eq!(want.len(), expected.finding_count());
+    assert!(!want.is_empty(), "{opts:?}: no violation was planted");
+    let other: Vec<&str> = report
+        .findings
+        .iter()
+        .map(|f| f.finding.rule_id.as_str())
+        .filter(|id| !matches!(*id, "PG001" | "PG002"))
+        .collect();
+    assert!(other.is_empty(), "{opts:?}: unexpected {other:?} findings");
+    assert!(
+        report.warnings.is_empty(),
+        "{opts:?}: {:?}",
+        report.warnings
+    );
+}
+
+#[test]
+fn portgate_reports_exactly_the_planted_violations() {
+    for opts in [
+        options(300, None, 1, "1.2"),
+        options(300, Some(80), 2, "1.2"),
+        options(300, Some(80), 3, "0.1"),
+        options(300, Some(80), 4, "0.2"),
+        options(300, Some(80), 5, "1.0"),
+        options(300, Some(80), 6, "1.1"),
+        options(2000, Some(200), 8, "1.2"),
+        options(1000, Some(150), 9, "0.1"),
+    ] {
+        assert_exact(&opts);
+    }
+}
+
+#[test]
+fn generated_plans_are_json_of_the_requested_shape_and_size() {
+    let opts = options(2000, None, 21, "1.2");
+    let (bytes, expected) = generate(&opts);
+    assert_eq!(expected.bytes, bytes.len() as u64);
+    assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
+    let plan: Value = serde_json::from_slice(&bytes).expect("valid JSON");
+    let keys: Vec<&str> = plan
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut in_order = vec![
+        "format_version",
+        "terraform_version",
+        "variables",
+        "planned_values",
+        "resource_changes",
+        "output_changes",
+        "prior_state",
+        "configuration",
+        "relevant_attributes",
+        "timestamp",
+        "applyable",
+        "complete",
+        "errored",
+    ];
+    in_order.sort();
+    assert_eq!(keys, in_order, "serde_json sorts keys: compare as sets");
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let positions: Vec<usize> = [
+        "\"variables\":",
+        "\"planned_values\":",
+        "\"resource_changes\":",
+        "\"output_changes\":",
+        "\"prior_state\":",
+        "\"configuration\":",
+        "\"relevant_attributes\":",
+        "\"timestamp\":",
+    ]
+    .iter()
+    .map(|k| text.find(k).unwrap_or_else(|| panic!("{k} is missing")))
+    .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "Terraform's key order"
+    );
+
+    let changes = plan["resource_changes"].as_array().unwrap();
+    assert_eq!(changes.len(), opts.resources);
+    assert_eq!(expected.resources, opts.resources);
+    let sg_types = [
+        "aws_security_group",
+        "aws_default_security_group",
+        "aws_security_group_rule",
+        "aws_vpc_security_group_ingress_rule",
+        "aws_vpc_security_group_egress_rule",
+    ];
+    let sg = changes
+        .iter()
+        .filter(|c| sg_types.contains(&c["type"].as_str().unwrap()))
+        .count();
+    assert_eq!(sg, opts.security_group_count());
+    assert_eq!(sg, 20, "N/100, at least 10");
+    let addresses: Vec<&str> = changes
+        .iter()
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    assert!(
+        addresses.windows(2).all(|w| w[0] < w[1]),
+        "sorted and unique"
+    );
+    for action in [
+        r#"["create"]"#,
+        r#"["update"]"#,
+        r#"["no-op"]"#,
+        r#"["delete"]"#,
+        r#"["delete","create"]"#,
+        r#"["create","delete"]"#,
+    ] {
+        assert!(
+            changes
+                .iter()
+                .any(|c| c["change"]["actions"] == serde_json::from_str::<Value>(action).unwrap()),
+            "no {action} change"
+        );
+    }
+    assert!(changes.iter().any(|c| c["index"].is_string()), "for_each");
+    assert!(changes.iter().any(|c| c["index"].is_u64()), "count");
+    assert!(
+        changes.iter().any(|c| c["module_address"]
+            .as_str()
+            .is_some_and(|m| m.matches("module.").count() >= 2)),
+        "nested modules"
+    );
+    let per_resource = bytes.len() / opts.resources;
+    assert!(
+        (2000..=4500).contains(&per_resource),
+        "{per_resource} bytes per resource"
+    );
+}
+
+#[test]
+fn the_same_options_give_the_same_bytes() {
+    let opts = options(300, Some(40), 23, "1.2");
+    let (bytes, expected) = generate(&opts);
+    assert_eq!(generate(&opts), (bytes.clone(), expected));
+    assert_ne!(generate(&options(300, Some(40), 24, "1.2")).0, bytes);
+}
+
+#[test]
+fn the_expect_file_is_the_json_the_brief_describes() {
+    let (_, expected) = generate(&options(300, Some(40), 31, "1.2"));
+    let json: Value = serde_json::from_str(&expected.to_json()).expect("valid JSON");
+    assert_eq!(json["resources"], 300);
+    assert_eq!(json["security_groups"], 40);
+    assert_eq!(json["finding_count"], expected.finding_count());
+    let violations = json["violations"].as_object().unwrap();
+    assert_eq!(violations.len(), expected.violations.len());
+    for (address, ids) in violations {
+        assert_eq!(ids, &serde_json::json!(expected.violations[address]));
+    }
+}
+
+/// `git -C dir ARGS`, outside any enclosing repository.
+fn git(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CEILING_DIRECTORIES", dir.parent().unwrap_or(dir))
+        .output()
+        .expect("git runs")
+}
+
+fn assert_source_fixes(opts: &Options) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("src");
+    let (bytes, expected) = generate(opts);
+    let summary = gen_plan::write_sources(opts, &dir).expect("sources are written");
+    assert!(summary.files > 3 && summary.blocks > 10, "{summary:?}");
+    assert!(
+        expected.root_violations.len() >= 5,
+        "{opts:?}: only {} root-module violations",
+        expected.root_violations.len()
+    );
+
+    let report = check(&bytes);
+    let findings: Vec<Finding> = report.findings.iter().map(|f| f.finding.clone()).collect();
+    let fix_options = FixOptions {
+        trusted: vec![
+            TrustedCidr::parse("10.0.0.0/8").unwrap(),
+            TrustedCidr::parse("2001:db8::/32").unwrap(),
+        ],
+        source_dir: dir.clone(),
+    };
+    let fixes = portgate::fix::suggest(&report.rules, &findings, &fix_options);
+    let mut fixed = BTreeSet::new();
+    for finding in &findings {
+        let fix = fixes
+            .for_finding(finding)
+            .unwrap_or_else(|| panic!("{}: no fix", finding.address));
+        if expected.root_violations.contains(&finding.address) {
+            assert_eq!(
+                fix.kind,
+                FixKind::Source,
+                "{opts:?}: {} {}: {:?}",
+                finding.address,
+                finding.rule_id,
+                fix.reason
+            );
+            fixed.insert(finding.address.clone());
+        } else {
+            // Module sources are not written: those findings get a rendered suggestion.
+            assert_eq!(fix.kind, FixKind::Suggestion, "{}", finding.address);
+        }
+    }
+    assert_eq!(fixed, expected.root_violations);
+
+    for file in &fixes.files {
+        let patched = file.patched();
+        hcl_edit::parser::parse_body(&patched)
+            .unwrap_or_else(|e| panic!("{} no longer parses: {e}\n{patched}", file.rel));
+        assert!(!file.edits.is_empty());
+    }
+    let patch = fixes.combined_patch();
+    assert!(!patch.is_empty());
+    let patch_file = tmp.path().join("fix.patch");
+    std::fs::write(&patch_file, &patch).unwrap();
+    let out = git(&dir, &["apply", "--check", patch_file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "git apply --check: {}\n{patch}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn root_module_violations_get_source_patches_that_git_applies() {
+    assert_source_fixes(&options(600, Some(120), 41, "1.2"));
+    assert_source_fixes(&options(600, Some(120), 42, "0.1"));
+}
