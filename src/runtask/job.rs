@@ -14,6 +14,7 @@
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::Url;
@@ -219,7 +220,9 @@ pub async fn run(
 }
 
 async fn work(ctx: &Arc<JobContext>, job: &Job, workers: &Arc<Semaphore>) -> Verdict {
-    let Ok(_slot) = workers.acquire().await else {
+    // Owned, so the check on the blocking pool can hold it past a timeout: a check that is still
+    // running keeps counting against --max-concurrent.
+    let Ok(slot) = Arc::clone(workers).acquire_owned().await else {
         return fail("portgate is stopping; the run is not passed. Re-run the task.".to_string());
     };
     let request = &job.request;
@@ -296,7 +299,17 @@ async fn work(ctx: &Arc<JobContext>, job: &Job, workers: &Arc<Semaphore>) -> Ver
     let mandatory = request.is_mandatory();
     let with_outcomes = request.capabilities.as_ref().is_none_or(|c| c.outcomes);
     let working_directory = request.workspace_working_directory.clone();
+    // The blocking check cannot be cancelled from here; when this future is dropped (the job
+    // timed out or the service stops), the flag makes the plan reader fail at its next read so
+    // the check ends soon, and until it has ended it keeps its worker slot.
+    let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+    let cancelled = Arc::clone(&cancel.0);
     let checked = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let plan = Cancellable {
+            inner: plan,
+            cancelled,
+        };
         evaluate(
             &ctx,
             plan,
@@ -307,6 +320,7 @@ async fn work(ctx: &Arc<JobContext>, job: &Job, workers: &Arc<Semaphore>) -> Ver
         )
     })
     .await;
+    drop(cancel);
     checked.unwrap_or_else(|e| {
         tracing::error!(error = %e, "the check panicked");
         fail(
@@ -316,10 +330,36 @@ async fn work(ctx: &Arc<JobContext>, job: &Job, workers: &Arc<Semaphore>) -> Ver
     })
 }
 
+/// Sets the flag when dropped: the job's future is gone, nobody waits for the check.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A plan reader that fails once its job is cancelled, so an abandoned check stops early.
+struct Cancellable<R> {
+    inner: R,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl<R: std::io::Read> std::io::Read for Cancellable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancelled.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other(
+                "the job was cancelled (timeout or shutdown)",
+            ));
+        }
+        self.inner.read(buf)
+    }
+}
+
 /// Checks the plan (blocking: runs on the blocking pool) and builds the verdict.
 fn evaluate(
     ctx: &JobContext,
-    plan: std::fs::File,
+    plan: impl std::io::Read,
     config: Option<Result<Vec<u8>, super::client::FetchError>>,
     working_directory: Option<&str>,
     mandatory: bool,
@@ -478,6 +518,29 @@ pub fn working_subdir(working_directory: Option<&str>) -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cancelled_job_stops_reading_its_plan() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let plan = br#"{"format_version":"1.2","resource_changes":[]}"#;
+        let reader = Cancellable {
+            inner: &plan[..],
+            cancelled: Arc::clone(&flag),
+        };
+        drop(CancelOnDrop(Arc::clone(&flag)));
+        let policies = PolicySet::builtin().unwrap();
+        let error = crate::check_reader(reader, "plan.json", &policies, &CheckOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("cancelled"), "{error}");
+        let reader = Cancellable {
+            inner: &plan[..],
+            cancelled: Arc::new(AtomicBool::new(false)),
+        };
+        assert!(
+            crate::check_reader(reader, "plan.json", &policies, &CheckOptions::default()).is_ok()
+        );
+    }
+
     use super::*;
 
     #[test]
