@@ -358,8 +358,11 @@ impl<'k, R: Read> Walker<'k, R> {
             match self.key.as_slice() {
                 b"actions" => {
                     actions = true;
-                    self.list(|w, _| w.string().map(drop))
-                        .map_err(|e| with_path(e, "actions"))?;
+                    self.list(|w, _| {
+                        w.expect_string()
+                            .and_then(|()| w.sc.skip_string().map(drop))
+                    })
+                    .map_err(|e| with_path(e, "actions"))?;
                 }
                 b"after" => {
                     self.planned_cidrs_of()?;
@@ -371,6 +374,34 @@ impl<'k, R: Read> Walker<'k, R> {
         }
         if !actions {
             return Err(self.sc.error_message("missing field `actions`".to_string()));
+        }
+        Ok(())
+    }
+
+    /// The `change` of a resource that is not kept: skipped in one pass, and walked again (a
+    /// copy of it, rarely) only when its bytes hold something shaped like a CIDR.
+    fn change_of_skipped_resource(&mut self) -> Result<()> {
+        if self.sc.peek()? != Some(b'{') {
+            return Err(self.sc.type_error("a map"));
+        }
+        let mark = self.sc.set_mark();
+        let skipped = self.sc.skip();
+        let mut found = None;
+        if skipped.is_ok() {
+            let bytes = self.sc.captured(mark);
+            if may_hold_cidr(bytes) {
+                let scanner = Scanner::for_slice(bytes)?;
+                let mut walker = Walker::new(scanner, self.keep);
+                walker.change()?;
+                found = Some(std::mem::take(&mut walker.head));
+            }
+        }
+        self.sc.clear_mark(mark);
+        skipped?;
+        if let Some(head) = found {
+            self.head.cidrs = head.cidrs;
+            self.head.unknown = head.unknown;
+            self.head.after_seen = head.after_seen;
         }
         Ok(())
     }
@@ -561,7 +592,12 @@ impl<'k, R: Read> Walker<'k, R> {
                 }
                 b"change" if kind == Kind::Change => {
                     self.head.change = true;
-                    self.change().map_err(|e| with_path(e, "change"))?;
+                    let read = if mark.is_none() && self.head.has_type {
+                        self.change_of_skipped_resource()
+                    } else {
+                        self.change()
+                    };
+                    read.map_err(|e| with_path(e, "change"))?;
                 }
                 b"values" if kind == Kind::Planned => self.planned_cidrs_of()?,
                 _ => self.sc.skip()?,

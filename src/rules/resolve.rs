@@ -9,7 +9,8 @@
 //!   instance (no variables, locals, other resources, `count.index`); for inline `ingress`
 //!   blocks Terraform reports one expression for all blocks together, so that single reference
 //!   must hold for all of them,
-//! - that attribute is a known string in the referenced resource's planned state.
+//! - that attribute is a known, CIDR-shaped string at the top level of the referenced resource's
+//!   planned state (the plan reader keeps only those: see [`crate::plan::PlannedCidrs`]).
 //!
 //! Anything else stays unknown and is reported as such: this module only ever removes doubt
 //! that the plan itself settles.

@@ -1,0 +1,507 @@
+#!/usr/bin/env bash
+# Benchmarks portgate against its targets and writes docs/performance.md.
+#
+#   scripts/bench.sh [--quick] [--sizes "1000 10000 100000"] [--with-checkov] [--runs N] [--keep]
+#
+# Steps (everything generated goes to a temporary directory, removed at the end unless --keep):
+#   1. cargo build --release --bins --examples
+#   2. for each size (resources; default 1k, 10k and 100k, --quick: 1k and 10k), a plan and its
+#      expectation from scripts/gen-plan; the median wall time and median peak RSS of N runs
+#      (default 3) of
+#        (a) target/release/examples/validate_json PLAN        (baseline: read + parse, no check)
+#        (b) target/release/portgate check PLAN --format json  (exit 1 expected: findings)
+#      and portgate's findings must be exactly the expected (address, rule id) set.
+#   3. the patch step: portgate check PLAN --source DIR --trusted-cidr 10.0.0.0/8 --format diff on
+#      a plan generated with --source-dir (hundreds of .tf files); the patch must apply cleanly.
+#   4. target/release/examples/load_serve against portgate serve: the small test plan, then a
+#      generated plan with its configuration tarball.
+#   5. --with-checkov: a throwaway venv with checkov from PyPI, and checkov against portgate on a
+#      plan with 1000 security groups.
+#
+# Wall time is measured around /usr/bin/time with bash's EPOCHREALTIME (microseconds: %e has only
+# 10 ms resolution), peak RSS is /usr/bin/time's %M. The targets (portgate <= 1.0x baseline time
+# on the 100k plan, peak RSS <= 64 MiB at every size, >= 200x faster than Checkov) are printed
+# as PASS or MISS and do not fail the script. It fails (exit 1) on a wrong answer (a fast wrong
+# answer is a failure), a crash or unexpected exit code, a patch that does not apply, or lost or
+# duplicated run task callbacks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+usage() {
+  sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+sizes="1000 10000 100000"
+sizes_given=0
+quick=0
+with_checkov=0
+runs=3
+keep=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --with-checkov) with_checkov=1 ;;
+    --keep) keep=1 ;;
+    --sizes)
+      [[ $# -ge 2 ]] || { usage >&2; exit 2; }
+      sizes=$2 sizes_given=1
+      shift
+      ;;
+    --sizes=*) sizes=${1#--sizes=} sizes_given=1 ;;
+    --runs)
+      [[ $# -ge 2 ]] || { usage >&2; exit 2; }
+      runs=$2
+      shift
+      ;;
+    --runs=*) runs=${1#--runs=} ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "bench: unknown argument: $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+if [[ $quick -eq 1 && $sizes_given -eq 0 ]]; then
+  sizes="1000 10000"
+fi
+read -r -a size_list <<<"$sizes"
+[[ ${#size_list[@]} -gt 0 ]] || { echo "bench: --sizes is empty" >&2; exit 2; }
+for n in "${size_list[@]}"; do
+  [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "bench: not a size: $n" >&2; exit 2; }
+done
+[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench: --runs must be a positive number" >&2; exit 2; }
+
+die() {
+  echo "bench: FAIL: $*" >&2
+  exit 1
+}
+note() { echo "bench: $*" >&2; }
+
+for tool in python3 awk git patch; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is needed"
+done
+[[ -x /usr/bin/time ]] || die "/usr/bin/time is needed (GNU time; apt-get install time)"
+[[ -x scripts/gen-plan ]] || die "scripts/gen-plan is missing or not executable"
+
+portgate=$root/target/release/portgate
+validate=$root/target/release/examples/validate_json
+load_serve=$root/target/release/examples/load_serve
+gen=$root/scripts/gen-plan
+trusted=10.0.0.0/8
+
+note "building (cargo build --release --bins --examples)"
+cargo build --release --bins --examples
+for bin in "$portgate" "$validate" "$load_serve"; do
+  [[ -x $bin ]] || die "$bin was not built"
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/portgate-bench.XXXXXX")
+cleanup() {
+  if [[ $keep -eq 1 ]]; then
+    note "kept $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------------------------------------
+# Helpers.
+
+now_us() {
+  local t=$EPOCHREALTIME
+  echo "${t//[.,]/}"
+}
+
+# run_timed OUT ERR CMD...: runs CMD with stdout to OUT and stderr to ERR; sets t_rc (exit
+# code), t_us (wall microseconds) and t_kib (peak RSS).
+run_timed() {
+  local out=$1 err=$2 start end line
+  shift 2
+  local tf=$tmp/time.out
+  t_rc=0
+  start=$(now_us)
+  /usr/bin/time -f '%e %M' -o "$tf" "$@" >"$out" 2>"$err" || t_rc=$?
+  end=$(now_us)
+  t_us=$((end - start))
+  # A command killed by a signal gets a "Command terminated by signal" line first.
+  line=$(tail -n 1 "$tf")
+  t_kib=${line##* }
+  [[ $t_kib =~ ^[0-9]+$ ]] || die "cannot read /usr/bin/time's output for $*: $(cat "$tf")"
+}
+
+median() {
+  printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+}
+
+# fmt_s MICROSECONDS, fmt_mib KIB, fmt_ratio A B (A/B), mib_of_file PATH
+fmt_s() { awk -v us="$1" 'BEGIN {printf "%.3f", us / 1e6}'; }
+fmt_mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+mib_of_file() { awk -v b="$(wc -c <"$1")" 'BEGIN {printf "%.1f", b / 1048576}'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a <= b)}'; }
+
+# expect_exit NAME RC ALLOWED... : dies with the command's stderr unless RC is allowed.
+expect_exit() {
+  local name=$1 rc=$2 ok
+  shift 2
+  for ok in "$@"; do
+    [[ $rc -eq $ok ]] && return 0
+  done
+  echo "--- stderr of $name (last 30 lines):" >&2
+  tail -n 30 "$tmp/last.err" >&2 || true
+  die "$name exited $rc (expected ${*})"
+}
+
+# check_answer EXPECT REPORT: portgate's JSON report lists exactly the expected findings.
+check_answer() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+
+expect = json.load(open(sys.argv[1]))
+try:
+    report = json.load(open(sys.argv[2]))
+except ValueError as e:
+    sys.exit(f"portgate's report is not JSON: {e}")
+want = {(address, rule) for address, rules in expect["violations"].items() for rule in rules}
+got = {(f["address"], f["rule_id"]) for f in report["findings"]}
+problems = []
+for name, pairs in (("missing (expected, not reported)", want - got),
+                    ("extra (reported, not expected)", got - want)):
+    if pairs:
+        listed = ", ".join(f"{r} {a}" for a, r in sorted(pairs)[:10])
+        problems.append(f"{len(pairs)} {name}: {listed}{' ...' if len(pairs) > 10 else ''}")
+count = expect.get("finding_count")
+if count is not None and count != len(report["findings"]):
+    problems.append(f"{len(report['findings'])} findings reported, {count} expected")
+result = report.get("summary", {}).get("result")
+if want and result != "fail":
+    problems.append(f"summary.result is {result!r} although findings are expected")
+if problems:
+    print("portgate's answer is WRONG:\n  " + "\n  ".join(problems), file=sys.stderr)
+    sys.exit(1)
+print(f"{len(got)} (address, rule) pairs, {len(report['findings'])} findings: as expected")
+PY
+}
+
+# expected_check_exit EXPECT: 1 when the plan has violations, else 0.
+expected_check_exit() {
+  python3 -c 'import json, sys; print(1 if json.load(open(sys.argv[1]))["violations"] else 0)' "$1"
+}
+
+failures=()
+results=$tmp/results.tsv
+: >"$results"
+
+# ---------------------------------------------------------------------------------------------
+# 2. Plans of each size: baseline and portgate check.
+
+for n in "${size_list[@]}"; do
+  plan=$tmp/plan-$n.json
+  expect=$tmp/expect-$n.json
+  note "generating a plan with $n resources"
+  "$gen" --resources "$n" --seed 1 --out "$plan" --expect "$expect" >/dev/null ||
+    die "scripts/gen-plan --resources $n failed"
+  [[ -s $plan && -s $expect ]] || die "scripts/gen-plan wrote no plan or expectation for $n"
+  want_rc=$(expected_check_exit "$expect")
+  mib=$(mib_of_file "$plan")
+
+  base_t=() base_m=() pg_t=() pg_m=()
+  for ((i = 1; i <= runs; i++)); do
+    run_timed /dev/null "$tmp/last.err" "$validate" "$plan"
+    expect_exit "validate_json ($n)" "$t_rc" 0
+    base_t+=("$t_us") base_m+=("$t_kib")
+
+    report=$tmp/report-$n.json
+    run_timed "$report" "$tmp/last.err" "$portgate" check "$plan" --format json
+    expect_exit "portgate check ($n resources)" "$t_rc" "$want_rc"
+    pg_t+=("$t_us") pg_m+=("$t_kib")
+    if [[ $i -eq 1 ]]; then
+      verdict=$(check_answer "$expect" "$report") || die "portgate check on $n resources gave a wrong answer"
+      note "$n resources: $verdict"
+    fi
+  done
+  bt=$(median "${base_t[@]}") bm=$(median "${base_m[@]}")
+  pt=$(median "${pg_t[@]}") pm=$(median "${pg_m[@]}")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$mib" "$bt" "$bm" "$pt" "$pm" >>"$results"
+  note "$n resources ($mib MiB): baseline $(fmt_s "$bt") s $(fmt_mib "$bm") MiB, portgate $(fmt_s "$pt") s $(fmt_mib "$pm") MiB"
+  rm -f "$tmp/report-$n.json"
+done
+
+# ---------------------------------------------------------------------------------------------
+# 3. The patch step.
+
+patch_n=10000
+src=$tmp/source
+plan=$tmp/plan-source.json
+expect=$tmp/expect-source.json
+note "generating a plan with $patch_n resources and its .tf files"
+"$gen" --resources "$patch_n" --seed 2 --out "$plan" --expect "$expect" --source-dir "$src" >/dev/null ||
+  die "scripts/gen-plan --source-dir failed"
+tf_files=$(find "$src" -name '*.tf' -type f | wc -l)
+[[ $tf_files -gt 0 ]] || die "scripts/gen-plan --source-dir wrote no .tf files"
+want_rc=$(expected_check_exit "$expect")
+run_timed "$tmp/report-source.json" "$tmp/last.err" "$portgate" check "$plan" --format json
+expect_exit "portgate check (source plan)" "$t_rc" "$want_rc"
+check_answer "$expect" "$tmp/report-source.json" >/dev/null || die "portgate check on the source plan gave a wrong answer"
+patch_t=() patch_m=()
+diff=$tmp/fix.diff
+for ((i = 1; i <= runs; i++)); do
+  run_timed "$diff" "$tmp/last.err" "$portgate" check "$plan" --source "$src" --trusted-cidr "$trusted" --format diff
+  expect_exit "portgate check --format diff" "$t_rc" "$want_rc"
+  patch_t+=("$t_us") patch_m+=("$t_kib")
+done
+patched_files=$(grep -c '^+++ ' "$diff" || true)
+if [[ $want_rc -eq 1 && $patched_files -eq 0 ]]; then
+  die "portgate check --format diff produced no patch for a plan with violations"
+fi
+cp -R "$src" "$tmp/source-patched"
+patch -p1 --dry-run --batch -d "$tmp/source-patched" <"$diff" >"$tmp/patch.log" 2>&1 ||
+  { cat "$tmp/patch.log" >&2; die "portgate's patch does not apply to the generated .tf files"; }
+patch -p1 --batch --quiet -d "$tmp/source-patched" <"$diff" || die "portgate's patch does not apply"
+diff_t=$(median "${patch_t[@]}") diff_m=$(median "${patch_m[@]}")
+diff_mib=$(mib_of_file "$plan")
+note "patch step: $patched_files of $tf_files .tf files patched in $(fmt_s "$diff_t") s, $(fmt_mib "$diff_m") MiB"
+
+# ---------------------------------------------------------------------------------------------
+# 4. portgate serve under load.
+
+load_names=() load_lines=()
+run_load() {
+  local name=$1 rc=0 line
+  shift
+  note "load_serve ($name): $*"
+  "$load_serve" --portgate "$portgate" "$@" >"$tmp/load.out" 2>"$tmp/load.err" || rc=$?
+  line=$(tail -n 1 "$tmp/load.out")
+  if [[ $rc -ne 0 ]]; then
+    cat "$tmp/load.err" >&2
+    failures+=("load_serve ($name) exited $rc: $line")
+  fi
+  [[ -n $line ]] || line='{"ok": false, "error": "no summary"}'
+  load_names+=("$name")
+  load_lines+=("$line")
+  echo "$line"
+}
+run_load "small plan" --requests 500 --clients 50 --max-concurrent 8
+run_load "$patch_n resources + configuration" --requests 50 --clients 10 --max-concurrent 4 \
+  --plan "$plan" --source-dir "$src"
+
+# ---------------------------------------------------------------------------------------------
+# 5. Checkov.
+
+checkov_line=""
+if [[ $with_checkov -eq 1 ]]; then
+  venv=$tmp/venv
+  note "installing checkov into a throwaway venv"
+  start=$(now_us)
+  python3 -m venv "$venv" || die "python3 -m venv failed"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check checkov >"$tmp/pip.log" 2>&1 ||
+    { tail -n 30 "$tmp/pip.log" >&2; die "pip install checkov failed"; }
+  install_us=$(($(now_us) - start))
+  checkov_version=$("$venv/bin/checkov" --version 2>/dev/null | tail -n 1)
+  plan=$tmp/plan-checkov.json
+  expect=$tmp/expect-checkov.json
+  "$gen" --resources 1000 --security-groups 1000 --seed 3 --out "$plan" --expect "$expect" >/dev/null ||
+    die "scripts/gen-plan --security-groups 1000 failed"
+  want_rc=$(expected_check_exit "$expect")
+  pg_t=() pg_m=()
+  for ((i = 1; i <= runs; i++)); do
+    run_timed "$tmp/report-checkov.json" "$tmp/last.err" "$portgate" check "$plan" --format json
+    expect_exit "portgate check (checkov plan)" "$t_rc" "$want_rc"
+    pg_t+=("$t_us") pg_m+=("$t_kib")
+  done
+  check_answer "$expect" "$tmp/report-checkov.json" >/dev/null || die "portgate gave a wrong answer on the checkov plan"
+  cpt=$(median "${pg_t[@]}") cpm=$(median "${pg_m[@]}")
+  note "running checkov (once: it is slow)"
+  run_timed "$tmp/checkov.out" "$tmp/last.err" "$venv/bin/checkov" -f "$plan" --framework terraform_plan --quiet --compact
+  # 0: all passed, 1: failed checks; anything else is checkov failing.
+  expect_exit "checkov" "$t_rc" 0 1
+  ct=$t_us cm=$t_kib
+  checkov_counts=$(grep -m 1 -o 'Passed checks: [0-9]*, Failed checks: [0-9]*, Skipped checks: [0-9]*' "$tmp/checkov.out" || true)
+  [[ -n $checkov_counts ]] || checkov_counts="no summary line"
+  if [[ $checkov_counts == *"Failed checks: 0,"* && $want_rc -eq 1 ]]; then
+    note "WARNING: checkov reported no failed checks on a plan with exposed security groups"
+  fi
+  checkov_line="$ct $cm $cpt $cpm"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Tables, targets, docs/performance.md.
+
+table=$tmp/table.md
+{
+  echo "| resources | plan MiB | baseline s | baseline RSS MiB | portgate s | portgate RSS MiB | time portgate/baseline |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|"
+  while IFS=$'\t' read -r n mib bt bm pt pm; do
+    echo "| $n | $mib | $(fmt_s "$bt") | $(fmt_mib "$bm") | $(fmt_s "$pt") | $(fmt_mib "$pm") | $(fmt_ratio "$pt" "$bt") |"
+  done <"$results"
+} >"$table"
+
+targets=$tmp/targets.md
+{
+  line=$(awk -F'\t' '$1 == 100000' "$results")
+  if [[ -n $line ]]; then
+    IFS=$'\t' read -r _ _ bt _ pt _ <<<"$line"
+    r=$(fmt_ratio "$pt" "$bt")
+    if le "$pt" "$bt"; then verdict=PASS; else verdict=MISS; fi
+    echo "- $verdict: portgate time <= 1.0x baseline on the 100k plan: ${r}x"
+  else
+    echo "- NOT MEASURED: portgate time <= 1.0x baseline on the 100k plan (run without --quick)"
+  fi
+  over=$(awk -F'\t' '$6 > 64 * 1024 {printf "%s%s (%.1f MiB)", sep, $1, $6 / 1024; sep = ", "}' "$results")
+  max_rss=$(awk -F'\t' '$6 > m {m = $6} END {printf "%.1f", m / 1024}' "$results")
+  if [[ -z $over ]]; then
+    echo "- PASS: peak RSS <= 64 MiB at every size (largest: $max_rss MiB)"
+  else
+    echo "- MISS: peak RSS <= 64 MiB at every size; over it: $over"
+  fi
+  if [[ -n $checkov_line ]]; then
+    read -r ct _ cpt _ <<<"$checkov_line"
+    speedup=$(fmt_ratio "$ct" "$cpt")
+    if le 200 "$speedup"; then verdict=PASS; else verdict=MISS; fi
+    echo "- $verdict: >= 200x faster than Checkov on 1000 security groups: ${speedup}x"
+  else
+    echo "- NOT MEASURED: >= 200x faster than Checkov on 1000 security groups (run with --with-checkov)"
+  fi
+} >"$targets"
+
+load_table=$tmp/load.md
+python3 - "${#load_names[@]}" "${load_names[@]}" "${load_lines[@]}" >"$load_table" <<'PY'
+import json, sys
+
+n = int(sys.argv[1])
+names, lines = sys.argv[2:2 + n], sys.argv[2 + n:]
+print("| load | requests | clients | max-concurrent | accepted | 503s | final callbacks | duplicates | missing | wall s | req/s | p50 ms | p95 ms | p99 ms | server peak RSS MiB | ok |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+for name, line in zip(names, lines):
+    try:
+        s = json.loads(line)
+    except ValueError:
+        s = {"ok": False}
+    lat = s.get("latency_ms") or {}
+    g = lambda k: "" if s.get(k) is None else s.get(k)
+    print(f"| {name} | {g('requests')} | {g('concurrency')} | {g('max_concurrent')} | {g('accepted')} "
+          f"| {(s.get('rejected_by_status') or {}).get('503', 0)} | {g('final_callbacks')} | {g('duplicates')} "
+          f"| {g('missing')} | {g('wall_seconds')} | {g('requests_per_second')} | {lat.get('p50', '')} "
+          f"| {lat.get('p95', '')} | {lat.get('p99', '')} | {g('server_peak_rss_mb')} | {'yes' if s.get('ok') else 'NO'} |")
+PY
+
+echo
+cat "$table"
+echo
+printf '| patch step | plan MiB | .tf files | files patched | portgate s | portgate RSS MiB |\n'
+printf '|---|---:|---:|---:|---:|---:|\n'
+printf '| %s resources | %s | %s | %s | %s | %s |\n' "$patch_n" "$diff_mib" "$tf_files" "$patched_files" \
+  "$(fmt_s "$diff_t")" "$(fmt_mib "$diff_m")"
+echo
+cat "$load_table"
+if [[ -n $checkov_line ]]; then
+  read -r ct cm cpt cpm <<<"$checkov_line"
+  echo
+  echo "Checkov $checkov_version: $(fmt_s "$ct") s, $(fmt_mib "$cm") MiB ($checkov_counts); portgate: $(fmt_s "$cpt") s, $(fmt_mib "$cpm") MiB"
+fi
+echo
+cat "$targets"
+
+# docs/performance.md
+kb_per_resource=$(awk -F'\t' '{b += $2 * 1048576; n += $1} END {printf "%.1f", b / n / 1000}' "$results")
+commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git status --porcelain 2>/dev/null) ]]; then
+  commit="$commit (with uncommitted changes)"
+fi
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+ram=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+invocation="scripts/bench.sh"
+[[ $quick -eq 1 ]] && invocation+=" --quick"
+[[ $sizes_given -eq 1 ]] && invocation+=" --sizes \"$sizes\""
+[[ $runs -ne 3 ]] && invocation+=" --runs $runs"
+[[ $with_checkov -eq 1 ]] && invocation+=" --with-checkov"
+{
+  cat <<EOF
+# Performance
+
+Generated by \`$invocation\` on $(date -u '+%Y-%m-%d %H:%M UTC'); do not edit by hand.
+
+- Machine: $(nproc) CPUs ($cpu), $ram RAM, $(uname -sr)
+- Commit: $commit
+- Toolchain: $(rustc --version)
+
+## Targets
+
+$(cat "$targets")
+
+## portgate check against a JSON parse
+
+Plans from \`scripts/gen-plan --resources N --seed 1\` ($kb_per_resource KB per resource). The baseline,
+\`target/release/examples/validate_json PLAN\`, reads the file and parses it with
+\`serde_json\` into \`IgnoredAny\`: the least any JSON reader has to do. portgate runs
+\`portgate check PLAN --format json\` (exit 1, the plans contain violations), and its findings
+were checked against the generator's expected (address, rule id) set. Times are the median wall
+time of $runs runs, RSS the median peak resident set size (\`/usr/bin/time\` %M).
+
+$(cat "$table")
+
+## Source patches
+
+\`portgate check PLAN --source DIR --trusted-cidr $trusted --format diff\` on a plan from
+\`scripts/gen-plan --resources $patch_n --source-dir DIR\` ($tf_files .tf files); the patch was
+applied with \`patch -p1\` to a copy of the files. Median of $runs runs.
+
+| resources | plan MiB | .tf files | files patched | portgate s | portgate RSS MiB |
+|---:|---:|---:|---:|---:|---:|
+| $patch_n | $diff_mib | $tf_files | $patched_files | $(fmt_s "$diff_t") | $(fmt_mib "$diff_m") |
+
+## portgate serve under load
+
+\`target/release/examples/load_serve\` starts a fake HCP Terraform on 127.0.0.1 and the release
+\`portgate serve\` against it, sends signed run task requests from concurrent clients (503 "queue
+full" answers are retried after 100 ms), and waits for every task's final callback. Latency is
+from the first send of a request to its final callback; RSS is the server's VmHWM. A run is ok
+when every task got exactly one final callback, every verdict is the same checked result, and
+the server exited 0 on SIGTERM.
+
+$(cat "$load_table")
+
+EOF
+  if [[ -n $checkov_line ]]; then
+    read -r ct cm cpt cpm <<<"$checkov_line"
+    cat <<EOF
+## Checkov
+
+\`checkov -f PLAN --framework terraform_plan --quiet --compact\` ($checkov_version, installed
+from PyPI into a throwaway venv in $(fmt_s "$install_us") s; one run) against
+\`portgate check PLAN --format json\` (median of $runs) on a plan from
+\`scripts/gen-plan --resources 1000 --security-groups 1000\`.
+
+| tool | s | peak RSS MiB | note |
+|---|---:|---:|---|
+| checkov | $(fmt_s "$ct") | $(fmt_mib "$cm") | $checkov_counts |
+| portgate | $(fmt_s "$cpt") | $(fmt_mib "$cpm") | findings as expected |
+
+portgate is $(fmt_ratio "$ct" "$cpt")x faster.
+
+EOF
+  fi
+  cat <<EOF
+## Reproduce
+
+\`\`\`sh
+scripts/bench.sh                      # 1k, 10k and 100k resources (the 100k plan is about 300 MB)
+scripts/bench.sh --quick              # 1k and 10k only
+scripts/bench.sh --with-checkov       # also installs checkov into a temporary venv (needs PyPI)
+scripts/bench.sh --sizes "5000 50000" --runs 5 --keep
+target/release/examples/load_serve --help
+\`\`\`
+
+The script needs cargo, python3, GNU time (\`/usr/bin/time\`), git and patch. It fails on wrong
+answers, crashes and lost or duplicated callbacks; targets it misses are reported, not fatal.
+EOF
+} >docs/performance.md
+note "wrote docs/performance.md"
+
+if [[ ${#failures[@]} -gt 0 ]]; then
+  for f in "${failures[@]}"; do
+    echo "bench: FAIL: $f" >&2
+  done
+  exit 1
+fi
+note "done"
