@@ -667,6 +667,8 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
             return Err(io_error(io::ErrorKind::IsADirectory.into()));
         }
         let file = std::fs::File::open(&args.plan).map_err(io_error)?;
+        // The kernel's copy of the file happens on a second thread, beside the scanning.
+        let file = crate::plan::ReadAhead::new(file);
         crate::check_reader(file, &shown, &policies, &options)?
     };
     let fixes = (!trusted.is_empty()).then(|| {

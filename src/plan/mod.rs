@@ -18,9 +18,11 @@ pub mod address;
 pub mod config;
 mod decode;
 mod read;
+mod read_ahead;
 mod scan;
 
 pub use decode::{decode, line_column};
+pub use read_ahead::ReadAhead;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -476,6 +476,26 @@ impl<R: Read> Scanner<R> {
         }
     }
 
+    /// Appends the raw contents of the string under the cursor (escapes left as they are) to
+    /// `out`, and says whether it has escapes. Cheaper than decoding, for values that are only
+    /// compared or rarely needed.
+    pub fn raw_string_into(&mut self, out: &mut Vec<u8>) -> Result<bool> {
+        if let Some((end, escaped)) = string_end_escaped(&self.buf[..self.end], self.pos + 1) {
+            out.extend_from_slice(&self.buf[self.pos + 1..end - 1]);
+            self.pos = end;
+            return Ok(escaped);
+        }
+        let mark = self.set_mark();
+        let skipped = self.skip_string();
+        if let Ok(info) = &skipped {
+            let raw = self.captured(mark);
+            out.extend_from_slice(&raw[1..raw.len() - 1]);
+            let _ = info;
+        }
+        self.clear_mark(mark);
+        skipped.map(|info| info.escaped)
+    }
+
     /// Reads a string value into `out` (decoded); the cursor must be on its opening quote.
     pub fn string_into(&mut self, out: &mut Vec<u8>) -> Result<StringInfo> {
         let mark = self.set_mark();
@@ -990,6 +1010,9 @@ fn string_end(buf: &[u8], start: usize) -> Option<usize> {
 /// [`string_end`], and whether the string contains an escape.
 #[inline(always)]
 fn string_end_escaped(buf: &[u8], start: usize) -> Option<(usize, bool)> {
+    if let Some(end) = plain_short_string_end(buf.get(start..)?) {
+        return Some((start + end + 1, false));
+    }
     let mut at = start;
     let mut escaped = false;
     loop {
@@ -1014,6 +1037,33 @@ fn string_end_escaped(buf: &[u8], start: usize) -> Option<(usize, bool)> {
             _ => return None,
         }
     }
+}
+
+/// The common case, decided without reading the found byte back: the index of the closing
+/// quote of a string of at most 64 bytes with no escape or control byte. None for anything else
+/// (the general path decides those).
+#[inline(always)]
+fn plain_short_string_end(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while i < 64 {
+        let chunk = bytes.get(i..i + 8)?;
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let quotes = quote.wrapping_sub(ONES) & !quote & HIGHS;
+        let others = ((backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word))
+            & HIGHS;
+        if quotes | others != 0 {
+            // The lowest flag of each mask is exact; the quote wins only if it comes first.
+            return (quotes.trailing_zeros() < others.trailing_zeros())
+                .then(|| i + (quotes.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    None
 }
 
 /// For a key whose contents start at `start`: the index just past the colon that follows it.
@@ -1266,6 +1316,18 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn plain_short_string_end_is_exact_when_it_answers(bytes in proptest::collection::vec(
+            proptest::prop_oneof![
+                10 => 0x20u8..=0xFF, 1 => Just(b'"'), 1 => Just(b'\\'), 1 => 0u8..0x20
+            ], 0..120)) {
+            if let Some(end) = plain_short_string_end(&bytes) {
+                let naive = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+                proptest::prop_assert_eq!(Some(end), naive);
+                proptest::prop_assert_eq!(bytes[end], b'"');
+            }
+        }
+
         #[test]
         fn find_special_equals_a_byte_by_byte_search(bytes in proptest::collection::vec(
             proptest::prop_oneof![
