@@ -487,10 +487,9 @@ impl<R: Read> Scanner<R> {
         }
         let mark = self.set_mark();
         let skipped = self.skip_string();
-        if let Ok(info) = &skipped {
+        if skipped.is_ok() {
             let raw = self.captured(mark);
             out.extend_from_slice(&raw[1..raw.len() - 1]);
-            let _ = info;
         }
         self.clear_mark(mark);
         skipped.map(|info| info.escaped)
