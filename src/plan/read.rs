@@ -394,24 +394,15 @@ impl<'k, R: Read> Walker<'k, R> {
         }
         let mark = self.sc.set_mark();
         let skipped = self.sc.skip();
-        let mut found = None;
         if skipped.is_ok() {
             let bytes = self.sc.captured(mark);
             if may_hold_cidr(bytes) {
-                let scanner = Scanner::for_slice(bytes)?;
-                let mut walker = Walker::new(scanner, self.keep);
-                walker.change()?;
-                found = Some(std::mem::take(&mut walker.head));
+                change_cidrs(bytes, &mut self.head.cidrs, &mut self.head.unknown);
+                self.head.after_seen = true;
             }
         }
         self.sc.clear_mark(mark);
-        skipped?;
-        if let Some(head) = found {
-            self.head.cidrs = head.cidrs;
-            self.head.unknown = head.unknown;
-            self.head.after_seen = head.after_seen;
-        }
-        Ok(())
+        skipped
     }
 
     /// Notes the top-level attributes of a planned state whose value is a CIDR-like string.
@@ -775,39 +766,73 @@ fn may_hold_cidr(bytes: &[u8]) -> bool {
 
 /// The top-level CIDR-like string attributes of the JSON object `bytes` (already validated).
 fn top_level_cidrs(bytes: &[u8], out: &mut Vec<(String, String)>) {
-    let Ok(mut sc) = Scanner::for_slice(bytes) else {
-        return;
-    };
-    let mut key = Vec::new();
+    let mut sc = Scanner::for_slice(bytes);
+    // The bytes were validated as they were skipped; a failure here cannot happen, and would
+    // only mean fewer references resolved (reported as unknown), never a value made up.
+    let _ = cidrs_in_object(&mut sc, out);
+}
+
+/// For the `change` object `bytes` (already validated): the CIDR-like attributes of `after`
+/// and the attributes `after_unknown` marks `true` (each followed by a 0).
+fn change_cidrs(bytes: &[u8], cidrs: &mut Vec<(String, String)>, unknown: &mut Vec<u8>) {
+    let mut sc = Scanner::for_slice(bytes);
     let mut walk = || -> Result<()> {
-        if sc.peek()? != Some(b'{') {
-            return Ok(());
-        }
+        let mut key = Vec::new();
+        sc.peek()?;
         sc.enter()?;
         let mut first = true;
         while sc.next_key(&mut first)? {
             sc.key(&mut key)?;
-            if sc.peek()? != Some(b'"') {
-                sc.skip()?;
-                continue;
+            match key.as_slice() {
+                b"after" => cidrs_in_object(&mut sc, cidrs)?,
+                b"after_unknown" if sc.peek()? == Some(b'{') => {
+                    sc.enter()?;
+                    let mut first = true;
+                    while sc.next_key(&mut first)? {
+                        sc.key(&mut key)?;
+                        if sc.peek()? == Some(b't') {
+                            unknown.extend_from_slice(&key);
+                            unknown.push(0);
+                        }
+                        sc.skip()?;
+                    }
+                }
+                _ => sc.skip()?,
             }
-            let mark = sc.set_mark();
-            sc.skip_string()?;
-            let value = sc.captured(mark);
-            let value = &value[1..value.len() - 1];
-            if looks_like_cidr(value) {
-                out.push((
-                    String::from_utf8_lossy(&key).into_owned(),
-                    String::from_utf8_lossy(value).into_owned(),
-                ));
-            }
-            sc.clear_mark(mark);
         }
         Ok(())
     };
-    // The bytes were validated as they were skipped; a failure here cannot happen, and would
-    // only mean fewer references resolved (reported as unknown), never a value made up.
     let _ = walk();
+}
+
+/// Reads the value under the cursor; when it is an object, notes its top-level CIDR-like
+/// string attributes.
+fn cidrs_in_object(sc: &mut Scanner<&[u8]>, out: &mut Vec<(String, String)>) -> Result<()> {
+    if sc.peek()? != Some(b'{') {
+        return sc.skip();
+    }
+    sc.enter()?;
+    let mut key = Vec::new();
+    let mut first = true;
+    while sc.next_key(&mut first)? {
+        sc.key(&mut key)?;
+        if sc.peek()? != Some(b'"') {
+            sc.skip()?;
+            continue;
+        }
+        let mark = sc.set_mark();
+        sc.skip_string()?;
+        let value = sc.captured(mark);
+        let value = &value[1..value.len() - 1];
+        if looks_like_cidr(value) {
+            out.push((
+                String::from_utf8_lossy(&key).into_owned(),
+                String::from_utf8_lossy(value).into_owned(),
+            ));
+        }
+        sc.clear_mark(mark);
+    }
+    Ok(())
 }
 
 /// Line and column of byte `offset` of `bytes`, whose first byte is at `base`.

@@ -87,8 +87,15 @@ type Result<T> = std::result::Result<T, InputErrorKind>;
 impl<'a> Scanner<&'a [u8]> {
     /// A scanner over UTF-8 bytes already in memory, with a window that fits them (instead of
     /// the default window, which would be allocated for every small value).
-    pub fn for_slice(bytes: &'a [u8]) -> Result<Self> {
-        Scanner::with_window(bytes, bytes.len() + 1)
+    /// The bytes must be UTF-8 JSON (they are still checked): no encoding is sniffed.
+    pub fn for_slice(bytes: &'a [u8]) -> Self {
+        Scanner::from_source(
+            Source::Utf8 {
+                reader: bytes,
+                prefix: Vec::new(),
+            },
+            bytes.len() + 1,
+        )
     }
 }
 
@@ -135,7 +142,11 @@ impl<R: Read> Scanner<R> {
         } else {
             Source::Utf8 { reader, prefix }
         };
-        Ok(Scanner {
+        Ok(Scanner::from_source(source, window))
+    }
+
+    fn from_source(source: Source<R>, window: usize) -> Self {
+        Scanner {
             source,
             buf: vec![0; window.max(16)],
             pos: 0,
@@ -149,7 +160,7 @@ impl<R: Read> Scanner<R> {
             line_start: 0,
             depth: 0,
             stack: Vec::new(),
-        })
+        }
     }
 
     // ---- the window ---------------------------------------------------------------------------
