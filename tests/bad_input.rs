@@ -232,3 +232,18 @@ fn the_valid_plan_used_for_fuzzing_has_a_finding() {
     .unwrap();
     assert!(report.fails());
 }
+
+/// Inputs the fuzzers found (testdata/fuzz): each is refused with a one-line error.
+#[test]
+fn fuzzer_findings_stay_fixed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz");
+    let policies = PolicySet::builtin().unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let error = check(&bytes, "fuzz.json", &policies, &CheckOptions::default())
+            .expect_err("refused")
+            .to_string();
+        assert!(!error.contains('\n'), "{}: {error}", path.display());
+    }
+}

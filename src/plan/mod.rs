@@ -121,11 +121,26 @@ pub struct InputError {
 
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys in a JSON path come from the file and may hold control characters (a `\n` escape
+        // in a key); an error stays one line whatever the file contains.
+        let kind: String = self
+            .kind
+            .to_string()
+            .chars()
+            .flat_map(|c| {
+                let escaped: Vec<char> = if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    vec![c]
+                };
+                escaped
+            })
+            .collect();
         match self.kind.position() {
             Some((line, column)) => {
-                write!(f, "{}:{line}:{column}: {}", self.source_name, self.kind)
+                write!(f, "{}:{line}:{column}: {kind}", self.source_name)
             }
-            None => write!(f, "{}: {}", self.source_name, self.kind),
+            None => write!(f, "{}: {kind}", self.source_name),
         }
     }
 }
