@@ -1,386 +1,32 @@
 //! `portgate serve` end to end, over real HTTP on 127.0.0.1: a fake HCP Terraform (API plus a
 //! second "archivist" listener on another port, so another origin) records every request, and
 //! the service is started in-process on a free port and stopped after each test.
+//! The fake TFC and the helpers are in `tests/common` (shared with `tests/serve_robustness.rs`).
+
+mod common;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use portgate::config::TrustedCidr;
-use portgate::runtask::client::Backoff;
-use portgate::runtask::job::Checker;
-use portgate::runtask::server::{Service, ServiceConfig, ServiceHandle};
-use portgate::runtask::signature::{HmacKey, sign};
-use reqwest::Url;
+use portgate::runtask::server::ServiceConfig;
+use portgate::runtask::signature::sign;
 use serde_json::{Value, json};
 
-const KEY: &str = "run-task-hmac-key";
-const TOKEN: &str = "atlasv1.secret-run-token";
-/// Longest wait for something the service does in the background.
-const WAIT: Duration = Duration::from_secs(10);
-
-fn testdata(path: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata")
-            .join(path),
-    )
-    .unwrap()
-}
+use common::fake_tfc::{FakeTfc, PlanMode};
+use common::{
+    KEY, TOKEN, WAIT, attributes, http, message, outcomes, post, post_raw, run_request,
+    start_service, testdata, wait_idle, wait_until,
+};
 
 // ---------------------------------------------------------------------------------------------
-// The fake TFC.
-
-#[derive(Debug, Clone)]
-struct Seen {
-    server: &'static str,
-    method: String,
-    path: String,
-    authorization: Option<String>,
-    content_type: Option<String>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-#[derive(Debug, Clone)]
-enum PlanMode {
-    /// 307 to the archivist, which serves the plan.
-    Redirect,
-    /// This status from the API.
-    Status(u16),
-    /// 204 this many times, then 307.
-    NotReady(usize),
-    /// Wait, then 307.
-    Slow(Duration),
-}
-
-struct FakeState {
-    plan: Vec<u8>,
-    plan_mode: PlanMode,
-    tarball: Option<Vec<u8>>,
-    /// Statuses of the next callback PATCHes; 200 when empty.
-    callback_statuses: VecDeque<u16>,
-    plan_api_gets: usize,
-    seen: Vec<Seen>,
-    archivist: Option<SocketAddr>,
-}
-
-type Shared = Arc<Mutex<FakeState>>;
-
-struct FakeTfc {
-    api: SocketAddr,
-    archivist: SocketAddr,
-    state: Shared,
-}
-
-async fn listen(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    addr
-}
-
-impl FakeTfc {
-    async fn start(plan: Vec<u8>) -> FakeTfc {
-        let state = Arc::new(Mutex::new(FakeState {
-            plan,
-            plan_mode: PlanMode::Redirect,
-            tarball: None,
-            callback_statuses: VecDeque::new(),
-            plan_api_gets: 0,
-            seen: Vec::new(),
-            archivist: None,
-        }));
-        let api = listen(Router::new().fallback(api).with_state(Arc::clone(&state))).await;
-        let archivist = listen(
-            Router::new()
-                .fallback(archivist)
-                .with_state(Arc::clone(&state)),
-        )
-        .await;
-        state.lock().unwrap().archivist = Some(archivist);
-        FakeTfc {
-            api,
-            archivist,
-            state,
-        }
-    }
-
-    fn set(&self, change: impl FnOnce(&mut FakeState)) {
-        change(&mut self.state.lock().unwrap());
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.state.lock().unwrap().seen.clone()
-    }
-
-    fn callbacks(&self) -> Vec<Seen> {
-        self.seen()
-            .into_iter()
-            .filter(|s| s.method == "PATCH")
-            .collect()
-    }
-
-    /// The final (passed/failed) callbacks.
-    fn finals(&self) -> Vec<Seen> {
-        self.callbacks()
-            .into_iter()
-            .filter(|s| s.json()["data"]["attributes"]["status"] != "running")
-            .collect()
-    }
-
-    /// Waits for the first final callback.
-    async fn final_result(&self) -> Value {
-        wait_until("a final callback", || !self.finals().is_empty()).await;
-        self.finals()[0].json()
-    }
-
-    fn plan_api_gets(&self) -> usize {
-        self.state.lock().unwrap().plan_api_gets
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.api)
-    }
-}
-
-async fn record(state: &Shared, server: &'static str, request: Request) -> Seen {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 64 * 1024 * 1024).await.unwrap();
-    let header = |name: header::HeaderName| {
-        parts
-            .headers
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_string())
-    };
-    let seen = Seen {
-        server,
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        authorization: header(header::AUTHORIZATION),
-        content_type: header(header::CONTENT_TYPE),
-        body: body.to_vec(),
-    };
-    state.lock().unwrap().seen.push(seen.clone());
-    seen
-}
-
-fn redirect(status: StatusCode, to: String) -> Response {
-    (status, [(header::LOCATION, to)]).into_response()
-}
-
-async fn api(State(state): State<Shared>, request: Request) -> Response {
-    let seen = record(&state, "api", request).await;
-    let archivist = state.lock().unwrap().archivist.unwrap();
-    match (seen.method.as_str(), seen.path.as_str()) {
-        ("GET", "/api/v2/plans/plan-1/json-output") => {
-            let (mode, gets) = {
-                let mut s = state.lock().unwrap();
-                s.plan_api_gets += 1;
-                (s.plan_mode.clone(), s.plan_api_gets)
-            };
-            let to_archivist = || {
-                redirect(
-                    StatusCode::TEMPORARY_REDIRECT,
-                    format!("http://{archivist}/archive/plan?signature=presigned"),
-                )
-            };
-            match mode {
-                PlanMode::Redirect => to_archivist(),
-                PlanMode::Status(status) => (
-                    StatusCode::from_u16(status).unwrap(),
-                    r#"{"errors":[{"status":"x"}]}"#,
-                )
-                    .into_response(),
-                PlanMode::NotReady(n) if gets <= n => StatusCode::NO_CONTENT.into_response(),
-                PlanMode::NotReady(_) => to_archivist(),
-                PlanMode::Slow(delay) => {
-                    tokio::time::sleep(delay).await;
-                    to_archivist()
-                }
-            }
-        }
-        ("GET", "/api/v2/configuration-versions/cv-1/download") => {
-            if state.lock().unwrap().tarball.is_some() {
-                redirect(
-                    StatusCode::FOUND,
-                    format!("http://{archivist}/archive/config.tar.gz?signature=presigned"),
-                )
-            } else {
-                StatusCode::NOT_FOUND.into_response()
-            }
-        }
-        ("PATCH", path) if path.starts_with("/api/v2/task-results/") => {
-            let status = state
-                .lock()
-                .unwrap()
-                .callback_statuses
-                .pop_front()
-                .unwrap_or(200);
-            (StatusCode::from_u16(status).unwrap(), "").into_response()
-        }
-        _ => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-async fn archivist(State(state): State<Shared>, request: Request) -> Response {
-    let seen = record(&state, "archivist", request).await;
-    let s = state.lock().unwrap();
-    match seen.path.as_str() {
-        "/archive/plan" => (StatusCode::OK, s.plan.clone()).into_response(),
-        "/archive/config.tar.gz" => match &s.tarball {
-            Some(bytes) => (StatusCode::OK, bytes.clone()).into_response(),
-            None => StatusCode::NOT_FOUND.into_response(),
-        },
-        _ => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-/// A server that must never be called.
-async fn foreign_server() -> (SocketAddr, Shared) {
-    let state = Arc::new(Mutex::new(FakeState {
-        plan: Vec::new(),
-        plan_mode: PlanMode::Redirect,
-        tarball: None,
-        callback_statuses: VecDeque::new(),
-        plan_api_gets: 0,
-        seen: Vec::new(),
-        archivist: Some("127.0.0.1:9".parse().unwrap()),
-    }));
-    let addr = listen(Router::new().fallback(api).with_state(Arc::clone(&state))).await;
-    (addr, state)
-}
-
-// ---------------------------------------------------------------------------------------------
-// The service and its requests.
-
-fn fast() -> Backoff {
-    Backoff {
-        attempts: 4,
-        initial: Duration::from_millis(20),
-        max_delay: Duration::from_millis(100),
-        budget: Duration::from_secs(5),
-    }
-}
-
-async fn start_service(
-    tfc: &FakeTfc,
-    tweak: impl FnOnce(&mut ServiceConfig),
-) -> (SocketAddr, ServiceHandle) {
-    let tfc_url = Url::parse(&format!("http://{}", tfc.api)).unwrap();
-    let mut config = ServiceConfig::new(tfc_url, HmacKey::new(KEY), Checker::builtin().unwrap());
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.client.download_retry = fast();
-    config.client.callback_retry = fast();
-    config.drain_timeout = Duration::from_secs(10);
-    tweak(&mut config);
-    Service::bind(config).await.unwrap()
-}
+// Helpers of these tests (the fake TFC and the service are in tests/common).
 
 fn trusted(config: &mut ServiceConfig) {
     config.checker.trusted = vec![TrustedCidr::parse("10.0.0.0/8").unwrap()];
-}
-
-fn run_request(tfc: &FakeTfc, task_result_id: &str) -> Value {
-    json!({
-        "payload_version": 1,
-        "stage": "post_plan",
-        "access_token": TOKEN,
-        "capabilities": {"outcomes": true},
-        "configuration_version_download_url": tfc.url("/api/v2/configuration-versions/cv-1/download"),
-        "configuration_version_id": "cv-1",
-        "is_speculative": false,
-        "organization_name": "acme",
-        "plan_json_api_url": tfc.url("/api/v2/plans/plan-1/json-output"),
-        "run_app_url": "https://app.terraform.io/app/acme/ws/runs/run-1",
-        "run_id": "run-1",
-        "task_result_callback_url": tfc.url(&format!("/api/v2/task-results/{task_result_id}/callback")),
-        "task_result_enforcement_level": "mandatory",
-        "task_result_id": task_result_id,
-        "vcs_pull_request_url": null,
-        "workspace_id": "ws-1",
-        "workspace_name": "files",
-        "workspace_working_directory": "",
-        "a_field_tfc_adds_later": {"nested": [1, 2]},
-    })
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// POSTs `body` to the service, signed with `signature` (None: no header). Returns the status
-/// and how long the answer took.
-async fn post_raw(
-    service: SocketAddr,
-    path: &str,
-    body: Vec<u8>,
-    signature: Option<String>,
-) -> (StatusCode, Duration) {
-    let mut request = http()
-        .post(format!("http://{service}{path}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(
-            header::USER_AGENT,
-            "TFC/1.0 (+https://app.terraform.io; TFC)",
-        )
-        .body(body);
-    if let Some(signature) = signature {
-        request = request.header("X-TFC-Task-Signature", signature);
-    }
-    let start = Instant::now();
-    let response = request.send().await.unwrap();
-    (response.status(), start.elapsed())
-}
-
-async fn post(service: SocketAddr, body: &Value) -> StatusCode {
-    let bytes = serde_json::to_vec_pretty(body).unwrap();
-    let signature = sign(KEY.as_bytes(), &bytes);
-    let (status, took) = post_raw(service, "/runtask", bytes, Some(signature)).await;
-    assert!(took < Duration::from_secs(1), "answered in {took:?}");
-    status
-}
-
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn wait_idle(handle: &ServiceHandle) {
-    wait_until("jobs to finish", || handle.jobs_in_flight() == 0).await;
-}
-
-fn attributes(result: &Value) -> &Value {
-    &result["data"]["attributes"]
-}
-
-fn message(result: &Value) -> String {
-    attributes(result)["message"].as_str().unwrap().to_string()
-}
-
-fn outcomes(result: &Value) -> Vec<Value> {
-    result["data"]["relationships"]["outcomes"]["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
 }
 
 /// Every request the token was sent with went to the fake API, and none to the archivist.
@@ -731,11 +377,12 @@ async fn callback_errors_are_retried_and_422_drops_the_outcomes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn urls_off_the_tfc_origin_are_refused_without_any_request() {
     let tfc = FakeTfc::start(testdata("plans/example.json")).await;
-    let (foreign, foreign_state) = foreign_server().await;
+    // A server that must never be called.
+    let foreign = FakeTfc::start(Vec::new()).await;
     let (service, handle) = start_service(&tfc, |_| {}).await;
     let api_port = tfc.api.port();
     let elsewhere = [
-        format!("http://{foreign}/api/v2/x"),
+        format!("http://{}/api/v2/x", foreign.api),
         format!("https://127.0.0.1:{api_port}/api/v2/x"),
         format!("http://localhost:{api_port}/api/v2/x"),
         format!("http://user:pw@127.0.0.1:{api_port}/api/v2/x"),
@@ -764,7 +411,7 @@ async fn urls_off_the_tfc_origin_are_refused_without_any_request() {
         .remove("task_result_callback_url");
     assert_eq!(post(service, &request).await, StatusCode::BAD_REQUEST);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(foreign_state.lock().unwrap().seen.is_empty());
+    assert!(foreign.seen().is_empty());
     assert!(tfc.seen().is_empty());
     assert_eq!(handle.jobs_in_flight(), 0);
     handle.stop().await;

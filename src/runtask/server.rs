@@ -9,6 +9,7 @@
 //!
 //! | check | answer |
 //! |---|---|
+//! | request headers not received within 30 s (also: a connection idle that long) | connection closed |
 //! | body larger than the limit (1 MiB), before anything else | 413 |
 //! | body not received within 30 s | 408 |
 //! | `X-TFC-Task-Signature` missing or not the HMAC-SHA512 of the body | 401 |
@@ -22,14 +23,22 @@
 //!
 //! Admission: up to `max_concurrent` jobs run at once; up to `max_queue` more wait for a slot
 //! (their timeout already runs). Beyond that the service answers 503 instead of queueing
-//! without bound, and forgets the `task_result_id` so TFC's retry is accepted.
+//! without bound, and does not record the `task_result_id`, so TFC's retry is accepted. The
+//! duplicate check, the admission and the recording happen under one lock: a duplicate
+//! delivery arriving meanwhile gets 503 as well, or 200 once the job is really queued, never
+//! 200 for a job that does not exist.
+//!
+//! Connections are served by hyper's HTTP/1.1 server with a header read timeout (`axum::serve`
+//! has none), so a client that trickles its headers, or opens a connection and sends nothing,
+//! cannot hold a connection (and a task) open for long.
 //!
 //! Shutdown ([`ServiceHandle::shutdown`], or SIGTERM/SIGINT in `portgate serve`): stop
-//! accepting connections, answer 503 to requests still arriving, wait up to the drain timeout
+//! accepting connections (idle ones are closed, the others after their current request),
+//! answer 503 to requests still arriving, wait up to the drain timeout
 //! for running and queued jobs, then tell the rest to send `failed` ("portgate was stopped") and
 //! give them a few seconds to deliver it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,7 +50,10 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use reqwest::Url;
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -80,6 +92,9 @@ pub struct ServiceConfig {
     pub max_body_bytes: usize,
     /// How long a client may take to send the request body.
     pub body_timeout: Duration,
+    /// How long a client may take to send a request's headers, counted from when the service
+    /// starts waiting for them (so an idle keep-alive connection is closed after it too).
+    pub header_timeout: Duration,
 }
 
 impl ServiceConfig {
@@ -100,6 +115,7 @@ impl ServiceConfig {
             dedupe_capacity: 100_000,
             max_body_bytes: 1024 * 1024,
             body_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -125,44 +141,94 @@ pub struct DrainReport {
     pub abandoned: usize,
 }
 
-/// `task_result_id`s seen recently.
+/// `task_result_id`s seen recently. Checking, recording and forgetting cost O(1) (amortised):
+/// keys are forgotten oldest first, from a queue in recording order.
 struct Dedupe {
-    seen: HashMap<String, Instant>,
+    /// Key → when it was recorded, and the number of that recording.
+    seen: HashMap<String, (Instant, u64)>,
+    /// (number, time, key) of every recording, oldest first. An entry whose number is no
+    /// longer its key's in `seen` is stale and skipped.
+    order: VecDeque<(u64, Instant, String)>,
+    next: u64,
     ttl: Duration,
     capacity: usize,
-    last_sweep: Instant,
 }
 
 impl Dedupe {
-    /// Records `key`; false when it was already seen within the TTL.
-    fn insert(&mut self, key: &str, now: Instant) -> bool {
-        if now.duration_since(self.last_sweep) > Duration::from_secs(60)
-            || self.seen.len() >= self.capacity
-        {
-            let ttl = self.ttl;
-            self.seen.retain(|_, at| now.duration_since(*at) < ttl);
-            self.last_sweep = now;
-            while self.seen.len() >= self.capacity.max(1) {
-                let oldest = self
-                    .seen
-                    .iter()
-                    .min_by_key(|(_, at)| **at)
-                    .map(|(k, _)| k.clone());
-                match oldest {
-                    Some(k) => self.seen.remove(&k),
-                    None => break,
-                };
-            }
+    fn new(ttl: Duration, capacity: usize) -> Dedupe {
+        Dedupe {
+            seen: HashMap::new(),
+            order: VecDeque::new(),
+            next: 0,
+            ttl,
+            capacity,
         }
-        match self.seen.get(key) {
-            Some(at) if now.duration_since(*at) < self.ttl => false,
-            _ => {
-                self.seen.insert(key.to_string(), now);
-                true
+    }
+
+    /// Whether `key` was recorded within the TTL before `now`.
+    fn contains(&mut self, key: &str, now: Instant) -> bool {
+        self.expire(now);
+        self.seen
+            .get(key)
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) < self.ttl)
+    }
+
+    /// Records `key` at `now`; beyond the capacity the oldest keys are forgotten. `now` must
+    /// not go back in time between calls.
+    fn record(&mut self, key: &str, now: Instant) {
+        self.expire(now);
+        if !self.seen.contains_key(key) {
+            while self.seen.len() >= self.capacity.max(1) && self.forget_oldest() {}
+        }
+        let number = self.next;
+        self.next += 1;
+        self.seen.insert(key.to_string(), (now, number));
+        self.order.push_back((number, now, key.to_string()));
+    }
+
+    /// Records `key`; false when it was already seen within the TTL.
+    #[cfg(test)]
+    fn insert(&mut self, key: &str, now: Instant) -> bool {
+        if self.contains(key, now) {
+            return false;
+        }
+        self.record(key, now);
+        true
+    }
+
+    /// Forgets the keys recorded a TTL or more before `now`.
+    fn expire(&mut self, now: Instant) {
+        while let Some((_, at, _)) = self.order.front() {
+            if now.saturating_duration_since(*at) < self.ttl {
+                break;
+            }
+            if let Some((number, _, key)) = self.order.pop_front() {
+                self.forget(&key, number);
             }
         }
     }
 
+    /// Forgets the oldest key still remembered; false when there is none.
+    fn forget_oldest(&mut self) -> bool {
+        while let Some((number, _, key)) = self.order.pop_front() {
+            if self.forget(&key, number) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Forgets `key` if `number` is its current recording.
+    fn forget(&mut self, key: &str, number: u64) -> bool {
+        if self.seen.get(key).is_some_and(|(_, n)| *n == number) {
+            self.seen.remove(key);
+            true
+        } else {
+            false
+        }
+    }
+
+    #[cfg(test)]
     fn remove(&mut self, key: &str) {
         self.seen.remove(key);
     }
@@ -223,7 +289,6 @@ impl Service {
             source,
         })?;
 
-        let now = Instant::now();
         let state = Arc::new(AppState {
             key: config.hmac_key.clone(),
             ctx: Arc::new(JobContext {
@@ -231,12 +296,7 @@ impl Service {
                 checker: Arc::new(config.checker.clone()),
                 settings: config.jobs.clone(),
             }),
-            dedupe: Mutex::new(Dedupe {
-                seen: HashMap::new(),
-                ttl: config.dedupe_ttl,
-                capacity: config.dedupe_capacity,
-                last_sweep: now,
-            }),
+            dedupe: Mutex::new(Dedupe::new(config.dedupe_ttl, config.dedupe_capacity)),
             admission: Arc::new(Semaphore::new(config.max_concurrent + config.max_queue)),
             workers: Arc::new(Semaphore::new(config.max_concurrent)),
             jobs: watch::Sender::new(0),
@@ -258,12 +318,9 @@ impl Service {
         let task_state = Arc::clone(&state);
         let drain_timeout = config.drain_timeout;
         let abort_grace = config.abort_grace;
+        let header_timeout = config.header_timeout;
         let task = tokio::spawn(async move {
-            let mut stop_serving = stop.clone();
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stop_serving.wait_for(|s| *s).await;
-            });
-            let started = tokio::spawn(async move { serve.await });
+            let started = tokio::spawn(serve_http(listener, app, header_timeout, stop.clone()));
             // Connections that stay open do not hold up the shutdown beyond the drain timeout.
             let _ = stop.wait_for(|s| *s).await;
             let shutdown_started = Instant::now();
@@ -272,8 +329,7 @@ impl Service {
                 "shutting down: no new requests; draining jobs"
             );
             match tokio::time::timeout(drain_timeout, started).await {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(e))) => tracing::error!(error = %e, "the HTTP server failed"),
+                Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server task failed"),
                 Err(_) => tracing::warn!("connections still open after the drain timeout"),
             }
@@ -292,6 +348,78 @@ impl Service {
             },
         ))
     }
+}
+
+/// Serves `app` on `listener` until `stop` turns true: HTTP/1.1, each connection in its own task,
+/// with a timeout on reading each request's headers. Then stops accepting, lets every
+/// connection finish the request it is in (idle ones close at once) and returns once all are
+/// closed.
+async fn serve_http(
+    listener: TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    // Every connection task holds a receiver; `closed()` resolves when they are all gone.
+    let (open_tx, open_rx) = watch::channel(());
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stopped(&mut stop) => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Aborted handshakes are the client's business; anything else (such as running
+                // out of file descriptors) is retried after a pause.
+                if !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionRefused
+                ) {
+                    tracing::error!(error = %e, "cannot accept connections; retrying in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let mut stop = stop.clone();
+        let open = open_rx.clone();
+        tokio::spawn(async move {
+            let _open = open;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                () = stopped(&mut stop) => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
+                if e.is_timeout() {
+                    tracing::debug!(%peer, "connection closed: request headers not received in time");
+                } else {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            }
+        });
+    }
+    drop(open_rx);
+    drop(listener);
+    open_tx.closed().await;
+}
+
+/// Resolves once `stop` is true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 async fn drain(state: &AppState, timeout: Duration, abort_grace: Duration) -> DrainReport {
@@ -505,24 +633,34 @@ fn handle(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) -> Response {
     } else {
         request.task_result_id.clone()
     };
-    let now = Instant::now();
-    let is_new = state
-        .dedupe
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(&key, now);
-    if !is_new {
-        tracing::info!("duplicate delivery of a task result: answered 200, no second job");
-        return StatusCode::OK.into_response();
-    }
-    let Ok(permit) = Arc::clone(&state.admission).try_acquire_owned() else {
-        state
-            .dedupe
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&key);
-        tracing::warn!("request refused: job queue full (503, TFC retries)");
-        return answer(StatusCode::SERVICE_UNAVAILABLE, "busy, retry later\n");
+    // The duplicate check, the admission and the recording under one lock: the id is only
+    // recorded once its job is really queued, so a duplicate delivery arriving meanwhile sees
+    // either nothing (and meets the same full queue) or the queued job.
+    let admitted = {
+        let mut dedupe = state.dedupe.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if dedupe.contains(&key, now) {
+            None
+        } else {
+            match Arc::clone(&state.admission).try_acquire_owned() {
+                Ok(permit) => {
+                    dedupe.record(&key, now);
+                    Some(Ok((permit, now)))
+                }
+                Err(_) => Some(Err(())),
+            }
+        }
+    };
+    let (permit, now) = match admitted {
+        None => {
+            tracing::info!("duplicate delivery of a task result: answered 200, no second job");
+            return StatusCode::OK.into_response();
+        }
+        Some(Err(())) => {
+            tracing::warn!("request refused: job queue full (503, TFC retries)");
+            return answer(StatusCode::SERVICE_UNAVAILABLE, "busy, retry later\n");
+        }
+        Some(Ok(admitted)) => admitted,
     };
     state.jobs.send_modify(|n| *n += 1);
     let in_flight = InFlight {
@@ -558,12 +696,7 @@ mod tests {
     #[test]
     fn dedupe_remembers_within_the_ttl_and_stays_bounded() {
         let start = Instant::now();
-        let mut d = Dedupe {
-            seen: HashMap::new(),
-            ttl: Duration::from_secs(10),
-            capacity: 3,
-            last_sweep: start,
-        };
+        let mut d = Dedupe::new(Duration::from_secs(10), 3);
         assert!(d.insert("a", start));
         assert!(!d.insert("a", start + Duration::from_secs(5)));
         assert!(d.insert("a", start + Duration::from_secs(11)), "expired");
@@ -574,5 +707,33 @@ mod tests {
         assert!(d.seen.len() <= 3);
         d.remove("d");
         assert!(d.insert("d", t + Duration::from_millis(3)));
+    }
+
+    #[test]
+    fn dedupe_forgets_the_oldest_first_and_skips_stale_entries() {
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let mut d = Dedupe::new(Duration::from_secs(10), 2);
+        assert!(d.insert("a", at(0)));
+        assert!(d.insert("b", at(1)));
+        d.remove("a");
+        // "a"'s entry in the queue is stale: making room for "d" forgets "b", not "c".
+        assert!(d.insert("c", at(2)));
+        assert!(d.insert("d", at(3)));
+        assert_eq!(d.seen.len(), 2);
+        assert!(!d.insert("c", at(4)));
+        assert!(!d.insert("d", at(4)));
+        assert!(d.insert("b", at(5)), "forgotten at capacity");
+        // Everything recorded before the TTL is forgotten, and the queue with it.
+        assert!(d.insert("e", at(20_000)));
+        assert_eq!(d.seen.len(), 1);
+        assert_eq!(d.order.len(), 1);
+        // At capacity, each insert stays cheap: 200,000 keys through a small window.
+        let mut d = Dedupe::new(Duration::from_secs(3600), 1000);
+        for i in 0..200_000u64 {
+            assert!(d.insert(&i.to_string(), at(i / 1000)));
+        }
+        assert_eq!(d.seen.len(), 1000);
+        assert!(d.order.len() <= 1000);
     }
 }
