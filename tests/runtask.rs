@@ -540,7 +540,10 @@ async fn jobs_that_cannot_finish_report_failed() {
     );
     let result = tfc.final_result().await;
     assert_eq!(attributes(&result)["status"], "failed");
-    assert!(message(&result).contains("did not finish"), "{result}");
+    assert!(
+        message(&result).contains("did not finish checking the plan within 0.3 s"),
+        "{result}"
+    );
     handle.stop().await;
 
     // A shutdown whose drain timeout runs out.

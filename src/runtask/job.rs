@@ -170,7 +170,7 @@ pub async fn run(
         done = tokio::time::timeout_at(deadline.into(), work(&ctx, &job, &workers)) => (
             done.unwrap_or_else(|_| fail(format!(
                 "portgate did not finish checking the plan within {} s; the run is not passed. Re-run the task.",
-                ctx.settings.timeout.as_secs()
+                ctx.settings.timeout.as_secs_f64()
             ))),
             ctx.client.config().callback_retry.clone(),
         ),
