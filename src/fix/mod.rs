@@ -631,6 +631,21 @@ struct AttributeOutcome {
     remaining: usize,
 }
 
+/// The non-CIDR sources (security groups, `self`, prefix lists) a rule keeps. One that is
+/// unknown until apply counts only when `body` sets it: `source_security_group_id` is computed,
+/// so plans mark it unknown even where the configuration leaves it out.
+fn other_sources_left(rule: &IngressRule, body: &Body) -> usize {
+    rule.other_sources
+        .iter()
+        .filter(
+            |source| match source.strip_suffix(" (unknown until apply)") {
+                Some(key) => body.get_attribute(key).is_some(),
+                None => true,
+            },
+        )
+        .count()
+}
+
 /// The edits to the CIDR arguments `attributes` of `body`, with the sources left afterwards.
 #[allow(clippy::too_many_arguments)]
 fn attribute_edits(
@@ -646,7 +661,7 @@ fn attribute_edits(
 ) -> Result<AttributeOutcome, String> {
     let mut outcome = AttributeOutcome {
         edits: Vec::new(),
-        remaining: rule.other_sources.len(),
+        remaining: other_sources_left(rule, body),
     };
     let mut touched_any = false;
     for &attribute in attributes {

@@ -171,8 +171,9 @@ fn alone_on_line(text: &str, range: &Range<usize>) -> bool {
 
 /// The edits that carry out `change` on `literal` in `text`. Only changed elements are
 /// touched: a replaced element's characters, a removed element with its own comma (or its whole
-/// line, when it stands alone on it). New elements follow the list's layout: one per line with
-/// the same indentation and line ending in a multi-line list, `, `-separated otherwise.
+/// line, when it stands alone on it). Comments always stay. New elements follow the list's
+/// layout: one per line with the same indentation and line ending in a multi-line list,
+/// `, `-separated otherwise.
 pub fn edits(text: &str, literal: &Literal, change: &ListChange) -> Vec<Edit> {
     if !literal.is_list {
         return match change.changes.first() {
@@ -183,7 +184,7 @@ pub fn edits(text: &str, literal: &Literal, change: &ListChange) -> Vec<Edit> {
             _ => Vec::new(),
         };
     }
-    if change.remaining == 0 {
+    if change.remaining == 0 && !holds_comment(&text[literal.span.clone()]) {
         return vec![Edit {
             range: literal.span.clone(),
             replacement: "[]".to_string(),
@@ -200,8 +201,12 @@ pub fn edits(text: &str, literal: &Literal, change: &ListChange) -> Vec<Edit> {
         }
         match c {
             ElementChange::Keep => {}
-            ElementChange::Remove if own_line => deletions.push(line_range(text, range.start)),
-            ElementChange::Remove => deletions.push(inline_removal(text, range, survivor_end)),
+            ElementChange::Remove if own_line => deletions.push(own_line_removal(text, range)),
+            ElementChange::Remove => {
+                let (element, comma) = inline_removal(text, range, survivor_end);
+                deletions.push(element);
+                deletions.extend(comma);
+            }
             ElementChange::Replace(items) => {
                 let quoted: Vec<String> = items.iter().map(|i| quote(i)).collect();
                 let separator = if own_line {
@@ -238,18 +243,71 @@ pub fn edits(text: &str, literal: &Literal, change: &ListChange) -> Vec<Edit> {
     replacements
 }
 
-/// The bytes to delete to remove the element at `range` from a list on one line: the element
-/// and the comma after it (with the spaces that follow), or, for the last element, everything
-/// from the end of the last element that stays (`survivor_end`), comma included.
-fn inline_removal(text: &str, range: &Range<usize>, survivor_end: Option<usize>) -> Range<usize> {
+/// The bytes to delete to remove an element that stands alone on its line: the whole line, or,
+/// when a comment follows it, the element and its comma only, so the comment stays.
+fn own_line_removal(text: &str, range: &Range<usize>) -> Range<usize> {
+    let line = line_range(text, range.start);
+    let rest = text[range.end..line.end].trim_start_matches([' ', '\t']);
+    let rest = rest.strip_prefix(',').unwrap_or(rest);
+    let comment = rest.trim_start_matches([' ', '\t']);
+    if comment.starts_with('#') || comment.starts_with("//") {
+        range.start..line.end - comment.len()
+    } else {
+        line
+    }
+}
+
+/// The bytes to delete to remove the element at `range` from a list, leaving every comment:
+/// the element and the comma after it (with the spaces that follow); when a comment stands
+/// between the element and its comma, the element and the comma on their own; for the last
+/// element, everything from the end of the last element that stays (`survivor_end`), comma
+/// included, unless a comment lies in between (then only the element, leaving a trailing
+/// comma, which HCL allows). Returns the element's deletion and, apart, its comma's.
+fn inline_removal(
+    text: &str,
+    range: &Range<usize>,
+    survivor_end: Option<usize>,
+) -> (Range<usize>, Option<Range<usize>>) {
     let after = &text[range.end..];
     let gap = after.len() - after.trim_start_matches([' ', '\t']).len();
     if after[gap..].starts_with(',') {
         let rest = &after[gap + 1..];
         let spaces = rest.len() - rest.trim_start_matches([' ', '\t']).len();
-        return range.start..range.end + gap + 1 + spaces;
+        return (range.start..range.end + gap + 1 + spaces, None);
     }
-    survivor_end.unwrap_or(range.start)..range.end
+    if let Some(comma) = next_comma(text, range.end) {
+        return (range.clone(), Some(comma..comma + 1));
+    }
+    match survivor_end {
+        Some(end) if !holds_comment(&text[end..range.start]) => (end..range.end, None),
+        _ => (range.clone(), None),
+    }
+}
+
+/// The offset of the comma after `from` when the next token (past whitespace and comments) is
+/// a comma.
+fn next_comma(text: &str, from: usize) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let rest = &text[at..];
+        let token = rest.trim_start();
+        at += rest.len() - token.len();
+        if token.starts_with(',') {
+            return Some(at);
+        } else if token.starts_with("/*") {
+            at += token.find("*/")? + 2;
+        } else if token.starts_with('#') || token.starts_with("//") {
+            at += token.find('\n')?;
+        } else {
+            return None;
+        }
+    }
+}
+
+/// Whether list text outside string literals holds a comment. The elements a fix removes are
+/// CIDR strings, which hold none of these marks.
+fn holds_comment(text: &str) -> bool {
+    text.contains('#') || text.contains("//") || text.contains("/*")
 }
 
 /// The edit that deletes the whole lines of `span` (a block or resource being removed).
@@ -391,6 +449,41 @@ mod tests {
             ),
             "[\"10.1.0.0/16\"]"
         );
+    }
+
+    /// Found by tests/properties.rs: removing a world entry took the comments beside it along
+    /// (its whole line, the `[]` of an emptied list, or the text back to the previous entry).
+    #[test]
+    fn removed_world_entries_leave_every_comment() {
+        assert_eq!(
+            swap(
+                "[\n    \"0.0.0.0/0\",\n    \"0.0.0.0/0\" # anywhere\n  ]",
+                &["0.0.0.0/0"],
+                &["10.0.0.0/8"]
+            ),
+            "[\n    \"10.0.0.0/8\",\n    # anywhere\n  ]"
+        );
+        assert_eq!(
+            swap(
+                "[\n  \"10.1.0.0/16\",\n  \"::/0\",   // TODO\n]",
+                &["::/0"],
+                &[]
+            ),
+            "[\n  \"10.1.0.0/16\",\n  // TODO\n]"
+        );
+        assert_eq!(
+            swap("[\"::/0\" /* c */, \"2001:db8::/32\"]", &["::/0"], &[]),
+            "[ /* c */ \"2001:db8::/32\"]"
+        );
+        assert_eq!(
+            swap("[\"2001:db8::/32\", /* c */ \"::/0\"]", &["::/0"], &[]),
+            "[\"2001:db8::/32\", /* c */ ]"
+        );
+        assert_eq!(
+            swap("[ # everyone\n  \"::/0\"\n]", &["::/0"], &[]),
+            "[ # everyone\n]"
+        );
+        assert_eq!(swap("[ /* c */ \"::/0\" ]", &["::/0"], &[]), "[ /* c */  ]");
     }
 
     #[test]

@@ -44,12 +44,16 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// Reads a protocol as the AWS provider hands it to EC2 (`protocolForValue`): a name in
+    /// any case, or a number read like Go's `strconv.Atoi`, so `06` and `+6` are TCP and `-01`
+    /// is every protocol.
     pub fn parse(text: &str) -> Protocol {
         let lower = text.trim().to_ascii_lowercase();
-        match lower.as_str() {
-            "-1" | "all" => Protocol::All,
-            "tcp" | "6" => Protocol::Ported(L4::Tcp),
-            "udp" | "17" => Protocol::Ported(L4::Udp),
+        let number = lower.parse::<i64>().ok();
+        match (lower.as_str(), number) {
+            ("all", _) | (_, Some(-1)) => Protocol::All,
+            ("tcp", _) | (_, Some(6)) => Protocol::Ported(L4::Tcp),
+            ("udp", _) | (_, Some(17)) => Protocol::Ported(L4::Udp),
             _ => Protocol::Other(lower),
         }
     }
@@ -138,6 +142,27 @@ mod tests {
         }
         assert_eq!(Protocol::parse("icmp"), Protocol::Other("icmp".into()));
         assert_eq!(Protocol::parse("50"), Protocol::Other("50".into()));
+    }
+
+    /// Found by tests/properties.rs: the AWS provider reads protocol numbers with Go's
+    /// `strconv.Atoi`, so a sign or leading zeros still name TCP, UDP or every protocol.
+    #[test]
+    fn protocol_numbers_are_read_like_the_aws_provider_reads_them() {
+        for text in ["06", "+6", "0006"] {
+            assert_eq!(Protocol::parse(text), Protocol::Ported(L4::Tcp), "{text}");
+        }
+        for text in ["017", "+17"] {
+            assert_eq!(Protocol::parse(text), Protocol::Ported(L4::Udp), "{text}");
+        }
+        for text in ["-01", "-001"] {
+            assert_eq!(Protocol::parse(text), Protocol::All, "{text}");
+        }
+        for text in ["6.0", "0x6", "6e0", "- 1", "--1", "+-6", "tcp6"] {
+            assert!(
+                matches!(Protocol::parse(text), Protocol::Other(_)),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -16,8 +16,8 @@
 #   only in `planned_values` (where an absent attribute is unknown).
 # - Four resource types: aws_security_group and aws_default_security_group (inline `ingress`),
 #   aws_security_group_rule (type ingress), aws_vpc_security_group_ingress_rule.
-# - Protocol names in any case and numbers (tcp/6, udp/17); -1 and all are every protocol and
-#   port; anything else has no TCP/UDP ports. A null bound or a reversed range opens nothing.
+# - Protocol names in any case and numbers (tcp/6, udp/17, read like Go's strconv.Atoi, so 06
+#   is tcp); -1 and all are every protocol and port; anything else has no TCP/UDP ports. A null bound or a reversed range opens nothing.
 # - The world is the UNION of a rule's CIDRs per family, so 0.0.0.0/1 + 128.0.0.0/1 and
 #   1.2.3.4/0 are the world.
 # - PG003 when values unknown until apply could still make a PG001/PG002 finding, after trying
@@ -701,12 +701,14 @@ entry_family_matches(e, family) if family_of_attribute[e.attribute] == family
 # A wholly unknown `ingress` may hold either family.
 entry_family_matches(e, _) if e.attribute == "ingress"
 
+# A name in any case, or a number as the AWS provider reads it (Go's strconv.Atoi: a sign and
+# leading zeros are allowed, so "06" and "+6" are TCP and "-01" is every protocol).
 protocol_kind(p) := "all" if {
-	lower(trim_space(p)) in {"-1", "all"}
+	regex.match(`^(all|-0*1)$`, lower(trim_space(p)))
 } else := "tcp" if {
-	lower(trim_space(p)) in {"tcp", "6"}
+	regex.match(`^(tcp|\+?0*6)$`, lower(trim_space(p)))
 } else := "udp" if {
-	lower(trim_space(p)) in {"udp", "17"}
+	regex.match(`^(udp|\+?0*17)$`, lower(trim_space(p)))
 } else := "other"
 
 port_value(n) := n if {

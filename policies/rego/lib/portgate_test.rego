@@ -60,6 +60,10 @@ test_protocol_spellings if {
 	ids(sg_rule("17", 137, 137, ["0.0.0.0/0"])) == {"PG001"}
 	ids(sg_rule("icmp", -1, -1, ["0.0.0.0/0"])) == set()
 	ids(sg_rule("50", 0, 65535, ["0.0.0.0/0"])) == set()
+	ids(sg_rule("06", 445, 445, ["0.0.0.0/0"])) == {"PG002"}
+	ids(sg_rule("+17", 137, 137, ["0.0.0.0/0"])) == {"PG001"}
+	ids(sg_rule("-01", 0, 0, ["0.0.0.0/0"])) == {"PG001", "PG002"}
+	ids(sg_rule("6.0", 445, 445, ["0.0.0.0/0"])) == set()
 }
 
 test_overlapping_range_matches if {
