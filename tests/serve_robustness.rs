@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{StatusCode, header};
+use portgate::runtask::server::{DrainReport, ServiceHandle};
 use portgate::runtask::signature::sign;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -51,6 +52,13 @@ fn delivered_finals(tfc: &FakeTfc) -> Vec<Seen> {
 
 fn plan_downloads(tfc: &FakeTfc) -> usize {
     tfc.count(|s| s.server == "archivist" && s.path == "/archive/plan")
+}
+
+/// Stops the service, which must stop within [`WAIT`].
+async fn stop(handle: ServiceHandle) -> DrainReport {
+    tokio::time::timeout(WAIT, handle.stop())
+        .await
+        .expect("the service stops in time")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,7 +420,7 @@ async fn a_plan_download_slower_than_the_job_timeout_fails_the_run_saying_so() {
         "reported at the timeout, not after the download: {took:?}"
     );
     assert_eq!(tfc.state.lock().unwrap().max_plan_downloads_in_flight, 1);
-    let report = tokio::time::timeout(WAIT, handle.stop()).await.unwrap();
+    let report = stop(handle).await;
     assert!(report.drained);
     // Stopped, so nothing more can come: the abandoned download sent no second verdict.
     assert_eq!(final_tries(&tfc).len(), 1);
@@ -431,10 +439,8 @@ async fn a_burst_of_callback_5xx_is_retried_and_the_result_arrives_once() {
     wait_until("a delivered result", || !delivered_finals(&tfc).is_empty()).await;
     wait_idle(&handle).await;
     assert!(
-        tokio::time::timeout(WAIT, handle.stop())
-            .await
-            .unwrap()
-            .drained
+        stop(handle).await.drained,
+        "every job ended before the drain timeout"
     );
     let tries = final_tries(&tfc);
     let answers: Vec<Option<u16>> = tries.iter().map(|t| t.answer).collect();
@@ -456,10 +462,8 @@ async fn a_plan_download_cut_off_mid_body_is_retried() {
     let result = tfc.final_result().await;
     assert_checked_verdict(&result);
     assert!(
-        tokio::time::timeout(WAIT, handle.stop())
-            .await
-            .unwrap()
-            .drained
+        stop(handle).await.drained,
+        "every job ended before the drain timeout"
     );
     let downloads: Vec<Option<u16>> = tfc
         .seen()
@@ -491,10 +495,8 @@ async fn a_plan_download_always_cut_off_fails_the_run_with_the_reason() {
     );
     assert!(outcomes(&result).is_empty());
     assert!(
-        tokio::time::timeout(WAIT, handle.stop())
-            .await
-            .unwrap()
-            .drained
+        stop(handle).await.drained,
+        "every job ended before the drain timeout"
     );
     assert_eq!(plan_downloads(&tfc), fast().attempts as usize);
     assert_eq!(delivered_finals(&tfc).len(), 1);
@@ -514,10 +516,8 @@ async fn a_callback_connection_reset_before_the_answer_is_retried_and_arrives_on
     wait_until("a delivered result", || !delivered_finals(&tfc).is_empty()).await;
     wait_idle(&handle).await;
     assert!(
-        tokio::time::timeout(WAIT, handle.stop())
-            .await
-            .unwrap()
-            .drained
+        stop(handle).await.drained,
+        "every job ended before the drain timeout"
     );
     let patches: Vec<(String, Option<u16>)> = tfc
         .seen()
@@ -568,7 +568,7 @@ async fn a_callback_that_can_never_be_delivered_is_given_up_after_the_retries() 
     );
     wait_until("the last try", || final_tries(&tfc).len() == attempts).await;
     wait_idle(&handle).await;
-    let report = tokio::time::timeout(WAIT, handle.stop()).await.unwrap();
+    let report = stop(handle).await;
     assert!(report.drained);
     assert_eq!(
         final_tries(&tfc).len(),
@@ -726,7 +726,7 @@ async fn headers_that_never_end_are_cut_off_by_the_header_timeout() {
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
     let start = Instant::now();
-    let report = tokio::time::timeout(WAIT, handle.stop()).await.unwrap();
+    let report = stop(handle).await;
     assert!(report.drained);
     assert!(
         start.elapsed() < header_timeout + Duration::from_secs(2),
@@ -975,10 +975,8 @@ async fn a_duplicate_delivery_while_the_queue_is_full_is_never_dropped_silently(
     })
     .await;
     assert!(
-        tokio::time::timeout(WAIT, handle.stop())
-            .await
-            .unwrap()
-            .drained
+        stop(handle).await.drained,
+        "every job ended before the drain timeout"
     );
     for (id, _) in &rounds {
         assert_eq!(finals_of(id), 1, "{id}");
