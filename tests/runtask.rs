@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use common::fake_tfc::{FakeTfc, PlanMode};
 use common::{
     KEY, TOKEN, WAIT, attributes, http, message, outcomes, post, post_raw, run_request,
-    start_service, testdata, wait_idle, wait_until,
+    start_and_deliver, start_service, stop, testdata, wait_idle, wait_until,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -93,11 +93,7 @@ async fn the_verification_request_gets_200_and_no_callback() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_plan_passes_after_a_running_update() {
     let tfc = FakeTfc::start(testdata("plans/resolved_vpc_cidr.json")).await;
-    let (service, handle) = start_service(&tfc, |_| {}).await;
-    assert_eq!(
-        post(service, &run_request(&tfc, "taskrs-clean")).await,
-        StatusCode::OK
-    );
+    let (_, handle) = start_and_deliver(&tfc, "taskrs-clean").await;
     let result = tfc.final_result().await;
     assert_eq!(attributes(&result)["status"], "passed", "{result}");
     assert!(
@@ -129,11 +125,7 @@ async fn a_clean_plan_passes_after_a_running_update() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exposure_fails_with_one_outcome_per_finding() {
     let tfc = FakeTfc::start(testdata("plans/example.json")).await;
-    let (service, handle) = start_service(&tfc, |_| {}).await;
-    assert_eq!(
-        post(service, &run_request(&tfc, "taskrs-example")).await,
-        StatusCode::OK
-    );
+    let (_, handle) = start_and_deliver(&tfc, "taskrs-example").await;
     let result = tfc.final_result().await;
     assert_eq!(attributes(&result)["status"], "failed");
     assert!(message(&result).contains("PG002 aws_security_group.file_share"));
@@ -309,11 +301,7 @@ async fn a_plan_that_cannot_be_fetched_fails_the_run_with_the_reason() {
 async fn a_malformed_plan_fails_the_run() {
     let tfc =
         FakeTfc::start(b"{\"format_version\": \"1.2\", \"resource_changes\": [".to_vec()).await;
-    let (service, handle) = start_service(&tfc, |_| {}).await;
-    assert_eq!(
-        post(service, &run_request(&tfc, "taskrs-bad")).await,
-        StatusCode::OK
-    );
+    let (_, handle) = start_and_deliver(&tfc, "taskrs-bad").await;
     let result = tfc.final_result().await;
     assert_eq!(attributes(&result)["status"], "failed");
     assert!(
@@ -436,11 +424,7 @@ async fn a_duplicate_task_result_id_runs_one_job() {
 async fn a_plan_not_ready_yet_is_asked_again() {
     let tfc = FakeTfc::start(testdata("plans/example.json")).await;
     tfc.set(|s| s.plan_mode = PlanMode::NotReady(2));
-    let (service, handle) = start_service(&tfc, |_| {}).await;
-    assert_eq!(
-        post(service, &run_request(&tfc, "taskrs-204")).await,
-        StatusCode::OK
-    );
+    let (_, handle) = start_and_deliver(&tfc, "taskrs-204").await;
     let result = tfc.final_result().await;
     assert_eq!(attributes(&result)["status"], "failed");
     assert_eq!(outcomes(&result).len(), 2);
@@ -498,11 +482,7 @@ async fn a_malicious_tarball_writes_nothing_outside_and_the_run_is_still_reporte
 async fn shutdown_drains_a_running_job() {
     let tfc = FakeTfc::start(testdata("plans/example.json")).await;
     tfc.set(|s| s.plan_mode = PlanMode::Slow(Duration::from_millis(800)));
-    let (service, handle) = start_service(&tfc, |_| {}).await;
-    assert_eq!(
-        post(service, &run_request(&tfc, "taskrs-drain")).await,
-        StatusCode::OK
-    );
+    let (service, handle) = start_and_deliver(&tfc, "taskrs-drain").await;
     wait_until("the plan request", || tfc.plan_api_gets() == 1).await;
     handle.shutdown();
     assert!(
@@ -558,7 +538,7 @@ async fn jobs_that_cannot_finish_report_failed() {
         StatusCode::OK
     );
     wait_until("the plan request", || tfc.plan_api_gets() == 1).await;
-    let report = tokio::time::timeout(WAIT, handle.stop()).await.unwrap();
+    let report = stop(handle).await;
     assert!(!report.drained);
     assert_eq!(
         report.abandoned, 0,

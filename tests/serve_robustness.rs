@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{StatusCode, header};
-use portgate::runtask::server::{DrainReport, ServiceHandle};
 use portgate::runtask::signature::sign;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,7 +25,7 @@ use tokio::net::TcpStream;
 use common::fake_tfc::{FakeTfc, PlanMode, Seen};
 use common::{
     KEY, WAIT, attributes, fast, http, message, outcomes, post, post_raw, run_request,
-    start_service, testdata, wait_idle, wait_until, wait_until_for,
+    start_and_deliver, start_service, stop, testdata, wait_idle, wait_until, wait_until_for,
 };
 
 /// The verdict on testdata/plans/example.json: two findings, so `failed` with two outcomes.
@@ -52,13 +51,6 @@ fn delivered_finals(tfc: &FakeTfc) -> Vec<Seen> {
 
 fn plan_downloads(tfc: &FakeTfc) -> usize {
     tfc.count(|s| s.server == "archivist" && s.path == "/archive/plan")
-}
-
-/// Stops the service, which must stop within [`WAIT`].
-async fn stop(handle: ServiceHandle) -> DrainReport {
-    tokio::time::timeout(WAIT, handle.stop())
-        .await
-        .expect("the service stops in time")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -431,11 +423,7 @@ async fn a_burst_of_callback_5xx_is_retried_and_the_result_arrives_once() {
     let tfc = FakeTfc::start(testdata("plans/example.json")).await;
     // running: 503 (not retried, the check goes on); the final result: 503, 500, then 200.
     tfc.set(|s| s.callback_statuses = [503, 503, 500].into());
-    let (service, handle) = start_service(&tfc, |_| {}).await;
-    assert_eq!(
-        post(service, &run_request(&tfc, "taskrs-5xx")).await,
-        StatusCode::OK
-    );
+    let (_, handle) = start_and_deliver(&tfc, "taskrs-5xx").await;
     wait_until("a delivered result", || !delivered_finals(&tfc).is_empty()).await;
     wait_idle(&handle).await;
     assert!(
@@ -454,11 +442,7 @@ async fn a_burst_of_callback_5xx_is_retried_and_the_result_arrives_once() {
 async fn a_plan_download_cut_off_mid_body_is_retried() {
     let tfc = FakeTfc::start(testdata("plans/example.json")).await;
     tfc.set(|s| s.cut_plan_downloads = 1);
-    let (service, handle) = start_service(&tfc, |_| {}).await;
-    assert_eq!(
-        post(service, &run_request(&tfc, "taskrs-cut-once")).await,
-        StatusCode::OK
-    );
+    let (_, handle) = start_and_deliver(&tfc, "taskrs-cut-once").await;
     let result = tfc.final_result().await;
     assert_checked_verdict(&result);
     assert!(
@@ -480,11 +464,7 @@ async fn a_plan_download_cut_off_mid_body_is_retried() {
 async fn a_plan_download_always_cut_off_fails_the_run_with_the_reason() {
     let tfc = FakeTfc::start(testdata("plans/example.json")).await;
     tfc.set(|s| s.cut_plan_downloads = usize::MAX);
-    let (service, handle) = start_service(&tfc, |_| {}).await;
-    assert_eq!(
-        post(service, &run_request(&tfc, "taskrs-cut-always")).await,
-        StatusCode::OK
-    );
+    let (_, handle) = start_and_deliver(&tfc, "taskrs-cut-always").await;
     let result = tfc.final_result().await;
     assert_eq!(attributes(&result)["status"], "failed");
     let text = message(&result);
@@ -508,11 +488,7 @@ async fn a_callback_connection_reset_before_the_answer_is_retried_and_arrives_on
     let tfc = FakeTfc::start(testdata("plans/example.json")).await;
     // The running update and the first try of the result are reset.
     tfc.set(|s| s.reset_callbacks = 2);
-    let (service, handle) = start_service(&tfc, |_| {}).await;
-    assert_eq!(
-        post(service, &run_request(&tfc, "taskrs-reset")).await,
-        StatusCode::OK
-    );
+    let (_, handle) = start_and_deliver(&tfc, "taskrs-reset").await;
     wait_until("a delivered result", || !delivered_finals(&tfc).is_empty()).await;
     wait_idle(&handle).await;
     assert!(

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::http::{StatusCode, header};
 use portgate::runtask::client::Backoff;
 use portgate::runtask::job::Checker;
-use portgate::runtask::server::{Service, ServiceConfig, ServiceHandle};
+use portgate::runtask::server::{DrainReport, Service, ServiceConfig, ServiceHandle};
 use portgate::runtask::signature::{HmacKey, sign};
 use reqwest::Url;
 use serde_json::{Value, json};
@@ -56,6 +56,24 @@ pub async fn start_service(
     config.drain_timeout = Duration::from_secs(10);
     tweak(&mut config);
     Service::bind(config).await.unwrap()
+}
+
+/// Starts the service with the test settings and delivers one run task request for
+/// `task_result_id`, which must be accepted.
+pub async fn start_and_deliver(tfc: &FakeTfc, task_result_id: &str) -> (SocketAddr, ServiceHandle) {
+    let (service, handle) = start_service(tfc, |_| {}).await;
+    assert_eq!(
+        post(service, &run_request(tfc, task_result_id)).await,
+        StatusCode::OK
+    );
+    (service, handle)
+}
+
+/// Stops the service, which must stop within [`WAIT`].
+pub async fn stop(handle: ServiceHandle) -> DrainReport {
+    tokio::time::timeout(WAIT, handle.stop())
+        .await
+        .expect("the service stops in time")
 }
 
 /// A run task request as TFC sends it, for plan `plan-1` and configuration `cv-1`.
