@@ -4,11 +4,14 @@
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use portgate::plan::Action;
 use portgate::policy::{FindingKind, PolicySet, evaluate};
 use portgate::rules::cidr::Family;
-use portgate::rules::{CheckedResource, CidrEntry, CidrValue, IngressRule, Known, RuleSet};
+use portgate::rules::{CidrEntry, CidrValue};
 use proptest::prelude::*;
+
+#[path = "common/one_rule.rs"]
+mod one_rule;
+use one_rule::one_rule;
 
 const PROTOCOLS: [&str; 10] = [
     "tcp", "TCP", "6", "udp", "17", "-1", "all", "icmp", "50", "Udp",
@@ -112,32 +115,7 @@ proptest! {
         for (i, &(index, prefix)) in nets6.iter().enumerate() {
             cidrs.push(CidrEntry { attribute: "ipv6_cidr_blocks", index: Some(i), value: CidrValue::Literal(v6(index, prefix)) });
         }
-        let set = RuleSet {
-            resources: vec![CheckedResource {
-                address: "aws_security_group.x".into(),
-                resource_type: "aws_security_group".into(),
-                name: "x".into(),
-                action: Action::Create,
-                deposed: None,
-                json_path: "p".into(),
-                module_calls: Some(vec![]),
-                tags: Default::default(),
-                plan_line: None,
-            }],
-            rules: vec![IngressRule {
-                resource: 0,
-                block: Some(0),
-                json_path: "p".into(),
-                protocol: Known::Known(Some(protocol.to_string())),
-                from_port: Known::Known(from),
-                to_port: Known::Known(to),
-                cidrs,
-                other_sources: vec![],
-                direction_known: true,
-                unknown_attributes: vec![],
-                note: None,
-            }],
-        };
+        let set = one_rule(Some(protocol), from, to, cidrs);
         let policies = PolicySet::builtin().unwrap();
         let findings = evaluate(&set, &policies);
         prop_assert!(findings.iter().all(|f| f.kind == FindingKind::Exposed));

@@ -32,16 +32,19 @@ use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Body, Structure};
 use portgate::config::TrustedCidr;
 use portgate::fix::{FixKind, FixOptions, suggest};
-use portgate::plan::Action;
 use portgate::policy::{Finding, FindingKind, PolicySet, evaluate};
 use portgate::rules::cidr::{self, Family};
 use portgate::rules::protocol::{Exposure, L4, PortRange, Protocol};
-use portgate::rules::{CheckedResource, CidrEntry, CidrValue, IngressRule, Known, RuleSet};
+use portgate::rules::{CidrEntry, CidrValue, RuleSet};
 use portgate::{CheckOptions, check};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{RngSeed, TestCaseError, TestRunner};
+
+#[path = "common/one_rule.rs"]
+mod one_rule;
+use one_rule::one_rule;
 
 /// The seed of every property, unless `PROPTEST_RNG_SEED` says otherwise.
 const SEED: u64 = 0x5eed_0008;
@@ -210,7 +213,8 @@ fn expand_ports(ports: &[String]) -> BTreeSet<(String, u16)> {
 
 // ---- a rule set of one rule, for the evaluator ---------------------------------------------
 
-fn one_rule(
+/// [`one_rule`] from CIDR texts, each in the attribute of its family.
+fn one_rule_from_texts(
     protocol: Option<&str>,
     from: Option<i64>,
     to: Option<i64>,
@@ -235,32 +239,7 @@ fn one_rule(
             }
         })
         .collect();
-    RuleSet {
-        resources: vec![CheckedResource {
-            address: "aws_security_group.p".into(),
-            resource_type: "aws_security_group".into(),
-            name: "p".into(),
-            action: Action::Create,
-            deposed: None,
-            json_path: "p".into(),
-            module_calls: Some(vec![]),
-            tags: Default::default(),
-            plan_line: None,
-        }],
-        rules: vec![IngressRule {
-            resource: 0,
-            block: Some(0),
-            json_path: "p".into(),
-            protocol: Known::Known(protocol.map(str::to_string)),
-            from_port: Known::Known(from),
-            to_port: Known::Known(to),
-            cidrs,
-            other_sources: vec![],
-            direction_known: true,
-            unknown_attributes: vec![],
-            note: None,
-        }],
-    }
+    one_rule(protocol, from, to, cidrs)
 }
 
 // =============================================================================================
@@ -427,7 +406,7 @@ fn check_cover(texts: &[String]) -> Result<(), TestCaseError> {
     }
     // The evaluator agrees: a TCP 445 rule from these sources is PG002 for each covered family.
     let findings = evaluate(
-        &one_rule(Some("tcp"), Some(445), Some(445), texts),
+        &one_rule_from_texts(Some("tcp"), Some(445), Some(445), texts),
         repo_policies(),
     );
     prop_assert!(
@@ -708,7 +687,7 @@ fn check_ports(
         Family::Ipv4.world().to_string(),
         Family::Ipv6.world().to_string(),
     ];
-    let findings = evaluate(&one_rule(protocol, from, to, &world), policies);
+    let findings = evaluate(&one_rule_from_texts(protocol, from, to, &world), policies);
     prop_assert!(
         findings.iter().all(|f| f.kind == FindingKind::Exposed),
         "{:?}",
