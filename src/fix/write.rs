@@ -11,7 +11,7 @@
 //!    the temporary files are then removed and nothing has changed.
 //! 2. *commit*: each temporary file is renamed over its original. A rename replaces the file
 //!    atomically, so a file is always either its old or its new content, even if the process
-//!    is killed between two renames. The directory is flushed after the renames.
+//!    is killed between two renames. Each directory is flushed once, after the renames.
 //!
 //! A process killed during phase 1 can leave `.portgate-*.tmp` files behind (nothing can
 //! remove them); Terraform ignores them, and their name says where they came from.
@@ -79,8 +79,12 @@ pub fn write_files(patches: &[FilePatch]) -> Result<Vec<String>, WriteError> {
                 }
             });
         }
-        sync_dir(directory(&patch.path));
         written.push(patch.rel.clone());
+    }
+    let directories: std::collections::BTreeSet<&Path> =
+        patches.iter().map(|p| directory(&p.path)).collect();
+    for dir in directories {
+        sync_dir(dir);
     }
     Ok(written)
 }
