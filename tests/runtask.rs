@@ -18,8 +18,9 @@ use serde_json::{Value, json};
 
 use common::fake_tfc::{FakeTfc, PlanMode};
 use common::{
-    KEY, TOKEN, WAIT, attributes, http, message, outcomes, post, post_raw, run_request,
-    start_and_deliver, start_service, stop, testdata, wait_idle, wait_until,
+    KEY, TOKEN, WAIT, attributes, exchange, http, message, outcomes, post, post_head, post_raw,
+    run_request, start_and_deliver, start_service, status_of, stop, testdata, wait_idle,
+    wait_until,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -84,10 +85,10 @@ async fn the_verification_request_gets_200_and_no_callback() {
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     assert_eq!(health.text().await.unwrap(), "ok");
-    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(handle.jobs_in_flight(), 0);
+    // Stopped: anything the request had started would have ended, so nothing can come later.
+    assert!(stop(handle).await.drained);
     assert!(tfc.seen().is_empty(), "{:?}", tfc.seen());
-    handle.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,11 +217,11 @@ async fn a_bad_or_missing_signature_is_401_and_nothing_is_fetched() {
         Some(sign(KEY.as_bytes(), &other_body)),
         Some(sign(KEY.as_bytes(), &body)[..64].to_string()),
     ] {
-        let (status, _) = post_raw(service, "/", body.clone(), signature.clone()).await;
+        let status = post_raw(service, "/", body.clone(), signature.clone()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{signature:?}");
     }
     // The same body, correctly signed, is accepted on both paths (upper-case hex too).
-    let (status, _) = post_raw(
+    let status = post_raw(
         service,
         "/",
         body.clone(),
@@ -240,13 +241,34 @@ async fn a_body_over_1_mib_is_413_before_the_signature_check() {
     let mut request = run_request(&tfc, "taskrs-big");
     request["padding"] = json!("x".repeat(1024 * 1024));
     let body = serde_json::to_vec(&request).unwrap();
-    let signature = sign(KEY.as_bytes(), &body);
-    let (status, _) = post_raw(service, "/runtask", body, Some(signature)).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    let (status, _) = post_raw(service, "/runtask", vec![b' '; 1024 * 1024 + 1], None).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Over raw connections: the service answers before reading the body and closes, so an
+    // HTTP client could fail writing before it reads the answer.
+    let length = format!("content-length: {}\r\n", body.len());
+    let answer = exchange(service, post_head(service, &body, &length), body).await;
+    assert_eq!(
+        status_of(&answer),
+        Some(413),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // Unsigned: 413, not 401, so the size is checked first.
+    let answer = exchange(
+        service,
+        format!(
+            "POST /runtask HTTP/1.1\r\nhost: {service}\r\ncontent-length: {}\r\n\r\n",
+            1024 * 1024 + 1
+        ),
+        vec![b' '; 1024 * 1024 + 1],
+    )
+    .await;
+    assert_eq!(
+        status_of(&answer),
+        Some(413),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
     // Signed, but not a run task request.
-    let (status, _) = post_raw(
+    let status = post_raw(
         service,
         "/runtask",
         b"{\"no\":1}".to_vec(),
@@ -398,11 +420,11 @@ async fn urls_off_the_tfc_origin_are_refused_without_any_request() {
         .unwrap()
         .remove("task_result_callback_url");
     assert_eq!(post(service, &request).await, StatusCode::BAD_REQUEST);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(handle.jobs_in_flight(), 0);
+    // Stopped: anything a request had started would have ended, so nothing can come later.
+    assert!(stop(handle).await.drained);
     assert!(foreign.seen().is_empty());
     assert!(tfc.seen().is_empty());
-    assert_eq!(handle.jobs_in_flight(), 0);
-    handle.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -478,17 +500,22 @@ async fn a_malicious_tarball_writes_nothing_outside_and_the_run_is_still_reporte
     handle.stop().await;
 }
 
+/// The job is held at its plan request until shutdown has begun, so it is running when
+/// shutdown starts and can only end during the drain, however fast or slow the machine is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_a_running_job() {
     let tfc = FakeTfc::start(testdata("plans/example.json")).await;
-    tfc.set(|s| s.plan_mode = PlanMode::Slow(Duration::from_millis(800)));
+    tfc.set(|s| s.plan_mode = PlanMode::Held);
     let (service, handle) = start_and_deliver(&tfc, "taskrs-drain").await;
+    // Answered while the job cannot have ended: the answer does not wait for the job.
+    assert_eq!(handle.jobs_in_flight(), 1);
     wait_until("the plan request", || tfc.plan_api_gets() == 1).await;
     handle.shutdown();
     assert!(
         tfc.finals().is_empty(),
         "still running when shutdown starts"
     );
+    tfc.release_plans();
     let report = tokio::time::timeout(WAIT, handle.wait()).await.unwrap();
     assert!(report.drained);
     let finals = tfc.finals();
@@ -507,9 +534,9 @@ async fn shutdown_drains_a_running_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_that_cannot_finish_report_failed() {
-    // The job timeout.
+    // The job timeout. The plan is held (never released): only the timeout can end the job.
     let tfc = FakeTfc::start(testdata("plans/resolved_vpc_cidr.json")).await;
-    tfc.set(|s| s.plan_mode = PlanMode::Slow(Duration::from_secs(3)));
+    tfc.set(|s| s.plan_mode = PlanMode::Held);
     let (service, handle) = start_service(&tfc, |c| {
         c.jobs.timeout = Duration::from_millis(300);
     })
@@ -526,9 +553,9 @@ async fn jobs_that_cannot_finish_report_failed() {
     );
     handle.stop().await;
 
-    // A shutdown whose drain timeout runs out.
+    // A shutdown whose drain timeout runs out: the plan is held (never released).
     let tfc = FakeTfc::start(testdata("plans/resolved_vpc_cidr.json")).await;
-    tfc.set(|s| s.plan_mode = PlanMode::Slow(Duration::from_secs(3)));
+    tfc.set(|s| s.plan_mode = PlanMode::Held);
     let (service, handle) = start_service(&tfc, |c| {
         c.drain_timeout = Duration::from_millis(200);
     })
@@ -549,10 +576,12 @@ async fn jobs_that_cannot_finish_report_failed() {
     assert!(message(&finals[0].json()).contains("stopped"));
 }
 
+/// The first job is held at its plan request until the second delivery has been refused, so
+/// the queue is full when it arrives, whatever the speed of the machine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_answers_503_and_takes_the_retry() {
     let tfc = FakeTfc::start(testdata("plans/example.json")).await;
-    tfc.set(|s| s.plan_mode = PlanMode::Slow(Duration::from_millis(500)));
+    tfc.set(|s| s.plan_mode = PlanMode::Held);
     let (service, handle) = start_service(&tfc, |c| {
         c.max_concurrent = 1;
         c.max_queue = 0;
@@ -567,6 +596,7 @@ async fn a_full_queue_answers_503_and_takes_the_retry() {
         post(service, &second).await,
         StatusCode::SERVICE_UNAVAILABLE
     );
+    tfc.release_plans();
     wait_idle(&handle).await;
     assert_eq!(post(service, &second).await, StatusCode::OK, "TFC's retry");
     wait_until("two results", || tfc.finals().len() == 2).await;
@@ -631,12 +661,20 @@ fn serve_runs_until_sigterm_and_exits_0() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // Log lines come through a channel, so every wait for one has a deadline.
+    let stderr = child.stderr.take().unwrap();
+    let (line_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let addr: SocketAddr = loop {
         let line = lines
-            .next()
-            .expect("the service logs where it listens")
-            .unwrap();
+            .recv_timeout(WAIT)
+            .expect("the service logs where it listens");
         let event: Value = serde_json::from_str(&line).unwrap();
         if event["message"] == "portgate serve listening" {
             break event["addr"].as_str().unwrap().parse().unwrap();
@@ -646,9 +684,9 @@ fn serve_runs_until_sigterm_and_exits_0() {
     runtime.block_on(async {
         let body = br#"{"access_token":"test-token","stage":"post_plan"}"#.to_vec();
         let signature = sign(KEY.as_bytes(), &body);
-        let (status, _) = post_raw(addr, "/", body.clone(), Some(signature)).await;
+        let status = post_raw(addr, "/", body.clone(), Some(signature)).await;
         assert_eq!(status, StatusCode::OK);
-        let (status, _) = post_raw(addr, "/", body, Some(sign(b"wrong", b"x"))).await;
+        let status = post_raw(addr, "/", body, Some(sign(b"wrong", b"x"))).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     });
     let killed = std::process::Command::new("kill")
@@ -665,7 +703,8 @@ fn serve_runs_until_sigterm_and_exits_0() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    // Exited: the channel ends once the last line is read.
+    let rest: Vec<String> = lines.iter().collect();
     let logs = rest.join("\n");
     assert!(logs.contains("shutting down"), "{logs}");
     assert!(!logs.contains(KEY));

@@ -49,9 +49,10 @@ impl Backoff {
         base.mul_f64(0.75 + 0.25 * jitter())
     }
 
-    /// Whether another try is allowed after `tries` tries that began at `start`, waiting `wait`.
-    fn allows(&self, tries: u32, start: Instant, wait: Duration) -> bool {
-        tries < self.attempts && start.elapsed() + wait <= self.budget
+    /// Whether another try is allowed after `tries` tries that began `elapsed` ago, waiting
+    /// `wait` first.
+    fn allows(&self, tries: u32, elapsed: Duration, wait: Duration) -> bool {
+        tries < self.attempts && elapsed + wait <= self.budget
     }
 
     /// One try, no retry.
@@ -395,7 +396,7 @@ impl TfcClient {
                 Err(e) => return Err(e),
             };
             let wait = retry.delay(tries - 1);
-            if !retry.allows(tries, start, wait) {
+            if !retry.allows(tries, start.elapsed(), wait) {
                 return Err(error);
             }
             tracing::debug!(try_number = tries, error = %error, wait_ms = wait.as_millis() as u64, "download will be retried");
@@ -539,7 +540,7 @@ impl TfcClient {
             let wait = retry_after
                 .filter(|d| *d <= retry.max_delay.max(retry.initial) * 4)
                 .unwrap_or_else(|| retry.delay(tries - 1));
-            if !retry.allows(tries, start, wait) {
+            if !retry.allows(tries, start.elapsed(), wait) {
                 return Err(CallbackError::Exhausted { tries, last });
             }
             tracing::warn!(try_number = tries, error = %last, wait_ms = wait.as_millis() as u64, "callback will be retried");
@@ -692,11 +693,13 @@ mod tests {
         );
         assert!(b.delay(1) >= Duration::from_millis(150));
         assert!(b.delay(9) <= Duration::from_millis(300));
-        let start = Instant::now();
-        assert!(b.allows(4, start, Duration::from_millis(10)));
-        assert!(!b.allows(5, start, Duration::from_millis(10)));
-        assert!(!b.allows(1, start, Duration::from_secs(2)));
-        assert!(!Backoff::once().allows(1, start, Duration::ZERO));
+        let ms = Duration::from_millis;
+        assert!(b.allows(4, ms(0), ms(10)));
+        assert!(!b.allows(5, ms(0), ms(10)), "attempts");
+        assert!(b.allows(1, ms(990), ms(10)), "just within the budget");
+        assert!(!b.allows(1, ms(991), ms(10)), "past the budget");
+        assert!(!b.allows(1, ms(0), Duration::from_secs(2)));
+        assert!(!Backoff::once().allows(1, ms(0), Duration::ZERO));
     }
 
     #[test]

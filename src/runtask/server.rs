@@ -256,11 +256,14 @@ struct AppState {
 /// Counts a job from acceptance to its end.
 struct InFlight {
     state: Arc<AppState>,
-    _admission: OwnedSemaphorePermit,
+    admission: Option<OwnedSemaphorePermit>,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        // The queue place is given back before the count goes down: whoever sees the job
+        // ended ([`ServiceHandle::jobs_in_flight`]) can be sure its place can be taken again.
+        drop(self.admission.take());
         self.state.jobs.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
@@ -487,7 +490,8 @@ impl ServiceHandle {
         self.wait().await
     }
 
-    /// Jobs accepted and not finished.
+    /// Jobs accepted and not finished. A job stops counting only after its place in the queue
+    /// is free, so a request that comes after this reads 0 is admitted (unless shutting down).
     pub fn jobs_in_flight(&self) -> usize {
         *self.state.jobs.borrow()
     }
@@ -665,7 +669,7 @@ fn handle(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) -> Response {
     state.jobs.send_modify(|n| *n += 1);
     let in_flight = InFlight {
         state: Arc::clone(state),
-        _admission: permit,
+        admission: Some(permit),
     };
     let job = Job {
         request,

@@ -87,9 +87,8 @@ pub enum PlanMode {
     Status(u16),
     /// 204 this many times, then 307.
     NotReady(usize),
-    /// Wait, then 307.
-    Slow(Duration),
-    /// Wait until [`FakeTfc::release_plans`], then 307.
+    /// Wait until [`FakeTfc::release_plans`], then 307: the job cannot get past its plan
+    /// request before the test lets it, however fast or slow the machine is.
     Held,
 }
 
@@ -101,8 +100,6 @@ pub struct FakeState {
     pub callback_statuses: VecDeque<u16>,
     pub plan_api_gets: usize,
     pub seen: Vec<Seen>,
-    /// The archivist waits this long before serving a plan.
-    pub archivist_delay: Duration,
     /// The next this many callback PATCHes are read and then answered with a TCP reset.
     pub reset_callbacks: usize,
     /// The next this many plan downloads from the archivist get their headers and half the
@@ -113,6 +110,8 @@ pub struct FakeState {
     pub max_plan_downloads_in_flight: usize,
     archivist: Option<SocketAddr>,
     release: watch::Sender<bool>,
+    /// False: the archivist holds plan downloads until [`FakeTfc::release_downloads`].
+    downloads_open: watch::Sender<bool>,
 }
 
 pub type Shared = Arc<Mutex<FakeState>>;
@@ -133,13 +132,13 @@ impl FakeTfc {
             callback_statuses: VecDeque::new(),
             plan_api_gets: 0,
             seen: Vec::new(),
-            archivist_delay: Duration::ZERO,
             reset_callbacks: 0,
             cut_plan_downloads: 0,
             plan_downloads_in_flight: 0,
             max_plan_downloads_in_flight: 0,
             archivist: None,
             release: watch::Sender::new(false),
+            downloads_open: watch::Sender::new(true),
         }));
         let api = listen(
             Router::new().fallback(api).with_state(Arc::clone(&state)),
@@ -213,6 +212,26 @@ impl FakeTfc {
         self.state.lock().unwrap().release.send_replace(true);
     }
 
+    /// From now on the archivist holds every plan download (after counting it in
+    /// [`FakeState::plan_downloads_in_flight`]) until [`FakeTfc::release_downloads`].
+    pub fn hold_downloads(&self) {
+        self.state
+            .lock()
+            .unwrap()
+            .downloads_open
+            .send_replace(false);
+    }
+
+    /// Lets held plan downloads go on, and every later one too.
+    pub fn release_downloads(&self) {
+        self.state.lock().unwrap().downloads_open.send_replace(true);
+    }
+
+    /// Plan downloads the archivist has answered.
+    pub fn plan_downloads_answered(&self) -> usize {
+        self.count(|s| s.server == "archivist" && s.path == "/archive/plan" && s.answer.is_some())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.api)
     }
@@ -278,10 +297,10 @@ async fn connection(stream: TcpStream, router: Router, state: Shared, server: &'
     }
 }
 
-/// The request line of the next request on `stream`, without reading it.
+/// The request line of the next request on `stream`, without reading it (`None`: the
+/// connection closed first).
 async fn request_line(stream: &TcpStream) -> Option<String> {
     let mut buf = [0u8; 1024];
-    let start = Instant::now();
     loop {
         let n = stream.peek(&mut buf).await.ok()?;
         if n == 0 {
@@ -290,8 +309,24 @@ async fn request_line(stream: &TcpStream) -> Option<String> {
         if let Some(end) = buf[..n].windows(2).position(|w| w == b"\r\n") {
             return Some(String::from_utf8_lossy(&buf[..end]).into_owned());
         }
-        if n == buf.len() || start.elapsed() > Duration::from_secs(10) {
+        if n == buf.len() {
             return Some(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        // Part of the line is here: peek again once more has arrived.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Waits until the peer's kernel has acknowledged every byte written to `stream` (the send
+/// queue is empty), so a reset that follows cannot discard data still waiting to be sent.
+async fn wait_until_sent(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    loop {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (SIOCOUTQ for TCP) writes one int through the pointer.
+        let ok = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) } == 0;
+        if !ok || queued == 0 {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
@@ -376,8 +411,9 @@ async fn misbehave(mut stream: TcpStream, state: &Shared, server: &'static str, 
         let _ = stream.write_all(head.as_bytes()).await;
         let _ = stream.write_all(&plan[..plan.len() / 2]).await;
         let _ = stream.flush().await;
-        // The client has the headers and part of the body before the reset.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The client has the headers and part of the body before the reset (data that has
+        // arrived stays readable before the reset's error).
+        wait_until_sent(&stream).await;
     }
     // SO_LINGER 0: closing sends a TCP reset instead of a FIN.
     let _ = stream.set_zero_linger();
@@ -450,10 +486,6 @@ async fn api_answer(state: &Shared, seen: &Seen) -> Response {
                     .into_response(),
                 PlanMode::NotReady(n) if gets <= n => StatusCode::NO_CONTENT.into_response(),
                 PlanMode::NotReady(_) => to_archivist(),
-                PlanMode::Slow(delay) => {
-                    tokio::time::sleep(delay).await;
-                    to_archivist()
-                }
                 PlanMode::Held => {
                     let _ = release.wait_for(|go| *go).await;
                     to_archivist()
@@ -508,10 +540,8 @@ async fn archivist(State(state): State<Shared>, request: Request) -> Response {
     let response = match seen.path.as_str() {
         "/archive/plan" => {
             let _counted = PlanDownload::start(&state);
-            let delay = state.lock().unwrap().archivist_delay;
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
+            let mut open = state.lock().unwrap().downloads_open.subscribe();
+            let _ = open.wait_for(|open| *open).await;
             (StatusCode::OK, state.lock().unwrap().plan.clone()).into_response()
         }
         "/archive/config.tar.gz" => match &state.lock().unwrap().tarball {
