@@ -224,7 +224,8 @@ pub struct GateArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub unknown: Option<UnknownMode>,
 
-    /// Only report resources the plan creates, updates or replaces (skip no-op ones).
+    /// Only report resources the plan creates, updates or replaces (skip no-op ones; a resource
+    /// with no change record, only in planned_values, counts as changed).
     #[arg(long)]
     pub only_changes: bool,
 

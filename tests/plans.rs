@@ -251,6 +251,20 @@ fn only_changes_skips_no_op_resources() {
     assert_plan_with("no_op_world_open", &["--only-changes"], &["exit 0"]);
 }
 
+#[test]
+fn only_changes_keeps_resources_without_a_change_record() {
+    // Only in planned_values: what the plan does to them is unknown, so they count as changes.
+    assert_plan_with(
+        "planned_values_only",
+        &["--only-changes"],
+        &[
+            "PG002 aws_security_group.smb ingress[0] ipv4",
+            "PG003 aws_security_group_rule.partner_smb - -",
+            "exit 1",
+        ],
+    );
+}
+
 // ---- values unknown until apply ----------------------------------------------------------------
 
 #[test]
@@ -329,6 +343,30 @@ fn wholly_unknown_ingress_is_reported_only_when_the_configuration_sets_it() {
 #[test]
 fn a_wholly_unknown_ingress_element_is_pg003_beside_the_known_ones() {
     assert_plan("ingress_element_unknown");
+}
+
+#[test]
+fn a_change_whose_whole_planned_state_is_unknown_is_pg003_and_fails_under_unknown_fail() {
+    let run = assert_plan("whole_state_unknown");
+    for finding in run.findings() {
+        assert!(
+            finding["message"]
+                .as_str()
+                .unwrap()
+                .contains("its whole planned state is unknown until apply"),
+            "{finding:#}"
+        );
+    }
+    assert_plan_with(
+        "whole_state_unknown",
+        &["--unknown", "fail"],
+        &[
+            "PG003 aws_security_group.deferred - -",
+            "PG003 aws_security_group_rule.deferred - -",
+            "PG003 aws_vpc_security_group_ingress_rule.deferred - -",
+            "exit 1",
+        ],
+    );
 }
 
 // ---- file formats ------------------------------------------------------------------------------

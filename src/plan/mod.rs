@@ -183,11 +183,17 @@ impl Action {
         }
     }
 
-    /// True for actions that create or modify infrastructure (what `--only-changes` keeps).
+    /// True for actions that create or modify infrastructure, or may (what `--only-changes`
+    /// keeps). A resource seen only in `planned_values` has no change record, so what the plan
+    /// does to it is unknown: it counts as a change, since a gate that cannot tell fails closed.
     pub fn is_change(&self) -> bool {
         matches!(
             self,
-            Action::Create | Action::Update | Action::Replace | Action::Other(_)
+            Action::Create
+                | Action::Update
+                | Action::Replace
+                | Action::Other(_)
+                | Action::PlannedOnly
         )
     }
 

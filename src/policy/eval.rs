@@ -13,7 +13,7 @@ use super::{Policy, PolicySet, PortSpec, RuleMeta, Severity};
 use super::{invalid_cidr_meta, unknown_value_meta};
 use crate::rules::cidr::{self, Family};
 use crate::rules::protocol::{Exposure, L4, PortRange, Protocol};
-use crate::rules::{IngressRule, Known, RuleSet};
+use crate::rules::{IngressRule, Known, RuleSet, WHOLE_STATE};
 
 /// What kind of problem a finding reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -380,7 +380,9 @@ fn unknown_finding(
         .iter()
         .map(|(p, _)| format!("{} {}", p.meta.id, p.meta.title))
         .collect();
-    let traffic = if rule.unknown_attributes.iter().any(|a| a == "ingress") {
+    let traffic = if rule.unknown_attributes.iter().any(|a| a == WHOLE_STATE) {
+        "its whole planned state is".to_string()
+    } else if rule.unknown_attributes.iter().any(|a| a == "ingress") {
         "its ingress rules are".to_string()
     } else {
         format!(

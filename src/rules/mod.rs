@@ -177,7 +177,23 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
             continue;
         }
         let Some(after) = &resource.after else {
-            continue; // deleted (or forgotten): it will not exist after apply
+            // Deleted or forgotten: it will not exist after apply. Any other action without a
+            // planned state is an object Terraform knows nothing of until apply: jsonplan
+            // writes `after: null` with `after_unknown: true` when the whole planned value is
+            // unknown (internal/command/jsonplan/plan.go, `omitUnknowns` / `unknownAsBool`).
+            // Nothing about its rules is known, so it cannot pass.
+            if !matches!(resource.action, Action::Delete | Action::Forget) {
+                let index = set.resources.len();
+                set.resources
+                    .push(checked_resource(resource, &resolver, None, BTreeMap::new()));
+                set.rules.push(unknown_rule(
+                    index,
+                    resource.after_path(),
+                    WHOLE_STATE,
+                    None,
+                ));
+            }
+            continue;
         };
         let after_path = resource.after_path();
         let unknown: Value = match &resource.after_unknown {
@@ -189,28 +205,22 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
             planned_only: resource.from_planned_values,
         };
         let index = set.resources.len();
-        set.resources.push(CheckedResource {
-            address: resource.address.clone(),
-            resource_type: resource.resource_type.clone(),
-            name: resource.name.clone(),
-            action: resource.action.clone(),
-            deposed: resource.deposed.clone(),
-            json_path: after_path.clone(),
-            module_calls: resolver.module_calls(resource),
-            plan_line: Some(after.line),
-            tags: {
-                let tagged: TagsAfter = plan.read_value(after, &after_path)?;
-                tagged
-                    .tags
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|(k, v)| match v {
-                        Value::String(v) => Some((k, v)),
-                        _ => None,
-                    })
-                    .collect()
-            },
-        });
+        let tagged: TagsAfter = plan.read_value(after, &after_path)?;
+        let tags = tagged
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(v) => Some((k, v)),
+                _ => None,
+            })
+            .collect();
+        set.resources.push(checked_resource(
+            resource,
+            &resolver,
+            Some(after.line),
+            tags,
+        ));
         let mut rules = match resource.resource_type.as_str() {
             "aws_security_group" | "aws_default_security_group" => {
                 let sg: SecurityGroupAfter = plan.read_value(after, &after_path)?;
@@ -235,6 +245,58 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
     Ok(set)
 }
 
+/// The name [`IngressRule::unknown_attributes`] gives a resource whose whole planned state is
+/// unknown until apply.
+pub const WHOLE_STATE: &str = "(whole planned state)";
+
+fn checked_resource(
+    resource: &PlannedResource,
+    resolver: &resolve::Resolver<'_>,
+    plan_line: Option<usize>,
+    tags: BTreeMap<String, String>,
+) -> CheckedResource {
+    CheckedResource {
+        address: resource.address.clone(),
+        resource_type: resource.resource_type.clone(),
+        name: resource.name.clone(),
+        action: resource.action.clone(),
+        deposed: resource.deposed.clone(),
+        json_path: resource.after_path(),
+        module_calls: resolver.module_calls(resource),
+        plan_line,
+        tags,
+    }
+}
+
+/// A rule of which nothing is known until apply: `attribute` is `ingress` (a group's whole
+/// inline rule set) or [`WHOLE_STATE`] (the resource's whole planned state).
+fn unknown_rule(
+    index: usize,
+    json_path: String,
+    attribute: &'static str,
+    note: Option<String>,
+) -> IngressRule {
+    IngressRule {
+        resource: index,
+        block: None,
+        json_path,
+        protocol: Known::Unknown,
+        from_port: Known::Unknown,
+        to_port: Known::Unknown,
+        cidrs: vec![CidrEntry {
+            attribute,
+            index: None,
+            value: CidrValue::Unknown,
+        }],
+        other_sources: Vec::new(),
+        // An `aws_security_group_rule` of unknown type may still be an ingress rule: PG003
+        // holds either way, and no exposure is claimed without the direction.
+        direction_known: attribute != WHOLE_STATE,
+        unknown_attributes: vec![attribute.to_string()],
+        note,
+    }
+}
+
 // ---- reading the three shapes ---------------------------------------------------------------
 
 fn inline_rules(
@@ -253,28 +315,18 @@ fn inline_rules(
         if resolver.declares_no_inline_ingress(resource) {
             return Vec::new();
         }
-        return vec![IngressRule {
-            resource: index,
-            block: None,
-            json_path: format!("{after_path}.ingress"),
-            protocol: Known::Unknown,
-            from_port: Known::Unknown,
-            to_port: Known::Unknown,
-            cidrs: vec![CidrEntry {
-                attribute: "ingress",
-                index: None,
-                value: CidrValue::Unknown,
-            }],
-            other_sources: Vec::new(),
-            direction_known: true,
-            unknown_attributes: vec!["ingress".to_string()],
-            note: (!resolver.config_shows_inline_ingress()).then(|| {
-                "plans of format 0.x (Terraform before 1.1) do not show whether a group declares \
-                 inline rules; with Terraform 1.1+ a group whose rules all come from rule \
-                 resources is not reported"
-                    .to_string()
-            }),
-        }];
+        let note = (!resolver.config_shows_inline_ingress()).then(|| {
+            "plans of format 0.x (Terraform before 1.1) do not show whether a group declares \
+             inline rules; with Terraform 1.1+ a group whose rules all come from rule \
+             resources is not reported"
+                .to_string()
+        });
+        return vec![unknown_rule(
+            index,
+            format!("{after_path}.ingress"),
+            "ingress",
+            note,
+        )];
     }
     let blocks = match &sg.ingress {
         Some(Some(blocks)) => blocks.as_slice(),

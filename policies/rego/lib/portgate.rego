@@ -127,8 +127,9 @@ module_path_step(i, step) if {
 	is_number(step)
 }
 
-# Every planned object: {key, address, module_address, managed, type, name, deposed, after,
-# unknown, planned_only}. `after` is null for objects that will not exist after apply.
+# Every planned object: {key, address, module_address, managed, type, name, deposed, gone,
+# after, unknown, planned_only}. `gone`: deleted or forgotten, so no after state is expected.
+# `after` is null for those, and for objects whose whole planned state is unknown until apply.
 planned contains obj if {
 	some i, rc in input.resource_changes
 	obj := {
@@ -139,6 +140,7 @@ planned contains obj if {
 		"type": rc.type,
 		"name": rc.name,
 		"deposed": is_present(rc, "deposed"),
+		"gone": is_gone(rc.change),
 		"after": object.get(rc.change, "after", null),
 		"unknown": object.get(rc.change, "after_unknown", null),
 		"planned_only": false,
@@ -157,11 +159,18 @@ planned contains obj if {
 		"type": res.type,
 		"name": res.name,
 		"deposed": false,
+		"gone": false,
 		"after": object.get(res, "values", null),
 		"unknown": null,
 		"planned_only": true,
 	}
 }
+
+# Deleted or forgotten: the object will not exist after apply.
+is_gone(change) := true if {
+	count(change.actions) == 1
+	lower(change.actions[0]) in {"delete", "forget"}
+} else := false
 
 # The objects whose ingress rules are read.
 checked contains r if {
@@ -169,6 +178,16 @@ checked contains r if {
 	r.managed
 	r.type in resource_types
 	r.after != null
+}
+
+# A change with no planned state that is not a delete: Terraform writes `after: null` with
+# `after_unknown: true` when the whole planned object is unknown until apply.
+wholly_unknown contains r if {
+	some r in planned
+	r.managed
+	r.type in resource_types
+	r.after == null
+	not r.gone
 }
 
 # What a rule keeps of its resource.
@@ -291,6 +310,20 @@ raw_rules contains rule if {
 		"cidrs": [{"attribute": "ingress", "index": null, "known": false}],
 		"direction_known": true,
 		"whole_unknown": true,
+	}
+}
+
+raw_rules contains rule if {
+	some r in wholly_unknown
+	rule := {
+		"resource": slim(r),
+		"block": null,
+		"protocol": {"known": false},
+		"from_port": {"known": false},
+		"to_port": {"known": false},
+		"cidrs": [{"attribute": "after", "index": null, "known": false}],
+		"direction_known": false,
+		"whole_unknown": "state",
 	}
 }
 
@@ -698,8 +731,8 @@ family_unknown(rule, family) := count([e |
 
 entry_family_matches(e, family) if family_of_attribute[e.attribute] == family
 
-# A wholly unknown `ingress` may hold either family.
-entry_family_matches(e, _) if e.attribute == "ingress"
+# A wholly unknown `ingress`, or a wholly unknown planned state, may hold either family.
+entry_family_matches(e, _) if e.attribute in {"ingress", "after"}
 
 # A name in any case, or a number as the AWS provider reads it (Go's strconv.Atoi: a sign and
 # leading zeros are allowed, so "06" and "+6" are TCP and "-01" is every protocol).
@@ -901,9 +934,11 @@ findings contains f if {
 	}
 }
 
-unknown_what(rule) := "its ingress rules are" if rule.whole_unknown
+unknown_what(rule) := "its whole planned state is" if rule.whole_unknown == "state"
 
-unknown_what(rule) := sprintf("it allows %s and some values are", [traffic(rule)]) if not rule.whole_unknown
+unknown_what(rule) := "its ingress rules are" if rule.whole_unknown == true
+
+unknown_what(rule) := sprintf("it allows %s and some values are", [traffic(rule)]) if rule.whole_unknown == false
 
 # The text both entry points print for a finding.
 render(f) := sprintf("%s %s: %s [%s]", [f.rule_id, f.address, f.message, f.title])

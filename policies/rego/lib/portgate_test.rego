@@ -153,3 +153,11 @@ test_attribute_reference if {
 	lib.attribute_reference(`aws_vpc.main["k"].cidr_block`) == [`aws_vpc.main["k"]`, "cidr_block"]
 	not lib.attribute_reference("var.cidr")
 }
+
+test_a_wholly_unknown_planned_state_is_pg003_unless_deleted if {
+	ids(plan_of("aws_security_group_rule", ["create"], null, true)) == {"PG003"}
+	ids(plan_of("aws_vpc_security_group_ingress_rule", ["update"], null, true)) == {"PG003"}
+	ids(plan_of("aws_security_group", ["delete", "create"], null, true)) == {"PG003"}
+	ids(plan_of("aws_security_group_rule", ["delete"], null, {})) == set()
+	ids(plan_of("aws_security_group_rule", ["forget"], null, {})) == set()
+}
