@@ -158,7 +158,7 @@ impl CheckReport {
 /// use portgate::{check, CheckOptions};
 /// use portgate::policy::PolicySet;
 ///
-/// let plan = br#"{"format_version": "1.2", "resource_changes": [{
+/// let plan = br#"{"format_version": "1.2", "planned_values": {}, "resource_changes": [{
 ///     "address": "aws_security_group_rule.smb", "mode": "managed",
 ///     "type": "aws_security_group_rule", "name": "smb",
 ///     "change": {"actions": ["create"], "after_unknown": {}, "after": {

@@ -83,6 +83,33 @@ fn random_json_is_not_a_plan() {
 }
 
 #[test]
+fn a_document_without_a_planned_values_object_is_not_a_plan() {
+    // Terraform writes `planned_values` in every plan; a document without it was cut down or
+    // made by hand, and what it leaves out could hide a resource.
+    for name in ["no_planned_values.json", "planned_values_null.json"] {
+        check_error(
+            name,
+            &[
+                "not a Terraform plan",
+                "`planned_values` object is missing",
+                "terraform show -json PLANFILE",
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_duplicated_top_level_key_is_refused() {
+    // Parsers disagree on which copy of a duplicated key wins, so the plan could look safe to
+    // one tool and open to another.
+    check_error(
+        "duplicate_prior_state.json",
+        &["duplicate field `prior_state`"],
+    );
+    check_error("duplicate_variables.json", &["duplicate field `variables`"]);
+}
+
+#[test]
 fn truncated_json_reports_line_and_column() {
     check_error("truncated.json", &["truncated.json:17:6:", "ends early"]);
 }

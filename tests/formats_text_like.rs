@@ -142,7 +142,7 @@ fn unknown_rule(name: &str) -> String {
 fn plan_of(changes: &[String], errored: bool) -> String {
     format!(
         r#"{{"format_version": "1.2", "terraform_version": "1.9.5", "errored": {errored},
-            "resource_changes": [{}]}}"#,
+            "planned_values": {{"root_module": {{}}}}, "resource_changes": [{}]}}"#,
         changes.join(",\n")
     )
 }

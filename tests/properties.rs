@@ -1247,6 +1247,7 @@ fn patch_plan(case: &PatchCase) -> serde_json::Value {
     }
     json!({
         "format_version": "1.2", "terraform_version": "1.9.5",
+        "planned_values": {"root_module": {}},
         "resource_changes": changes,
         "configuration": {"root_module": {"resources": config_resources}},
         "timestamp": "2024-09-12T10:15:42Z", "applyable": true, "complete": true, "errored": false,

@@ -81,9 +81,9 @@ pub enum InputErrorKind {
     )]
     UnsupportedFormat { version: String },
     #[error(
-        "not a Terraform plan: none of `planned_values`, `resource_changes` or `prior_state` is present"
+        "not a Terraform plan: the top-level `planned_values` object is missing (`terraform show -json PLANFILE` always writes it); check that the file is the whole output of that command"
     )]
-    NoPlanContent,
+    MissingPlannedValues,
     #[error("at {path}: {message}")]
     Invalid { path: String, message: String },
     #[error("cannot read: {message}")]
@@ -345,8 +345,11 @@ impl Plan {
             return Err(error(InputErrorKind::MissingFormatVersion));
         };
         check_format_version(&format_version).map_err(error)?;
-        if !has_plan_content {
-            return Err(error(InputErrorKind::NoPlanContent));
+        // Terraform writes `planned_values` in every plan (jsonplan.Marshal), even an empty
+        // one. A document without it was cut down or made by hand, and what it leaves out can
+        // hide a resource, so it is not read as a plan.
+        if !doc.has_planned_values {
+            return Err(error(InputErrorKind::MissingPlannedValues));
         }
         Ok(Plan {
             source_name: source_name.to_string(),

@@ -31,6 +31,7 @@ pub(super) struct Document {
     pub terraform_version: Option<String>,
     pub errored: Option<bool>,
     pub complete: Option<bool>,
+    /// `planned_values` is present and an object.
     pub has_planned_values: bool,
     pub has_resource_changes: bool,
     pub has_prior_state: bool,
@@ -183,6 +184,9 @@ impl<'k, R: Read> Walker<'k, R> {
     }
 
     fn top_level_member(&mut self, key: &[u8], seen: &mut HashSet<Vec<u8>>) -> Result<()> {
+        // Every key whose value (or presence) decides something. A duplicate is refused:
+        // Terraform never writes one, and parsers disagree on which copy wins, so a plan could
+        // look safe here and open to another tool.
         let read = matches!(
             key,
             b"format_version"
@@ -192,6 +196,8 @@ impl<'k, R: Read> Walker<'k, R> {
                 | b"configuration"
                 | b"errored"
                 | b"complete"
+                | b"prior_state"
+                | b"variables"
         );
         if read && !seen.insert(key.to_vec()) {
             return Err(self.sc.error_message(format!(
@@ -205,7 +211,7 @@ impl<'k, R: Read> Walker<'k, R> {
             b"errored" => self.opt_bool().map(|v| self.doc.errored = v),
             b"complete" => self.opt_bool().map(|v| self.doc.complete = v),
             b"planned_values" => {
-                self.doc.has_planned_values = true;
+                self.doc.has_planned_values = self.sc.peek()? == Some(b'{');
                 self.planned_values()
             }
             b"resource_changes" => {

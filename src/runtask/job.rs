@@ -521,7 +521,7 @@ mod tests {
     #[test]
     fn a_cancelled_job_stops_reading_its_plan() {
         let flag = Arc::new(AtomicBool::new(false));
-        let plan = br#"{"format_version":"1.2","resource_changes":[]}"#;
+        let plan = br#"{"format_version":"1.2","planned_values":{"root_module":{}},"resource_changes":[]}"#;
         let reader = Cancellable {
             inner: &plan[..],
             cancelled: Arc::clone(&flag),

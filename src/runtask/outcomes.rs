@@ -352,7 +352,7 @@ mod tests {
             })
             .collect();
         format!(
-            r#"{{"format_version":"1.2","resource_changes":[{}]}}"#,
+            r#"{{"format_version":"1.2","planned_values":{"root_module":{}},"resource_changes":[{}]}}"#,
             resources.join(",")
         )
     }
@@ -435,7 +435,8 @@ mod tests {
     #[test]
     fn a_clean_report_passes_without_outcomes() {
         let policies = PolicySet::builtin().unwrap();
-        let plan = r#"{"format_version":"1.2","resource_changes":[]}"#;
+        let plan =
+            r#"{"format_version":"1.2","planned_values":{"root_module":{}},"resource_changes":[]}"#;
         let report =
             crate::check(plan.as_bytes(), "p.json", &policies, &Default::default()).unwrap();
         let body = result(&report, &policies, None, false, true, Some("ftp://nope"));
