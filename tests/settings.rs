@@ -152,7 +152,7 @@ fn a_waiver_that_matches_nothing_is_reported_as_stale() {
 /// A plan whose world-open SG carries a `portgate:waive` tag.
 fn tagged_plan(tag: &str) -> String {
     format!(
-        r#"{{"format_version":"1.2","planned_values":{"root_module":{}},"resource_changes":[{{"address":"aws_security_group.files","mode":"managed",
+        r#"{{"format_version":"1.2","planned_values":{{"root_module":{{}}}},"resource_changes":[{{"address":"aws_security_group.files","mode":"managed",
         "type":"aws_security_group","name":"files","change":{{"actions":["create"],"after_unknown":{{}},
         "after":{{"tags":{{"portgate:waive":{tag:?},"Name":"files"}},"ingress":[{{"protocol":"tcp","from_port":445,
         "to_port":445,"cidr_blocks":["0.0.0.0/0"],"ipv6_cidr_blocks":[],"prefix_list_ids":[],"security_groups":[],

@@ -668,7 +668,7 @@ mod tests {
 
     fn change(after: &str, after_unknown: &str) -> String {
         format!(
-            r#"{{"format_version":"1.2","planned_values":{"root_module":{}},"resource_changes":[{{"address":"aws_security_group.a","mode":"managed",
+            r#"{{"format_version":"1.2","planned_values":{{"root_module":{{}}}},"resource_changes":[{{"address":"aws_security_group.a","mode":"managed",
             "type":"aws_security_group","name":"a","change":{{"actions":["create"],"after":{after},
             "after_unknown":{after_unknown}}}}}]}}"#
         )
@@ -735,7 +735,7 @@ mod tests {
     fn egress_rules_are_not_ingress_and_unknown_type_is_kept_as_uncertain() {
         let rule = |t: &str, u: &str| {
             format!(
-                r#"{{"format_version":"1.2","planned_values":{"root_module":{}},"resource_changes":[{{"address":"aws_security_group_rule.r",
+                r#"{{"format_version":"1.2","planned_values":{{"root_module":{{}}}},"resource_changes":[{{"address":"aws_security_group_rule.r",
                 "mode":"managed","type":"aws_security_group_rule","name":"r","change":{{"actions":["create"],
                 "after":{{{t}"protocol":"-1","from_port":0,"to_port":0,"cidr_blocks":["0.0.0.0/0"]}},
                 "after_unknown":{u}}}}}]}}"#

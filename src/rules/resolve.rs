@@ -233,7 +233,7 @@ mod tests {
     /// A new VPC with a literal CIDR and an SG whose inline rule uses the VPC's CIDR.
     fn plan(references: &str, vpc_cidr: &str) -> String {
         format!(
-            r#"{{"format_version":"1.2","planned_values":{"root_module":{}},"resource_changes":[
+            r#"{{"format_version":"1.2","planned_values":{{"root_module":{{}}}},"resource_changes":[
             {{"address":"module.net.aws_vpc.main","module_address":"module.net","mode":"managed","type":"aws_vpc","name":"main",
               "change":{{"actions":["create"],"after":{{"cidr_block":"{vpc_cidr}"}},"after_unknown":{{"id":true}}}}}},
             {{"address":"module.net.aws_security_group.smb","module_address":"module.net","mode":"managed",

@@ -352,7 +352,7 @@ mod tests {
             })
             .collect();
         format!(
-            r#"{{"format_version":"1.2","planned_values":{"root_module":{}},"resource_changes":[{}]}}"#,
+            r#"{{"format_version":"1.2","planned_values":{{"root_module":{{}}}},"resource_changes":[{}]}}"#,
             resources.join(",")
         )
     }
