@@ -110,6 +110,29 @@ fn a_duplicated_top_level_key_is_refused() {
 }
 
 #[test]
+fn a_repeated_key_in_a_checked_resource_is_refused() {
+    // Two `type`s: a security group rule to one reader, a bucket to another.
+    check_error(
+        "duplicate_type.json",
+        &[
+            "duplicate_type.json:10:",
+            "resource_changes[0]",
+            "duplicate field `type`",
+        ],
+    );
+    // Deep inside the resource: with the last copy winning, the unknown CIDR list would read as
+    // known and missing, and the rule as safe.
+    check_error(
+        "duplicate_key_in_after_unknown.json",
+        &[
+            "duplicate_key_in_after_unknown.json:14:",
+            "(at resource_changes[0].change.after_unknown)",
+            "duplicate field `cidr_blocks`",
+        ],
+    );
+}
+
+#[test]
 fn truncated_json_reports_line_and_column() {
     check_error("truncated.json", &["truncated.json:17:6:", "ends early"]);
 }

@@ -20,6 +20,7 @@ mod decode;
 mod read;
 mod read_ahead;
 mod scan;
+mod unique_keys;
 
 pub use decode::{decode, line_column};
 pub use read_ahead::ReadAhead;

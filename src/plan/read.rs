@@ -20,6 +20,7 @@ use serde_json::value::RawValue;
 
 use super::config::{ConfigModule, ConfigResource, ModuleCall};
 use super::scan::{Mark, Scanner};
+use super::unique_keys::UniqueKeys;
 use super::{Action, InputErrorKind, PlannedCidrs, PlannedResource, RawJson};
 
 type Result<T> = std::result::Result<T, InputErrorKind>;
@@ -552,9 +553,23 @@ impl<'k, R: Read> Walker<'k, R> {
         let mut mark = Some(self.sc.set_mark());
         self.sc.enter()?;
         self.head.reset();
+        // The keys read here decide whether the resource is kept at all, so a repeated one is
+        // refused even in a resource that is then skipped: with two `type`s, the plan could be a
+        // security group to one reader and a bucket to another.
+        let mut read_keys = 0u8;
         let mut first = true;
         while self.sc.next_key(&mut first)? {
             self.sc.key(&mut self.key)?;
+            if let Some(i) = HEAD_KEYS.iter().position(|k| k.as_bytes() == self.key) {
+                if read_keys & (1 << i) != 0 {
+                    if let Some(m) = mark {
+                        self.sc.clear_mark(m);
+                    }
+                    let key = HEAD_KEYS[i];
+                    return Err(self.sc.error_message(format!("duplicate field `{key}`")));
+                }
+                read_keys |= 1 << i;
+            }
             match self.key.as_slice() {
                 b"address" => {
                     self.expect_string().map_err(|e| with_path(e, "address"))?;
@@ -866,7 +881,19 @@ fn locate(raw: &RawValue, bytes: &[u8], base: (usize, usize)) -> RawJson {
 
 /// Deserializes a captured value, turning errors into positions in the file and JSON paths
 /// relative to the value.
+/// The keys of a resource the walk reads itself, before it knows whether to keep it.
+const HEAD_KEYS: [&str; 7] = [
+    "address", "type", "name", "mode", "deposed", "change", "values",
+];
+
+/// Deserializes a kept part of the plan (a resource, a configuration block), first refusing
+/// an object in it that repeats a key (see [`UniqueKeys`]).
 fn deserialize<'de, T: Deserialize<'de>>(bytes: &'de [u8], base: (usize, usize)) -> Result<T> {
+    deserialize_as::<UniqueKeys>(bytes, base)?;
+    deserialize_as(bytes, base)
+}
+
+fn deserialize_as<'de, T: Deserialize<'de>>(bytes: &'de [u8], base: (usize, usize)) -> Result<T> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
