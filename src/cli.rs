@@ -229,6 +229,17 @@ pub struct GateArgs {
     #[arg(long)]
     pub only_changes: bool,
 
+    /// Ignore `portgate:waive` tags on resources (each is reported): they are written by the
+    /// author of the change being judged. A flag only, never a portgate.toml key, since the
+    /// change can edit portgate.toml too.
+    #[arg(long)]
+    pub no_tag_waivers: bool,
+
+    /// Ignore, and report, any waiver (portgate.toml or tag) that expires more than N days
+    /// from today. A flag only, like --no-tag-waivers.
+    #[arg(long, value_name = "N")]
+    pub max_waiver_days: Option<u32>,
+
     #[command(flatten)]
     pub policies: PolicyArgs,
 }
@@ -256,6 +267,8 @@ impl GateArgs {
                 .unwrap_or_default()
                 .severity(),
             waivers: config.waivers.clone(),
+            tag_waivers: !self.no_tag_waivers,
+            max_waiver_days: self.max_waiver_days,
             today,
         };
         Ok(Gate {

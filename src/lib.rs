@@ -92,6 +92,12 @@ pub struct CheckOptions {
     pub fail_on: Severity,
     /// Waivers from the config file (tag waivers are read from the plan).
     pub waivers: Vec<waiver::Waiver>,
+    /// Read waivers from `portgate:waive` tags. They are written by the author of the change
+    /// the gate judges, so whoever owns the gate can refuse them (`--no-tag-waivers`).
+    pub tag_waivers: bool,
+    /// Ignore, and report, any waiver that expires more than this many days after `today`
+    /// (`--max-waiver-days`): a waiver "until 2099" is not an exception but a removal.
+    pub max_waiver_days: Option<u32>,
     /// Today's date, for waiver expiry: an input so tests can fix it.
     pub today: time::Date,
 }
@@ -103,6 +109,8 @@ impl Default for CheckOptions {
             unknown: UnknownMode::Warn,
             fail_on: Severity::Info,
             waivers: Vec::new(),
+            tag_waivers: true,
+            max_waiver_days: None,
             today: time::OffsetDateTime::now_utc().date(),
         }
     }
@@ -197,11 +205,36 @@ pub fn check_reader(
     let mut waivers = options.waivers.clone();
     for resource in &rule_set.resources {
         if let Some(tag) = resource.tags.get("portgate:waive") {
+            if !options.tag_waivers {
+                warnings.push(format!(
+                    "tag portgate:waive on {} is ignored: waivers from tags are turned off (--no-tag-waivers)",
+                    resource.address
+                ));
+                continue;
+            }
             match waiver::from_tag(tag, &resource.address) {
                 Ok(found) => waivers.extend(found),
                 Err(message) => warnings.push(format!("{message}; the tag is ignored")),
             }
         }
+    }
+    if let Some(days) = options.max_waiver_days {
+        let latest = options
+            .today
+            .saturating_add(time::Duration::days(i64::from(days)));
+        waivers.retain(|w| {
+            let within = w.expires <= latest;
+            if !within {
+                warnings.push(format!(
+                    "waiver ({}): {} on {} runs until {}, more than {days} days from today (--max-waiver-days {days}); it is ignored",
+                    w.origin,
+                    w.rule,
+                    w.address,
+                    waiver::format_date(w.expires)
+                ));
+            }
+            within
+        });
     }
     let mut used = vec![false; waivers.len()];
     let findings: Vec<GatedFinding> = findings

@@ -603,6 +603,29 @@ async fn a_full_queue_answers_503_and_takes_the_retry() {
     handle.stop().await;
 }
 
+/// An SMB-open group that carries a `portgate:waive` tag written by the change's author.
+const TAG_WAIVED_PLAN: &str = r#"{"format_version":"1.2","planned_values":{"root_module":{}},"resource_changes":[{"address":"aws_security_group.files","mode":"managed","type":"aws_security_group","name":"files","change":{"actions":["create"],"after_unknown":{},"after":{"tags":{"portgate:waive":"PG002: file share behind VPN, until 2999-01-31"},"ingress":[{"protocol":"tcp","from_port":445,"to_port":445,"cidr_blocks":["0.0.0.0/0"],"ipv6_cidr_blocks":[],"prefix_list_ids":[],"security_groups":[],"self":false}]}}}]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_owner_can_refuse_waivers_from_tags() {
+    for (tag_waivers, status) in [(true, "passed"), (false, "failed")] {
+        let tfc = FakeTfc::start(TAG_WAIVED_PLAN.as_bytes().to_vec()).await;
+        let (service, handle) =
+            start_service(&tfc, |c| c.checker.options.tag_waivers = tag_waivers).await;
+        assert_eq!(
+            post(service, &run_request(&tfc, "taskrs-tag-waiver")).await,
+            StatusCode::OK
+        );
+        let result = tfc.final_result().await;
+        assert_eq!(
+            attributes(&result)["status"],
+            status,
+            "tag waivers {tag_waivers}: {result}"
+        );
+        assert!(stop(handle).await.drained);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pre_plan_passes_and_asks_for_post_plan() {
     let tfc = FakeTfc::start(testdata("plans/example.json")).await;
@@ -655,6 +678,9 @@ fn serve_runs_until_sigterm_and_exits_0() {
             "json",
             "--tfc-url",
             "http://127.0.0.1:9",
+            "--no-tag-waivers",
+            "--max-waiver-days",
+            "90",
         ])
         .env("PORTGATE_HMAC_KEY", KEY)
         .env("RUST_LOG", "info")

@@ -131,8 +131,10 @@ fn a_waiver_stops_waiving_the_day_after_it_expires_and_says_so() {
     );
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("waiver expired on 2026-12-01"), "{text}");
+    // The text report names where each applied waiver comes from.
     assert!(
-        text.contains("waived until 2027-01-31: legacy share"),
+        text.contains("waived until 2027-01-31 by ")
+            && text.contains("portgate.toml:2: legacy share"),
         "{text}"
     );
 }
@@ -186,6 +188,94 @@ fn a_resource_tag_waives_like_a_config_waiver() {
         &[&args[..], &["--today", "2027-02-01"]].concat(),
     );
     assert_eq!(expired.status.code(), Some(1));
+}
+
+#[test]
+fn no_tag_waivers_ignores_waiver_tags_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        tagged_plan("PG002: file share behind VPN, until 2027-01-31"),
+    )
+    .unwrap();
+    let out = portgate_in(
+        dir.path(),
+        &[
+            "check",
+            plan.to_str().unwrap(),
+            "--format",
+            "json",
+            "--today",
+            "2026-11-22",
+            "--no-tag-waivers",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "the tag waives nothing");
+    let doc = json_of(&out);
+    assert_eq!(doc["findings"][0]["waived"], false);
+    assert_eq!(doc["findings"][0]["fails_gate"], true);
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains(
+            "tag portgate:waive on aws_security_group.files is ignored: waivers from tags are turned off (--no-tag-waivers)"
+        ),
+        "{warnings}"
+    );
+}
+
+#[test]
+fn max_waiver_days_ignores_and_reports_waivers_that_run_too_long() {
+    // Config waivers: PG002 until 2027-01-31 (70 days after 2026-11-22), PG001 until 2026-12-01.
+    let dir = dir_with_config(WAIVE_BOTH);
+    let plan = example_plan();
+    let run = |days: &str| {
+        let out = portgate_in(
+            dir.path(),
+            &[
+                "check",
+                plan.to_str().unwrap(),
+                "--format",
+                "json",
+                "--today",
+                "2026-11-22",
+                "--max-waiver-days",
+                days,
+            ],
+        );
+        (out.status.code(), json_of(&out))
+    };
+    let (code, doc) = run("70");
+    assert_eq!(code, Some(0), "both within 70 days: {doc:#}");
+    let (code, doc) = run("69");
+    assert_eq!(code, Some(1), "the PG002 waiver is ignored");
+    assert_eq!(finding(&doc, "PG002")["waived"], false);
+    assert_eq!(finding(&doc, "PG001")["waived"], true);
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains("PG002 on aws_security_group.file_share runs until 2027-01-31, more than 69 days from today (--max-waiver-days 69); it is ignored"),
+        "{warnings}"
+    );
+    // A tag waiver is held to the same limit.
+    let tagged = tempfile::tempdir().unwrap();
+    let tagged_file = tagged.path().join("plan.json");
+    std::fs::write(
+        &tagged_file,
+        tagged_plan("PG002: file share behind VPN, until 2099-01-31"),
+    )
+    .unwrap();
+    let out = portgate_in(
+        tagged.path(),
+        &[
+            "check",
+            tagged_file.to_str().unwrap(),
+            "--today",
+            "2026-11-22",
+            "--max-waiver-days",
+            "365",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]

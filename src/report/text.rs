@@ -117,8 +117,9 @@ pub fn write(
         };
         let gate_note = match (&gated.waiver, gated.fails_gate) {
             (Some(w), _) if gated.waived => format!(
-                " (waived until {}: {})",
+                " (waived until {} by {}: {})",
                 crate::waiver::format_date(w.waiver.expires),
+                w.waiver.origin,
                 w.waiver.reason
             ),
             (Some(w), _) => format!(
