@@ -346,6 +346,39 @@ fn a_wholly_unknown_ingress_element_is_pg003_beside_the_known_ones() {
 }
 
 #[test]
+fn a_world_split_across_the_rules_of_one_group_is_reported_on_each_of_them() {
+    let run = assert_plan("group_union");
+    let finding = |address: &str| {
+        run.findings()
+            .iter()
+            .find(|f| f["address"] == address && f["rule_id"] != "PG003")
+            .unwrap_or_else(|| panic!("no finding for {address}"))
+            .clone()
+    };
+    // Each finding names the rules that complete the cover, and only the ports they cover
+    // together.
+    let rest = finding("aws_security_group_rule.netbios_rest");
+    assert_eq!(rest["ports"], serde_json::json!(["udp/138"]));
+    assert_eq!(
+        rest["related"],
+        serde_json::json!(["aws_security_group.netbios ingress[0]"])
+    );
+    let message = rest["message"].as_str().unwrap();
+    assert!(
+        message.contains("AWS allows the union of a group's rules"),
+        "{message}"
+    );
+    let low = finding("aws_vpc_security_group_ingress_rule.foreign_low");
+    assert!(
+        low["message"]
+            .as_str()
+            .unwrap()
+            .contains("of the same security group (sg-0f0f0f0f0f0f0f0f0)"),
+        "{low:#}"
+    );
+}
+
+#[test]
 fn a_change_whose_whole_planned_state_is_unknown_is_pg003_and_fails_under_unknown_fail() {
     let run = assert_plan("whole_state_unknown");
     for finding in run.findings() {

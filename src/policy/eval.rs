@@ -78,7 +78,7 @@ struct FamilyCover {
 }
 
 /// How a rule's protocol and ports stand against one policy.
-enum PortMatch {
+pub(super) enum PortMatch {
     Opens(Vec<PortSpec>),
     Maybe(Vec<PortSpec>),
     No,
@@ -94,6 +94,7 @@ pub fn evaluate(rules: &RuleSet, policies: &PolicySet) -> Vec<Finding> {
             finding.rule_index = index;
         }
     }
+    super::groups::evaluate_groups(rules, policies, &mut findings);
     findings.sort_by(|a, b| {
         (&a.address, &a.deposed, &a.block, &a.rule_id, a.family)
             .cmp(&(&b.address, &b.deposed, &b.block, &b.rule_id, b.family))
@@ -206,7 +207,7 @@ fn entry_label(entry: &crate::rules::CidrEntry) -> String {
     }
 }
 
-fn port_match(rule: &IngressRule, policy: &Policy) -> PortMatch {
+pub(super) fn port_match(rule: &IngressRule, policy: &Policy) -> PortMatch {
     let protocol = match &rule.protocol {
         Known::Unknown => return PortMatch::Maybe(policy.ports.clone()),
         Known::Known(None) => return PortMatch::No, // AWS requires a protocol
@@ -257,7 +258,7 @@ fn widest_exposure(l4: L4, from: Option<&Option<i64>>, to: Option<&Option<i64>>)
 }
 
 /// A short description of what a rule allows: `tcp 0-65535`, `all traffic (protocol -1)`.
-fn describe_traffic(rule: &IngressRule) -> String {
+pub(super) fn describe_traffic(rule: &IngressRule) -> String {
     let port = |p: &Known<Option<i64>>| match p {
         Known::Known(Some(n)) => n.to_string(),
         Known::Known(None) => "null".to_string(),
@@ -280,7 +281,12 @@ fn describe_traffic(rule: &IngressRule) -> String {
     }
 }
 
-fn base_finding(set: &RuleSet, rule: &IngressRule, meta: &RuleMeta, kind: FindingKind) -> Finding {
+pub(super) fn base_finding(
+    set: &RuleSet,
+    rule: &IngressRule,
+    meta: &RuleMeta,
+    kind: FindingKind,
+) -> Finding {
     let resource = &set.resources[rule.resource];
     Finding {
         rule_id: meta.id.clone(),
@@ -315,7 +321,7 @@ fn subject(finding: &Finding) -> String {
     }
 }
 
-fn exposed_finding(
+pub(super) fn exposed_finding(
     set: &RuleSet,
     rule: &IngressRule,
     policy: &Policy,
@@ -477,6 +483,7 @@ mod tests {
             direction_known: true,
             unknown_attributes: vec![],
             note: None,
+            group: None,
         }
     }
 

@@ -11,6 +11,7 @@
 //! CIDRs, protocol or ports are unknown until apply) and [`INVALID_CIDR`] (PG004).
 
 mod eval;
+mod groups;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -75,6 +75,24 @@ pub fn covers_world(nets: &[IpNet], family: Family) -> bool {
     }
 }
 
+/// True unless `net` lies wholly inside private (RFC 1918), shared (RFC 6598, `100.64.0.0/10`),
+/// unique local (`fc00::/7`) or link-local space: whether its addresses can be on the internet.
+pub fn is_public(net: &IpNet) -> bool {
+    const NOT_PUBLIC: [&str; 7] = [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+    ];
+    !NOT_PUBLIC
+        .iter()
+        .filter_map(|text| text.parse::<IpNet>().ok())
+        .any(|private| private.contains(net))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

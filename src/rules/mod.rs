@@ -19,6 +19,7 @@
 //! What this stage does not do: decide whether a rule is dangerous. That is [`crate::policy`].
 
 pub mod cidr;
+mod group;
 pub mod protocol;
 mod resolve;
 
@@ -153,6 +154,9 @@ pub struct IngressRule {
     /// Why the plan cannot settle this rule, when there is more to say than which attributes
     /// are unknown.
     pub note: Option<String>,
+    /// The security group the rule belongs to (see [`group`]); `None` when the plan cannot
+    /// tell. AWS allows the union of every rule of a group, so rules are judged together.
+    pub group: Option<String>,
 }
 
 impl IngressRule {
@@ -172,6 +176,21 @@ pub struct RuleSet {
 pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
     let resolver = resolve::Resolver::new(plan);
     let mut set = RuleSet::default();
+    let mut hints: Vec<group::GroupHint> = Vec::new();
+    // What a standalone rule says about its group when `security_group_id` is unknown.
+    let rule_hint = |resource: &PlannedResource, id: Known<Option<String>>| {
+        let reference = match id {
+            Known::Unknown => resolver.group_reference(resource),
+            Known::Known(_) => None,
+        };
+        group::GroupHint::Rule { id, reference }
+    };
+    let is_group = |resource: &PlannedResource| {
+        matches!(
+            resource.resource_type.as_str(),
+            "aws_security_group" | "aws_default_security_group"
+        )
+    };
     for resource in &plan.resources {
         if !resource.managed || !RESOURCE_TYPES.contains(&resource.resource_type.as_str()) {
             continue;
@@ -183,6 +202,11 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
             // unknown (internal/command/jsonplan/plan.go, `omitUnknowns` / `unknownAsBool`).
             // Nothing about its rules is known, so it cannot pass.
             if !matches!(resource.action, Action::Delete | Action::Forget) {
+                hints.push(if is_group(resource) {
+                    group::GroupHint::Group { id: None }
+                } else {
+                    rule_hint(resource, Known::Unknown)
+                });
                 let index = set.resources.len();
                 set.resources
                     .push(checked_resource(resource, &resolver, None, BTreeMap::new()));
@@ -224,16 +248,27 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
         let mut rules = match resource.resource_type.as_str() {
             "aws_security_group" | "aws_default_security_group" => {
                 let sg: SecurityGroupAfter = plan.read_value(after, &after_path)?;
+                hints.push(group::GroupHint::Group {
+                    id: reader.scalar(&sg.id, "id").known().cloned().flatten(),
+                });
                 inline_rules(index, resource, &sg, &reader, &after_path, &resolver)
             }
             "aws_security_group_rule" => {
                 let r: SecurityGroupRuleAfter = plan.read_value(after, &after_path)?;
+                hints.push(rule_hint(
+                    resource,
+                    reader.scalar(&r.security_group_id, "security_group_id"),
+                ));
                 security_group_rule(index, &r, &reader, &after_path)
                     .into_iter()
                     .collect()
             }
             _ => {
                 let r: VpcIngressRuleAfter = plan.read_value(after, &after_path)?;
+                hints.push(rule_hint(
+                    resource,
+                    reader.scalar(&r.security_group_id, "security_group_id"),
+                ));
                 vec![vpc_ingress_rule(index, &r, &reader, &after_path)]
             }
         };
@@ -242,6 +277,7 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
         }
         set.rules.extend(rules);
     }
+    group::assign(&mut set, &hints);
     Ok(set)
 }
 
@@ -294,6 +330,7 @@ fn unknown_rule(
         direction_known: attribute != WHOLE_STATE,
         unknown_attributes: vec![attribute.to_string()],
         note,
+        group: None,
     }
 }
 
@@ -358,6 +395,7 @@ fn inline_rules(
                 direction_known: true,
                 unknown_attributes: Vec::new(),
                 note: None,
+                group: None,
             };
             r.cidr_list(&mut rule, &block.cidr_blocks, "cidr_blocks");
             r.cidr_list(&mut rule, &block.ipv6_cidr_blocks, "ipv6_cidr_blocks");
@@ -396,6 +434,7 @@ fn security_group_rule(
         direction_known,
         unknown_attributes: Vec::new(),
         note: None,
+        group: None,
     };
     if !direction_known {
         rule.unknown_attributes.push("type".to_string());
@@ -433,6 +472,7 @@ fn vpc_ingress_rule(
         direction_known: true,
         unknown_attributes: Vec::new(),
         note: None,
+        group: None,
     };
     reader.cidr_scalar(&mut rule, &r.cidr_ipv4, "cidr_ipv4");
     reader.cidr_scalar(&mut rule, &r.cidr_ipv6, "cidr_ipv6");
@@ -581,6 +621,8 @@ struct TagsAfter {
 #[derive(Deserialize)]
 struct SecurityGroupAfter {
     #[serde(default, deserialize_with = "present")]
+    id: Field<String>,
+    #[serde(default, deserialize_with = "present")]
     /// Elements are `null` when a whole element is unknown until apply.
     ingress: Field<Vec<Option<InlineIngress>>>,
 }
@@ -637,6 +679,8 @@ struct SecurityGroupRuleAfter {
     source_security_group_id: Field<String>,
     #[serde(default, deserialize_with = "present", rename = "self")]
     self_: Field<bool>,
+    #[serde(default, deserialize_with = "present")]
+    security_group_id: Field<String>,
 }
 
 #[derive(Deserialize)]
@@ -655,6 +699,8 @@ struct VpcIngressRuleAfter {
     prefix_list_id: Field<String>,
     #[serde(default, deserialize_with = "present")]
     referenced_security_group_id: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    security_group_id: Field<String>,
 }
 
 #[cfg(test)]

@@ -156,25 +156,41 @@ impl<'p> Resolver<'p> {
         }
     }
 
+    /// The address of the security group whose `id` a standalone rule's `security_group_id`
+    /// refers to, when its configuration expression is exactly one such reference in the same
+    /// module instance (a literal instance key is kept). An expression with any other reference
+    /// (`count.index`, a variable, a second resource) says nothing certain: `None`.
+    pub(super) fn group_reference(&self, resource: &PlannedResource) -> Option<String> {
+        let expressions = self.expressions(resource)?;
+        let expression: Expression =
+            serde_json::from_value(expressions.get("security_group_id")?.clone()).ok()?;
+        let significant = significant_references(&expression.references);
+        let [reference] = significant.as_slice() else {
+            return None;
+        };
+        let target = attribute_reference(reference)?;
+        let group_type = target.resource.split('.').next()?;
+        if target.attribute != "id"
+            || !matches!(
+                group_type,
+                "aws_security_group" | "aws_default_security_group"
+            )
+        {
+            return None;
+        }
+        Some(match &resource.module_address {
+            Some(module) => format!("{module}.{}", target.resource),
+            None => target.resource,
+        })
+    }
+
     /// The known string value of the single resource attribute `expression` refers to.
     fn resolve_reference(
         &self,
         resource: &PlannedResource,
         expression: &Expression,
     ) -> Option<(String, String)> {
-        let refs = &expression.references;
-        // Terraform lists `aws_vpc.main.cidr_block` and its prefix `aws_vpc.main`; keep only
-        // the longest form of each reference.
-        let significant: Vec<&String> = refs
-            .iter()
-            .filter(|r| {
-                !refs.iter().any(|other| {
-                    other.len() > r.len()
-                        && other.starts_with(r.as_str())
-                        && matches!(other.as_bytes()[r.len()], b'.' | b'[')
-                })
-            })
-            .collect();
+        let significant = significant_references(&expression.references);
         let [reference] = significant.as_slice() else {
             return None;
         };
@@ -186,6 +202,20 @@ impl<'p> Resolver<'p> {
         let value = self.plan.planned_cidrs.get(&address, &target.attribute)?;
         Some((value.to_string(), format!("{address}.{}", target.attribute)))
     }
+}
+
+/// The references of an expression, each in its longest form: Terraform lists
+/// `aws_vpc.main.cidr_block` and its prefix `aws_vpc.main`.
+fn significant_references(refs: &[String]) -> Vec<&String> {
+    refs.iter()
+        .filter(|r| {
+            !refs.iter().any(|other| {
+                other.len() > r.len()
+                    && other.starts_with(r.as_str())
+                    && matches!(other.as_bytes()[r.len()], b'.' | b'[')
+            })
+        })
+        .collect()
 }
 
 /// For providers whose `ingress` is a true nested block type: the configuration of the block

@@ -36,6 +36,7 @@ pub fn one_rule(
             direction_known: true,
             unknown_attributes: vec![],
             note: None,
+            group: None,
         }],
     }
 }

@@ -310,6 +310,7 @@ raw_rules contains rule if {
 		"cidrs": [{"attribute": "ingress", "index": null, "known": false}],
 		"direction_known": true,
 		"whole_unknown": true,
+		"group": group_or_null(r),
 	}
 }
 
@@ -324,6 +325,7 @@ raw_rules contains rule if {
 		"cidrs": [{"attribute": "after", "index": null, "known": false}],
 		"direction_known": false,
 		"whole_unknown": "state",
+		"group": group_or_null(r),
 	}
 }
 
@@ -347,6 +349,7 @@ raw_rules contains rule if {
 		),
 		"direction_known": true,
 		"whole_unknown": false,
+		"group": group_or_null(r),
 	}
 }
 
@@ -380,6 +383,7 @@ raw_rules contains rule if {
 		),
 		"direction_known": direction_known,
 		"whole_unknown": false,
+		"group": group_or_null(r),
 	}
 }
 
@@ -409,7 +413,82 @@ raw_rules contains rule if {
 		),
 		"direction_known": true,
 		"whole_unknown": false,
+		"group": group_or_null(r),
 	}
+}
+
+# ---- which security group a rule belongs to (src/rules/group.rs) ----------------------------
+#
+# Inline blocks belong to their own group (a deposed object is a group of its own). A standalone
+# rule belongs to the group its known security_group_id names: the group of the plan with that
+# known id, or else the foreign group named by the id. When security_group_id is unknown until
+# apply, to the group its configuration refers to, when the expression is exactly one reference
+# to a group's id in the same module instance. Otherwise null: undetermined.
+
+group_types := {"aws_security_group", "aws_default_security_group"}
+
+group_or_null(r) := g if {
+	g := group_key(r)
+} else := null
+
+group_key(r) := r.address if {
+	r.type in group_types
+	not r.deposed
+}
+
+group_key(r) := sprintf("%s (deposed object at %s)", [r.address, r.key]) if {
+	r.type in group_types
+	r.deposed
+}
+
+group_key(r) := g if {
+	not r.type in group_types
+	id := known_group_id(r)
+	g := group_of_id(id)
+}
+
+group_key(r) := address if {
+	not r.type in group_types
+	not group_id_known(r)
+	address := group_reference(r)
+	some g in planned
+	g.managed
+	g.type in group_types
+	not g.deposed
+	not g.gone
+	g.address == address
+}
+
+reader_of(r) := {"unknown": r.unknown, "planned_only": r.planned_only}
+
+# security_group_id known (a string or null).
+group_id_known(r) if scalar(reader_of(r), object_or_empty(r.after), "security_group_id").known
+
+known_group_id(r) := id if {
+	s := scalar(reader_of(r), object_or_empty(r.after), "security_group_id")
+	s.known
+	is_string(s.value)
+	id := s.value
+}
+
+# The group of the plan whose known id is `id` (the first by address), else the id itself.
+group_of_id(id) := addresses[0] if {
+	addresses := sort([g.address |
+		some g in checked
+		g.type in group_types
+		not g.deposed
+		s := scalar(reader_of(g), g.after, "id")
+		s.known
+		s.value == id
+	])
+	count(addresses) > 0
+} else := id
+
+group_reference(r) := qualified(r.module_address, resource) if {
+	sig := significant_references(expression_references(expressions(r).security_group_id))
+	count(sig) == 1
+	[resource, "id"] := attribute_reference(sig[0])
+	split(resource, ".")[0] in group_types
 }
 
 # ---- settling unknown CIDRs from the plan (src/rules/resolve.rs) ------------------------------
@@ -930,6 +1009,136 @@ findings contains f if {
 		"related": related,
 		"message": sprintf("%s: %s unknown until apply, so it cannot be proven safe; it could violate %s", [
 			subject(rule), unknown_what(rule), concat(" and ", [sprintf("%s %s", [id, policies[id].title]) | some id in related]),
+		]),
+	}
+}
+
+# ---- the group pass (src/policy/groups.rs) -----------------------------------------------
+#
+# AWS allows the union of every rule of a group. For each group, policy, family and guarded
+# port, the known CIDRs of the rules that certainly open that port are unioned; where the union
+# covers the family and no single rule does, every one of those rules gets a finding.
+
+group_members := {g: members |
+	some rule in rules
+	g := rule.group
+	g != null
+	members := [m | some m in rules; m.group == g]
+}
+
+# The known CIDRs of a rule in one family, parsed.
+family_nets(rule, family) := [n |
+	some e in rule.cidrs
+	e.known
+	is_string(e.text)
+	n := parse_cidr(e.text)
+	n.family == family
+]
+
+opens_port(rule, id, l4, port) if {
+	rule.direction_known
+	m := port_match(rule, id)
+	m.kind == "opens"
+	some hit in m.ports
+	hit.protocol == l4
+	hit.from <= port
+	port <= hit.to
+}
+
+# The rules of a group that open (l4, port) to some CIDR of `family`.
+openers(g, id, family, l4, port) := [m |
+	some m in group_members[g]
+	opens_port(m, id, l4, port)
+	count(family_nets(m, family)) > 0
+]
+
+union_covers(g, id, family, l4, port) if {
+	here := openers(g, id, family, l4, port)
+	count(here) > 1
+	every m in here {
+		not covers_world(family_nets(m, family))
+	}
+	covers_world([n | some m in here; some n in family_nets(m, family)])
+}
+
+# The guarded ports a rule opens where only its group's union covers the family.
+union_ports(rule, id, family) := [sprintf("%s/%d", [spec.protocol, port]) |
+	some spec in policies[id].ports
+	some port in numbers.range(spec.from, spec.to)
+	opens_port(rule, id, spec.protocol, port)
+	count(family_nets(rule, family)) > 0
+	union_covers(rule.group, id, family, spec.protocol, port)
+]
+
+findings contains f if {
+	some rule in rules
+	rule.group != null
+	some id, policy in policies
+	some family in families
+	not exposed(rule, id, family)
+	ports := union_ports(rule, id, family)
+	count(ports) > 0
+	cidrs := [e.text | some e in rule.cidrs; e.known; is_string(e.text); parse_cidr(e.text).family == family]
+	f := {
+		"rule_id": id,
+		"kind": "exposed",
+		"title": policy.title,
+		"address": rule.resource.address,
+		"resource_type": rule.resource.type,
+		"object": rule.resource.key,
+		"block": rule.block,
+		"family": family,
+		"cidrs": cidrs,
+		"ports": ports,
+		"related": [],
+		"message": sprintf("%s allows %s from %s; with other rules of the same security group (%s) this covers all of %s, and AWS allows the union of a group's rules: %s (%s) is open to the internet", [
+			subject(rule), traffic(rule), concat(", ", cidrs), rule.group, family, policy.label, concat(", ", ports),
+		]),
+	}
+}
+
+# A standalone rule whose group is undetermined, opening (or maybe opening) a guarded port to
+# public CIDRs, could complete a cover in any group: PG003 (unless already PG003).
+not_public := [
+	"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16",
+	"fc00::/7", "fe80::/10",
+]
+
+is_public(c) if {
+	every text in not_public {
+		not inside(c, parse_cidr(text))
+	}
+}
+
+inside(c, p) if {
+	p.family == c.family
+	p.prefix <= c.prefix
+	contains_address(p, c.units)
+}
+
+findings contains f if {
+	some rule in rules
+	rule.group == null
+	rule.block == null
+	public := [e.text | some e in rule.cidrs; e.known; is_string(e.text); is_public(parse_cidr(e.text))]
+	count(public) > 0
+	count([id | some id, _ in policies; could_violate(rule, id)]) == 0
+	related := sort([id | some id, _ in policies; port_match(rule, id).kind != "no"; not exposed_any(rule, id)])
+	count(related) > 0
+	f := {
+		"rule_id": "PG003",
+		"kind": "unknown",
+		"title": "Values unknown until apply",
+		"address": rule.resource.address,
+		"resource_type": rule.resource.type,
+		"object": rule.resource.key,
+		"block": rule.block,
+		"family": null,
+		"cidrs": [],
+		"ports": [port_text(p) | some id in related; some p in port_match(rule, id).ports],
+		"related": related,
+		"message": sprintf("%s: the security group it belongs to is unknown until apply, so it cannot be unioned with the group's other rules; it allows %s from public CIDRs (%s) and could violate %s", [
+			subject(rule), traffic(rule), concat(", ", public), concat(" and ", [sprintf("%s %s", [id, policies[id].title]) | some id in related]),
 		]),
 	}
 }

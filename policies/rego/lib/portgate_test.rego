@@ -19,6 +19,7 @@ plan_of(type, actions, after, unknown) := {
 }
 
 sg_rule(protocol, from, to, cidrs) := plan_of("aws_security_group_rule", ["create"], {
+	"security_group_id": "sg-0test",
 	"type": "ingress",
 	"protocol": protocol,
 	"from_port": from,
@@ -160,4 +161,39 @@ test_a_wholly_unknown_planned_state_is_pg003_unless_deleted if {
 	ids(plan_of("aws_security_group", ["delete", "create"], null, true)) == {"PG003"}
 	ids(plan_of("aws_security_group_rule", ["delete"], null, {})) == set()
 	ids(plan_of("aws_security_group_rule", ["forget"], null, {})) == set()
+}
+
+# A world split across the rules of one group is open (AWS allows the union of a group's rules).
+grouped_rule(name, group, protocol, cidrs) := {
+	"address": sprintf("aws_security_group_rule.%s", [name]), "mode": "managed",
+	"type": "aws_security_group_rule", "name": name,
+	"change": {"actions": ["create"], "after_unknown": {}, "after": {
+		"security_group_id": group, "type": "ingress", "protocol": protocol,
+		"from_port": 445, "to_port": 445, "cidr_blocks": cidrs,
+	}},
+}
+
+test_a_world_split_across_rules_of_one_group_is_open if {
+	together := {"format_version": "1.2", "resource_changes": [
+		grouped_rule("low", "sg-0a", "tcp", ["0.0.0.0/1"]),
+		grouped_rule("high", "sg-0a", "-1", ["128.0.0.0/1"]),
+	]}
+	{[f.address, f.rule_id] | some f in lib.findings with input as together} == {
+		["aws_security_group_rule.low", "PG002"],
+		["aws_security_group_rule.high", "PG002"],
+	}
+	apart := {"format_version": "1.2", "resource_changes": [
+		grouped_rule("low", "sg-0a", "tcp", ["0.0.0.0/1"]),
+		grouped_rule("high", "sg-0b", "tcp", ["128.0.0.0/1"]),
+	]}
+	ids(apart) == set()
+}
+
+test_public_and_private_cidrs if {
+	lib.is_public(lib.parse_cidr("0.0.0.0/1"))
+	lib.is_public(lib.parse_cidr("203.0.113.0/24"))
+	lib.is_public(lib.parse_cidr("2001:db8::/32"))
+	not lib.is_public(lib.parse_cidr("10.1.0.0/16"))
+	not lib.is_public(lib.parse_cidr("100.64.0.0/10"))
+	not lib.is_public(lib.parse_cidr("fd00::/8"))
 }

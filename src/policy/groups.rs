@@ -1,0 +1,259 @@
+//! The group pass: AWS allows the union of every rule attached to a security group, so a world
+//! split across rules of one group (`0.0.0.0/1` in one rule, `128.0.0.0/1` in another, or one
+//! half on `tcp 445` and the other on protocol `-1`) is as open as `0.0.0.0/0` in one rule.
+//!
+//! For each group ([`crate::rules::IngressRule::group`]), policy, address family and guarded
+//! port, the known CIDRs of every rule that certainly opens that port are unioned. Where the
+//! union covers the family and no single rule does (a single rule is reported by the rule pass
+//! already), every rule with CIDRs of that family on that port gets a finding that names the
+//! other rules. Unknown values are the rule pass's business (PG003): a cover is only claimed
+//! from known values.
+//!
+//! A rule whose group the plan cannot tell may belong to any group, so it could complete a
+//! cover anywhere: when it opens a guarded port to public CIDRs it is PG003.
+
+use std::collections::BTreeMap;
+
+use ipnet::IpNet;
+
+use super::eval::{Finding, FindingKind, PortMatch, base_finding, exposed_finding, port_match};
+use super::{Policy, PolicySet, PortSpec, unknown_value_meta};
+use crate::rules::cidr::{self, Family};
+use crate::rules::protocol::{L4, PortRange};
+use crate::rules::{IngressRule, RuleSet};
+
+/// Adds the findings of the group pass to `out`, which holds the rule pass's findings.
+pub(super) fn evaluate_groups(set: &RuleSet, policies: &PolicySet, out: &mut Vec<Finding>) {
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (index, rule) in set.rules.iter().enumerate() {
+        if let Some(group) = &rule.group {
+            groups.entry(group).or_default().push(index);
+        }
+    }
+    for (group, members) in &groups {
+        if members.len() < 2 {
+            continue;
+        }
+        for policy in &policies.policies {
+            for family in Family::ALL {
+                union_findings(set, group, members, policy, family, out);
+            }
+        }
+    }
+    undetermined_groups(set, policies, out);
+}
+
+/// One rule of a group as the union sees it: the guarded ports it certainly opens and its known
+/// CIDRs of one family.
+struct Member<'r> {
+    index: usize,
+    hits: Vec<PortSpec>,
+    nets: Vec<IpNet>,
+    texts: Vec<String>,
+    rule: &'r IngressRule,
+}
+
+fn union_findings(
+    set: &RuleSet,
+    group: &str,
+    members: &[usize],
+    policy: &Policy,
+    family: Family,
+    out: &mut Vec<Finding>,
+) {
+    let opening: Vec<Member<'_>> = members
+        .iter()
+        .filter_map(|&index| {
+            let rule = &set.rules[index];
+            if !rule.direction_known {
+                return None;
+            }
+            let PortMatch::Opens(hits) = port_match(rule, policy) else {
+                return None;
+            };
+            let (nets, texts) = known_nets(rule, family);
+            (!nets.is_empty()).then_some(Member {
+                index,
+                hits,
+                nets,
+                texts,
+                rule,
+            })
+        })
+        .collect();
+    if opening.len() < 2 {
+        return;
+    }
+    // The ports where only the union covers the family, per member.
+    let mut covered: BTreeMap<usize, Vec<PortSpec>> = BTreeMap::new();
+    for l4 in L4::ALL {
+        // Every port where the set of opening members changes starts an interval.
+        let mut points: Vec<u32> = opening
+            .iter()
+            .flat_map(|m| m.hits.iter().filter(|h| h.protocol == l4))
+            .flat_map(|h| [u32::from(h.range.from), u32::from(h.range.to) + 1])
+            .collect();
+        points.sort_unstable();
+        points.dedup();
+        for pair in points.windows(2) {
+            let (from, to) = (pair[0], pair[1] - 1);
+            let here: Vec<&Member<'_>> = opening
+                .iter()
+                .filter(|m| {
+                    m.hits.iter().any(|h| {
+                        h.protocol == l4
+                            && u32::from(h.range.from) <= from
+                            && from <= u32::from(h.range.to)
+                    })
+                })
+                .collect();
+            if here.len() < 2 || here.iter().any(|m| cidr::covers_world(&m.nets, family)) {
+                continue;
+            }
+            let union: Vec<IpNet> = here.iter().flat_map(|m| m.nets.iter().copied()).collect();
+            if !cidr::covers_world(&union, family) {
+                continue;
+            }
+            let range = PortRange {
+                from: from as u16,
+                to: to as u16,
+            };
+            for m in &here {
+                covered.entry(m.index).or_default().push(PortSpec {
+                    protocol: l4,
+                    range,
+                });
+            }
+        }
+    }
+    for (index, ports) in &covered {
+        let already = out.iter().any(|f| {
+            f.rule_index == *index
+                && f.kind == FindingKind::Exposed
+                && f.rule_id == policy.meta.id
+                && f.family == Some(family)
+        });
+        if already {
+            continue;
+        }
+        let member = opening
+            .iter()
+            .find(|m| m.index == *index)
+            .expect("a member");
+        let others: Vec<String> = covered
+            .keys()
+            .filter(|other| *other != index)
+            .map(|other| rule_label(set, &set.rules[*other]))
+            .collect();
+        let ports = merge(ports);
+        let mut f = exposed_finding(set, member.rule, policy, family, &member.texts, &ports);
+        f.rule_index = *index;
+        f.related = others.clone();
+        f.message = format!(
+            "{} allows {} from {}; with {} of the same security group ({group}) this covers all of {}, and AWS allows the union of a group's rules: {} ({}) is open to the internet",
+            rule_label(set, member.rule),
+            super::eval::describe_traffic(member.rule),
+            member.texts.join(", "),
+            others.join(", "),
+            family.as_str(),
+            policy.meta.title.trim_end_matches(" open to the world"),
+            f.ports.join(", "),
+        );
+        out.push(f);
+    }
+}
+
+/// A rule's known, valid CIDRs of `family`, parsed and as written.
+fn known_nets(rule: &IngressRule, family: Family) -> (Vec<IpNet>, Vec<String>) {
+    rule.cidrs
+        .iter()
+        .filter_map(|entry| {
+            let text = entry.text()?;
+            let net = cidr::parse(text)?;
+            (cidr::family(&net) == family).then(|| (net, text.to_string()))
+        })
+        .unzip()
+}
+
+/// `aws_security_group.files ingress[1]`, or the address of a standalone rule.
+fn rule_label(set: &RuleSet, rule: &IngressRule) -> String {
+    let address = &set.resources[rule.resource].address;
+    match rule.block_label() {
+        Some(block) => format!("{address} {block}"),
+        None => address.clone(),
+    }
+}
+
+/// Adjacent or overlapping ranges of one protocol, merged.
+fn merge(ports: &[PortSpec]) -> Vec<PortSpec> {
+    let mut sorted: Vec<PortSpec> = ports.to_vec();
+    sorted.sort_by_key(|p| (p.protocol.as_str(), p.range.from));
+    let mut merged: Vec<PortSpec> = Vec::new();
+    for port in sorted {
+        match merged.last_mut() {
+            Some(last)
+                if last.protocol == port.protocol
+                    && u32::from(port.range.from) <= u32::from(last.range.to) + 1 =>
+            {
+                last.range.to = last.range.to.max(port.range.to);
+            }
+            _ => merged.push(port),
+        }
+    }
+    merged
+}
+
+/// PG003 for a standalone rule whose group the plan cannot tell and that opens a guarded port
+/// (or may) to public CIDRs: with other rules of whatever group it lands in, it could cover the
+/// world. Rules that already have a finding of a policy are not reported again for it.
+fn undetermined_groups(set: &RuleSet, policies: &PolicySet, out: &mut Vec<Finding>) {
+    for (index, rule) in set.rules.iter().enumerate() {
+        if rule.group.is_some() || rule.block.is_some() {
+            continue;
+        }
+        let public: Vec<String> = Family::ALL
+            .iter()
+            .flat_map(|family| known_nets(rule, *family).1)
+            .filter(|text| cidr::parse(text).is_some_and(|net| cidr::is_public(&net)))
+            .collect();
+        if public.is_empty() {
+            continue;
+        }
+        let reported = |id: &str| out.iter().any(|f| f.rule_index == index && f.rule_id == id);
+        if reported(&unknown_value_meta().id) {
+            continue;
+        }
+        let could: Vec<(&Policy, Vec<PortSpec>)> = policies
+            .policies
+            .iter()
+            .filter(|p| !reported(&p.meta.id))
+            .filter_map(|p| match port_match(rule, p) {
+                PortMatch::Opens(ports) | PortMatch::Maybe(ports) => Some((p, ports)),
+                PortMatch::No => None,
+            })
+            .collect();
+        if could.is_empty() {
+            continue;
+        }
+        let meta = unknown_value_meta();
+        let mut f = base_finding(set, rule, &meta, FindingKind::Unknown);
+        f.rule_index = index;
+        f.related = could.iter().map(|(p, _)| p.meta.id.clone()).collect();
+        f.ports = could
+            .iter()
+            .flat_map(|(_, ports)| ports.iter().map(ToString::to_string))
+            .collect();
+        f.message = format!(
+            "{}: the security group it belongs to is unknown until apply (its security_group_id is not a plain reference to a group of this plan), so portgate cannot union it with the group's other rules; it allows {} from public CIDRs ({}) and could complete a world cover that violates {}",
+            rule_label(set, rule),
+            super::eval::describe_traffic(rule),
+            public.join(", "),
+            could
+                .iter()
+                .map(|(p, _)| format!("{} {}", p.meta.id, p.meta.title))
+                .collect::<Vec<_>>()
+                .join(" and "),
+        );
+        out.push(f);
+    }
+}
