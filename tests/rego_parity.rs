@@ -10,6 +10,9 @@
 //!
 //! The Rego unit tests (`policies/rego/**/*_test.rego`) run here too.
 
+#[path = "common/random_groups.rs"]
+mod random_groups;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -303,4 +306,23 @@ fn rego_unit_tests_pass() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 40, ..Default::default() })]
+
+    /// The Rego group pass equals the native one on random groups (tests/group_properties.rs
+    /// holds the native engine to a brute-force oracle on the same groups).
+    #[test]
+    fn rego_unions_groups_like_the_native_engine(
+        rules in proptest::collection::vec(random_groups::rule(), 1..6)
+    ) {
+        let (plan, _) = random_groups::plan(&rules);
+        let text = serde_json::to_string(&plan).unwrap();
+        let native = native_pairs("random", text.as_bytes());
+        let mut engine = engine(false);
+        engine.set_input(regorus::Value::from_json_str(&text).unwrap());
+        let rego = finding_pairs(&eval(&mut engine, "data.portgate.lib.findings"));
+        proptest::prop_assert_eq!(rego, native, "{:#?}", rules);
+    }
 }
