@@ -64,6 +64,52 @@ fn covers(cidrs: &[&str], v6: bool) -> bool {
     false
 }
 
+/// Whether a CIDR can hold internet addresses: not inside RFC 1918, RFC 6598, unique-local or
+/// link-local space.
+fn public(cidr: &str) -> bool {
+    let (v6, a, b) = interval(cidr);
+    ![
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+    ]
+    .iter()
+    .map(|p| interval(p))
+    .any(|(six, first, last)| six == v6 && first <= a && b <= last)
+}
+
+/// What the patch of a rule whose CIDRs cover the family alone replaces: its /0 entries, then
+/// public entries largest first while the rest still covers; without a /0 entry, all of them.
+fn given_up_alone<'c>(own: &[&'c str], v6: bool) -> Vec<&'c str> {
+    let mut chosen: Vec<&str> = own.iter().copied().filter(|c| c.ends_with("/0")).collect();
+    if chosen.is_empty() {
+        return own.to_vec();
+    }
+    let mut rest: Vec<&str> = own
+        .iter()
+        .copied()
+        .filter(|c| !c.ends_with("/0") && public(c))
+        .collect();
+    let prefix = |c: &str| c.split('/').nth(1).unwrap().parse::<u32>().unwrap();
+    rest.sort_by_key(|c| prefix(c));
+    for c in rest {
+        let remaining: Vec<&str> = own
+            .iter()
+            .copied()
+            .filter(|o| !chosen.contains(o))
+            .collect();
+        if !covers(&remaining, v6) {
+            break;
+        }
+        chosen.push(c);
+    }
+    chosen
+}
+
 /// Whether a rule opens `l4` port `port`, read as AWS reads it.
 fn opens(r: &Rule, l4: &str, port: i64) -> bool {
     match r.protocol.to_ascii_lowercase().as_str() {
@@ -106,17 +152,26 @@ fn oracle(
                         .copied()
                         .filter(|&i| covers(&family_of(&rules[i]), v6))
                         .collect();
-                    let reported: Vec<usize> = if !alone.is_empty() {
-                        alone
-                    } else {
-                        let union: Vec<&str> =
-                            here.iter().flat_map(|&i| family_of(&rules[i])).collect();
-                        if here.len() > 1 && covers(&union, v6) {
-                            here
-                        } else {
-                            Vec::new()
-                        }
-                    };
+                    // What the rules that cover alone give up in their own patches: their /0
+                    // entries, or else all their entries of the family. When the rest of the
+                    // rules opening the port still cover the family, every one of them takes
+                    // part in the group's cover.
+                    let rest: Vec<&str> = here
+                        .iter()
+                        .flat_map(|&i| {
+                            let own = family_of(&rules[i]);
+                            let given_up = if alone.contains(&i) {
+                                given_up_alone(&own, v6)
+                            } else {
+                                Vec::new()
+                            };
+                            own.into_iter().filter(move |c| !given_up.contains(c))
+                        })
+                        .collect();
+                    let mut reported = alone;
+                    if here.len() > 1 && covers(&rest, v6) {
+                        reported.extend(here);
+                    }
                     for i in reported {
                         expected.insert((
                             labels[i].clone(),
@@ -158,5 +213,27 @@ proptest! {
         prop_assert_eq!(actual, expected, "{:#?}", rules);
         // Every rule has a known group here, so no PG003 is made up.
         prop_assert!(report.findings.iter().all(|g| g.finding.rule_id != "PG003"));
+
+        // What the patches do: each finding's CIDRs are replaced by the trusted network of their
+        // family. Afterwards no group covers a family on a guarded port any more.
+        let mut patched = rules.clone();
+        for f in report.findings.iter().map(|g| &g.finding) {
+            let label = match &f.block {
+                Some(block) => format!("{} {block}", f.address),
+                None => f.address.clone(),
+            };
+            let i = labels.iter().position(|l| *l == label).unwrap();
+            for text in &f.cidrs {
+                let trusted = if is_v6(text) { "2001:db8::/32" } else { "10.0.0.0/8" };
+                for cidr in patched[i].cidrs.iter_mut().filter(|c| *c == text) {
+                    *cidr = trusted;
+                }
+            }
+        }
+        let (patched_plan, _) = random_groups::plan(&patched);
+        let bytes = serde_json::to_vec(&patched_plan).unwrap();
+        let after = check(&bytes, "p.json", &policies, &CheckOptions::default()).unwrap();
+        let left: Vec<&str> = after.findings.iter().map(|g| g.finding.message.as_str()).collect();
+        prop_assert!(left.is_empty(), "still open after the patches: {:#?}\n{:#?}", left, patched);
     }
 }

@@ -164,7 +164,12 @@ impl FixSet {
 /// Computes the fixes of every exposed finding.
 pub fn suggest(rules: &RuleSet, findings: &[Finding], options: &FixOptions) -> FixSet {
     let mut worlds: BTreeMap<usize, World> = BTreeMap::new();
-    for finding in findings.iter().filter(|f| f.kind == FindingKind::Exposed) {
+    // A finding with no CIDR to replace is part of a group's cover that the patches of the
+    // group's other rules close (see `policy::groups`): nothing to change in its rule.
+    for finding in findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Exposed && !f.cidrs.is_empty())
+    {
         let world = worlds.entry(finding.rule_index).or_default();
         for text in &finding.cidrs {
             if let Some(net) = cidr::parse(text) {

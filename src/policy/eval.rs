@@ -149,6 +149,38 @@ fn evaluate_rule(set: &RuleSet, rule: &IngressRule, policies: &PolicySet, out: &
 }
 
 /// Splits a rule's CIDRs by family and decides, per family, world / not world / unknown.
+/// When `nets` (all of `family`) cover the family: the entries a patch replaces, as indexes. The
+/// /0 entries, and, when what remains still covers the family (`::/0` beside `::/1` and
+/// `8000::/1`), public entries too, largest first, until it does not; without a /0 entry,
+/// every entry (the split is the world). `None` when `nets` do not cover the family.
+pub(super) fn world_entries(nets: &[IpNet], family: Family) -> Option<Vec<usize>> {
+    if !cidr::covers_world(nets, family) {
+        return None;
+    }
+    let mut chosen: Vec<usize> = (0..nets.len())
+        .filter(|&i| nets[i].prefix_len() == 0)
+        .collect();
+    if chosen.is_empty() {
+        return Some((0..nets.len()).collect());
+    }
+    let mut rest: Vec<usize> = (0..nets.len())
+        .filter(|&i| nets[i].prefix_len() > 0 && cidr::is_public(&nets[i]))
+        .collect();
+    rest.sort_by_key(|&i| (nets[i].prefix_len(), i));
+    for i in rest {
+        let remaining: Vec<IpNet> = (0..nets.len())
+            .filter(|j| !chosen.contains(j))
+            .map(|j| nets[j])
+            .collect();
+        if !cidr::covers_world(&remaining, family) {
+            break;
+        }
+        chosen.push(i);
+    }
+    chosen.sort_unstable();
+    Some(chosen)
+}
+
 /// Returns the per-family covers (IPv4, IPv6) and the entries that do not parse.
 fn analyze_cidrs(rule: &IngressRule) -> ([FamilyCover; 2], Vec<String>) {
     let mut parsed: Vec<(IpNet, String)> = Vec::new();
@@ -168,27 +200,13 @@ fn analyze_cidrs(rule: &IngressRule) -> ([FamilyCover; 2], Vec<String>) {
         }
     }
     let cover = |family: Family, unknown: bool| {
-        let nets: Vec<IpNet> = parsed
+        let (nets, texts): (Vec<IpNet>, Vec<&String>) = parsed
             .iter()
             .filter(|(n, _)| cidr::family(n) == family)
-            .map(|(n, _)| *n)
-            .collect();
-        let world = cidr::covers_world(&nets, family).then(|| {
-            let zero: Vec<String> = parsed
-                .iter()
-                .filter(|(n, _)| cidr::family(n) == family && n.prefix_len() == 0)
-                .map(|(_, t)| t.clone())
-                .collect();
-            if zero.is_empty() {
-                parsed
-                    .iter()
-                    .filter(|(n, _)| cidr::family(n) == family)
-                    .map(|(_, t)| t.clone())
-                    .collect()
-            } else {
-                zero
-            }
-        });
+            .map(|(n, t)| (*n, t))
+            .unzip();
+        let world = world_entries(&nets, family)
+            .map(|chosen| chosen.into_iter().map(|i| texts[i].clone()).collect());
         FamilyCover { world, unknown }
     };
     (

@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 
 use ipnet::IpNet;
 
-use super::eval::{Finding, FindingKind, PortMatch, base_finding, exposed_finding, port_match};
+use super::eval::{
+    Finding, FindingKind, PortMatch, base_finding, exposed_finding, port_match, world_entries,
+};
 use super::{Policy, PolicySet, PortSpec, unknown_value_meta};
 use crate::rules::cidr::{self, Family};
 use crate::rules::protocol::{L4, PortRange};
@@ -51,6 +53,10 @@ struct Member<'r> {
     nets: Vec<IpNet>,
     texts: Vec<String>,
     rule: &'r IngressRule,
+    /// Its own CIDRs cover the family: the rule pass reports it, and its patch replaces
+    /// `world` (see [`world_entries`]).
+    alone: bool,
+    world: Vec<usize>,
 }
 
 fn union_findings(
@@ -72,20 +78,35 @@ fn union_findings(
                 return None;
             };
             let (nets, texts) = known_nets(rule, family);
+            let world = world_entries(&nets, family);
+            let alone = world.is_some();
+            let world = world.unwrap_or_default();
             (!nets.is_empty()).then_some(Member {
                 index,
                 hits,
                 nets,
                 texts,
                 rule,
+                alone,
+                world,
             })
         })
         .collect();
     if opening.len() < 2 {
         return;
     }
-    // The ports where only the union covers the family, per member.
+    // The rule pass's patches replace the world entries of the rules that cover alone. A port
+    // is covered by the group when the union of what else its rules hold still covers the
+    // family: then every rule opening it takes part, and the patches must go further.
+    let replaced_by_rule_pass: Vec<(usize, usize)> = opening
+        .iter()
+        .enumerate()
+        .flat_map(|(at, m)| m.world.iter().map(move |&entry| (at, entry)))
+        .collect();
+    // The ports the group covers, per member that does not cover alone, and the members that
+    // open each such port (indexes into `opening`).
     let mut covered: BTreeMap<usize, Vec<PortSpec>> = BTreeMap::new();
+    let mut covers: Vec<Vec<usize>> = Vec::new();
     for l4 in L4::ALL {
         // Every port where the set of opening members changes starts an interval.
         let mut points: Vec<u32> = opening
@@ -107,23 +128,53 @@ fn union_findings(
                     })
                 })
                 .collect();
-            if here.len() < 2 || here.iter().any(|m| cidr::covers_world(&m.nets, family)) {
-                continue;
-            }
-            let union: Vec<IpNet> = here.iter().flat_map(|m| m.nets.iter().copied()).collect();
-            if !cidr::covers_world(&union, family) {
+            let here_at: Vec<usize> = opening
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| here.iter().any(|h| h.index == m.index))
+                .map(|(at, _)| at)
+                .collect();
+            if here.len() < 2 || !still_covers(&opening, &here_at, &replaced_by_rule_pass, family) {
                 continue;
             }
             let range = PortRange {
                 from: from as u16,
                 to: to as u16,
             };
-            for m in &here {
+            for m in here.iter().filter(|m| !m.alone) {
                 covered.entry(m.index).or_default().push(PortSpec {
                     protocol: l4,
                     range,
                 });
             }
+            covers.push(here_at);
+        }
+    }
+    if covers.is_empty() {
+        return;
+    }
+    let replaced = entries_to_replace(&opening, &covers, replaced_by_rule_pass, family);
+    // A rule that covers alone may have to give up more than its world entries: its rule-pass
+    // finding lists them, so its patch replaces them too.
+    for m in opening.iter().filter(|m| m.alone) {
+        let extra: Vec<&String> = replaced
+            .iter()
+            .filter(|(at, _)| opening[*at].index == m.index)
+            .map(|(_, text)| text)
+            .collect();
+        let finding = out.iter_mut().find(|f| {
+            f.rule_index == m.index
+                && f.kind == FindingKind::Exposed
+                && f.rule_id == policy.meta.id
+                && f.family == Some(family)
+        });
+        if let Some(f) = finding {
+            for text in extra {
+                if !f.cidrs.contains(text) {
+                    f.cidrs.push(text.clone());
+                }
+            }
+            f.cidr = Some(f.cidrs.join(", "));
         }
     }
     for (index, ports) in &covered {
@@ -140,17 +191,39 @@ fn union_findings(
             .iter()
             .find(|m| m.index == *index)
             .expect("a member");
-        let others: Vec<String> = covered
-            .keys()
-            .filter(|other| *other != index)
+        let mut others: Vec<usize> = covers
+            .iter()
+            .filter(|here| here.iter().any(|&at| opening[at].index == *index))
+            .flat_map(|here| here.iter().map(|&at| opening[at].index))
+            .filter(|other| other != index)
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        let others: Vec<String> = others
+            .iter()
             .map(|other| rule_label(set, &set.rules[*other]))
             .collect();
         let ports = merge(ports);
-        let mut f = exposed_finding(set, member.rule, policy, family, &member.texts, &ports);
+        // The entries of this rule the patch replaces (possibly none: the other rules' then
+        // close the cover).
+        let mine: Vec<String> = replaced
+            .iter()
+            .filter(|(at, _)| opening[*at].index == *index)
+            .map(|(_, text)| text.clone())
+            .collect();
+        let mut f = exposed_finding(set, member.rule, policy, family, &mine, &ports);
+        if mine.is_empty() {
+            f.cidr = None;
+        }
         f.rule_index = *index;
         f.related = others.clone();
+        let keep = if mine.is_empty() {
+            "; its own CIDRs can stay: replacing the public ones of the other rules closes the cover".to_string()
+        } else {
+            String::new()
+        };
         f.message = format!(
-            "{} allows {} from {}; with {} of the same security group ({group}) this covers all of {}, and AWS allows the union of a group's rules: {} ({}) is open to the internet",
+            "{} allows {} from {}; with {} of the same security group ({group}) this covers all of {}, and AWS allows the union of a group's rules: {} ({}) is open to the internet{keep}",
             rule_label(set, member.rule),
             super::eval::describe_traffic(member.rule),
             member.texts.join(", "),
@@ -161,6 +234,61 @@ fn union_findings(
         );
         out.push(f);
     }
+}
+
+/// Which entries a patch must replace so that no covered port stays covered: the public entries
+/// of the members, the largest networks first, until the union of what remains covers the
+/// family on none of the ports in `covers` (each a list of indexes into `members`). Private
+/// entries never need to go: they cannot cover a family. Returns (member index, entry text).
+fn entries_to_replace(
+    members: &[Member<'_>],
+    covers: &[Vec<usize>],
+    mut removed: Vec<(usize, usize)>,
+    family: Family,
+) -> Vec<(usize, String)> {
+    let mut candidates: Vec<(usize, usize)> = members
+        .iter()
+        .enumerate()
+        .flat_map(|(at, m)| (0..m.nets.len()).map(move |entry| (at, entry)))
+        .filter(|&(at, entry)| cidr::is_public(&members[at].nets[entry]))
+        .filter(|candidate| !removed.contains(candidate))
+        .collect();
+    candidates.sort_by_key(|&(at, entry)| (members[at].nets[entry].prefix_len(), at, entry));
+    for candidate in candidates {
+        if !covers
+            .iter()
+            .any(|here| still_covers(members, here, &removed, family))
+        {
+            break;
+        }
+        removed.push(candidate);
+    }
+    removed
+        .into_iter()
+        .map(|(at, entry)| (at, members[at].texts[entry].clone()))
+        .collect()
+}
+
+/// Whether the members `here` (indexes into `members`) still cover the family without the
+/// `removed` (member, entry) pairs.
+fn still_covers(
+    members: &[Member<'_>],
+    here: &[usize],
+    removed: &[(usize, usize)],
+    family: Family,
+) -> bool {
+    let remaining: Vec<IpNet> = here
+        .iter()
+        .flat_map(|&at| {
+            members[at]
+                .nets
+                .iter()
+                .enumerate()
+                .filter(move |(entry, _)| !removed.contains(&(at, *entry)))
+                .map(|(_, net)| *net)
+        })
+        .collect();
+    cidr::covers_world(&remaining, family)
 }
 
 /// A rule's known, valid CIDRs of `family`, parsed and as written.

@@ -1052,14 +1052,52 @@ openers(g, id, family, l4, port) := [m |
 	count(family_nets(m, family)) > 0
 ]
 
+# A port is covered by the group when the rules opening it still cover the family once the
+# rules that cover it alone have given up what their own patches replace (world_indexes).
 union_covers(g, id, family, l4, port) if {
 	here := openers(g, id, family, l4, port)
 	count(here) > 1
-	every m in here {
-		not covers_world(family_nets(m, family))
-	}
-	covers_world([n | some m in here; some n in family_nets(m, family)])
+	covers_world([n | some m in here; some n in rest_nets(m, family)])
 }
+
+rest_nets(m, family) := [n |
+	nets := family_nets(m, family)
+	given_up := world_or_none(nets)
+	some i, n in nets
+	not i in given_up
+]
+
+world_or_none(nets) := w if {
+	w := world_indexes(nets)
+} else := set()
+
+# The entries (indexes of `nets`, all of one family that they cover) a patch replaces: the /0
+# entries, then public entries largest first while the rest still covers; without a /0 entry,
+# all of them (src/policy/eval.rs, world_entries).
+world_indexes(nets) := {i | some i, _ in nets} if {
+	covers_world(nets)
+	count(zero_indexes(nets)) == 0
+}
+
+world_indexes(nets) := removed if {
+	covers_world(nets)
+	zeros := zero_indexes(nets)
+	count(zeros) > 0
+	order := public_order(nets)
+	ks := [k |
+		some k in numbers.range(0, count(order))
+		not covers_world(remaining_after(nets, first_k(zeros, order, k)))
+	]
+	removed := first_k(zeros, order, min(ks))
+}
+
+zero_indexes(nets) := {i | some i, n in nets; n.prefix == 0}
+
+public_order(nets) := [pair[1] | some pair in sort([[n.prefix, i] | some i, n in nets; n.prefix > 0; is_public(n)])]
+
+first_k(zeros, order, k) := zeros | {i | some j, i in order; j < k}
+
+remaining_after(nets, removed) := [n | some i, n in nets; not i in removed]
 
 # The guarded ports a rule opens where only its group's union covers the family.
 union_ports(rule, id, family) := [sprintf("%s/%d", [spec.protocol, port]) |
