@@ -196,7 +196,10 @@ pub fn check_reader(
     policies: &PolicySet,
     options: &CheckOptions,
 ) -> Result<CheckReport, Error> {
-    let keep = |resource_type: &str| rules::RESOURCE_TYPES.contains(&resource_type);
+    let keep = |resource_type: &str| {
+        rules::RESOURCE_TYPES.contains(&resource_type)
+            || rules::PREFIX_LIST_TYPES.contains(&resource_type)
+    };
     let parsed = plan::Plan::read(reader, source_name, &keep)?;
     let rule_set = rules::extract(&parsed)?;
     let findings = policy::evaluate(&rule_set, policies);
@@ -290,6 +293,23 @@ pub fn check_reader(
         }
     }
 
+    let mut unchecked: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (list, address) in &rule_set.unchecked_prefix_lists {
+        match unchecked.iter_mut().find(|(l, _)| l == list) {
+            Some((_, addresses)) => addresses.push(address),
+            None => unchecked.push((list, vec![address])),
+        }
+    }
+    for (list, addresses) in unchecked {
+        let more = match addresses.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        warnings.push(format!(
+            "prefix list {list} (a source of {}{more}) is not in the plan: its entries are not checked",
+            addresses[0]
+        ));
+    }
     if parsed.errored {
         warnings.push(
             "the plan is marked errored: `terraform plan` failed, so its planned values may be incomplete"

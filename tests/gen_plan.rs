@@ -70,8 +70,12 @@ fn assert_exact(opts: &Options) {
         .filter(|id| !matches!(*id, "PG001" | "PG002"))
         .collect();
     assert!(other.is_empty(), "{opts:?}: unexpected {other:?} findings");
+    // The generator's rules also name a prefix list outside the plan: reported as not checked.
     assert!(
-        report.warnings.is_empty(),
+        report
+            .warnings
+            .iter()
+            .all(|w| w.starts_with("prefix list ") && w.ends_with("its entries are not checked")),
         "{opts:?}: {:?}",
         report.warnings
     );

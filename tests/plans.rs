@@ -379,6 +379,32 @@ fn a_world_split_across_the_rules_of_one_group_is_reported_on_each_of_them() {
 }
 
 #[test]
+fn prefix_lists_of_the_plan_count_as_sources_and_others_are_named_as_not_checked() {
+    let run = assert_plan("prefix_lists");
+    let message = |address: &str| {
+        run.findings()
+            .iter()
+            .find(|f| f["address"] == address)
+            .unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let via_list = message("aws_security_group_rule.via_list");
+    assert!(
+        via_list.contains("0.0.0.0/0 is an entry of prefix list aws_ec2_managed_prefix_list.open"),
+        "{via_list}"
+    );
+    let warnings = run.json["warnings"].to_string();
+    assert!(
+        warnings.contains(
+            "prefix list pl-63a5400a (a source of aws_security_group_rule.aws_managed) is not in the plan: its entries are not checked"
+        ),
+        "{warnings}"
+    );
+}
+
+#[test]
 fn a_change_whose_whole_planned_state_is_unknown_is_pg003_and_fails_under_unknown_fail() {
     let run = assert_plan("whole_state_unknown");
     for finding in run.findings() {

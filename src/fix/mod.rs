@@ -194,8 +194,19 @@ pub fn suggest(rules: &RuleSet, findings: &[Finding], options: &FixOptions) -> F
             .cloned()
             .collect();
         let mut notes = Vec::new();
-        let source = source_edits(&mut tree, resource, rule, &world, &trusted, &mut notes)
-            .and_then(|edits| accept(&mut accepted, edits));
+        // A world entry from a prefix list is not written in the rule: a patch of the rule
+        // alone would leave it open.
+        let from_list = rule.cidrs.iter().find_map(|c| match &c.value {
+            CidrValue::PrefixList { value, list } if world.holds(value) => Some(format!(
+                "the world comes from the entry {value} of prefix list {list}; change that entry"
+            )),
+            _ => None,
+        });
+        let source = match from_list {
+            Some(reason) => Err(reason),
+            None => source_edits(&mut tree, resource, rule, &world, &trusted, &mut notes)
+                .and_then(|edits| accept(&mut accepted, edits)),
+        };
         let fix = match source {
             Ok(by_file) => source_fix(&by_file, &trusted, notes),
             Err(reason) => suggestion(resource, rule, &world, &trusted, reason),
@@ -348,9 +359,12 @@ fn suggestion(
     trusted: &[TrustedCidr],
     reason: String,
 ) -> Fix {
+    // Entries a rule gets from prefix lists are not written in the rule: the reason says which
+    // entry to change.
     let mut attributes: Vec<&'static str> = Vec::new();
     for entry in &rule.cidrs {
-        if entry.text().is_some() && !attributes.contains(&entry.attribute) {
+        let from_list = matches!(entry.value, CidrValue::PrefixList { .. });
+        if entry.text().is_some() && !from_list && !attributes.contains(&entry.attribute) {
             attributes.push(entry.attribute);
         }
     }

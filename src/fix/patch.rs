@@ -29,6 +29,11 @@ impl World {
             .get(&cidr::family(net))
             .is_some_and(|m| m.contains(net))
     }
+
+    /// Whether the CIDR `text` is one of the entries to replace.
+    pub fn holds(&self, text: &str) -> bool {
+        cidr::parse(text).is_some_and(|net| self.is_member(&net))
+    }
 }
 
 /// What happens to one element of a CIDR list.

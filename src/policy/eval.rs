@@ -359,6 +359,9 @@ pub(super) fn exposed_finding(
             crate::rules::CidrValue::Resolved { value, reference } if world.contains(value) => {
                 Some(format!("{value} is {reference}"))
             }
+            crate::rules::CidrValue::PrefixList { value, list } if world.contains(value) => {
+                Some(format!("{value} is an entry of prefix list {list}"))
+            }
             _ => None,
         })
         .collect();
@@ -468,6 +471,7 @@ mod tests {
                 plan_line: None,
             }],
             rules: vec![rule],
+            unchecked_prefix_lists: Vec::new(),
         }
     }
 

@@ -20,8 +20,11 @@
 
 pub mod cidr;
 mod group;
+mod prefix_list;
 pub mod protocol;
 mod resolve;
+
+pub use prefix_list::PREFIX_LIST_TYPES;
 
 use std::collections::BTreeMap;
 
@@ -96,6 +99,12 @@ pub enum CidrValue {
         value: String,
         reference: String,
     },
+    /// An entry of the prefix list `list` (an address in the plan, or the id of a list outside
+    /// it) that the rule names as a source.
+    PrefixList {
+        value: String,
+        list: String,
+    },
     Unknown,
 }
 
@@ -115,7 +124,9 @@ impl CidrEntry {
     /// The CIDR text, when known (literally or through a resolved reference).
     pub fn text(&self) -> Option<&str> {
         match &self.value {
-            CidrValue::Literal(text) | CidrValue::Resolved { value: text, .. } => Some(text),
+            CidrValue::Literal(text)
+            | CidrValue::Resolved { value: text, .. }
+            | CidrValue::PrefixList { value: text, .. } => Some(text),
             CidrValue::Unknown => None,
         }
     }
@@ -170,11 +181,15 @@ impl IngressRule {
 pub struct RuleSet {
     pub resources: Vec<CheckedResource>,
     pub rules: Vec<IngressRule>,
+    /// Prefix lists that rules name but the plan does not define, each with the address of a
+    /// resource naming it: their entries are not checked.
+    pub unchecked_prefix_lists: Vec<(String, String)>,
 }
 
 /// Reads the ingress rules of every checked resource in the plan.
 pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
     let resolver = resolve::Resolver::new(plan);
+    let lists = prefix_list::PrefixLists::read(plan, &resolver)?;
     let mut set = RuleSet::default();
     let mut hints: Vec<group::GroupHint> = Vec::new();
     // What a standalone rule says about its group when `security_group_id` is unknown.
@@ -251,7 +266,25 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
                 hints.push(group::GroupHint::Group {
                     id: reader.scalar(&sg.id, "id").known().cloned().flatten(),
                 });
-                inline_rules(index, resource, &sg, &reader, &after_path, &resolver)
+                let mut rules = inline_rules(index, resource, &sg, &reader, &after_path, &resolver);
+                if let Some(Some(blocks)) = &sg.ingress {
+                    let marks = reader.unknown.get("ingress");
+                    for rule in &mut rules {
+                        let Some(i) = rule.block else { continue };
+                        let Some(Some(block)) = blocks.get(i) else {
+                            continue;
+                        };
+                        let element = FieldReader {
+                            unknown: marks.and_then(|m| m.get(i)).unwrap_or(&Value::Null),
+                            planned_only: reader.planned_only,
+                        };
+                        let ids = element.id_list(&block.prefix_list_ids, "prefix_list_ids");
+                        let (entries, unchecked) =
+                            lists.sources("prefix_list_ids", ids.as_deref(), None);
+                        add_prefix_list_sources(&mut set, index, rule, entries, unchecked);
+                    }
+                }
+                rules
             }
             "aws_security_group_rule" => {
                 let r: SecurityGroupRuleAfter = plan.read_value(after, &after_path)?;
@@ -259,9 +292,22 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
                     resource,
                     reader.scalar(&r.security_group_id, "security_group_id"),
                 ));
-                security_group_rule(index, &r, &reader, &after_path)
-                    .into_iter()
-                    .collect()
+                let mut rules: Vec<IngressRule> =
+                    security_group_rule(index, &r, &reader, &after_path)
+                        .into_iter()
+                        .collect();
+                for rule in &mut rules {
+                    let ids = reader.id_list(&r.prefix_list_ids, "prefix_list_ids");
+                    let references = resolver.id_references(
+                        resource,
+                        "prefix_list_ids",
+                        &[PREFIX_LIST_TYPES[0]],
+                    );
+                    let (entries, unchecked) =
+                        lists.sources("prefix_list_ids", ids.as_deref(), references);
+                    add_prefix_list_sources(&mut set, index, rule, entries, unchecked);
+                }
+                rules
             }
             _ => {
                 let r: VpcIngressRuleAfter = plan.read_value(after, &after_path)?;
@@ -269,7 +315,17 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
                     resource,
                     reader.scalar(&r.security_group_id, "security_group_id"),
                 ));
-                vec![vpc_ingress_rule(index, &r, &reader, &after_path)]
+                let mut rule = vpc_ingress_rule(index, &r, &reader, &after_path);
+                let ids = match reader.scalar(&r.prefix_list_id, "prefix_list_id") {
+                    Known::Known(id) => Some(id.into_iter().map(Some).collect::<Vec<_>>()),
+                    Known::Unknown => None,
+                };
+                let references =
+                    resolver.id_references(resource, "prefix_list_id", &[PREFIX_LIST_TYPES[0]]);
+                let (entries, unchecked) =
+                    lists.sources("prefix_list_id", ids.as_deref(), references);
+                add_prefix_list_sources(&mut set, index, &mut rule, entries, unchecked);
+                vec![rule]
             }
         };
         for rule in &mut rules {
@@ -279,6 +335,31 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
     }
     group::assign(&mut set, &hints);
     Ok(set)
+}
+
+/// Adds the CIDRs a rule gets from prefix lists to its sources, and notes the lists that are
+/// not in the plan.
+fn add_prefix_list_sources(
+    set: &mut RuleSet,
+    resource: usize,
+    rule: &mut IngressRule,
+    entries: Vec<CidrEntry>,
+    unchecked: Vec<String>,
+) {
+    if let Some(unknown) = entries.iter().find(|e| e.value == CidrValue::Unknown) {
+        let label = format!("{} (entries)", unknown.attribute);
+        if !rule.unknown_attributes.contains(&label) {
+            rule.unknown_attributes.push(label);
+        }
+    }
+    rule.cidrs.extend(entries);
+    let address = set.resources[resource].address.clone();
+    for id in unchecked {
+        let pair = (id, address.clone());
+        if !set.unchecked_prefix_lists.contains(&pair) {
+            set.unchecked_prefix_lists.push(pair);
+        }
+    }
 }
 
 /// The name [`IngressRule::unknown_attributes`] gives a resource whose whole planned state is
@@ -579,6 +660,33 @@ impl FieldReader<'_> {
         }
     }
 
+    /// A list of ids (prefix lists): `None` when the list is unknown until apply; an element
+    /// `None` when that id is.
+    fn id_list(
+        &self,
+        field: &Field<Vec<Option<String>>>,
+        key: &str,
+    ) -> Option<Vec<Option<String>>> {
+        if self.is_unknown(key) || (self.planned_only && field.is_none()) {
+            return None;
+        }
+        let marks = self.unknown.get(key);
+        Some(match field {
+            Some(Some(list)) => list
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    if marks.and_then(|m| m.get(i)) == Some(&Value::Bool(true)) {
+                        None
+                    } else {
+                        id.clone()
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
     fn source_scalar(&self, rule: &mut IngressRule, field: &Field<String>, key: &str) {
         match self.scalar(field, key) {
             Known::Known(Some(text)) => rule.other_sources.push(text),
@@ -768,7 +876,10 @@ mod tests {
             "module.net.aws_security_group_rule.r"
         );
         let attrs: Vec<&str> = set.rules[0].cidrs.iter().map(|c| c.attribute).collect();
-        assert_eq!(attrs, ["cidr_blocks", "ipv6_cidr_blocks"]);
+        assert_eq!(
+            attrs,
+            ["cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"]
+        );
         assert!(
             set.rules[0]
                 .cidrs

@@ -161,27 +161,50 @@ impl<'p> Resolver<'p> {
     /// module instance (a literal instance key is kept). An expression with any other reference
     /// (`count.index`, a variable, a second resource) says nothing certain: `None`.
     pub(super) fn group_reference(&self, resource: &PlannedResource) -> Option<String> {
+        match self
+            .id_references(
+                resource,
+                "security_group_id",
+                &["aws_security_group", "aws_default_security_group"],
+            )?
+            .as_slice()
+        {
+            [only] => Some(only.clone()),
+            _ => None,
+        }
+    }
+
+    /// The addresses (in the resource's module instance) of the resources whose `id` the
+    /// configuration expression of `attribute` refers to, when every reference it makes is the
+    /// `id` of a resource of one of `types`; `None` when any other reference is made, or the
+    /// configuration does not show the attribute.
+    pub(super) fn id_references(
+        &self,
+        resource: &PlannedResource,
+        attribute: &str,
+        types: &[&str],
+    ) -> Option<Vec<String>> {
         let expressions = self.expressions(resource)?;
         let expression: Expression =
-            serde_json::from_value(expressions.get("security_group_id")?.clone()).ok()?;
+            serde_json::from_value(expressions.get(attribute)?.clone()).ok()?;
         let significant = significant_references(&expression.references);
-        let [reference] = significant.as_slice() else {
-            return None;
-        };
-        let target = attribute_reference(reference)?;
-        let group_type = target.resource.split('.').next()?;
-        if target.attribute != "id"
-            || !matches!(
-                group_type,
-                "aws_security_group" | "aws_default_security_group"
-            )
-        {
+        if significant.is_empty() {
             return None;
         }
-        Some(match &resource.module_address {
-            Some(module) => format!("{module}.{}", target.resource),
-            None => target.resource,
-        })
+        significant
+            .iter()
+            .map(|reference| {
+                let target = attribute_reference(reference)?;
+                let resource_type = target.resource.split('.').next()?;
+                if target.attribute != "id" || !types.contains(&resource_type) {
+                    return None;
+                }
+                Some(match &resource.module_address {
+                    Some(module) => format!("{module}.{}", target.resource),
+                    None => target.resource,
+                })
+            })
+            .collect()
     }
 
     /// The known string value of the single resource attribute `expression` refers to.

@@ -38,5 +38,6 @@ pub fn one_rule(
             note: None,
             group: None,
         }],
+        unchecked_prefix_lists: Vec::new(),
     }
 }

@@ -344,8 +344,11 @@ raw_rules contains rule if {
 		"from_port": scalar(reader, obj, "from_port"),
 		"to_port": scalar(reader, obj, "to_port"),
 		"cidrs": array.concat(
-			cidr_list(reader, obj, "cidr_blocks"),
-			cidr_list(reader, obj, "ipv6_cidr_blocks"),
+			array.concat(
+				cidr_list(reader, obj, "cidr_blocks"),
+				cidr_list(reader, obj, "ipv6_cidr_blocks"),
+			),
+			prefix_sources(r, "prefix_list_ids", id_items(reader, obj, "prefix_list_ids"), false),
 		),
 		"direction_known": true,
 		"whole_unknown": false,
@@ -378,8 +381,11 @@ raw_rules contains rule if {
 		"from_port": scalar(reader, r.after, "from_port"),
 		"to_port": scalar(reader, r.after, "to_port"),
 		"cidrs": array.concat(
-			cidr_list(reader, r.after, "cidr_blocks"),
-			cidr_list(reader, r.after, "ipv6_cidr_blocks"),
+			array.concat(
+				cidr_list(reader, r.after, "cidr_blocks"),
+				cidr_list(reader, r.after, "ipv6_cidr_blocks"),
+			),
+			prefix_sources(r, "prefix_list_ids", id_items(reader, r.after, "prefix_list_ids"), true),
 		),
 		"direction_known": direction_known,
 		"whole_unknown": false,
@@ -408,8 +414,11 @@ raw_rules contains rule if {
 		"from_port": scalar(reader, r.after, "from_port"),
 		"to_port": scalar(reader, r.after, "to_port"),
 		"cidrs": array.concat(
-			cidr_scalar(reader, r.after, "cidr_ipv4"),
-			cidr_scalar(reader, r.after, "cidr_ipv6"),
+			array.concat(
+				cidr_scalar(reader, r.after, "cidr_ipv4"),
+				cidr_scalar(reader, r.after, "cidr_ipv6"),
+			),
+			prefix_sources(r, "prefix_list_id", id_items(reader, r.after, "prefix_list_id"), true),
 		),
 		"direction_known": true,
 		"whole_unknown": false,
@@ -490,6 +499,150 @@ group_reference(r) := qualified(r.module_address, resource) if {
 	[resource, "id"] := attribute_reference(sig[0])
 	split(resource, ".")[0] in group_types
 }
+
+# ---- prefix lists (src/rules/prefix_list.rs) --------------------------------------------------
+#
+# A rule whose source is a prefix list allows every CIDR in it. The entries of the lists the plan
+# defines (entry blocks of aws_ec2_managed_prefix_list, aws_ec2_managed_prefix_list_entry
+# resources) count as the rule's CIDRs; unknown entries, and ids that cannot be tied to a list,
+# are unknown sources. A list outside the plan adds nothing (the CLI names it as not checked).
+
+prefix_list_type := "aws_ec2_managed_prefix_list"
+
+prefix_lists contains l if {
+	some l in planned
+	l.managed
+	l.type == prefix_list_type
+	not l.deposed
+	not l.gone
+}
+
+prefix_list_entries contains x if {
+	some x in planned
+	x.managed
+	x.type == "aws_ec2_managed_prefix_list_entry"
+	not x.deposed
+	not x.gone
+}
+
+# The ids of a rule's prefix list attribute: null when unknown until apply, else a list whose
+# elements are null where that id is unknown.
+id_items(reader, obj, key) := null if {
+	is_unknown(reader.unknown, key)
+} else := null if {
+	reader.planned_only
+	not has_key(obj, key)
+} else := [id_or_null(reader, key, i, v) | some i, v in obj[key]] if {
+	is_array(obj[key])
+} else := [obj[key]] if {
+	is_string(obj[key])
+} else := []
+
+id_or_null(reader, key, i, v) := v if {
+	is_string(v)
+	not reader.unknown[key][i] == true
+} else := null
+
+# The CIDR entries (texts, null where unknown) of a list of the plan, by address.
+list_entries_of(l) := [null] if {
+	l.after == null
+} else := [null] if {
+	is_unknown(l.unknown, "entry")
+} else := [null] if {
+	l.planned_only
+	not has_key(l.after, "entry")
+} else := [entry_block_cidr(l, i, e) | some i, e in l.after.entry] if {
+	is_array(l.after.entry)
+} else := []
+
+entry_block_cidr(l, i, e) := e.cidr if {
+	is_object(e)
+	is_string(e.cidr)
+	not is_unknown(object.get(l, ["unknown", "entry", i], null), "cidr")
+} else := null
+
+entry_value(x) := x.after.cidr if {
+	is_object(x.after)
+	s := scalar(reader_of(x), x.after, "cidr")
+	s.known
+	is_string(s.value)
+} else := null
+
+entry_known_list(x) := s.value if {
+	s := scalar(reader_of(x), object_or_empty(x.after), "prefix_list_id")
+	s.known
+	is_string(s.value)
+}
+
+entry_referenced_list(x) := address if {
+	not entry_known_list(x)
+	[address] := id_references(x, "prefix_list_id", {prefix_list_type})
+}
+
+entries_by_address(address) := array.concat(list_entries_of(l), [entry_value(x) |
+	some x in prefix_list_entries
+	entry_referenced_list(x) == address
+]) if {
+	some l in prefix_lists
+	l.address == address
+}
+
+list_id_of(l) := s.value if {
+	s := scalar(reader_of(l), object_or_empty(l.after), "id")
+	s.known
+	is_string(s.value)
+}
+
+entries_by_id(id) := array.concat(base, [entry_value(x) |
+	some x in prefix_list_entries
+	entry_known_list(x) == id
+]) if {
+	bases := [entries_by_address(l.address) | some l in prefix_lists; list_id_of(l) == id]
+	base := array.concat([], [e | some b in bases; some e in b])
+}
+
+# The resources whose `id` every reference of the attribute's expression names (all of `types`).
+id_references(r, attribute, types) := addresses if {
+	sig := significant_references(expression_references(expressions(r)[attribute]))
+	count(sig) > 0
+	addresses := [qualified(r.module_address, resource) |
+		some s in sig
+		[resource, "id"] := attribute_reference(s)
+		split(resource, ".")[0] in types
+	]
+	count(addresses) == count(sig)
+}
+
+prefix_entry(key, text) := {"attribute": key, "index": null, "known": true, "text": text} if is_string(text)
+
+prefix_entry(key, text) := {"attribute": key, "index": null, "known": false} if not is_string(text)
+
+prefix_sources(r, key, items, use_refs) := array.concat(
+	unknown_ids_part(r, key, items, use_refs),
+	[prefix_entry(key, e) | some id in known_items(items); some e in entries_by_id(id)],
+)
+
+known_items(items) := [] if items == null
+
+known_items(items) := [id | some id in items; id != null] if items != null
+
+some_id_unknown(items) if items == null
+
+some_id_unknown(items) if {
+	items != null
+	some id in items
+	id == null
+}
+
+unknown_ids_part(r, key, items, use_refs) := [] if {
+	not some_id_unknown(items)
+} else := settled if {
+	use_refs
+	addresses := id_references(r, key, {prefix_list_type})
+	lists := [entries_by_address(a) | some a in addresses]
+	count(lists) == count(addresses)
+	settled := [prefix_entry(key, e) | some entries in lists; some e in entries]
+} else := [{"attribute": key, "index": null, "known": false}]
 
 # ---- settling unknown CIDRs from the plan (src/rules/resolve.rs) ------------------------------
 #
@@ -810,8 +963,9 @@ family_unknown(rule, family) := count([e |
 
 entry_family_matches(e, family) if family_of_attribute[e.attribute] == family
 
-# A wholly unknown `ingress`, or a wholly unknown planned state, may hold either family.
-entry_family_matches(e, _) if e.attribute in {"ingress", "after"}
+# A wholly unknown `ingress`, a wholly unknown planned state, or an unknown prefix list entry
+# may hold either family.
+entry_family_matches(e, _) if e.attribute in {"ingress", "after", "prefix_list_ids", "prefix_list_id"}
 
 # A name in any case, or a number as the AWS provider reads it (Go's strconv.Atoi: a sign and
 # leading zeros are allowed, so "06" and "+6" are TCP and "-01" is every protocol).
