@@ -19,7 +19,11 @@
 # - Protocol names in any case and numbers (tcp/6, udp/17, read like Go's strconv.Atoi, so 06
 #   is tcp); -1 and all are every protocol and port; anything else has no TCP/UDP ports. A null bound or a reversed range opens nothing.
 # - The world is the UNION of a rule's CIDRs per family, so 0.0.0.0/1 + 128.0.0.0/1 and
-#   1.2.3.4/0 are the world.
+#   1.2.3.4/0 are the world; and a security group is the union of ALL its rules (inline blocks
+#   and rule resources on its id), port by port (src/policy/groups.rs).
+# - Entries of prefix lists the plan defines are sources of the rules that name them.
+# - A change whose whole planned state is unknown (after null, after_unknown true) is PG003, and
+#   so is a rule whose group cannot be told while its sources are public.
 # - PG003 when values unknown until apply could still make a PG001/PG002 finding, after trying
 #   to settle a single-attribute reference from the plan itself (src/rules/resolve.rs).
 #
