@@ -24,9 +24,9 @@ use tokio::net::TcpStream;
 
 use common::fake_tfc::{FakeTfc, PlanMode, Seen};
 use common::{
-    KEY, WAIT, attributes, exchange, fast, http, message, outcomes, post, post_head, post_raw,
-    read_until_closed, run_request, start_and_deliver, start_service, status_of, stop, testdata,
-    wait_idle, wait_until, wait_until_for,
+    KEY, WAIT, attributes, exchange, fast, healthz, http, message, outcomes, post, post_head,
+    post_raw, read_until_closed, run_request, start_and_deliver, start_service, status_of, stop,
+    testdata, wait_idle, wait_until, wait_until_for,
 };
 
 /// The verdict on testdata/plans/example.json: two findings, so `failed` with two outcomes.
@@ -673,12 +673,7 @@ async fn headers_that_never_end_are_cut_off_by_the_header_timeout() {
     assert!(answer.is_empty());
 
     // The service still works, and nothing was started.
-    let health = http()
-        .get(format!("http://{service}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(healthz(service).await, StatusCode::OK);
     assert_eq!(handle.jobs_in_flight(), 0);
     assert!(tfc.seen().is_empty());
     // Shutdown is not held up by a slow client either: its headers would take hours.
@@ -691,12 +686,7 @@ async fn headers_that_never_end_are_cut_off_by_the_header_timeout() {
     );
     // Connections are accepted in the order they were made: once a later one is answered,
     // the service is serving the slow one.
-    let health = http()
-        .get(format!("http://{service}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(healthz(service).await, StatusCode::OK);
     let report = stop(handle).await;
     assert!(report.drained);
 }
@@ -731,12 +721,7 @@ async fn malformed_json_with_a_valid_signature_is_400_and_starts_nothing() {
         let status = post_raw(service, "/runtask", body, Some(signature)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{shown}");
     }
-    let health = http()
-        .get(format!("http://{service}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(healthz(service).await, StatusCode::OK);
     assert_eq!(handle.jobs_in_flight(), 0);
     assert!(tfc.seen().is_empty(), "no outbound request");
     handle.stop().await;
@@ -831,12 +816,7 @@ async fn huge_or_lying_bodies_are_413_and_start_nothing() {
     assert_eq!(status_of(&answer), Some(400), "{text}");
     assert!(!text.contains("200 OK"), "{text}");
 
-    let health = http()
-        .get(format!("http://{service}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(healthz(service).await, StatusCode::OK);
     assert_eq!(handle.jobs_in_flight(), 0);
     assert!(tfc.seen().is_empty(), "no outbound request");
     handle.stop().await;

@@ -151,6 +151,14 @@ fn a_waiver_that_matches_nothing_is_reported_as_stale() {
     assert!(warning.starts_with("stale waiver"), "{warning}");
 }
 
+/// A directory holding `plan.json`, whose world-open SG carries the `portgate:waive` tag `tag`.
+fn tagged_plan_file(tag: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    std::fs::write(&plan, tagged_plan(tag)).unwrap();
+    (dir, plan)
+}
+
 /// A plan whose world-open SG carries a `portgate:waive` tag.
 fn tagged_plan(tag: &str) -> String {
     format!(
@@ -164,13 +172,7 @@ fn tagged_plan(tag: &str) -> String {
 
 #[test]
 fn a_resource_tag_waives_like_a_config_waiver() {
-    let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("plan.json");
-    std::fs::write(
-        &plan,
-        tagged_plan("PG002: file share behind VPN, until 2027-01-31"),
-    )
-    .unwrap();
+    let (dir, plan) = tagged_plan_file("PG002: file share behind VPN, until 2027-01-31");
     let args = ["check", plan.to_str().unwrap(), "--format", "json"];
     let out = portgate_in(
         dir.path(),
@@ -192,13 +194,7 @@ fn a_resource_tag_waives_like_a_config_waiver() {
 
 #[test]
 fn no_tag_waivers_ignores_waiver_tags_and_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("plan.json");
-    std::fs::write(
-        &plan,
-        tagged_plan("PG002: file share behind VPN, until 2027-01-31"),
-    )
-    .unwrap();
+    let (dir, plan) = tagged_plan_file("PG002: file share behind VPN, until 2027-01-31");
     let out = portgate_in(
         dir.path(),
         &[
@@ -257,13 +253,7 @@ fn max_waiver_days_ignores_and_reports_waivers_that_run_too_long() {
         "{warnings}"
     );
     // A tag waiver is held to the same limit.
-    let tagged = tempfile::tempdir().unwrap();
-    let tagged_file = tagged.path().join("plan.json");
-    std::fs::write(
-        &tagged_file,
-        tagged_plan("PG002: file share behind VPN, until 2099-01-31"),
-    )
-    .unwrap();
+    let (tagged, tagged_file) = tagged_plan_file("PG002: file share behind VPN, until 2099-01-31");
     let out = portgate_in(
         tagged.path(),
         &[
@@ -280,9 +270,7 @@ fn max_waiver_days_ignores_and_reports_waivers_that_run_too_long() {
 
 #[test]
 fn a_malformed_waiver_tag_waives_nothing_and_warns() {
-    let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("plan.json");
-    std::fs::write(&plan, tagged_plan("PG002 forever")).unwrap();
+    let (dir, plan) = tagged_plan_file("PG002 forever");
     let out = portgate_in(
         dir.path(),
         &["check", plan.to_str().unwrap(), "--format", "json"],

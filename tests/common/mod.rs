@@ -117,6 +117,16 @@ pub fn http() -> reqwest::Client {
         .unwrap()
 }
 
+/// `GET /healthz`: the status the service answers with.
+pub async fn healthz(service: SocketAddr) -> StatusCode {
+    http()
+        .get(format!("http://{service}/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 /// POSTs `body` to the service, signed with `signature` (None: no header). Returns the status.
 pub async fn post_raw(
     service: SocketAddr,
