@@ -130,6 +130,8 @@ impl PrefixLists {
                 lists.by_id.insert(id, index);
             }
         }
+        // An entry whose list cannot be told may belong to any list of the plan.
+        let mut untied = false;
         for resource in plan.resources.iter().filter(|r| exists_after_apply(r)) {
             if resource.resource_type != PREFIX_LIST_TYPES[1] {
                 continue;
@@ -172,8 +174,14 @@ impl PrefixLists {
                         _ => None,
                     }),
             };
-            if let Some(index) = index {
-                lists.lists[index].entries.push(cidr);
+            match index {
+                Some(index) => lists.lists[index].entries.push(cidr),
+                None => untied = true,
+            }
+        }
+        if untied {
+            for &index in lists.by_address.values() {
+                lists.lists[index].entries.push(None);
             }
         }
         Ok(lists)

@@ -583,13 +583,20 @@ entry_referenced_list(x) := address if {
 	[address] := id_references(x, "prefix_list_id", {prefix_list_type})
 }
 
-entries_by_address(address) := array.concat(list_entries_of(l), [entry_value(x) |
+entries_by_address(address) := array.concat(array.concat(list_entries_of(l), [entry_value(x) |
 	some x in prefix_list_entries
 	entry_referenced_list(x) == address
-]) if {
+]), untied_part) if {
 	some l in prefix_lists
 	l.address == address
 }
+
+# An entry whose list cannot be told may belong to any list of the plan: an unknown entry there.
+untied_part := [null] if {
+	some x in prefix_list_entries
+	not entry_known_list(x)
+	not entry_referenced_list(x)
+} else := []
 
 list_id_of(l) := s.value if {
 	s := scalar(reader_of(l), object_or_empty(l.after), "id")
