@@ -118,36 +118,30 @@ fn union_findings(
         points.dedup();
         for pair in points.windows(2) {
             let (from, to) = (pair[0], pair[1] - 1);
-            let here: Vec<&Member<'_>> = opening
-                .iter()
-                .filter(|m| {
-                    m.hits.iter().any(|h| {
+            // The members opening this interval (indexes into `opening`).
+            let here: Vec<usize> = (0..opening.len())
+                .filter(|&at| {
+                    opening[at].hits.iter().any(|h| {
                         h.protocol == l4
                             && u32::from(h.range.from) <= from
                             && from <= u32::from(h.range.to)
                     })
                 })
                 .collect();
-            let here_at: Vec<usize> = opening
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| here.iter().any(|h| h.index == m.index))
-                .map(|(at, _)| at)
-                .collect();
-            if here.len() < 2 || !still_covers(&opening, &here_at, &replaced_by_rule_pass, family) {
+            if here.len() < 2 || !still_covers(&opening, &here, &replaced_by_rule_pass, family) {
                 continue;
             }
             let range = PortRange {
                 from: from as u16,
                 to: to as u16,
             };
-            for m in here.iter().filter(|m| !m.alone) {
+            for m in here.iter().map(|&at| &opening[at]).filter(|m| !m.alone) {
                 covered.entry(m.index).or_default().push(PortSpec {
                     protocol: l4,
                     range,
                 });
             }
-            covers.push(here_at);
+            covers.push(here);
         }
     }
     if covers.is_empty() {
