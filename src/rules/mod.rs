@@ -266,25 +266,15 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
                 hints.push(group::GroupHint::Group {
                     id: reader.scalar(&sg.id, "id").known().cloned().flatten(),
                 });
-                let mut rules = inline_rules(index, resource, &sg, &reader, &after_path, &resolver);
-                if let Some(Some(blocks)) = &sg.ingress {
-                    let marks = reader.unknown.get("ingress");
-                    for rule in &mut rules {
-                        let Some(i) = rule.block else { continue };
-                        let Some(Some(block)) = blocks.get(i) else {
-                            continue;
-                        };
-                        let element = FieldReader {
-                            unknown: marks.and_then(|m| m.get(i)).unwrap_or(&Value::Null),
-                            planned_only: reader.planned_only,
-                        };
-                        let ids = element.id_list(&block.prefix_list_ids, "prefix_list_ids");
-                        let (entries, unchecked) =
-                            lists.sources("prefix_list_ids", ids.as_deref(), None);
-                        add_prefix_list_sources(&mut set, index, rule, entries, unchecked);
-                    }
-                }
-                rules
+                let inline = Inline {
+                    index,
+                    resource,
+                    sg: &sg,
+                    after_path: &after_path,
+                    resolver: &resolver,
+                    lists: &lists,
+                };
+                inline_rules(&inline, &reader, &mut set.unchecked_prefix_lists)
             }
             "aws_security_group_rule" => {
                 let r: SecurityGroupRuleAfter = plan.read_value(after, &after_path)?;
@@ -303,9 +293,13 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
                         "prefix_list_ids",
                         &[PREFIX_LIST_TYPES[0]],
                     );
-                    let (entries, unchecked) =
-                        lists.sources("prefix_list_ids", ids.as_deref(), references);
-                    add_prefix_list_sources(&mut set, index, rule, entries, unchecked);
+                    let sources = lists.sources("prefix_list_ids", ids.as_deref(), references);
+                    add_prefix_list_sources(
+                        rule,
+                        sources,
+                        &resource.address,
+                        &mut set.unchecked_prefix_lists,
+                    );
                 }
                 rules
             }
@@ -322,9 +316,13 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
                 };
                 let references =
                     resolver.id_references(resource, "prefix_list_id", &[PREFIX_LIST_TYPES[0]]);
-                let (entries, unchecked) =
-                    lists.sources("prefix_list_id", ids.as_deref(), references);
-                add_prefix_list_sources(&mut set, index, &mut rule, entries, unchecked);
+                let sources = lists.sources("prefix_list_id", ids.as_deref(), references);
+                add_prefix_list_sources(
+                    &mut rule,
+                    sources,
+                    &resource.address,
+                    &mut set.unchecked_prefix_lists,
+                );
                 vec![rule]
             }
         };
@@ -340,11 +338,10 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
 /// Adds the CIDRs a rule gets from prefix lists to its sources, and notes the lists that are
 /// not in the plan.
 fn add_prefix_list_sources(
-    set: &mut RuleSet,
-    resource: usize,
     rule: &mut IngressRule,
-    entries: Vec<CidrEntry>,
-    unchecked: Vec<String>,
+    (entries, unchecked): (Vec<CidrEntry>, Vec<String>),
+    address: &str,
+    unchecked_lists: &mut Vec<(String, String)>,
 ) {
     if let Some(unknown) = entries.iter().find(|e| e.value == CidrValue::Unknown) {
         let label = format!("{} (entries)", unknown.attribute);
@@ -353,11 +350,10 @@ fn add_prefix_list_sources(
         }
     }
     rule.cidrs.extend(entries);
-    let address = set.resources[resource].address.clone();
     for id in unchecked {
-        let pair = (id, address.clone());
-        if !set.unchecked_prefix_lists.contains(&pair) {
-            set.unchecked_prefix_lists.push(pair);
+        let pair = (id, address.to_string());
+        if !unchecked_lists.contains(&pair) {
+            unchecked_lists.push(pair);
         }
     }
 }
@@ -417,14 +413,29 @@ fn unknown_rule(
 
 // ---- reading the three shapes ---------------------------------------------------------------
 
-fn inline_rules(
+/// What reading a group's inline rules needs besides its `after_unknown` reader.
+struct Inline<'a> {
     index: usize,
-    resource: &PlannedResource,
-    sg: &SecurityGroupAfter,
+    resource: &'a PlannedResource,
+    sg: &'a SecurityGroupAfter,
+    after_path: &'a str,
+    resolver: &'a resolve::Resolver<'a>,
+    lists: &'a prefix_list::PrefixLists,
+}
+
+fn inline_rules(
+    inline: &Inline<'_>,
     reader: &FieldReader<'_>,
-    after_path: &str,
-    resolver: &resolve::Resolver<'_>,
+    unchecked_lists: &mut Vec<(String, String)>,
 ) -> Vec<IngressRule> {
+    let Inline {
+        index,
+        resource,
+        sg,
+        after_path,
+        resolver,
+        lists,
+    } = *inline;
     let whole_unknown =
         reader.is_unknown("ingress") || (reader.planned_only && sg.ingress.is_none());
     if whole_unknown {
@@ -482,6 +493,13 @@ fn inline_rules(
             r.cidr_list(&mut rule, &block.ipv6_cidr_blocks, "ipv6_cidr_blocks");
             r.source_list(&mut rule, &block.security_groups, "security_groups");
             r.source_list(&mut rule, &block.prefix_list_ids, "prefix_list_ids");
+            let ids = r.id_list(&block.prefix_list_ids, "prefix_list_ids");
+            add_prefix_list_sources(
+                &mut rule,
+                lists.sources("prefix_list_ids", ids.as_deref(), None),
+                &resource.address,
+                unchecked_lists,
+            );
             if let Some(Some(true)) = block.self_ {
                 rule.other_sources.push("self".to_string());
             }
@@ -835,7 +853,12 @@ mod tests {
         assert_eq!(rule.protocol, Known::Unknown);
         assert_eq!(rule.from_port, Known::Unknown);
         assert!(rule.cidrs.iter().all(|c| c.value == CidrValue::Unknown));
-        assert_eq!(rule.cidrs.len(), 2, "both families unknown");
+        let attributes: Vec<&str> = rule.cidrs.iter().map(|c| c.attribute).collect();
+        assert_eq!(
+            attributes,
+            ["cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"],
+            "both families and its prefix lists unknown"
+        );
     }
 
     #[test]
