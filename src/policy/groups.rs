@@ -36,13 +36,34 @@ pub(super) fn evaluate_groups(set: &RuleSet, policies: &PolicySet, out: &mut Vec
         if members.len() < 2 {
             continue;
         }
-        for policy in &policies.policies {
-            for family in Family::ALL {
-                union_findings(set, group, members, policy, family, out);
+        // Each member's CIDRs, per family, read once for every policy.
+        for family in Family::ALL {
+            let sources: Vec<Sources> = members
+                .iter()
+                .map(|&index| Sources::of(&set.rules[index], family))
+                .collect();
+            for policy in &policies.policies {
+                union_findings(set, group, members, &sources, policy, family, out);
             }
         }
     }
     undetermined_groups(set, policies, out);
+}
+
+/// A rule's known CIDRs of one family, and what its own patch replaces when they cover the family
+/// alone (see [`world_entries`]).
+struct Sources {
+    nets: Vec<IpNet>,
+    texts: Vec<String>,
+    world: Option<Vec<usize>>,
+}
+
+impl Sources {
+    fn of(rule: &IngressRule, family: Family) -> Sources {
+        let (nets, texts) = known_nets(rule, family);
+        let world = world_entries(&nets, family);
+        Sources { nets, texts, world }
+    }
 }
 
 /// One rule of a group as the union sees it: the guarded ports it certainly opens and its known
@@ -50,45 +71,44 @@ pub(super) fn evaluate_groups(set: &RuleSet, policies: &PolicySet, out: &mut Vec
 struct Member<'r> {
     index: usize,
     hits: Vec<PortSpec>,
-    nets: Vec<IpNet>,
-    texts: Vec<String>,
+    nets: &'r [IpNet],
+    texts: &'r [String],
     rule: &'r IngressRule,
     /// Its own CIDRs cover the family: the rule pass reports it, and its patch replaces
     /// `world` (see [`world_entries`]).
     alone: bool,
-    world: Vec<usize>,
+    world: &'r [usize],
 }
 
+/// `sources` holds the CIDRs of `family` of each of `members`, in the same order.
 fn union_findings(
     set: &RuleSet,
     group: &str,
     members: &[usize],
+    sources: &[Sources],
     policy: &Policy,
     family: Family,
     out: &mut Vec<Finding>,
 ) {
     let opening: Vec<Member<'_>> = members
         .iter()
-        .filter_map(|&index| {
+        .zip(sources)
+        .filter_map(|(&index, sources)| {
             let rule = &set.rules[index];
-            if !rule.direction_known {
+            if !rule.direction_known || sources.nets.is_empty() {
                 return None;
             }
             let PortMatch::Opens(hits) = port_match(rule, policy) else {
                 return None;
             };
-            let (nets, texts) = known_nets(rule, family);
-            let world = world_entries(&nets, family);
-            let alone = world.is_some();
-            let world = world.unwrap_or_default();
-            (!nets.is_empty()).then_some(Member {
+            Some(Member {
                 index,
                 hits,
-                nets,
-                texts,
+                nets: &sources.nets,
+                texts: &sources.texts,
                 rule,
-                alone,
-                world,
+                alone: sources.world.is_some(),
+                world: sources.world.as_deref().unwrap_or_default(),
             })
         })
         .collect();
