@@ -23,6 +23,7 @@ pub mod policy;
 pub mod report;
 pub mod rules;
 pub mod runtask;
+pub mod sources;
 pub mod waiver;
 
 use policy::{Finding, FindingKind, PolicySet, Severity};

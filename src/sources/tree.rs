@@ -1,0 +1,221 @@
+//! Reading a Terraform source tree: which files Terraform reads in a module directory, each
+//! parsed once with hcl-edit (which keeps every byte and records spans, so the same parse serves
+//! proofs and format-preserving patches), and where each module's directory is.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
+
+use hcl_edit::structure::{Block, BlockLabel, Body, Structure};
+
+use crate::rules::ModuleCallSource;
+
+/// One parsed source file.
+#[derive(Debug)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// Path relative to the source directory, with `/` separators: what patches name.
+    pub rel: String,
+    pub text: String,
+    pub body: Body,
+}
+
+/// Reads and caches the `.tf` / `.tfvars` files under the source directory.
+pub struct SourceTree {
+    pub(crate) root: PathBuf,
+    files: HashMap<PathBuf, Result<Rc<SourceFile>, String>>,
+    dirs: HashMap<PathBuf, Vec<PathBuf>>,
+}
+
+/// A resource block found in the sources.
+pub struct ResourceBlock {
+    pub file: Rc<SourceFile>,
+    /// Index of the block among the file body's structures.
+    index: usize,
+}
+
+impl ResourceBlock {
+    pub fn block(&self) -> &Block {
+        match self.file.body.get(self.index) {
+            Some(Structure::Block(block)) => block,
+            _ => unreachable!("a ResourceBlock always indexes a block of its file"),
+        }
+    }
+}
+
+/// 1-based line of byte `offset`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    crate::plan::line_column(text, offset).0
+}
+
+pub(crate) fn label(label: &BlockLabel) -> &str {
+    label.as_str()
+}
+
+impl SourceTree {
+    pub fn new(root: &Path) -> SourceTree {
+        let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        SourceTree {
+            root: normalize(&absolute),
+            files: HashMap::new(),
+            dirs: HashMap::new(),
+        }
+    }
+
+    /// The directory of the module reached through `calls`, following local `source` paths.
+    pub fn module_dir(&self, calls: &[ModuleCallSource]) -> Result<PathBuf, String> {
+        let mut dir = self.root.clone();
+        let mut address = String::new();
+        for call in calls {
+            address.push_str(&format!("module.{}", call.name));
+            let source = call.source.as_deref().unwrap_or("");
+            if !(source.starts_with("./") || source.starts_with("../")) {
+                return Err(format!(
+                    "{address} comes from {source:?}, which is not a local path portgate can patch; \
+                     change the inputs you pass to that module instead"
+                ));
+            }
+            dir = normalize(&dir.join(source));
+            address.push('.');
+        }
+        Ok(dir)
+    }
+
+    /// Path of `path` relative to the source directory, when it lies inside it.
+    pub(crate) fn relative(&self, path: &Path) -> Option<String> {
+        let rel = path.strip_prefix(&self.root).ok()?;
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| match c {
+                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        Some(parts.join("/"))
+    }
+
+    /// The files of `dir` whose names end with `suffix`, sorted by name.
+    pub(crate) fn files_in(&mut self, dir: &Path, suffix: &str) -> Vec<PathBuf> {
+        let listed = self.dirs.entry(dir.to_path_buf()).or_insert_with(|| {
+            let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.is_file() && !is_ignored(p))
+                        .collect()
+                })
+                .unwrap_or_default();
+            paths.sort();
+            paths
+        });
+        listed
+            .iter()
+            .filter(|p| p.to_string_lossy().ends_with(suffix))
+            .cloned()
+            .collect()
+    }
+
+    /// Parses a file (once).
+    pub fn file(&mut self, path: &Path) -> Result<Rc<SourceFile>, String> {
+        if let Some(cached) = self.files.get(path) {
+            return cached.clone();
+        }
+        let loaded = self.load(path);
+        self.files.insert(path.to_path_buf(), loaded.clone());
+        loaded
+    }
+
+    fn load(&self, path: &Path) -> Result<Rc<SourceFile>, String> {
+        let rel = self.relative(path).ok_or_else(|| {
+            format!(
+                "{} is outside the source directory {}",
+                path.display(),
+                self.root.display()
+            )
+        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {rel}: {e}"))?;
+        let body = hcl_edit::parser::parse_body(&text).map_err(|e| {
+            let location = e.location();
+            format!(
+                "cannot parse {rel}:{}:{}: {}",
+                location.line(),
+                location.column(),
+                e.message()
+            )
+        })?;
+        Ok(Rc::new(SourceFile {
+            path: path.to_path_buf(),
+            rel,
+            text,
+            body,
+        }))
+    }
+
+    /// The `resource "TYPE" "NAME"` block in the `.tf` files of `dir`.
+    pub fn resource(
+        &mut self,
+        dir: &Path,
+        resource_type: &str,
+        name: &str,
+    ) -> Result<ResourceBlock, String> {
+        let paths = self.files_in(dir, ".tf");
+        if paths.is_empty() {
+            return Err(format!("no .tf files in {}", self.shown(dir)));
+        }
+        for path in paths {
+            let file = self.file(&path)?;
+            let found = file.body.iter().position(|s| match s {
+                Structure::Block(b) => {
+                    b.ident.as_str() == "resource"
+                        && b.labels.len() == 2
+                        && label(&b.labels[0]) == resource_type
+                        && label(&b.labels[1]) == name
+                }
+                Structure::Attribute(_) => false,
+            });
+            if let Some(index) = found {
+                return Ok(ResourceBlock { file, index });
+            }
+        }
+        Err(format!(
+            "no .tf file in {} declares resource \"{resource_type}\" \"{name}\"",
+            self.shown(dir)
+        ))
+    }
+
+    pub(crate) fn shown(&self, dir: &Path) -> String {
+        match self.relative(dir) {
+            Some(rel) if rel.is_empty() => "the --source directory".to_string(),
+            Some(rel) => rel,
+            None => dir.display().to_string(),
+        }
+    }
+}
+
+/// Removes `.` and `..` components lexically (the paths need not exist).
+pub(crate) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Files Terraform skips in a module directory: names starting with `.`, ending in `~`, or
+/// wrapped in `#…#` (editor backups and locks; internal/configs/parser_config_dir.go,
+/// `IsIgnoredFile`).
+pub fn is_ignored(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    name.starts_with('.') || name.ends_with('~') || (name.starts_with('#') && name.ends_with('#'))
+}
