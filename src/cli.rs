@@ -270,6 +270,7 @@ impl GateArgs {
             tag_waivers: !self.no_tag_waivers,
             max_waiver_days: self.max_waiver_days,
             today,
+            source_dir: None,
         };
         Ok(Gate {
             config,
@@ -290,9 +291,16 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
 
-    /// The Terraform root module the plan was made from; patches are made against its files.
+    /// The Terraform root module the plan was made from. Its files prove what the plan cannot
+    /// show (no `dynamic "ingress"`, a CIDR that is exactly a reference), once they are shown
+    /// to match the plan, and patches are made against them.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub source: PathBuf,
+
+    /// Read no Terraform sources: values only they could settle stay unknown (PG003), as in
+    /// the Rego policies, and patches are rendered from the plan.
+    #[arg(long, conflicts_with = "source")]
+    pub no_source: bool,
 
     #[command(flatten)]
     pub gate: GateArgs,
@@ -643,9 +651,11 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
     let Gate {
         policies,
         trusted,
-        options,
+        mut options,
         ..
     } = args.gate.resolve(today)?;
+    let source_dir = (!args.no_source).then(|| args.source.clone());
+    options.source_dir = source_dir.clone();
     if trusted.is_empty() && (args.format == CheckFormat::Diff || args.write) {
         return Err(Error::Usage(format!(
             "{} needs trusted CIDRs to put in place of the world: pass --trusted-cidr CIDR or set trusted_cidrs in portgate.toml",
@@ -656,7 +666,7 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
             }
         )));
     }
-    if !args.source.is_dir() {
+    if !args.no_source && !args.source.is_dir() {
         return Err(Error::Io {
             path: args.source.display().to_string(),
             message: "--source must be a directory (the Terraform root module)".to_string(),
@@ -692,14 +702,15 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
             &findings,
             &FixOptions {
                 trusted: trusted.clone(),
-                source_dir: args.source.clone(),
+                source_dir: source_dir.clone(),
             },
         )
     });
-    let locations = if matches!(
-        args.format,
-        CheckFormat::Sarif | CheckFormat::Github | CheckFormat::Junit
-    ) {
+    let locations = if !args.no_source
+        && matches!(
+            args.format,
+            CheckFormat::Sarif | CheckFormat::Github | CheckFormat::Junit
+        ) {
         let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
         fix::locate(&report.rules, &findings, &args.source)
     } else {

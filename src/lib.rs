@@ -101,6 +101,10 @@ pub struct CheckOptions {
     pub max_waiver_days: Option<u32>,
     /// Today's date, for waiver expiry: an input so tests can fix it.
     pub today: time::Date,
+    /// The Terraform root module the plan was made from. Its files can prove what the plan's
+    /// configuration only suggests (no `dynamic "ingress"`, a CIDR that is exactly a reference);
+    /// without them such values stay unknown (PG003). See [`sources`].
+    pub source_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for CheckOptions {
@@ -113,6 +117,7 @@ impl Default for CheckOptions {
             tag_waivers: true,
             max_waiver_days: None,
             today: time::OffsetDateTime::now_utc().date(),
+            source_dir: None,
         }
     }
 }
@@ -202,7 +207,8 @@ pub fn check_reader(
             || rules::PREFIX_LIST_TYPES.contains(&resource_type)
     };
     let parsed = plan::Plan::read(reader, source_name, &keep)?;
-    let rule_set = rules::extract(&parsed)?;
+    let sources = options.source_dir.as_deref().map(sources::Sources::open);
+    let rule_set = rules::extract(&parsed, sources.as_ref())?;
     let findings = policy::evaluate(&rule_set, policies);
 
     let mut warnings = Vec::new();

@@ -533,7 +533,7 @@ fn write_refuses_a_file_changed_since_it_was_read() {
         &findings,
         &FixOptions {
             trusted: vec![TrustedCidr::parse("10.0.0.0/8").unwrap()],
-            source_dir: copy.dir.clone(),
+            source_dir: Some(copy.dir.clone()),
         },
     );
     assert_eq!(fixes.files.len(), 1, "one file to patch");

@@ -252,7 +252,7 @@ fn assert_source_fixes(opts: &Options) {
             TrustedCidr::parse("10.0.0.0/8").unwrap(),
             TrustedCidr::parse("2001:db8::/32").unwrap(),
         ],
-        source_dir: dir.clone(),
+        source_dir: Some(dir.clone()),
     };
     let fixes = portgate::fix::suggest(&report.rules, &findings, &fix_options);
     let mut fixed = BTreeSet::new();

@@ -5,6 +5,8 @@
 //! proves, then lists the findings of `portgate check --format json NAME.json`, sorted, one per
 //! line as `RULE_ID ADDRESS BLOCK FAMILY` (`-` where the JSON has null), and ends with `exit N`,
 //! the exit code with default options. Behaviour under other options is asserted in the tests.
+//! A plan whose findings depend on its Terraform sources has them in the directory `NAME/`
+//! (passed as `--source`); every other plan is checked with `--no-source`.
 
 use std::path::{Path, PathBuf};
 
@@ -33,9 +35,23 @@ impl Run {
 
 fn run(name: &str, options: &[&str]) -> Run {
     let path = plans_dir().join(format!("{name}.json"));
+    // A plan whose proof needs its Terraform sources has them in `NAME/`; the others are
+    // checked with none, so no run depends on the directory the tests start in.
+    let sources = plans_dir().join(name);
+    let chosen = options
+        .iter()
+        .any(|o| o.starts_with("--source") || *o == "--no-source");
+    let source_args: Vec<String> = if chosen {
+        Vec::new()
+    } else if sources.is_dir() {
+        vec!["--source".into(), sources.display().to_string()]
+    } else {
+        vec!["--no-source".into()]
+    };
     let output = Command::cargo_bin("portgate")
         .expect("the portgate binary is built")
         .args(["check", "--format", "json"])
+        .args(&source_args)
         .args(options)
         .arg(&path)
         .output()
@@ -302,6 +318,21 @@ fn an_unknown_cidr_resolved_to_the_world_is_exposure_naming_the_reference() {
         message.contains("aws_vpc.main.cidr_block"),
         "the message says where 0.0.0.0/0 came from: {message}"
     );
+    // The plan alone cannot tell the reference from a conditional that records the same one.
+    let run = self::run("resolved_world_cidr", &["--no-source"]);
+    assert_eq!(
+        run.lines,
+        [
+            "PG003 aws_security_group.files - -",
+            "PG003 aws_security_group_rule.smb_from_vpc - -",
+            "exit 0"
+        ]
+    );
+    let message = run.findings()[1]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("cidr_blocks[0] is likely aws_vpc.main.cidr_block = 0.0.0.0/0, but portgate had no Terraform sources"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -336,8 +367,90 @@ fn pg003_names_only_the_policies_a_partly_unknown_range_can_reach() {
 }
 
 #[test]
-fn wholly_unknown_ingress_is_reported_only_when_the_configuration_sets_it() {
+fn wholly_unknown_ingress_is_reported_unless_the_sources_show_no_inline_rules() {
     assert_plan("computed_ingress");
+    let run = self::run("computed_ingress", &["--no-source"]);
+    assert_eq!(
+        run.lines,
+        [
+            "PG003 aws_security_group.from_locals - -",
+            "PG003 aws_security_group.rules_elsewhere - -",
+            "exit 0"
+        ]
+    );
+    let message = run.findings()[1]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("dynamic \"ingress\"") && message.contains("--source DIR"),
+        "the message says what the plan cannot show and how to settle it: {message}"
+    );
+}
+
+#[test]
+fn a_dynamic_ingress_block_is_never_proven_empty_by_the_configuration() {
+    let run = assert_plan("dynamic_ingress");
+    let message = |address: &str| {
+        run.findings()
+            .iter()
+            .find(|f| f["address"] == address)
+            .and_then(|f| f["message"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        message("aws_security_group.dynamic_only")
+            .contains("main.tf:13 writes its inline rules with `dynamic \"ingress\"`")
+    );
+    assert!(message("aws_security_group.static_and_dynamic").contains(
+        "cidr_blocks[0] is likely aws_vpc.main.cidr_block = 10.0.0.0/16, but main.tf:29 does not write every inline rule as a static `ingress` block"
+    ));
+}
+
+#[test]
+fn an_expression_that_only_references_a_value_is_not_resolved_to_it() {
+    let run = assert_plan("expression_not_a_reference");
+    let messages: Vec<&str> = run
+        .findings()
+        .iter()
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert!(
+        messages[0].contains(
+            "`cidr_blocks` at main.tf:15 is not written as just `aws_vpc.main.cidr_block`"
+        ),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].contains("its security_group_id likely refers to aws_security_group.files.id, but `security_group_id` at main.tf:25 is not written as a plain reference"),
+        "{}",
+        messages[1]
+    );
+}
+
+#[test]
+fn sources_edited_after_the_plan_prove_nothing() {
+    let run = assert_plan("sources_edited_after_plan");
+    let message = run.findings()[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("the sources do not match the plan (`cidr_blocks` at main.tf:14 is a literal, the plan records an expression)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_rule_keyed_by_count_index_joins_the_group_instance_of_its_own_index() {
+    assert_plan("count_keyed_rules");
+    // Without the sources the plan shows only `aws_security_group.shard` and `count.index`:
+    // each half-world rule's group is unknown, so each is PG003, never a pass (and so are the
+    // groups, whose inline rules nothing proves empty).
+    let run = self::run("count_keyed_rules", &["--no-source"]);
+    let (exit, findings) = run.lines.split_last().unwrap();
+    assert_eq!(exit, "exit 0");
+    assert_eq!(findings.len(), 6, "{findings:?}");
+    assert!(
+        findings.iter().all(|l| l.starts_with("PG003 ")),
+        "{findings:?}"
+    );
 }
 
 #[test]
@@ -489,6 +602,13 @@ fn every_plan_has_an_expect_file_and_a_test() {
         let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
             continue;
         };
+        if path.is_dir() {
+            assert!(
+                path.with_extension("json").is_file(),
+                "testdata/plans/{name}/ holds the sources of no plan"
+            );
+            continue;
+        }
         match path.extension().and_then(|e| e.to_str()) {
             Some("json") => names.push(name.to_string()),
             Some("expect") => assert!(
@@ -496,7 +616,7 @@ fn every_plan_has_an_expect_file_and_a_test() {
                 "{name}.expect has no {name}.json"
             ),
             _ => panic!(
-                "unexpected file in testdata/plans: {} (only NAME.json and NAME.expect)",
+                "unexpected file in testdata/plans: {} (only NAME.json, NAME.expect and NAME/)",
                 path.display()
             ),
         }

@@ -1428,7 +1428,7 @@ fn check_patch(case: &PatchCase) -> Result<(), TestCaseError> {
         &findings,
         &FixOptions {
             trusted,
-            source_dir: dir.path().to_path_buf(),
+            source_dir: Some(dir.path().to_path_buf()),
         },
     );
     let expected = patch_expectation(case, policies);

@@ -113,7 +113,7 @@ fn keeping_only_security_groups_gives_the_rules_of_keeping_everything() {
         let text = portgate::plan::decode(&bytes).unwrap();
         let everything = Plan::parse(&text, "p.json").unwrap();
         assert_eq!(
-            rules::extract(&everything).unwrap(),
+            rules::extract(&everything, None).unwrap(),
             report.rules,
             "{}",
             path.display()

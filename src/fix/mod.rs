@@ -41,8 +41,9 @@ use source::{SourceFile, SourceTree, line_of};
 #[derive(Debug, Clone)]
 pub struct FixOptions {
     pub trusted: Vec<TrustedCidr>,
-    /// The Terraform root module the plan was made from.
-    pub source_dir: PathBuf,
+    /// The Terraform root module the plan was made from; `None` (`--no-source`): patches are
+    /// rendered from the plan.
+    pub source_dir: Option<PathBuf>,
 }
 
 /// Whether a fix patches the user's files or only shows the change.
@@ -181,7 +182,7 @@ pub fn suggest(rules: &RuleSet, findings: &[Finding], options: &FixOptions) -> F
         }
     }
 
-    let mut tree = SourceTree::new(&options.source_dir);
+    let mut tree = options.source_dir.as_deref().map(SourceTree::new);
     let mut accepted: BTreeMap<PathBuf, (Rc<SourceFile>, Vec<Edit>)> = BTreeMap::new();
     let mut set = FixSet::default();
     for (rule_index, world) in worlds {
@@ -204,8 +205,11 @@ pub fn suggest(rules: &RuleSet, findings: &[Finding], options: &FixOptions) -> F
         });
         let source = match from_list {
             Some(reason) => Err(reason),
-            None => source_edits(&mut tree, resource, rule, &world, &trusted, &mut notes)
-                .and_then(|edits| accept(&mut accepted, edits)),
+            None => match tree.as_mut() {
+                Some(tree) => source_edits(tree, resource, rule, &world, &trusted, &mut notes)
+                    .and_then(|edits| accept(&mut accepted, edits)),
+                None => Err("no Terraform sources were read (--no-source)".to_string()),
+            },
         };
         let fix = match source {
             Ok(by_file) => source_fix(&by_file, &trusted, notes),

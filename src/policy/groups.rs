@@ -396,6 +396,9 @@ fn undetermined_groups(set: &RuleSet, policies: &PolicySet, out: &mut Vec<Findin
                 .collect::<Vec<_>>()
                 .join(" and "),
         );
+        if let Some(note) = &rule.note {
+            f.message.push_str(&format!(" ({note})"));
+        }
         out.push(f);
     }
 }

@@ -129,8 +129,10 @@ pub fn unknown_value_meta() -> RuleMeta {
             .to_string(),
         remediation: "Make the value known at plan time (a literal, a variable, or a resource \
                       attribute that is known), or apply in two steps so the second plan \
-                      shows the real CIDRs. `--unknown` chooses whether these warnings \
-                      block the gate or are hidden."
+                      shows the real CIDRs. Where the message says the Terraform sources can \
+                      settle it (a `dynamic` block, an expression that is only a reference), \
+                      run portgate with `--source` on the root module the plan was made from. \
+                      `--unknown` chooses whether these warnings block the gate or are hidden."
             .to_string(),
         references: vec![
             "https://developer.hashicorp.com/terraform/internals/json-format#change-representation"

@@ -32,6 +32,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::plan::{Action, InputError, Plan, PlannedResource};
+use crate::sources::Sources;
 
 /// The resource types portgate reads ingress rules from.
 pub const RESOURCE_TYPES: [&str; 4] = [
@@ -186,16 +187,26 @@ pub struct RuleSet {
     pub unchecked_prefix_lists: Vec<(String, String)>,
 }
 
-/// Reads the ingress rules of every checked resource in the plan.
-pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
-    let resolver = resolve::Resolver::new(plan);
+/// Reads the ingress rules of every checked resource in the plan. `sources`, the Terraform
+/// root module the plan was made from, can prove what the plan's configuration only suggests
+/// (see [`resolve`]); without them those values stay unknown.
+pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputError> {
+    let resolver = resolve::Resolver::new(plan, sources);
     let lists = prefix_list::PrefixLists::read(plan, &resolver)?;
     let mut set = RuleSet::default();
     let mut hints: Vec<group::GroupHint> = Vec::new();
-    // What a standalone rule says about its group when `security_group_id` is unknown.
-    let rule_hint = |resource: &PlannedResource, id: Known<Option<String>>| {
+    // What a standalone rule says about its group when `security_group_id` is unknown, and
+    // why the sources could not confirm the group the configuration suggests.
+    let mut group_notes: Vec<(usize, String)> = Vec::new();
+    let mut rule_hint = |resource: &PlannedResource, id: Known<Option<String>>, index: usize| {
         let reference = match id {
-            Known::Unknown => resolver.group_reference(resource),
+            Known::Unknown => match resolver.group_reference(resource) {
+                Ok(address) => Some(address),
+                Err(note) => {
+                    group_notes.extend(note.map(|note| (index, note)));
+                    None
+                }
+            },
             Known::Known(_) => None,
         };
         group::GroupHint::Rule { id, reference }
@@ -220,7 +231,7 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
                 hints.push(if is_group(resource) {
                     group::GroupHint::Group { id: None }
                 } else {
-                    rule_hint(resource, Known::Unknown)
+                    rule_hint(resource, Known::Unknown, set.resources.len())
                 });
                 let index = set.resources.len();
                 set.resources
@@ -281,6 +292,7 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
                 hints.push(rule_hint(
                     resource,
                     reader.scalar(&r.security_group_id, "security_group_id"),
+                    index,
                 ));
                 let mut rules: Vec<IngressRule> =
                     security_group_rule(index, &r, &reader, &after_path)
@@ -288,11 +300,9 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
                         .collect();
                 for rule in &mut rules {
                     let ids = reader.id_list(&r.prefix_list_ids, "prefix_list_ids");
-                    let references = resolver.id_references(
-                        resource,
-                        "prefix_list_ids",
-                        &[PREFIX_LIST_TYPES[0]],
-                    );
+                    let references = resolver
+                        .id_references(resource, "prefix_list_ids", &[PREFIX_LIST_TYPES[0]])
+                        .ok();
                     let sources = lists.sources("prefix_list_ids", ids.as_deref(), references);
                     add_prefix_list_sources(
                         rule,
@@ -308,14 +318,16 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
                 hints.push(rule_hint(
                     resource,
                     reader.scalar(&r.security_group_id, "security_group_id"),
+                    index,
                 ));
                 let mut rule = vpc_ingress_rule(index, &r, &reader, &after_path);
                 let ids = match reader.scalar(&r.prefix_list_id, "prefix_list_id") {
                     Known::Known(id) => Some(id.into_iter().map(Some).collect::<Vec<_>>()),
                     Known::Unknown => None,
                 };
-                let references =
-                    resolver.id_references(resource, "prefix_list_id", &[PREFIX_LIST_TYPES[0]]);
+                let references = resolver
+                    .id_references(resource, "prefix_list_id", &[PREFIX_LIST_TYPES[0]])
+                    .ok();
                 let sources = lists.sources("prefix_list_id", ids.as_deref(), references);
                 add_prefix_list_sources(
                     &mut rule,
@@ -330,6 +342,12 @@ pub fn extract(plan: &Plan) -> Result<RuleSet, InputError> {
             resolver.resolve_cidrs(resource, rule);
         }
         set.rules.extend(rules);
+    }
+    for rule in &mut set.rules {
+        let resource = rule.resource;
+        for (_, note) in group_notes.iter().filter(|(i, _)| *i == resource) {
+            resolve::add_note(rule, note.clone());
+        }
     }
     group::assign(&mut set, &hints);
     Ok(set)
@@ -439,17 +457,15 @@ fn inline_rules(
     let whole_unknown =
         reader.is_unknown("ingress") || (reader.planned_only && sg.ingress.is_none());
     if whole_unknown {
-        // An SG with no inline ingress in its configuration gets its rules from standalone
-        // rule resources, which are checked on their own; its computed `ingress` is noise.
-        if resolver.declares_no_inline_ingress(resource) {
-            return Vec::new();
-        }
-        let note = (!resolver.config_shows_inline_ingress()).then(|| {
-            "plans of format 0.x (Terraform before 1.1) do not show whether a group declares \
-             inline rules; with Terraform 1.1+ a group whose rules all come from rule \
-             resources is not reported"
-                .to_string()
-        });
+        // A group whose block declares no inline rules gets them from standalone rule
+        // resources, which are checked on their own; its computed `ingress` is noise. Only the
+        // sources can show that: the configuration never records `dynamic "ingress"`.
+        let note = match resolver.no_inline_ingress(resource) {
+            Ok(()) => return Vec::new(),
+            Err(why) => Some(format!(
+                "the plan does not show whether it declares inline rules (a `dynamic \"ingress\"` block is never in the plan's configuration): {why}"
+            )),
+        };
         return vec![unknown_rule(
             index,
             format!("{after_path}.ingress"),
@@ -835,7 +851,7 @@ mod tests {
 
     fn rules_of(plan_json: &str) -> RuleSet {
         let plan = Plan::parse(plan_json, "t.json").unwrap();
-        extract(&plan).unwrap()
+        extract(&plan, None).unwrap()
     }
 
     fn change(after: &str, after_unknown: &str) -> String {

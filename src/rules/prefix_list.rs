@@ -169,6 +169,7 @@ impl PrefixLists {
                 Known::Known(None) => None,
                 Known::Unknown => resolver
                     .id_references(resource, "prefix_list_id", &[PREFIX_LIST_TYPES[0]])
+                    .ok()
                     .and_then(|addresses| match addresses.as_slice() {
                         [address] => lists.by_address.get(address).copied(),
                         _ => None,

@@ -1,34 +1,70 @@
-//! Turns common plan-time unknowns back into values, using the plan's `configuration`.
+//! Turns common plan-time unknowns back into values, using the plan's `configuration` and,
+//! where that alone proves nothing, the Terraform sources.
 //!
 //! `cidr_blocks = [aws_vpc.main.cidr_block]` is unknown in the SG's planned state whenever the
-//! VPC is new, yet the VPC's own planned `cidr_block` is usually a literal in the same plan.
-//! The configuration records only the *references* of an expression, not its text, so a value
-//! is substituted only when the shape leaves no doubt:
-//! - exactly one unknown element in the list (or an unknown scalar like `cidr_ipv4`),
-//! - the expression references exactly one managed-resource attribute in the same module
-//!   instance (no variables, locals, other resources, `count.index`); for inline `ingress`
-//!   blocks Terraform reports one expression for all blocks together, so that single reference
-//!   must hold for all of them,
-//! - that attribute is a known, CIDR-shaped string at the top level of the referenced resource's
-//!   planned state (the plan reader keeps only those: see [`crate::plan::PlannedCidrs`]).
+//! VPC is new, yet the VPC's own planned `cidr_block` is usually a literal in the same plan. The
+//! configuration records only the *references* of an expression, not its text:
+//! `cond ? "0.0.0.0/0" : aws_vpc.main.cidr_block` records the same ones, and `dynamic` blocks
+//! are not recorded at all. So the configuration only proposes (a likely value, a likely group),
+//! and the sources ([`crate::sources`]), once shown to match the plan, decide:
+//! - an unknown CIDR becomes the value of the one managed-resource attribute it references when
+//!   the sources write it as exactly that reference (in a list of literals and references, at
+//!   the same position; for inline `ingress`, every static block's references are that one and
+//!   there is no `dynamic "ingress"`), and that attribute is a known CIDR-shaped string in the
+//!   plan (see [`crate::plan::PlannedCidrs`]);
+//! - a group with unknown `ingress` has no inline rules only when its block has neither
+//!   `ingress` nor `dynamic "ingress"`;
+//! - a standalone rule's unknown `security_group_id`, and unknown prefix list ids, name the
+//!   resources whose `id` the sources reference plainly (`aws_security_group.x.id`, with a
+//!   literal key or the rule's own `[count.index]` / `[each.key]`).
 //!
-//! Anything else stays unknown and is reported as such: this module only ever removes doubt
-//! that the plan itself settles.
+//! Every failed proof leaves the value unknown (PG003) and says why, so a user learns what
+//! `--source` would settle.
 
 use serde_json::{Map, Value};
+
+use std::rc::Rc;
 
 use super::{CidrValue, IngressRule};
 use crate::plan::address::{self, attribute_reference};
 use crate::plan::config::{ConfigResource, Expression};
 use crate::plan::{Plan, PlannedResource};
+use crate::sources::proof::{Element, InlineIngress, InstanceKey};
+use crate::sources::{Declared, Sources};
+
+/// Why a proof failed when there are no sources at all.
+pub const NO_SOURCES: &str = "portgate had no Terraform sources to read (`--source DIR` with the root module the plan was made from, or a run task that sends its configuration, can settle it)";
 
 pub(super) struct Resolver<'p> {
     plan: &'p Plan,
+    sources: Option<&'p Sources>,
 }
 
 impl<'p> Resolver<'p> {
-    pub(super) fn new(plan: &'p Plan) -> Self {
-        Resolver { plan }
+    pub(super) fn new(plan: &'p Plan, sources: Option<&'p Sources>) -> Self {
+        Resolver { plan, sources }
+    }
+
+    /// The resource's block in the sources, checked against the plan's configuration.
+    fn declared(&self, resource: &PlannedResource) -> Result<Rc<Declared>, String> {
+        let sources = self.sources.ok_or(NO_SOURCES)?;
+        let calls = self.module_calls(resource).ok_or(
+            "the plan's configuration does not show the module that declares it, so no source can be checked against it",
+        )?;
+        if self.config_resource(resource).is_none() {
+            return Err(
+                "the plan's configuration does not show its resource block, so no source can be checked against it"
+                    .to_string(),
+            );
+        }
+        let expressions = self.expressions(resource).unwrap_or_default();
+        sources.resource(
+            &calls,
+            &resource.resource_type,
+            &resource.name,
+            Some(&expressions),
+            self.config_shows_inline_ingress(),
+        )
     }
 
     /// The chain of module calls (with sources) that leads to `resource`'s module.
@@ -75,22 +111,32 @@ impl<'p> Resolver<'p> {
         !self.plan.format_version.starts_with("0.")
     }
 
-    /// True when the configuration shows the resource block has no inline `ingress` at all.
-    /// Without configuration nothing can be proven, so this is false. Neither can it be from
-    /// plans of format 0.x (Terraform before 1.1), whose configuration leaves out attributes
-    /// written as blocks, inline `ingress` included.
-    pub(super) fn declares_no_inline_ingress(&self, resource: &PlannedResource) -> bool {
+    /// `Ok` when the group is proven to declare no inline rules: its block in the sources
+    /// (matching the plan) has neither `ingress` nor `dynamic "ingress"`, and the configuration
+    /// records no `ingress` either. Plans of format 0.x (Terraform before 1.1) never prove it:
+    /// their configuration leaves out attributes written as blocks, so a source tree that lost
+    /// its `ingress` blocks after the plan would still match.
+    pub(super) fn no_inline_ingress(&self, resource: &PlannedResource) -> Result<(), String> {
         if !self.config_shows_inline_ingress() {
-            return false;
+            return Err(
+                "plans of format 0.x (Terraform before 1.1) do not show whether a group declares inline rules; with Terraform 1.1+ and its sources, a group whose rules all come from rule resources is not reported"
+                    .to_string(),
+            );
         }
-        match self.config_resource(resource) {
-            Some(config) => match &config.expressions {
-                Some(raw) => serde_json::from_str::<Map<String, Value>>(raw.get())
-                    .map(|e| !e.contains_key("ingress"))
-                    .unwrap_or(false),
-                None => true,
-            },
-            None => false,
+        if self
+            .expressions(resource)
+            .is_some_and(|e| e.contains_key("ingress"))
+        {
+            return Err("its configuration has inline `ingress` rules".to_string());
+        }
+        let declared = self.declared(resource)?;
+        match declared.inline_ingress() {
+            InlineIngress::None => Ok(()),
+            InlineIngress::StaticBlocks => Err(format!("{} has `ingress` blocks", declared.origin)),
+            InlineIngress::Computed => Err(format!(
+                "{} writes its inline rules with `dynamic \"ingress\"` or an `ingress` expression, whose elements are known only at apply",
+                declared.origin
+            )),
         }
     }
 
@@ -145,40 +191,189 @@ impl<'p> Resolver<'p> {
             let Some(expression) = expression_of(attribute) else {
                 continue;
             };
-            if let Some((value, reference)) = self.resolve_reference(resource, &expression) {
-                rule.cidrs[*only].value = CidrValue::Resolved { value, reference };
-                let label = match entry_index {
-                    Some(i) => format!("{attribute}[{i}]"),
-                    None => attribute.to_string(),
-                };
-                rule.unknown_attributes.retain(|a| *a != label);
+            let Some(likely) = self.resolve_reference(resource, &expression) else {
+                continue;
+            };
+            let label = match entry_index {
+                Some(i) => format!("{attribute}[{i}]"),
+                None => attribute.to_string(),
+            };
+            match self.prove_reference(resource, rule, attribute, entry_index, &likely.relative) {
+                Ok(()) => {
+                    rule.cidrs[*only].value = CidrValue::Resolved {
+                        value: likely.value,
+                        reference: likely.address,
+                    };
+                    rule.unknown_attributes.retain(|a| *a != label);
+                }
+                Err(why) => add_note(
+                    rule,
+                    format!(
+                        "{label} is likely {} = {}, but {why}",
+                        likely.address, likely.value
+                    ),
+                ),
             }
         }
     }
 
-    /// The address of the security group whose `id` a standalone rule's `security_group_id`
-    /// refers to, when its configuration expression is exactly one such reference in the same
-    /// module instance (a literal instance key is kept). An expression with any other reference
-    /// (`count.index`, a variable, a second resource) says nothing certain: `None`.
-    pub(super) fn group_reference(&self, resource: &PlannedResource) -> Option<String> {
-        match self
-            .id_references(
-                resource,
-                "security_group_id",
-                &["aws_security_group", "aws_default_security_group"],
-            )?
-            .as_slice()
-        {
-            [only] => Some(only.clone()),
-            _ => None,
+    /// `Ok` when the sources write the unknown entry `attribute[index]` of `rule` as exactly
+    /// `reference` (module-relative).
+    fn prove_reference(
+        &self,
+        resource: &PlannedResource,
+        rule: &IngressRule,
+        attribute: &str,
+        index: Option<usize>,
+        reference: &str,
+    ) -> Result<(), String> {
+        let declared = self.declared(resource)?;
+        let origin = &declared.origin;
+        let is_it = |e: &Element| matches!(e, Element::Reference(r) if r.text == reference && r.keyed.is_none());
+        let proven = if rule.block.is_some() {
+            // Planned `ingress` is a set: its order says nothing about which block the entry
+            // came from, so every reference of every static block must be this one.
+            declared.ingress_lists(attribute).is_some_and(|lists| {
+                let references: Vec<&Element> = lists
+                    .iter()
+                    .flatten()
+                    .filter(|e| matches!(e, Element::Reference(_)))
+                    .collect();
+                !references.is_empty() && references.into_iter().all(is_it)
+            })
+        } else if let Some(index) = index {
+            let planned_len = rule
+                .cidrs
+                .iter()
+                .filter(|c| c.attribute == attribute && c.index.is_some())
+                .count();
+            declared.list(attribute).is_some_and(|elements| {
+                elements.len() == planned_len && elements.get(index).is_some_and(is_it)
+            })
+        } else {
+            declared.scalar(attribute).as_ref().is_some_and(is_it)
+        };
+        if proven {
+            Ok(())
+        } else if rule.block.is_some() {
+            Err(format!(
+                "{origin} does not write every inline rule as a static `ingress` block whose `{attribute}` holds only literals and `{reference}`"
+            ))
+        } else {
+            Err(format!(
+                "`{attribute}` at {origin} is not written as just `{reference}`"
+            ))
+        }
+    }
+
+    /// The address of the security group a standalone rule's unknown `security_group_id`
+    /// names, when the sources write it as a plain reference to a group's `id` in the same
+    /// module instance: `aws_security_group.x.id`, with a literal key, or with the rule's own
+    /// `[count.index]` / `[each.key]`. `Err` holds a note when the configuration suggests a
+    /// group the sources could not confirm.
+    pub(super) fn group_reference(
+        &self,
+        resource: &PlannedResource,
+    ) -> Result<String, Option<String>> {
+        const TYPES: [&str; 2] = ["aws_security_group", "aws_default_security_group"];
+        let likely = self
+            .config_id_references(resource, "security_group_id", &TYPES)
+            .filter(|r| r.len() == 1);
+        let proven = self.declared(resource).and_then(|declared| {
+            let written = declared.scalar("security_group_id");
+            let target = match &written {
+                Some(Element::Reference(r)) => id_target(&r.text, &TYPES),
+                _ => None,
+            };
+            let Some((target, keyed)) = target else {
+                return Err(format!(
+                    "`security_group_id` at {} is not written as a plain reference to a security group's id",
+                    declared.origin
+                ));
+            };
+            let Some(Element::Reference(written)) = &written else {
+                unreachable!("a target is only found in a reference")
+            };
+            let target = if keyed {
+                let key = instance_key(resource).ok_or_else(|| {
+                    format!(
+                        "`security_group_id` at {} indexes by the instance key, but {} has none",
+                        declared.origin, resource.address
+                    )
+                })?;
+                let fits = match written.keyed {
+                    Some(InstanceKey::CountIndex) => !key.starts_with("[\""),
+                    Some(InstanceKey::EachKey) => key.starts_with("[\""),
+                    None => false,
+                };
+                if !fits {
+                    return Err(format!(
+                        "`security_group_id` at {} indexes by a key of another kind than {}'s",
+                        declared.origin, resource.address
+                    ));
+                }
+                target.replace("[*]", key)
+            } else {
+                target
+            };
+            Ok(self.in_module(resource, &target))
+        });
+        match proven {
+            Ok(address) => Ok(address),
+            Err(why) => Err(likely.map(|r| {
+                format!(
+                    "its security_group_id likely refers to {}.id, but {why}",
+                    r[0]
+                )
+            })),
         }
     }
 
     /// The addresses (in the resource's module instance) of the resources whose `id` the
-    /// configuration expression of `attribute` refers to, when every reference it makes is the
-    /// `id` of a resource of one of `types`; `None` when any other reference is made, or the
-    /// configuration does not show the attribute.
+    /// sources write `attribute` as: one plain reference, or a list of them, each to a resource
+    /// of one of `types`. `Err` says why not.
     pub(super) fn id_references(
+        &self,
+        resource: &PlannedResource,
+        attribute: &str,
+        types: &[&str],
+    ) -> Result<Vec<String>, String> {
+        let declared = self.declared(resource)?;
+        let elements = match declared.scalar(attribute) {
+            Some(element) => vec![element],
+            None => declared.list(attribute).unwrap_or_default(),
+        };
+        let targets: Option<Vec<String>> = elements
+            .iter()
+            .map(|e| match e {
+                Element::Reference(r) => match id_target(&r.text, types) {
+                    Some((target, false)) => Some(self.in_module(resource, &target)),
+                    _ => None,
+                },
+                Element::Literal(_) => None,
+            })
+            .collect();
+        match targets {
+            Some(targets) if !targets.is_empty() => Ok(targets),
+            _ => Err(format!(
+                "`{attribute}` at {} is not written as plain references to {}",
+                declared.origin,
+                types.join(" / ")
+            )),
+        }
+    }
+
+    /// `address` (module-relative) in the resource's module instance.
+    fn in_module(&self, resource: &PlannedResource, address: &str) -> String {
+        match &resource.module_address {
+            Some(module) => format!("{module}.{address}"),
+            None => address.to_string(),
+        }
+    }
+
+    /// What the configuration suggests, before any proof: the resources (module-relative) whose
+    /// `id` every significant reference of `attribute` names.
+    fn config_id_references(
         &self,
         resource: &PlannedResource,
         attribute: &str,
@@ -196,13 +391,8 @@ impl<'p> Resolver<'p> {
             .map(|reference| {
                 let target = attribute_reference(reference)?;
                 let resource_type = target.resource.split('.').next()?;
-                if target.attribute != "id" || !types.contains(&resource_type) {
-                    return None;
-                }
-                Some(match &resource.module_address {
-                    Some(module) => format!("{module}.{}", target.resource),
-                    None => target.resource,
-                })
+                (target.attribute == "id" && types.contains(&resource_type))
+                    .then(|| self.in_module(resource, &target.resource))
             })
             .collect()
     }
@@ -212,19 +402,69 @@ impl<'p> Resolver<'p> {
         &self,
         resource: &PlannedResource,
         expression: &Expression,
-    ) -> Option<(String, String)> {
+    ) -> Option<Likely> {
         let significant = significant_references(&expression.references);
         let [reference] = significant.as_slice() else {
             return None;
         };
         let target = attribute_reference(reference)?;
-        let address = match &resource.module_address {
-            Some(module) => format!("{module}.{}", target.resource),
-            None => target.resource.clone(),
-        };
+        let address = self.in_module(resource, &target.resource);
         let value = self.plan.planned_cidrs.get(&address, &target.attribute)?;
-        Some((value.to_string(), format!("{address}.{}", target.attribute)))
+        Some(Likely {
+            value: value.to_string(),
+            address: format!("{address}.{}", target.attribute),
+            relative: reference.to_string(),
+        })
     }
+}
+
+/// The value an unknown CIDR likely has, from the configuration's one reference.
+struct Likely {
+    value: String,
+    /// `module.net.aws_vpc.main.cidr_block`.
+    address: String,
+    /// `aws_vpc.main.cidr_block`, as the module's sources write it.
+    relative: String,
+}
+
+/// Adds a note to a rule (notes say why a value stays unknown).
+pub(super) fn add_note(rule: &mut IngressRule, note: String) {
+    rule.note = Some(match rule.note.take() {
+        Some(first) => format!("{first}; {note}"),
+        None => note,
+    });
+}
+
+/// `TYPE.NAME` (with its key, `[*]` for the instance's own) of a reference `TYPE.NAME[KEY].id`
+/// to a resource of one of `types`, and whether the key is the instance's own.
+fn id_target(text: &str, types: &[&str]) -> Option<(String, bool)> {
+    let resource = text.strip_suffix(".id")?;
+    let (resource_type, rest) = resource.split_once('.')?;
+    if !types.contains(&resource_type) {
+        return None;
+    }
+    let name_end = rest.find('[').unwrap_or(rest.len());
+    let (name, key) = rest.split_at(name_end);
+    let plain_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let key_ok = key.is_empty() || address::instance_key_len(key) == Some(key.len());
+    (plain_name && key_ok).then(|| (resource.to_string(), key == "[*]"))
+}
+
+/// The instance key of a resource address (`[2]`, `["a"]`), when it has one.
+fn instance_key(resource: &PlannedResource) -> Option<&str> {
+    let prefix = match &resource.module_address {
+        Some(module) => module.len() + 1,
+        None => 0,
+    } + resource.resource_type.len()
+        + 1
+        + resource.name.len();
+    resource
+        .address
+        .get(prefix..)
+        .filter(|key| key.starts_with('['))
 }
 
 /// The references of an expression, each in its longest form: Terraform lists
@@ -301,7 +541,7 @@ mod tests {
 
     fn cidr_values(json: &str) -> Vec<CidrValue> {
         let plan = Plan::parse(json, "t.json").unwrap();
-        let set = extract(&plan).unwrap();
+        let set = extract(&plan, None).unwrap();
         set.rules[0].cidrs.iter().map(|c| c.value.clone()).collect()
     }
 

@@ -398,7 +398,7 @@ fn evaluate(
                     &findings,
                     &FixOptions {
                         trusted: checker.trusted.clone(),
-                        source_dir,
+                        source_dir: Some(source_dir),
                     },
                 );
                 workspace = Some(dir);

@@ -54,8 +54,13 @@ impl<'a> Parts<'a> {
 }
 
 /// `Ok` when `declared` says what `configuration` (the plan's `expressions` of the resource)
-/// records; else what differs.
-pub fn check(configuration: &Map<String, Value>, declared: &Declared) -> Result<(), String> {
+/// records; else what differs. With `blocks_recorded` false (plans of format 0.x), static blocks
+/// the configuration does not record are not held against the sources.
+pub fn check(
+    configuration: &Map<String, Value>,
+    declared: &Declared,
+    blocks_recorded: bool,
+) -> Result<(), String> {
     let parts = Parts {
         attributes: declared
             .attributes
@@ -66,6 +71,7 @@ pub fn check(configuration: &Map<String, Value>, declared: &Declared) -> Result<
         blocks: declared
             .blocks
             .iter()
+            .filter(|(k, _)| blocks_recorded || configuration.contains_key(k.as_str()))
             .map(|(k, v)| (k.as_str(), v.iter().collect()))
             .collect(),
     };
@@ -393,7 +399,7 @@ lifecycle { create_before_destroy = true }
                   {"from_port":139,"to_port":139,"protocol":"tcp","cidr_blocks":["10.0.0.0/8"],"description":null},
                   {"from_port":445,"to_port":445,"protocol":"tcp","cidr_blocks":["10.0.0.0/8"],"description":null}]}}"#,
         );
-        assert_eq!(check(&c, &d), Ok(()));
+        assert_eq!(check(&c, &d, true), Ok(()));
     }
 
     #[test]
@@ -401,26 +407,26 @@ lifecycle { create_before_destroy = true }
         let d = declared("cidr_ipv4 = \"0.0.0.0/0\"\n");
         let c =
             config(r#"{"cidr_ipv4":{"references":["aws_vpc.main.cidr_block","aws_vpc.main"]}}"#);
-        assert!(check(&c, &d).unwrap_err().contains("is a literal"));
+        assert!(check(&c, &d, true).unwrap_err().contains("is a literal"));
         let d = declared("cidr_ipv4 = aws_vpc.other.cidr_block\n");
         assert!(
-            check(&c, &d)
+            check(&c, &d, true)
                 .unwrap_err()
                 .contains("aws_vpc.main.cidr_block")
         );
         let d = declared("cidr_ipv4 = \"10.0.0.0/8\"\n");
         let c = config(r#"{"cidr_ipv4":{"constant_value":"0.0.0.0/0"}}"#);
-        assert!(check(&c, &d).is_err());
+        assert!(check(&c, &d, true).is_err());
     }
 
     #[test]
     fn an_added_or_removed_block_does_not_match() {
         let c = config(r#"{"name":{"constant_value":"smb"}}"#);
         let d = declared("name = \"smb\"\ningress {\n  from_port = 445\n}\n");
-        assert!(check(&c, &d).unwrap_err().contains("`ingress`"));
+        assert!(check(&c, &d, true).unwrap_err().contains("`ingress`"));
         let c = config(r#"{"name":{"constant_value":"smb"},"ingress":{"references":["var.x"]}}"#);
         let d = declared("name = \"smb\"\n");
-        assert!(check(&c, &d).unwrap_err().contains("`ingress`"));
+        assert!(check(&c, &d, true).unwrap_err().contains("`ingress`"));
     }
 
     #[test]
@@ -429,6 +435,6 @@ lifecycle { create_before_destroy = true }
         let c = config(
             r#"{"security_group_id":{"references":["aws_security_group.x","count.index"]}}"#,
         );
-        assert_eq!(check(&c, &d), Ok(()));
+        assert_eq!(check(&c, &d, true), Ok(()));
     }
 }

@@ -70,14 +70,16 @@ impl Sources {
     }
 
     /// The resource block `TYPE.NAME` of the module reached through `calls`, once it is shown to
-    /// say what `configuration` (the plan's `expressions` for it) recorded. `Err` says why the
-    /// sources prove nothing about it.
+    /// say what `configuration` (the plan's `expressions` for it) recorded. `blocks_recorded` is
+    /// false for plans of format 0.x, whose configuration leaves out arguments written as
+    /// blocks (`ingress`). `Err` says why the sources prove nothing about it.
     pub fn resource(
         &self,
         calls: &[ModuleCallSource],
         resource_type: &str,
         name: &str,
         configuration: Option<&Map<String, Value>>,
+        blocks_recorded: bool,
     ) -> Result<Rc<Declared>, String> {
         let mut key: String = calls
             .iter()
@@ -91,7 +93,7 @@ impl Sources {
             let configuration = configuration.ok_or_else(|| {
                 format!("the plan does not record the configuration of {key}, so the sources cannot be checked against it")
             })?;
-            matches::check(configuration, &declared).map_err(|why| {
+            matches::check(configuration, &declared, blocks_recorded).map_err(|why| {
                 format!("the sources do not match the plan ({why}): were they edited after the plan, or is this another root module?")
             })?;
             Ok(Rc::new(declared))
