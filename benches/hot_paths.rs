@@ -67,7 +67,7 @@ fn extract(c: &mut Criterion) {
     let text = plan(10_000);
     let parsed = Plan::read(text.as_bytes(), "p.json", &keep).unwrap();
     c.bench_function("extract/200_security_groups", |b| {
-        b.iter(|| rules::extract(black_box(&parsed)).unwrap())
+        b.iter(|| rules::extract(black_box(&parsed), None).unwrap())
     });
 }
 

@@ -100,6 +100,11 @@ pub struct Expected {
     /// The violating addresses in the root module: [`write_sources`] declares their blocks, so
     /// each gets a source patch.
     pub root_violations: BTreeSet<String>,
+    /// Groups that declare no inline rules and are created: their `ingress` is unknown until
+    /// apply, and only their sources can show that no `dynamic "ingress"` block fills it (the
+    /// plan's configuration never records one). Without sources each is PG003; with
+    /// [`write_sources`], the root module's are proven empty.
+    pub unproven: BTreeSet<String>,
     /// Size of the plan written.
     pub bytes: u64,
 }
@@ -2520,6 +2525,9 @@ impl Layout {
         for inst in &self.instances {
             let block = &self.blocks[inst.block];
             let Some(sg) = block.sg() else { continue };
+            if sg.rules_elsewhere && inst.action.creates() && !block.data {
+                expected.unproven.insert(inst.address.clone());
+            }
             if sg.ids.is_empty() || inst.action == Action::Delete || block.data {
                 continue;
             }

@@ -76,7 +76,12 @@ fn snapshots_of_the_example_plan() {
 
 #[test]
 fn snapshots_of_a_passing_plan_with_a_warning() {
-    snapshot_all("unknown_cidr", "testdata/plans/unknown_cidr.json", &[], 0);
+    snapshot_all(
+        "unknown_cidr",
+        "testdata/plans/unknown_cidr.json",
+        &["--source", "testdata/plans/unknown_cidr"],
+        0,
+    );
 }
 
 #[test]
@@ -278,9 +283,17 @@ fn passing_reports_never_say_fail() {
 
 #[test]
 fn markdown_titles_tell_pass_from_fail() {
-    let (pass, _) = check("testdata/plans/resolved_vpc_cidr.json", "markdown", &[]);
+    let (pass, _) = check(
+        "testdata/plans/resolved_vpc_cidr.json",
+        "markdown",
+        &["--source", "testdata/plans/resolved_vpc_cidr"],
+    );
     assert!(pass.starts_with("## portgate: ✅ PASSED\n"), "{pass}");
-    let (warn, _) = check("testdata/plans/unknown_cidr.json", "markdown", &[]);
+    let (warn, _) = check(
+        "testdata/plans/unknown_cidr.json",
+        "markdown",
+        &["--source", "testdata/plans/unknown_cidr"],
+    );
     assert!(
         warn.starts_with("## portgate: ⚠️ PASSED with warnings\n"),
         "{warn}"

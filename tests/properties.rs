@@ -1232,16 +1232,22 @@ fn patch_plan(case: &PatchCase) -> serde_json::Value {
                 "before_sensitive": false, "after_sensitive": {},
             },
         }));
+        // Terraform records only the arguments the block sets.
+        let mut expressions = json!({
+            "from_port": {"constant_value": r.ports.0}, "to_port": {"constant_value": r.ports.1},
+            "protocol": {"constant_value": r.protocol}, "type": {"constant_value": "ingress"},
+            "security_group_id": {"references": ["aws_security_group.sg.id", "aws_security_group.sg"]},
+        });
+        if r.v4.is_some() {
+            expressions["cidr_blocks"] = json!({"constant_value": list(&r.v4, &v4)});
+        }
+        if r.v6.is_some() {
+            expressions["ipv6_cidr_blocks"] = json!({"constant_value": list(&r.v6, &v6)});
+        }
         config_resources.push(json!({
             "address": "aws_security_group_rule.rule", "mode": "managed",
             "type": "aws_security_group_rule", "name": "rule", "provider_config_key": "aws",
-            "expressions": {
-                "cidr_blocks": {"constant_value": list(&r.v4, &v4)},
-                "ipv6_cidr_blocks": {"constant_value": list(&r.v6, &v6)},
-                "from_port": {"constant_value": r.ports.0}, "to_port": {"constant_value": r.ports.1},
-                "protocol": {"constant_value": r.protocol}, "type": {"constant_value": "ingress"},
-                "security_group_id": {"references": ["aws_security_group.sg.id", "aws_security_group.sg"]},
-            },
+            "expressions": expressions,
             "schema_version": 2,
         }));
     }
@@ -1415,7 +1421,11 @@ fn check_patch(case: &PatchCase) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("main.tf"), &original).unwrap();
     let plan = serde_json::to_vec_pretty(&patch_plan(case)).unwrap();
-    let report = check(&plan, "plan.json", policies, &CheckOptions::default())
+    let options = CheckOptions {
+        source_dir: Some(dir.path().to_path_buf()),
+        ..CheckOptions::default()
+    };
+    let report = check(&plan, "plan.json", policies, &options)
         .map_err(|e| TestCaseError::fail(format!("plan: {e}")))?;
     let findings: Vec<Finding> = report.findings.iter().map(|g| g.finding.clone()).collect();
     let trusted = case

@@ -94,6 +94,10 @@ async fn the_verification_request_gets_200_and_no_callback() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_plan_passes_after_a_running_update() {
     let tfc = FakeTfc::start(testdata("plans/resolved_vpc_cidr.json")).await;
+    // The configuration proves what the plan cannot show: the rule's CIDR is exactly
+    // aws_vpc.main.cidr_block, and the group declares no inline rules.
+    let main_tf = testdata("plans/resolved_vpc_cidr/main.tf");
+    tfc.set(|s| s.tarball = Some(tarball(&[("main.tf", &main_tf)])));
     let (_, handle) = start_and_deliver(&tfc, "taskrs-clean").await;
     let result = tfc.final_result().await;
     assert_eq!(attributes(&result)["status"], "passed", "{result}");
@@ -118,8 +122,27 @@ async fn a_clean_plan_passes_after_a_running_update() {
             .any(|s| s.server == "archivist" && s.path == "/archive/plan")
     );
     assert_token_only_sent_to_tfc(&tfc);
-    // No trusted CIDRs: the configuration is not downloaded.
-    assert!(!seen.iter().any(|s| s.path.contains("configuration")));
+    assert!(
+        seen.iter()
+            .any(|s| s.server == "archivist" && s.path == "/archive/config.tar.gz")
+    );
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_configuration_a_plan_with_unknowns_gets_warnings_not_a_silent_pass() {
+    let tfc = FakeTfc::start(testdata("plans/resolved_vpc_cidr.json")).await;
+    let (_, handle) = start_and_deliver(&tfc, "taskrs-noconfig").await;
+    let result = tfc.final_result().await;
+    assert_eq!(attributes(&result)["status"], "passed", "{result}");
+    let outcomes = outcomes(&result);
+    assert_eq!(outcomes.len(), 2, "{result}");
+    assert!(
+        outcomes.iter().all(|o| o["attributes"]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("a run task that sends its configuration"))),
+        "{result}"
+    );
     handle.stop().await;
 }
 

@@ -47,12 +47,16 @@ fn text_report_with_unknown_values_and_an_invalid_cidr() {
     insta::assert_snapshot!(run(&[
         "check",
         "testdata/plans/unknown_cidr.json",
+        "--source",
+        "testdata/plans/unknown_cidr",
         "--color",
         "never"
     ]));
     insta::assert_snapshot!(run(&[
         "check",
         "testdata/plans/invalid_cidr.json",
+        "--source",
+        "testdata/plans/invalid_cidr",
         "--color",
         "never"
     ]));

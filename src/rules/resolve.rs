@@ -522,6 +522,7 @@ fn inline_block_expressions(
 mod tests {
     use crate::plan::Plan;
     use crate::rules::{CidrValue, extract};
+    use crate::sources::Sources;
 
     /// A new VPC with a literal CIDR and an SG whose inline rule uses the VPC's CIDR.
     fn plan(references: &str, vpc_cidr: &str) -> String {
@@ -539,18 +540,50 @@ mod tests {
         )
     }
 
-    fn cidr_values(json: &str) -> Vec<CidrValue> {
+    /// The rule's CIDR values, read with the module `net` written as `net_main_tf`.
+    fn cidr_values_with(json: &str, net_main_tf: Option<&str>) -> Vec<CidrValue> {
         let plan = Plan::parse(json, "t.json").unwrap();
-        let set = extract(&plan, None).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let sources = net_main_tf.map(|text| {
+            std::fs::create_dir(dir.path().join("net")).unwrap();
+            std::fs::write(dir.path().join("net/main.tf"), text).unwrap();
+            Sources::open(dir.path())
+        });
+        let set = extract(&plan, sources.as_ref()).unwrap();
         set.rules[0].cidrs.iter().map(|c| c.value.clone()).collect()
     }
 
+    const NET_MAIN_TF: &str = r#"
+resource "aws_security_group" "smb" {
+  ingress {
+    protocol    = "tcp"
+    from_port   = 445
+    to_port     = 445
+    cidr_blocks = [aws_vpc.main.cidr_block]
+  }
+}
+"#;
+
+    fn cidr_values(json: &str) -> Vec<CidrValue> {
+        cidr_values_with(json, Some(NET_MAIN_TF))
+    }
+
     #[test]
-    fn an_inline_cidr_from_a_single_resource_attribute_is_resolved() {
-        let values = cidr_values(&plan(
+    fn an_inline_cidr_is_resolved_only_when_the_sources_show_the_bare_reference() {
+        let json = plan(
             r#"["aws_vpc.main.cidr_block","aws_vpc.main"]"#,
             "10.0.0.0/16",
-        ));
+        );
+        assert_eq!(cidr_values_with(&json, None), [CidrValue::Unknown]);
+        let conditional = NET_MAIN_TF.replace(
+            "[aws_vpc.main.cidr_block]",
+            r#"[uuid() != "" ? "0.0.0.0/0" : aws_vpc.main.cidr_block]"#,
+        );
+        assert_eq!(
+            cidr_values_with(&json, Some(&conditional)),
+            [CidrValue::Unknown]
+        );
+        let values = cidr_values(&json);
         assert_eq!(
             values,
             [CidrValue::Resolved {

@@ -264,15 +264,16 @@ async fn work(ctx: &Arc<JobContext>, job: &Job, workers: &Arc<Semaphore>) -> Ver
             }
         ));
     };
-    let want_config = !ctx.checker.trusted.is_empty();
+    // The configuration is fetched whenever the run offers it: its files prove what the plan
+    // cannot show, and patches are made against them.
     let config_download = async {
-        match (&job.config_url, want_config) {
-            (Some(url), true) => Some(
+        match &job.config_url {
+            Some(url) => Some(
                 ctx.client
                     .download(url, token, ctx.settings.max_config_bytes)
                     .await,
             ),
-            _ => None,
+            None => None,
         }
     };
     // The plan goes to a temporary file and is streamed from there: a job's memory does not
@@ -368,6 +369,45 @@ fn evaluate(
     let checker = &ctx.checker;
     let mut options = checker.options.clone();
     options.today = time::OffsetDateTime::now_utc().date();
+    let with_fixes = !checker.trusted.is_empty();
+    let mut notes = Vec::new();
+    // The configuration is unpacked before the check: its files can prove what the plan cannot
+    // show (see crate::sources). Kept alive until the fixes are made; removed (with everything
+    // unpacked) on drop.
+    let workspace = match &ctx.settings.work_dir {
+        Some(dir) => tempfile::Builder::new()
+            .prefix("portgate-job-")
+            .tempdir_in(dir),
+        None => tempfile::Builder::new().prefix("portgate-job-").tempdir(),
+    };
+    let workspace = match workspace {
+        Ok(dir) => Some(dir),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create a job directory");
+            if with_fixes {
+                notes.push(
+                    "(no suggested patches: portgate could not create a temporary directory)"
+                        .to_string(),
+                );
+            }
+            None
+        }
+    };
+    let source_dir = workspace.as_ref().map(|dir| {
+        let mut unpack_notes = Vec::new();
+        let found = source_dir(
+            ctx,
+            dir.path(),
+            config,
+            working_directory,
+            &mut unpack_notes,
+        );
+        if with_fixes {
+            notes.extend(unpack_notes);
+        }
+        found
+    });
+    options.source_dir = source_dir.clone().flatten();
     let report = match crate::check_reader(plan, "plan.json", &checker.policies, &options) {
         Ok(report) => report,
         Err(e) => {
@@ -376,43 +416,26 @@ fn evaluate(
             ));
         }
     };
-
-    let mut notes = Vec::new();
-    // Kept alive until the fixes are made; removed (with everything unpacked) on drop.
-    let mut workspace = None;
-    let fixes = if checker.trusted.is_empty() {
-        None
-    } else {
-        let dir = match &ctx.settings.work_dir {
-            Some(dir) => tempfile::Builder::new()
-                .prefix("portgate-job-")
-                .tempdir_in(dir),
-            None => tempfile::Builder::new().prefix("portgate-job-").tempdir(),
-        };
-        match dir {
-            Ok(dir) => {
-                let source_dir = source_dir(ctx, dir.path(), config, working_directory, &mut notes);
-                let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
-                let fixes = fix::suggest(
-                    &report.rules,
-                    &findings,
-                    &FixOptions {
-                        trusted: checker.trusted.clone(),
-                        source_dir: Some(source_dir),
-                    },
-                );
-                workspace = Some(dir);
-                Some(fixes)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot create a job directory");
-                notes.push(
-                    "(no suggested patches: portgate could not create a temporary directory)"
-                        .to_string(),
-                );
-                None
-            }
+    let fixes = match (&workspace, with_fixes) {
+        (Some(dir), true) => {
+            // Without a configuration, fixes are made against an empty directory: they are
+            // then suggestions rendered from the plan.
+            let source_dir = source_dir.flatten().unwrap_or_else(|| {
+                let empty = dir.path().join("empty");
+                let _ = std::fs::create_dir(&empty);
+                empty
+            });
+            let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
+            Some(fix::suggest(
+                &report.rules,
+                &findings,
+                &FixOptions {
+                    trusted: checker.trusted.clone(),
+                    source_dir: Some(source_dir),
+                },
+            ))
         }
+        _ => None,
     };
     drop(workspace);
 
@@ -439,26 +462,24 @@ fn evaluate(
     )
 }
 
-/// The directory fixes are made against: the workspace's working directory inside the unpacked
-/// configuration, or an empty directory (fixes are then suggestions) when there is none.
+/// The workspace's working directory inside the unpacked configuration: the Terraform root
+/// module the plan was made from. `None` when there is none (why goes to `notes`).
 fn source_dir(
     ctx: &JobContext,
     root: &Path,
     config: Option<Result<Vec<u8>, super::client::FetchError>>,
     working_directory: Option<&str>,
     notes: &mut Vec<String>,
-) -> PathBuf {
-    let empty = root.join("empty");
-    let _ = std::fs::create_dir(&empty);
+) -> Option<PathBuf> {
     let bytes = match config {
-        None => return empty,
+        None => return None,
         Some(Ok(bytes)) => bytes,
         Some(Err(e)) => {
             tracing::warn!(error = %e, "the configuration could not be downloaded");
             notes.push(format!(
                 "(No source patches: the configuration could not be downloaded: {e}.)"
             ));
-            return empty;
+            return None;
         }
     };
     let unpack_dir = root.join("configuration");
@@ -475,20 +496,20 @@ fn source_dir(
             notes.push(format!(
                 "(No source patches: the configuration tarball could not be unpacked: {e}.)"
             ));
-            return empty;
+            return None;
         }
     }
     match working_subdir(working_directory) {
         Some(sub) => {
             let dir = unpack_dir.join(&sub);
             if dir.is_dir() {
-                dir
+                Some(dir)
             } else {
                 notes.push(format!(
                     "(No source patches: the working directory {} is not in the configuration.)",
                     sub.display()
                 ));
-                empty
+                None
             }
         }
         None => {
@@ -496,7 +517,7 @@ fn source_dir(
                 "(No source patches: the working directory {:?} is not a plain relative path.)",
                 working_directory.unwrap_or_default()
             ));
-            empty
+            None
         }
     }
 }

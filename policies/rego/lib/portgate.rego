@@ -198,49 +198,11 @@ wholly_unknown contains r if {
 slim(r) := {k: r[k] | some k in ["key", "address", "module_address", "type", "name"]}
 
 # ---- the plan's configuration ----------------------------------------------------------------
-
-# `module.net["a.b"].module.sg[0]` → ["net", "sg"]; undefined for text that is not a module
-# address. Instance keys may hold dots and brackets, so they are matched whole.
-module_call_names(module_address) := [] if module_address == null
-
-module_call_names(module_address) := names if {
-	is_string(module_address)
-	key := `(?:\[(?:"(?:[^"\\]|\\.)*"|[^\]"])*\])?`
-	regex.match(sprintf(`^module\.[^.\[]+%s(?:\.module\.[^.\[]+%s)*$`, [key, key]), module_address)
-	found := regex.find_all_string_submatch_n(sprintf(`module\.([^.\[]+)%s`, [key]), module_address, -1)
-	names := [m[1] | some m in found]
-}
-
-# The configuration block that declared a planned object.
-config_resource(r) := cr if {
-	names := module_call_names(r.module_address)
-	path := array.concat(["root_module"], [step | some name in names; some step in ["module_calls", name, "module"]])
-	module := object.get(input.configuration, path, null)
-	matches := [c |
-		some c in module.resources
-		managed(c)
-		c.type == r.type
-		c.name == r.name
-	]
-	cr := matches[0]
-}
-
-# Format 1.0+ (Terraform 1.1+) lists attributes written as blocks, inline `ingress` included.
-config_shows_inline_ingress if not startswith(input.format_version, "0.")
-
-# The configuration shows the resource has no inline `ingress` at all.
-declares_no_inline_ingress(r) if {
-	config_shows_inline_ingress
-	cr := config_resource(r)
-	not present(cr, "expressions")
-}
-
-declares_no_inline_ingress(r) if {
-	config_shows_inline_ingress
-	cr := config_resource(r)
-	is_object(cr.expressions)
-	not has_key(cr.expressions, "ingress")
-}
+#
+# Not read. Terraform's `configuration` drops `dynamic` blocks and records only the references
+# of an expression, so on its own it can never prove a rule safe: `portgate check` settles such
+# unknowns only from the Terraform sources (`--source`), which Rego does not have. Here they stay
+# unknown (PG003), as with `portgate check --no-source`.
 
 # ---- reading after / after_unknown -------------------------------------------------------------
 
@@ -304,7 +266,6 @@ raw_rules contains rule if {
 	some r in checked
 	r.type in {"aws_security_group", "aws_default_security_group"}
 	whole_ingress_unknown(r)
-	not declares_no_inline_ingress(r)
 	rule := {
 		"resource": slim(r),
 		"block": null,
@@ -352,7 +313,7 @@ raw_rules contains rule if {
 				cidr_list(reader, obj, "cidr_blocks"),
 				cidr_list(reader, obj, "ipv6_cidr_blocks"),
 			),
-			prefix_sources(r, "prefix_list_ids", id_items(reader, obj, "prefix_list_ids"), false),
+			prefix_sources("prefix_list_ids", id_items(reader, obj, "prefix_list_ids")),
 		),
 		"direction_known": true,
 		"whole_unknown": false,
@@ -389,7 +350,7 @@ raw_rules contains rule if {
 				cidr_list(reader, r.after, "cidr_blocks"),
 				cidr_list(reader, r.after, "ipv6_cidr_blocks"),
 			),
-			prefix_sources(r, "prefix_list_ids", id_items(reader, r.after, "prefix_list_ids"), true),
+			prefix_sources("prefix_list_ids", id_items(reader, r.after, "prefix_list_ids")),
 		),
 		"direction_known": direction_known,
 		"whole_unknown": false,
@@ -422,7 +383,7 @@ raw_rules contains rule if {
 				cidr_scalar(reader, r.after, "cidr_ipv4"),
 				cidr_scalar(reader, r.after, "cidr_ipv6"),
 			),
-			prefix_sources(r, "prefix_list_id", id_items(reader, r.after, "prefix_list_id"), true),
+			prefix_sources("prefix_list_id", id_items(reader, r.after, "prefix_list_id")),
 		),
 		"direction_known": true,
 		"whole_unknown": false,
@@ -435,8 +396,7 @@ raw_rules contains rule if {
 # Inline blocks belong to their own group (a deposed object is a group of its own). A standalone
 # rule belongs to the group its known security_group_id names: the group of the plan with that
 # known id, or else the foreign group named by the id. When security_group_id is unknown until
-# apply, to the group its configuration refers to, when the expression is exactly one reference
-# to a group's id in the same module instance. Otherwise null: undetermined.
+# apply, only the Terraform sources could tell (see above): null, undetermined.
 
 group_types := {"aws_security_group", "aws_default_security_group"}
 
@@ -458,18 +418,6 @@ group_key(r) := g if {
 	not r.type in group_types
 	id := known_group_id(r)
 	g := group_of_id(id)
-}
-
-group_key(r) := address if {
-	not r.type in group_types
-	not group_id_known(r)
-	address := group_reference(r)
-	some g in planned
-	g.managed
-	g.type in group_types
-	not g.deposed
-	not g.gone
-	g.address == address
 }
 
 reader_of(r) := {"unknown": r.unknown, "planned_only": r.planned_only}
@@ -496,13 +444,6 @@ group_of_id(id) := addresses[0] if {
 	])
 	count(addresses) > 0
 } else := id
-
-group_reference(r) := qualified(r.module_address, resource) if {
-	sig := significant_references(expression_references(expressions(r).security_group_id))
-	count(sig) == 1
-	[resource, "id"] := attribute_reference(sig[0])
-	split(resource, ".")[0] in group_types
-}
 
 # ---- prefix lists (src/rules/prefix_list.rs) --------------------------------------------------
 #
@@ -578,15 +519,7 @@ entry_known_list(x) := s.value if {
 	is_string(s.value)
 }
 
-entry_referenced_list(x) := address if {
-	not entry_known_list(x)
-	[address] := id_references(x, "prefix_list_id", {prefix_list_type})
-}
-
-entries_by_address(address) := array.concat(array.concat(list_entries_of(l), [entry_value(x) |
-	some x in prefix_list_entries
-	entry_referenced_list(x) == address
-]), untied_part) if {
+entries_by_address(address) := array.concat(list_entries_of(l), untied_part) if {
 	some l in prefix_lists
 	l.address == address
 }
@@ -595,7 +528,6 @@ entries_by_address(address) := array.concat(array.concat(list_entries_of(l), [en
 untied_part := [null] if {
 	some x in prefix_list_entries
 	not entry_known_list(x)
-	not entry_referenced_list(x)
 } else := []
 
 list_id_of(l) := s.value if {
@@ -612,24 +544,12 @@ entries_by_id(id) := array.concat(base, [entry_value(x) |
 	base := array.concat([], [e | some b in bases; some e in b])
 }
 
-# The resources whose `id` every reference of the attribute's expression names (all of `types`).
-id_references(r, attribute, types) := addresses if {
-	sig := significant_references(expression_references(expressions(r)[attribute]))
-	count(sig) > 0
-	addresses := [qualified(r.module_address, resource) |
-		some s in sig
-		[resource, "id"] := attribute_reference(s)
-		split(resource, ".")[0] in types
-	]
-	count(addresses) == count(sig)
-}
-
 prefix_entry(key, text) := {"attribute": key, "index": null, "known": true, "text": text} if is_string(text)
 
 prefix_entry(key, text) := {"attribute": key, "index": null, "known": false} if not is_string(text)
 
-prefix_sources(r, key, items, use_refs) := array.concat(
-	unknown_ids_part(r, key, items, use_refs),
+prefix_sources(key, items) := array.concat(
+	unknown_ids_part(key, items),
 	[prefix_entry(key, e) | some id in known_items(items); some e in entries_by_id(id)],
 )
 
@@ -645,174 +565,16 @@ some_id_unknown(items) if {
 	id == null
 }
 
-unknown_ids_part(r, key, items, use_refs) := [] if {
+unknown_ids_part(key, items) := [] if {
 	not some_id_unknown(items)
-} else := settled if {
-	use_refs
-	addresses := id_references(r, key, {prefix_list_type})
-	lists := [entries_by_address(a) | some a in addresses]
-	count(lists) == count(addresses)
-	settled := [prefix_entry(key, e) | some entries in lists; some e in entries]
 } else := [{"attribute": key, "index": null, "known": false}]
 
-# ---- settling unknown CIDRs from the plan (src/rules/resolve.rs) ------------------------------
+# ---- the rules --------------------------------------------------------------------------------
 #
-# An unknown CIDR is replaced by a value only when the configuration shows its expression
-# references exactly one managed-resource attribute in the same module instance, that
-# attribute is a known string in the referenced object's planned state, and the entry is the
-# only unknown one of its attribute (one element of a list of known length, or a scalar).
+# `portgate check` settles an unknown CIDR that its sources show is exactly a resource attribute
+# (src/rules/resolve.rs); without sources it stays unknown, as here.
 
-rules contains resolved if {
-	some rule in raw_rules
-	resolved := object.union(rule, {"cidrs": [resolve_entry(rule, i, e) | some i, e in rule.cidrs]})
-}
-
-resolve_entry(rule, _, e) := {
-	"attribute": e.attribute,
-	"index": e.index,
-	"known": true,
-	"text": value,
-	"reference": reference,
-} if {
-	not e.known
-	e.attribute in {"cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6"}
-	count([x | some x in rule.cidrs; x.attribute == e.attribute; not x.known]) == 1
-	resolvable_shape(e)
-	input.configuration.root_module
-	expression := expression_of(rule, e.attribute)
-	[value, reference] := resolve_reference(rule.resource, expression)
-} else := e
-
-# A wholly unknown list could be any function's result.
-resolvable_shape(e) if not endswith(e.attribute, "_blocks")
-
-resolvable_shape(e) if e.index != null
-
-expressions(r) := cr.expressions if {
-	cr := config_resource(r)
-	is_object(cr.expressions)
-}
-
-expression_of(rule, attribute) := expr if {
-	rule.block == null
-	expr := expressions(rule.resource)[attribute]
-} else := expr if {
-	# The AWS provider's `ingress` is an attribute written with block syntax: Terraform
-	# summarises all inline blocks as one expression with the references of all of them.
-	rule.block != null
-	expr := expressions(rule.resource).ingress
-	is_object(expr)
-} else := expr if {
-	# Providers with true nested blocks: one object per block; use the one static block whose
-	# literal protocol and ports match the planned rule.
-	rule.block != null
-	blocks := expressions(rule.resource).ingress
-	is_array(blocks)
-	candidates := [b | some b in blocks; is_object(b); block_matches(b, rule)]
-	count(candidates) == 1
-	expr := candidates[0][attribute]
-}
-
-constant(block, key) := block[key].constant_value if {
-	is_object(block[key])
-	block[key].constant_value != null
-}
-
-block_matches(b, rule) if {
-	rule.protocol.known
-	is_string(rule.protocol.value)
-	c := constant(b, "protocol")
-	is_string(c)
-	lower(c) == lower(rule.protocol.value)
-	port_constant_matches(b, "from_port", rule.from_port)
-	port_constant_matches(b, "to_port", rule.to_port)
-}
-
-port_constant_matches(b, key, port) if {
-	port.known
-	is_number(port.value)
-	c := constant(b, key)
-	is_number(c)
-	c == port.value
-}
-
-expression_references(expr) := [] if {
-	is_object(expr)
-	not has_key(expr, "references")
-} else := refs if {
-	is_object(expr)
-	refs := expr.references
-	is_array(refs)
-	every x in refs {
-		is_string(x)
-	}
-}
-
-# Terraform lists `aws_vpc.main.cidr_block` and its prefix `aws_vpc.main`: keep the longest.
-significant_references(refs) := [r |
-	some r in refs
-	not has_longer_form(r, refs)
-]
-
-has_longer_form(r, refs) if {
-	some other in refs
-	count(other) > count(r)
-	startswith(other, r)
-	substring(other, count(r), 1) in {".", "["}
-}
-
-not_resources := {"var", "local", "module", "data", "count", "each", "path", "terraform", "self"}
-
-# `aws_vpc.main.cidr_block` or `aws_vpc.main["k"].cidr_block` → [resource, attribute].
-attribute_reference(reference) := [resource, attribute] if {
-	ident := `[A-Za-z_][A-Za-z0-9_-]*`
-	key := `\[(?:"(?:[^"\\]|\\.)*"|[^\]"])*\]`
-	pattern := sprintf(`^(%s)\.(%s)(%s)?\.(%s)$`, [ident, ident, key, ident])
-	regex.match(pattern, reference)
-	m := regex.find_all_string_submatch_n(pattern, reference, 1)[0]
-	not m[1] in not_resources
-	resource := sprintf("%s.%s%s", [m[1], m[2], m[3]])
-	attribute := m[4]
-}
-
-# Current managed objects by address (the last one wins, as in the native engine).
-by_address(address) := objs[count(objs) - 1] if {
-	objs := [r |
-		some r in planned_in_order
-		r.managed
-		not r.deposed
-		r.address == address
-	]
-	count(objs) > 0
-}
-
-planned_in_order := array.concat(
-	[r | some r in planned; not r.planned_only],
-	[r | some r in planned; r.planned_only],
-)
-
-resolve_reference(r, expression) := [value, sprintf("%s.%s", [address, attribute])] if {
-	sig := significant_references(expression_references(expression))
-	count(sig) == 1
-	[resource, attribute] := attribute_reference(sig[0])
-	address := qualified(r.module_address, resource)
-	referenced := by_address(address)
-	is_object(referenced.after)
-	not unknown_blocks_resolution(referenced.unknown, attribute)
-	value := referenced.after[attribute]
-	is_string(value)
-}
-
-qualified(module_address, resource) := resource if module_address == null
-
-qualified(module_address, resource) := sprintf("%s.%s", [module_address, resource]) if module_address != null
-
-unknown_blocks_resolution(unknown, _) if {
-	unknown != null
-	not is_object(unknown)
-}
-
-unknown_blocks_resolution(unknown, attribute) if unknown[attribute] == true
+rules := raw_rules
 
 # ---- CIDRs: parsing and the world check ----------------------------------------------------
 

@@ -144,15 +144,31 @@ test_findings_carry_address_ports_and_cidrs if {
 	f.cidrs == ["0.0.0.0/1", "128.0.0.0/1"]
 }
 
-test_module_call_names if {
-	lib.module_call_names(`module.net["a.b[0]"].module.sg[0]`) == ["net", "sg"]
-	lib.module_call_names(null) == []
+# The configuration never proves a rule safe: it drops `dynamic "ingress"` blocks and records
+# only an expression's references, which `cond ? "0.0.0.0/0" : aws_vpc.main.cidr_block` shares.
+with_configuration(plan, expressions) := object.union(plan, {"configuration": {"root_module": {"resources": [{
+	"address": plan.resource_changes[0].address, "mode": "managed",
+	"type": plan.resource_changes[0].type, "name": "t", "expressions": expressions,
+}]}}})
+
+test_a_configuration_without_ingress_does_not_prove_an_unknown_ingress_empty if {
+	plan := plan_of("aws_security_group", ["create"], {"name": "t"}, {"ingress": true})
+	ids(with_configuration(plan, {"name": {"constant_value": "t"}})) == {"PG003"}
 }
 
-test_attribute_reference if {
-	lib.attribute_reference("aws_vpc.main.cidr_block") == ["aws_vpc.main", "cidr_block"]
-	lib.attribute_reference(`aws_vpc.main["k"].cidr_block`) == [`aws_vpc.main["k"]`, "cidr_block"]
-	not lib.attribute_reference("var.cidr")
+test_a_reference_in_the_configuration_does_not_settle_an_unknown_cidr if {
+	rule := sg_rule("tcp", 445, 445, [null])
+	unknown := object.union(rule, {"resource_changes": [object.union(rule.resource_changes[0], {"change": object.union(
+		rule.resource_changes[0].change,
+		{"after_unknown": {"cidr_blocks": [true]}},
+	)})]})
+	vpc := {
+		"address": "aws_vpc.main", "mode": "managed", "type": "aws_vpc", "name": "main",
+		"change": {"actions": ["create"], "after": {"cidr_block": "10.0.0.0/16"}, "after_unknown": {}},
+	}
+	plan := object.union(unknown, {"resource_changes": array.concat(unknown.resource_changes, [vpc])})
+	configured := with_configuration(plan, {"cidr_blocks": {"references": ["aws_vpc.main.cidr_block", "aws_vpc.main"]}})
+	ids(configured) == {"PG003"}
 }
 
 test_a_wholly_unknown_planned_state_is_pg003_unless_deleted if {
