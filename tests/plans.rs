@@ -438,6 +438,35 @@ fn sources_edited_after_the_plan_prove_nothing() {
 }
 
 #[test]
+fn registry_modules_are_read_where_terraform_init_put_them() {
+    assert_plan("registry_modules");
+    // Without .terraform/modules/modules.json nothing says where the modules are.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        plans_dir().join("registry_modules/main.tf"),
+        copy.path().join("main.tf"),
+    )
+    .unwrap();
+    let source = copy.path().display().to_string();
+    let run = self::run("registry_modules", &["--source", &source]);
+    assert_eq!(
+        run.lines,
+        [
+            "PG003 module.dyn.aws_security_group.this - -",
+            "PG003 module.files.aws_security_group.this - -",
+            "exit 0"
+        ]
+    );
+    let message = run.findings()[1]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(
+            "module.files is not a local module and there is no .terraform/modules/modules.json"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_rule_keyed_by_count_index_joins_the_group_instance_of_its_own_index() {
     assert_plan("count_keyed_rules");
     // Without the sources the plan shows only `aws_security_group.shard` and `count.index`:

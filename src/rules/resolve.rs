@@ -320,12 +320,14 @@ impl<'p> Resolver<'p> {
         });
         match proven {
             Ok(address) => Ok(address),
-            Err(why) => Err(likely.map(|r| {
-                format!(
+            Err(why) => Err(match likely {
+                Some(r) => Some(format!(
                     "its security_group_id likely refers to {}.id, but {why}",
                     r[0]
-                )
-            })),
+                )),
+                None if why != NO_SOURCES => Some(why),
+                None => None,
+            }),
         }
     }
 
@@ -622,5 +624,76 @@ resource "aws_security_group" "smb" {
             r#""after_unknown":{"id":true,"cidr_block":true}"#,
         );
         assert_eq!(cidr_values(&json), [CidrValue::Unknown]);
+    }
+
+    #[test]
+    fn a_rule_keyed_by_each_key_joins_the_group_of_its_own_key() {
+        let json = r#"{"format_version":"1.2","planned_values":{"root_module":{}},"resource_changes":[
+            {"address":"aws_security_group.x[\"a\"]","mode":"managed","type":"aws_security_group","name":"x","index":"a",
+             "change":{"actions":["create"],"after":{"ingress":[]},"after_unknown":{"id":true}}},
+            {"address":"aws_security_group_rule.r[\"a\"]","mode":"managed","type":"aws_security_group_rule","name":"r","index":"a",
+             "change":{"actions":["create"],"after":{"type":"ingress","protocol":"tcp","from_port":445,"to_port":445,
+               "cidr_blocks":["0.0.0.0/1"]},"after_unknown":{"security_group_id":true}}}],
+            "configuration":{"root_module":{"resources":[
+              {"address":"aws_security_group.x","mode":"managed","type":"aws_security_group","name":"x",
+               "for_each_expression":{"references":["var.keys"]},"expressions":{"ingress":{"constant_value":[]}}},
+              {"address":"aws_security_group_rule.r","mode":"managed","type":"aws_security_group_rule","name":"r",
+               "for_each_expression":{"references":["var.keys"]},"expressions":{
+                 "type":{"constant_value":"ingress"},"protocol":{"constant_value":"tcp"},
+                 "from_port":{"constant_value":445},"to_port":{"constant_value":445},
+                 "cidr_blocks":{"constant_value":["0.0.0.0/1"]},
+                 "security_group_id":{"references":["aws_security_group.x","each.key"]}}}]}}}"#;
+        let main_tf = r#"
+resource "aws_security_group" "x" {
+  for_each = var.keys
+  ingress  = []
+}
+
+resource "aws_security_group_rule" "r" {
+  for_each          = var.keys
+  type              = "ingress"
+  protocol          = "tcp"
+  from_port         = 445
+  to_port           = 445
+  cidr_blocks       = ["0.0.0.0/1"]
+  security_group_id = aws_security_group.x[each.key].id
+}
+"#;
+        let plan = Plan::parse(json, "t.json").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("main.tf"), main_tf).unwrap();
+        let sources = Sources::open(dir.path());
+        let set = extract(&plan, Some(&sources)).unwrap();
+        let rule = set.rules.iter().find(|r| r.block.is_none()).unwrap();
+        assert_eq!(rule.group.as_deref(), Some(r#"aws_security_group.x["a"]"#));
+        // Sources edited after the plan prove nothing.
+        std::fs::write(
+            dir.path().join("main.tf"),
+            main_tf.replace("[each.key]", "[count.index]"),
+        )
+        .unwrap();
+        let set = extract(&plan, Some(&Sources::open(dir.path()))).unwrap();
+        let rule = set.rules.iter().find(|r| r.block.is_none()).unwrap();
+        assert_eq!(rule.group, None);
+        assert!(
+            rule.note
+                .as_deref()
+                .unwrap_or_default()
+                .contains("do not match the plan")
+        );
+        // By count.index, a string key is not the rule's own: no group.
+        let json = json.replace("each.key", "count.index");
+        let plan = Plan::parse(&json, "t.json").unwrap();
+        let set = extract(&plan, Some(&Sources::open(dir.path()))).unwrap();
+        let rule = set.rules.iter().find(|r| r.block.is_none()).unwrap();
+        assert_eq!(rule.group, None);
+        assert!(
+            rule.note
+                .as_deref()
+                .unwrap_or_default()
+                .contains("indexes by a key of another kind"),
+            "{:?}",
+            rule.note
+        );
     }
 }

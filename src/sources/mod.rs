@@ -40,6 +40,8 @@ pub struct Sources {
     /// `.terraform/modules/modules.json`, read at open: module key (`net.inner`) → directory.
     modules: Option<Result<HashMap<String, PathBuf>, String>>,
     declared: RefCell<HashMap<String, Result<Rc<Declared>, String>>>,
+    /// `.tf.json` files, parsed once.
+    json_files: RefCell<HashMap<PathBuf, Result<Rc<Value>, String>>>,
 }
 
 /// A resource block as Terraform reads it: the block of a primary file with every override file
@@ -66,6 +68,7 @@ impl Sources {
             tree: RefCell::new(tree),
             modules,
             declared: RefCell::new(HashMap::new()),
+            json_files: RefCell::new(HashMap::new()),
         }
     }
 
@@ -125,7 +128,13 @@ impl Sources {
                 continue;
             };
             if file_name.ends_with(".json") {
-                if json_declares(&path, resource_type, name)? {
+                let parsed = self
+                    .json_files
+                    .borrow_mut()
+                    .entry(path.clone())
+                    .or_insert_with(|| read_json(&path))
+                    .clone()?;
+                if json_declares(&parsed, resource_type, name) {
                     return Err(format!(
                         "{shown}/{file_name} declares it in JSON syntax, which portgate does not read for proofs"
                     ));
@@ -265,13 +274,18 @@ fn dynamic_label(block: &Block) -> Option<&str> {
     }
 }
 
-/// Whether a `.tf.json` file declares `resource.TYPE.NAME`. A file that cannot be read is an
-/// error: Terraform would read it, so it could hold anything.
-fn json_declares(path: &Path, resource_type: &str, name: &str) -> Result<bool, String> {
+/// A `.tf.json` file. One that cannot be read is an error: Terraform would read it, so it
+/// could hold anything.
+fn read_json(path: &Path) -> Result<Rc<Value>, String> {
     let shown = path.display();
     let text = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    let value: Value =
-        serde_json::from_slice(&text).map_err(|e| format!("cannot parse {shown}: {e}"))?;
+    serde_json::from_slice(&text)
+        .map(Rc::new)
+        .map_err(|e| format!("cannot parse {shown}: {e}"))
+}
+
+/// Whether a `.tf.json` document declares `resource.TYPE.NAME`.
+fn json_declares(value: &Value, resource_type: &str, name: &str) -> bool {
     // `resource` may be an object or an array of objects (Terraform's JSON syntax allows both
     // at every level).
     fn entries<'a>(value: &'a Value, key: &str) -> Vec<&'a Value> {
@@ -281,10 +295,10 @@ fn json_declares(path: &Path, resource_type: &str, name: &str) -> Result<bool, S
             _ => Vec::new(),
         }
     }
-    Ok(entries(&value, "resource")
+    entries(value, "resource")
         .into_iter()
         .flat_map(|r| entries(r, resource_type))
-        .any(|t| !entries(t, name).is_empty()))
+        .any(|t| !entries(t, name).is_empty())
 }
 
 /// Reads `.terraform/modules/modules.json` under `root`: `None` when there is none. A directory
@@ -324,4 +338,72 @@ fn read_modules_json(root: &Path) -> Option<Result<HashMap<String, PathBuf>, Str
                 .collect()
         });
     Some(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_modules_json_that_points_outside_the_sources_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".terraform/modules")).unwrap();
+        std::fs::write(
+            dir.path().join(".terraform/modules/modules.json"),
+            r#"{"Modules":[{"Key":"net","Source":"x","Dir":"../../etc"}]}"#,
+        )
+        .unwrap();
+        let sources = Sources::open(dir.path());
+        let calls = [ModuleCallSource {
+            name: "net".into(),
+            source: Some("registry.terraform.io/x/y/aws".into()),
+        }];
+        let error = sources
+            .resource(&calls, "aws_security_group", "x", Some(&Map::new()), true)
+            .unwrap_err();
+        assert!(error.contains("outside the source directory"), "{error}");
+    }
+
+    #[test]
+    fn an_override_file_replaces_the_blocks_of_a_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "main.tf",
+            "resource \"aws_security_group\" \"x\" {\n  name = \"x\"\n}\n",
+        );
+        write(
+            "main_override.tf",
+            "resource \"aws_security_group\" \"x\" {\n  dynamic \"ingress\" {\n    for_each = var.r\n    content {}\n  }\n}\n",
+        );
+        // Ignored by Terraform: an editor backup.
+        write(
+            "main.tf~",
+            "resource \"aws_security_group\" \"x\" {\n  ingress {}\n}\n",
+        );
+        let sources = Sources::open(dir.path());
+        let configuration: Map<String, Value> =
+            serde_json::from_str(r#"{"name":{"constant_value":"x"}}"#).unwrap();
+        let declared = sources
+            .resource(&[], "aws_security_group", "x", Some(&configuration), true)
+            .unwrap();
+        assert_eq!(declared.inline_ingress(), proof::InlineIngress::Computed);
+    }
+
+    #[test]
+    fn a_block_in_json_syntax_proves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("main.tf.json"),
+            r#"{"resource": {"aws_security_group": {"x": {"name": "x"}}}}"#,
+        )
+        .unwrap();
+        let error = Sources::open(dir.path())
+            .resource(&[], "aws_security_group", "x", Some(&Map::new()), true)
+            .unwrap_err();
+        assert!(
+            error.contains("main.tf.json declares it in JSON syntax"),
+            "{error}"
+        );
+    }
 }
