@@ -666,6 +666,16 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
             }
         )));
     }
+    if args.no_source && (args.format == CheckFormat::Diff || args.write) {
+        return Err(Error::Usage(format!(
+            "{} patches the Terraform sources, which --no-source says not to read",
+            if args.write {
+                "--write"
+            } else {
+                "--format diff"
+            }
+        )));
+    }
     if !args.no_source && !args.source.is_dir() {
         return Err(Error::Io {
             path: args.source.display().to_string(),

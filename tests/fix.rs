@@ -627,6 +627,26 @@ fn diff_without_trusted_cidrs_is_a_usage_error() {
 }
 
 #[test]
+fn patching_without_sources_is_a_usage_error() {
+    for (flag, wanted) in [
+        ("--write", "--write patches the Terraform sources"),
+        (
+            "--format=diff",
+            "--format diff patches the Terraform sources",
+        ),
+    ] {
+        let out = Command::cargo_bin("portgate")
+            .expect("the portgate binary is built")
+            .arg("check")
+            .arg(fix_dir().join("inline_second_of_three/plan.json"))
+            .args(["--trusted-cidr", "10.0.0.0/8", "--no-source", flag])
+            .output()
+            .expect("portgate runs");
+        assert_one_line_error(&out, wanted);
+    }
+}
+
+#[test]
 fn the_world_is_not_a_trusted_cidr() {
     for world in ["0.0.0.0/0", "::/0"] {
         let out = portgate_in_empty_dir(&["--format", "diff", "--trusted-cidr", world]);
