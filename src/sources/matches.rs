@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use hcl_edit::expr::{Expression, ObjectKey, Traversal, TraversalOperator};
+use hcl_edit::expr::{Expression, ObjectKey, Traversal};
 use hcl_edit::structure::{Block, Body, Structure};
 use hcl_edit::visit::{Visit, visit_traversal};
 use serde_json::{Map, Value};
@@ -235,20 +235,9 @@ impl Visit for Traversals {
         if let Expression::Variable(root) = &node.expr {
             let mut text = root.as_str().to_string();
             for operator in &node.operators {
-                match operator.value() {
-                    TraversalOperator::GetAttr(name) => {
-                        text.push('.');
-                        text.push_str(name.as_str());
-                    }
-                    TraversalOperator::LegacyIndex(i) => text.push_str(&format!("[{}]", i.value())),
-                    TraversalOperator::Index(Expression::Number(n)) => {
-                        text.push_str(&format!("[{}]", n.value()))
-                    }
-                    TraversalOperator::Index(Expression::String(s)) => text.push_str(&format!(
-                        "[{}]",
-                        serde_json::to_string(s.value()).unwrap_or_default()
-                    )),
-                    _ => break,
+                match super::proof::literal_step(operator.value()) {
+                    Some(step) => text.push_str(&step),
+                    None => break,
                 }
             }
             self.0.push(text);

@@ -126,35 +126,41 @@ pub fn reference(expr: &Expression) -> Option<Reference> {
     let mut text = root.as_str().to_string();
     let mut keyed = None;
     for operator in &traversal.operators {
-        match operator.value() {
-            TraversalOperator::GetAttr(name) => {
-                text.push('.');
-                text.push_str(name.as_str());
-            }
-            TraversalOperator::LegacyIndex(i) => text.push_str(&format!("[{}]", i.value())),
-            TraversalOperator::Index(index) => match index {
-                Expression::Number(n) => text.push_str(&format!("[{}]", n.value().as_u64()?)),
-                Expression::String(s) => {
-                    text.push('[');
-                    text.push_str(&serde_json::to_string(s.value()).ok()?);
-                    text.push(']');
-                }
-                other => {
-                    let key = match reference(other)?.text.as_str() {
-                        "count.index" => InstanceKey::CountIndex,
-                        "each.key" => InstanceKey::EachKey,
-                        _ => return None,
-                    };
-                    if keyed.replace(key).is_some() {
-                        return None;
-                    }
-                    text.push_str("[*]");
-                }
-            },
-            TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => return None,
+        if let Some(step) = literal_step(operator.value()) {
+            text.push_str(&step);
+            continue;
         }
+        // Anything else is an index by the instance's own key, or not a bare reference.
+        let TraversalOperator::Index(index) = operator.value() else {
+            return None;
+        };
+        let key = match reference(index)?.text.as_str() {
+            "count.index" => InstanceKey::CountIndex,
+            "each.key" => InstanceKey::EachKey,
+            _ => return None,
+        };
+        if keyed.replace(key).is_some() {
+            return None;
+        }
+        text.push_str("[*]");
     }
     Some(Reference { text, keyed })
+}
+
+/// How Terraform writes one step of a reference, when it needs no evaluation: `.name`, `[0]`,
+/// `["key"]`.
+pub(super) fn literal_step(operator: &TraversalOperator) -> Option<String> {
+    match operator {
+        TraversalOperator::GetAttr(name) => Some(format!(".{}", name.as_str())),
+        TraversalOperator::LegacyIndex(i) => Some(format!("[{}]", i.value())),
+        TraversalOperator::Index(Expression::Number(n)) => {
+            Some(format!("[{}]", n.value().as_u64()?))
+        }
+        TraversalOperator::Index(Expression::String(s)) => {
+            Some(format!("[{}]", serde_json::to_string(s.value()).ok()?))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
