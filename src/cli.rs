@@ -372,7 +372,7 @@ pub(crate) fn trusted_cidrs(
     if flags.is_empty() {
         return Ok(config.trusted_cidrs.clone());
     }
-    flags
+    let cidrs = flags
         .iter()
         .map(|text| {
             TrustedCidr::parse(text).map_err(|message| {
@@ -383,7 +383,15 @@ pub(crate) fn trusted_cidrs(
                 })
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, Error>>()?;
+    crate::config::check_trusted_set(&cidrs).map_err(|message| {
+        Error::Config(ConfigError::Flag {
+            flag: "--trusted-cidr",
+            value: flags.join(" "),
+            message,
+        })
+    })?;
+    Ok(cidrs)
 }
 
 pub(crate) fn load_config(explicit: Option<&std::path::Path>) -> Result<ProjectConfig, Error> {
@@ -524,6 +532,9 @@ fn run_serve(args: &ServeArgs) -> Result<u8, Error> {
     }
     if let Some(path) = &config.path {
         tracing::info!(config = %path.display(), "settings read");
+    }
+    for warning in crate::config::check_trusted_set(&trusted).unwrap_or_default() {
+        tracing::warn!("{warning}");
     }
     let checker = Checker {
         policies,
@@ -705,6 +716,10 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         let file = crate::plan::ReadAhead::new(file);
         crate::check_reader(file, &shown, &policies, &options)?
     };
+    let mut report = report;
+    report
+        .warnings
+        .extend(crate::config::check_trusted_set(&trusted).unwrap_or_default());
     let fixes = (!trusted.is_empty()).then(|| {
         let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
         fix::suggest(

@@ -134,6 +134,44 @@ impl TrustedCidr {
     }
 }
 
+/// Checks a whole set of trusted CIDRs: `Err` when together they cover all of IPv4 or IPv6
+/// (`0.0.0.0/1` + `128.0.0.0/1` is as much the world as `0.0.0.0/0`, so a patch would leave the
+/// hole open), else the warnings a user must see on every run: a public CIDR wider than a /8
+/// (IPv4) or /16 (IPv6) opens NetBIOS/SMB to a good part of the internet.
+pub fn check_trusted_set(cidrs: &[TrustedCidr]) -> Result<Vec<String>, String> {
+    let nets: Vec<IpNet> = cidrs.iter().map(|c| c.net).collect();
+    for family in crate::rules::cidr::Family::ALL {
+        if crate::rules::cidr::covers_world(&nets, family) {
+            let members: Vec<String> = nets
+                .iter()
+                .filter(|n| crate::rules::cidr::family(n) == family)
+                .map(ToString::to_string)
+                .collect();
+            return Err(format!(
+                "{} together cover all of {}: the world cannot be trusted; give the networks that need access (e.g. 10.0.0.0/8)",
+                members.join(", "),
+                family.as_str()
+            ));
+        }
+    }
+    Ok(nets
+        .iter()
+        .filter(|net| {
+            let widest = match net {
+                IpNet::V4(_) => 8,
+                IpNet::V6(_) => 16,
+            };
+            net.prefix_len() < widest && crate::rules::cidr::is_public(net)
+        })
+        .map(|net| {
+            format!(
+                "trusted CIDR {net} is public and wider than a /{}: patches would open NetBIOS/SMB to all of it; check that it is the network you mean",
+                if matches!(net, IpNet::V4(_)) { 8 } else { 16 }
+            )
+        })
+        .collect())
+}
+
 impl std::fmt::Display for TrustedCidr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.net.fmt(f)
@@ -203,12 +241,19 @@ impl ProjectConfig {
     pub fn parse(text: &str, file: &str) -> Result<ProjectConfig, ConfigError> {
         let raw: RawConfig = parse_toml(text, file)?;
         let mut trusted_cidrs = Vec::new();
+        let raw_trusted_start = raw.trusted_cidrs.first().map(|e| e.span().start);
         for entry in raw.trusted_cidrs {
             let cidr = TrustedCidr::parse(entry.get_ref()).map_err(|message| {
                 let message = format!("trusted_cidrs: {:?}: {message}", entry.get_ref());
                 FileError::at(text, file, entry.span().start, message)
             })?;
             trusted_cidrs.push(cidr);
+        }
+        if let Err(message) = check_trusted_set(&trusted_cidrs) {
+            let start = raw_trusted_start.unwrap_or(0);
+            return Err(
+                FileError::at(text, file, start, format!("trusted_cidrs: {message}")).into(),
+            );
         }
         let mut waivers = Vec::new();
         for entry in raw.waiver {

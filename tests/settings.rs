@@ -407,3 +407,77 @@ fn soft_fail_and_exit_zero_report_but_exit_0() {
     let bad = portgate_in(dir.path(), &["check", "missing.json", "--soft-fail"]);
     assert_eq!(bad.status.code(), Some(2), "errors still exit 2");
 }
+
+#[test]
+fn trusted_cidrs_that_together_cover_a_family_are_refused() {
+    let plan = example_plan();
+    let plan = plan.to_str().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    for (a, b, family) in [
+        ("0.0.0.0/1", "128.0.0.0/1", "IPv4"),
+        ("::/1", "8000::/1", "IPv6"),
+    ] {
+        let out = portgate_in(
+            empty.path(),
+            &["check", plan, "--trusted-cidr", a, "--trusted-cidr", b],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!("{a}, {b} together cover all of {family}")),
+            "{stderr}"
+        );
+        // The same from portgate.toml, with the file and line.
+        let dir = dir_with_config(&format!(
+            "fail_on = \"any\"\ntrusted_cidrs = [\"{a}\", \"{b}\"]\n"
+        ));
+        let out = portgate_in(dir.path(), &["check", plan]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("portgate.toml:2:") && stderr.contains("together cover all of"),
+            "{stderr}"
+        );
+    }
+    // Three pieces cover it as well as two.
+    let out = portgate_in(
+        empty.path(),
+        &[
+            "check",
+            plan,
+            "--trusted-cidr=0.0.0.0/2",
+            "--trusted-cidr=64.0.0.0/2",
+            "--trusted-cidr=128.0.0.0/1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_wide_public_trusted_cidr_is_warned_about_on_every_run() {
+    let plan = example_plan();
+    let empty = tempfile::tempdir().unwrap();
+    let out = portgate_in(
+        empty.path(),
+        &[
+            "check",
+            plan.to_str().unwrap(),
+            "--trusted-cidr=8.0.0.0/7",
+            "--trusted-cidr=10.0.0.0/8",
+            "--trusted-cidr=2000::/12",
+            "--format=json",
+        ],
+    );
+    let doc = json_of(&out);
+    let warnings: Vec<&str> = doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|w| w.starts_with("trusted CIDR"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("8.0.0.0/7 is public and wider than a /8"));
+    assert!(warnings[1].contains("2000::/12 is public and wider than a /16"));
+}

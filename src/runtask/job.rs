@@ -408,7 +408,7 @@ fn evaluate(
         found
     });
     options.source_dir = source_dir.clone().flatten();
-    let report = match crate::check_reader(plan, "plan.json", &checker.policies, &options) {
+    let mut report = match crate::check_reader(plan, "plan.json", &checker.policies, &options) {
         Ok(report) => report,
         Err(e) => {
             return fail(format!(
@@ -416,6 +416,9 @@ fn evaluate(
             ));
         }
     };
+    report
+        .warnings
+        .extend(crate::config::check_trusted_set(&checker.trusted).unwrap_or_default());
     let fixes = match (&workspace, with_fixes) {
         (Some(dir), true) => {
             // Without a configuration, fixes are made against an empty directory: they are
