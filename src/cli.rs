@@ -725,6 +725,7 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         fix::suggest(
             &report.rules,
             &findings,
+            &policies,
             &FixOptions {
                 trusted: trusted.clone(),
                 source_dir: source_dir.clone(),

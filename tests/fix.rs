@@ -213,7 +213,7 @@ fn case(name: &str) -> CaseRun {
     if spec.stderr_contains.is_empty() {
         assert!(
             stderr.is_empty(),
-            "{name}: every finding should have a source patch, but stderr says:\n{stderr}"
+            "{name}: stderr must be empty unless case.toml lists what it says (stderr_contains), but it says:\n{stderr}"
         );
     }
     for part in &spec.stderr_contains {
@@ -330,6 +330,34 @@ fn the_other_cidrs_of_a_mixed_list_stay() {
 fn a_variable_default_is_patched_where_it_is_declared() {
     let run = case("variable_default");
     assert_eq!(patched_files(&run.stdout), ["variables.tf"]);
+}
+
+#[test]
+fn a_patch_that_would_leave_the_group_open_is_never_offered() {
+    let run = case("trusted_reopens_the_cover");
+    let json = json_report(&run);
+    let finding = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["address"] == "aws_security_group_rule.smb_world")
+        .unwrap();
+    assert!(finding["fix"].is_null(), "{finding:#}");
+    // With a trusted CIDR that closes the cover, the same finding gets its patch.
+    let out = portgate_check(
+        &run.dir,
+        &[
+            "--format".into(),
+            "diff".into(),
+            "--trusted-cidr".into(),
+            "10.0.0.0/8".into(),
+        ],
+    );
+    assert!(
+        text(&out.stdout).contains("+  cidr_blocks       = [\"10.0.0.0/8\"]"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -531,6 +559,7 @@ fn write_refuses_a_file_changed_since_it_was_read() {
     let fixes = portgate::fix::suggest(
         &report.rules,
         &findings,
+        &policies,
         &FixOptions {
             trusted: vec![TrustedCidr::parse("10.0.0.0/8").unwrap()],
             source_dir: Some(copy.dir.clone()),

@@ -303,7 +303,8 @@ fn assert_source_fixes(opts: &Options) {
         ],
         source_dir: Some(dir.clone()),
     };
-    let fixes = portgate::fix::suggest(&report.rules, &findings, &fix_options);
+    let policies = PolicySet::builtin().expect("the built-in policies load");
+    let fixes = portgate::fix::suggest(&report.rules, &findings, &policies, &fix_options);
     let mut fixed = BTreeSet::new();
     for finding in findings.iter().filter(|f| f.rule_id != "PG003") {
         let fix = fixes

@@ -1436,6 +1436,7 @@ fn check_patch(case: &PatchCase) -> Result<(), TestCaseError> {
     let fixes = suggest(
         &report.rules,
         &findings,
+        policies,
         &FixOptions {
             trusted,
             source_dir: Some(dir.path().to_path_buf()),

@@ -15,6 +15,7 @@
 
 pub mod edit;
 mod patch;
+mod prove;
 mod render;
 mod source;
 pub mod write;
@@ -29,7 +30,7 @@ use hcl_edit::structure::{Block, Body};
 use serde::Serialize;
 
 use crate::config::TrustedCidr;
-use crate::policy::{Finding, FindingKind};
+use crate::policy::{Finding, FindingKind, PolicySet};
 use crate::rules::cidr;
 use crate::rules::protocol::Protocol;
 use crate::rules::{CheckedResource, CidrValue, IngressRule, ModuleCallSource, RuleSet};
@@ -143,6 +144,9 @@ impl FilePatch {
 pub struct FixSet {
     /// By rule index (see [`Finding::rule_index`]).
     pub by_rule: BTreeMap<usize, Fix>,
+    /// Rules whose fix was withdrawn because, with every offered change made, their security
+    /// group would still be open (see `prove`), with the reason.
+    pub withdrawn: BTreeMap<usize, String>,
     /// The combined source patch, file by file.
     pub files: Vec<FilePatch>,
 }
@@ -156,14 +160,28 @@ impl FixSet {
         }
     }
 
+    /// Why a finding's rule has no fix although it was exposed, when its fix was withdrawn.
+    pub fn withdrawn_reason(&self, finding: &Finding) -> Option<&str> {
+        match finding.kind {
+            FindingKind::Exposed => self.withdrawn.get(&finding.rule_index).map(String::as_str),
+            _ => None,
+        }
+    }
+
     /// Every source patch in one diff, for `git apply`.
     pub fn combined_patch(&self) -> String {
         self.files.iter().map(|f| f.patch.as_str()).collect()
     }
 }
 
-/// Computes the fixes of every exposed finding.
-pub fn suggest(rules: &RuleSet, findings: &[Finding], options: &FixOptions) -> FixSet {
+/// Computes the fixes of every exposed finding. A fix is only kept when, with every fix made,
+/// `policies` find its security group closed (see `prove`).
+pub fn suggest(
+    rules: &RuleSet,
+    findings: &[Finding],
+    policies: &PolicySet,
+    options: &FixOptions,
+) -> FixSet {
     let mut worlds: BTreeMap<usize, World> = BTreeMap::new();
     // A finding with no CIDR to replace is part of a group's cover that the patches of the
     // group's other rules close (see `policy::groups`): nothing to change in its rule.
@@ -185,7 +203,9 @@ pub fn suggest(rules: &RuleSet, findings: &[Finding], options: &FixOptions) -> F
     let mut tree = options.source_dir.as_deref().map(SourceTree::new);
     let mut accepted: BTreeMap<PathBuf, (Rc<SourceFile>, Vec<Edit>)> = BTreeMap::new();
     let mut set = FixSet::default();
-    for (rule_index, world) in worlds {
+    let mut own_edits: BTreeMap<usize, Vec<(PathBuf, Edit)>> = BTreeMap::new();
+    let mut trusted_of: BTreeMap<usize, Vec<TrustedCidr>> = BTreeMap::new();
+    for (&rule_index, world) in &worlds {
         let rule = &rules.rules[rule_index];
         let resource = &rules.resources[rule.resource];
         let trusted: Vec<TrustedCidr> = options
@@ -206,17 +226,77 @@ pub fn suggest(rules: &RuleSet, findings: &[Finding], options: &FixOptions) -> F
         let source = match from_list {
             Some(reason) => Err(reason),
             None => match tree.as_mut() {
-                Some(tree) => source_edits(tree, resource, rule, &world, &trusted, &mut notes)
+                Some(tree) => source_edits(tree, resource, rule, world, &trusted, &mut notes)
                     .and_then(|edits| accept(&mut accepted, edits)),
                 None => Err("no Terraform sources were read (--no-source)".to_string()),
             },
         };
         let fix = match source {
-            Ok(by_file) => source_fix(&by_file, &trusted, notes),
-            Err(reason) => suggestion(resource, rule, &world, &trusted, reason),
+            Ok(by_file) => {
+                own_edits.insert(
+                    rule_index,
+                    by_file
+                        .iter()
+                        .flat_map(|(file, edits)| {
+                            edits.iter().map(|e| (file.path.clone(), e.clone()))
+                        })
+                        .collect(),
+                );
+                source_fix(&by_file, &trusted, notes)
+            }
+            Err(reason) => suggestion(resource, rule, world, &trusted, reason),
         };
+        trusted_of.insert(rule_index, trusted);
         set.by_rule.insert(rule_index, fix);
     }
+    let changes: BTreeMap<usize, prove::Change<'_>> = set
+        .by_rule
+        .keys()
+        .map(|&i| {
+            (
+                i,
+                prove::Change {
+                    world: &worlds[&i],
+                    trusted: &trusted_of[&i],
+                },
+            )
+        })
+        .collect();
+    let mut withdrawn = prove::still_open(rules, &changes, policies);
+    // An edit shared with a withdrawn fix (count instances of one block) goes with it.
+    loop {
+        let gone: Vec<&(PathBuf, Edit)> = withdrawn
+            .keys()
+            .filter_map(|i| own_edits.get(i))
+            .flatten()
+            .collect();
+        let more: Vec<(usize, String)> = own_edits
+            .iter()
+            .filter(|(i, edits)| {
+                !withdrawn.contains_key(i) && edits.iter().any(|e| gone.contains(&e))
+            })
+            .map(|(&i, _)| {
+                (
+                    i,
+                    "no patch is offered: its edit is shared with the fix of another resource, which would leave that resource's security group open".to_string(),
+                )
+            })
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        withdrawn.extend(more);
+    }
+    for index in withdrawn.keys() {
+        set.by_rule.remove(index);
+        for (path, edit) in own_edits.get(index).into_iter().flatten() {
+            if let Some((_, edits)) = accepted.get_mut(path) {
+                edits.retain(|e| e != edit);
+            }
+        }
+    }
+    accepted.retain(|_, (_, edits)| !edits.is_empty());
+    set.withdrawn = withdrawn;
     for (path, (file, edits)) in accepted {
         let patched = edit::apply(&file.text, &edits);
         set.files.push(FilePatch {

@@ -1,6 +1,7 @@
 //! `--format diff`: only the combined source patch, so `portgate check … --format diff | git
-//! apply` works. Findings whose fix cannot be a source patch are listed on stderr, never
-//! silently dropped.
+//! apply` works. Everything else goes to stderr, never silently dropped: the findings whose fix
+//! cannot be a source patch, every note of the patches that are there (an entry removed without
+//! a replacement, a whole resource removed), and the run's warnings.
 
 use std::io;
 
@@ -15,12 +16,24 @@ pub fn write(
     notes: &mut dyn io::Write,
 ) -> io::Result<()> {
     out.write_all(fixes.combined_patch().as_bytes())?;
+    let mut noted = std::collections::BTreeSet::new();
     for gated in &report.findings {
         let finding = &gated.finding;
-        let has_source_patch = fixes
+        let source_patch = fixes
             .for_finding(finding)
-            .is_some_and(|fix| fix.kind == FixKind::Source);
-        if !has_source_patch {
+            .filter(|fix| fix.kind == FixKind::Source);
+        if let Some(fix) = source_patch {
+            // Several findings of one rule share its fix: its notes are said once.
+            if noted.insert(finding.rule_index) {
+                for note in &fix.notes {
+                    writeln!(
+                        notes,
+                        "portgate: note on the patch of {}: {note}",
+                        finding.address
+                    )?;
+                }
+            }
+        } else {
             let reason = fix_reason(gated, Some(fixes)).unwrap_or_default();
             let block = finding
                 .block
@@ -33,6 +46,9 @@ pub fn write(
                 finding.rule_id, finding.address
             )?;
         }
+    }
+    for warning in &report.warnings {
+        writeln!(notes, "portgate: warning: {warning}")?;
     }
     Ok(())
 }

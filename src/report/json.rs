@@ -54,6 +54,9 @@ pub fn fix_reason(finding: &GatedFinding, fixes: Option<&FixSet>) -> Option<Stri
             Some("write a valid CIDR by hand; portgate does not guess what was meant".to_string())
         }
         FindingKind::Exposed => match fixes.and_then(|f| f.for_finding(&finding.finding)) {
+            None if let Some(reason) = fixes.and_then(|f| f.withdrawn_reason(&finding.finding)) => {
+                Some(reason.to_string())
+            }
             None if finding.finding.cidrs.is_empty() => Some(
                 "nothing to change in this rule: the patches of the other rules of its security group close the cover"
                     .to_string(),

@@ -159,6 +159,8 @@ pub fn write(
         )?;
         if let Some(fix) = fixes.and_then(|set| set.for_finding(f)) {
             write_fix(fix, &paint, out)?;
+        } else if let Some(reason) = fixes.and_then(|set| set.withdrawn_reason(f)) {
+            writeln!(out, "  {} {reason}", paint.dim("   patch:"))?;
         }
         writeln!(out)?;
     }

@@ -432,6 +432,7 @@ fn evaluate(
             Some(fix::suggest(
                 &report.rules,
                 &findings,
+                &checker.policies,
                 &FixOptions {
                     trusted: checker.trusted.clone(),
                     source_dir: Some(source_dir),

@@ -260,6 +260,11 @@ fn outcome(
                 body.push_str(&format!("\n_{note}_\n"));
             }
         }
+        None if f.kind == FindingKind::Exposed && fixes.is_some() => {
+            if let Some(reason) = crate::report::json::fix_reason(gated, fixes) {
+                body.push_str(&format!("\n_No patch: {reason}._\n"));
+            }
+        }
         None if f.kind == FindingKind::Exposed => body.push_str(
             "\n_Give portgate trusted CIDRs (`--trusted-cidr` or `trusted_cidrs` in portgate.toml) to get a suggested patch._\n",
         ),
