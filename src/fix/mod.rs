@@ -18,6 +18,7 @@ mod patch;
 mod prove;
 mod render;
 mod source;
+mod split;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -215,6 +216,7 @@ pub fn suggest(
             .cloned()
             .collect();
         let mut notes = Vec::new();
+        let width = split::width(rule, policies);
         // A world entry from a prefix list is not written in the rule: a patch of the rule
         // alone would leave it open.
         let from_list = rule.cidrs.iter().find_map(|c| match &c.value {
@@ -226,11 +228,25 @@ pub fn suggest(
         let source = match from_list {
             Some(reason) => Err(reason),
             None => match tree.as_mut() {
-                Some(tree) => source_edits(tree, resource, rule, world, &trusted, &mut notes)
-                    .and_then(|edits| accept(&mut accepted, edits)),
+                Some(tree) => {
+                    source_edits(tree, resource, rule, world, &trusted, &width, &mut notes)
+                        .and_then(|edits| accept(&mut accepted, edits))
+                }
                 None => Err("no Terraform sources were read (--no-source)".to_string()),
             },
         };
+        let split_written = notes.iter().any(|n| n.starts_with(SPLIT_NOTE));
+        match &width {
+            split::Width::Wider { l4, pieces } if !split_written => notes.push(format!(
+                "this rule also allows {}: the patch takes the world away from those ports too, not only from {}; to keep them open, split the rule by hand",
+                split::describe(*l4, pieces, false),
+                split::describe(*l4, pieces, true)
+            )),
+            split::Width::AllProtocols => notes.push(
+                "this rule allows every protocol and port (protocol -1): the patch takes the world away from all of them, not only from the guarded ports; to keep other traffic open, write separate rules for it".to_string(),
+            ),
+            _ => {}
+        }
         let fix = match source {
             Ok(by_file) => {
                 own_edits.insert(
@@ -529,6 +545,62 @@ fn removed_notes(notes: &mut Vec<String>, attribute: &str, removed: &[String]) {
     }
 }
 
+/// How the note of a written split starts (see [`split`]).
+const SPLIT_NOTE: &str = "the rule is split";
+
+/// The note of a written split.
+fn split_note(l4: crate::rules::protocol::L4, pieces: &[split::Piece]) -> String {
+    format!(
+        "{SPLIT_NOTE}: {} keep their sources; {} get the patched ones",
+        split::describe(l4, pieces, false),
+        split::describe(l4, pieces, true)
+    )
+}
+
+/// The block a split would replace: an `ingress` block, or a rule resource (whose copies
+/// need names of their own).
+struct SplitTarget<'a> {
+    file: &'a Rc<SourceFile>,
+    block: &'a Block,
+    is_resource: bool,
+}
+
+/// Replaces a rule's edits by one that splits its block (see [`split`]), when it can.
+fn try_split(
+    target: SplitTarget<'_>,
+    rule: &IngressRule,
+    edits: &FileEdits,
+    width: &split::Width,
+    removed: bool,
+    notes: &mut Vec<String>,
+) -> Option<FileEdits> {
+    let SplitTarget {
+        file,
+        block,
+        is_resource: rename,
+    } = target;
+    let split::Width::Wider { l4, pieces } = width else {
+        return None;
+    };
+    if edits.iter().any(|(f, _)| f.path != file.path) {
+        return None;
+    }
+    // A block left with no source keeps only its unguarded pieces.
+    let kept: Vec<split::Piece> = pieces
+        .iter()
+        .copied()
+        .filter(|p| !(removed && p.guarded))
+        .collect();
+    let cidr_edits: Vec<Edit> = if removed {
+        Vec::new()
+    } else {
+        edits.iter().map(|(_, e)| e.clone()).collect()
+    };
+    let edit = split::split_block(file, block, rule, &cidr_edits, &kept, rename)?;
+    notes.push(split_note(*l4, pieces));
+    Some(vec![(file.clone(), edit)])
+}
+
 /// The source edits for one rule.
 fn source_edits(
     tree: &mut SourceTree,
@@ -536,6 +608,7 @@ fn source_edits(
     rule: &IngressRule,
     world: &World,
     trusted: &[TrustedCidr],
+    width: &split::Width,
     notes: &mut Vec<String>,
 ) -> Result<FileEdits, String> {
     let calls = resource.module_calls.as_ref().ok_or_else(|| {
@@ -547,7 +620,9 @@ fn source_edits(
     let file = found.file.clone();
     let block = found.block();
     if rule.block.is_some() {
-        return inline_edits(tree, &file, block, rule, calls, world, trusted, notes);
+        return inline_edits(
+            tree, &file, block, rule, calls, world, trusted, width, notes,
+        );
     }
     let attributes = if resource.resource_type == "aws_vpc_security_group_ingress_rule" {
         ["cidr_ipv4", "cidr_ipv6"]
@@ -565,7 +640,16 @@ fn source_edits(
         trusted,
         notes,
     )?;
-    if outcome.remaining == 0 {
+    let removed = outcome.remaining == 0;
+    let target = SplitTarget {
+        file: &file,
+        block,
+        is_resource: true,
+    };
+    if let Some(split) = try_split(target, rule, &outcome.edits, width, removed, notes) {
+        return Ok(split);
+    }
+    if removed {
         notes.push(format!(
             "no source is left in {}, so the whole resource is removed",
             resource.address
@@ -586,6 +670,7 @@ fn inline_edits(
     calls: &[ModuleCallSource],
     world: &World,
     trusted: &[TrustedCidr],
+    width: &split::Width,
     notes: &mut Vec<String>,
 ) -> Result<FileEdits, String> {
     let body = &resource_block.body;
@@ -609,6 +694,8 @@ fn inline_edits(
     };
     let mut edits = Vec::new();
     let mut first_error = None;
+    // A split needs to know which block it splits: only when one block is the rule's.
+    let candidate_count = candidates.len();
     for block in candidates {
         let mut block_notes = Vec::new();
         match attribute_edits(
@@ -622,6 +709,40 @@ fn inline_edits(
             trusted,
             &mut block_notes,
         ) {
+            Ok(outcome) if candidate_count == 1 => {
+                let removed = outcome.remaining == 0;
+                let target = SplitTarget {
+                    file,
+                    block,
+                    is_resource: false,
+                };
+                if let Some(split) = try_split(
+                    target,
+                    rule,
+                    &outcome.edits,
+                    width,
+                    removed,
+                    &mut block_notes,
+                ) {
+                    edits.extend(split);
+                    notes.extend(block_notes);
+                    continue;
+                }
+                if removed {
+                    block_notes.push(format!(
+                        "no source is left in the ingress block at {}:{}, so the block is removed",
+                        file.rel,
+                        line_of(&file.text, block.span().unwrap_or(0..0).start)
+                    ));
+                    edits.push((
+                        file.clone(),
+                        patch::remove_lines(&file.text, &block.span().unwrap_or(0..0)),
+                    ));
+                } else {
+                    edits.extend(outcome.edits);
+                }
+                notes.extend(block_notes);
+            }
             Ok(outcome) if outcome.remaining == 0 => {
                 block_notes.push(format!(
                     "no source is left in the ingress block at {}:{}, so the block is removed",

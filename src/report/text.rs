@@ -105,6 +105,7 @@ pub fn write(
     }
     let unknown_meta = unknown_value_meta();
     let invalid_meta = invalid_cidr_meta();
+    let mut fix_shown: std::collections::HashMap<usize, String> = Default::default();
     for gated in &report.findings {
         let f = &gated.finding;
         let meta = match f.kind {
@@ -158,7 +159,18 @@ pub fn write(
             f.json_path
         )?;
         if let Some(fix) = fixes.and_then(|set| set.for_finding(f)) {
-            write_fix(fix, &paint, out)?;
+            // One patch per rule, even when the rule has several findings.
+            match fix_shown.get(&f.rule_index) {
+                Some(earlier) => writeln!(
+                    out,
+                    "  {} the same as for {earlier} above: one patch fixes every finding of this rule",
+                    paint.dim("   patch:")
+                )?,
+                None => {
+                    fix_shown.insert(f.rule_index, format!("{} {}", f.rule_id, f.address));
+                    write_fix(fix, &paint, out)?;
+                }
+            }
         } else if let Some(reason) = fixes.and_then(|set| set.withdrawn_reason(f)) {
             writeln!(out, "  {} {reason}", paint.dim("   patch:"))?;
         }
