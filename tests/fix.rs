@@ -388,6 +388,47 @@ fn an_all_protocols_rule_says_that_every_port_loses_the_world() {
 }
 
 #[test]
+fn a_patch_of_a_source_subdirectory_applies_from_the_working_directory() {
+    // A repository whose Terraform lives in infra/: portgate runs at the top, like CI does.
+    let copy = copy_case(&fix_dir().join("inline_second_of_three"));
+    let root = copy.dir.parent().unwrap().join("repo");
+    copy_tree(&copy.dir, &root.join("infra"));
+    let out = Command::cargo_bin("portgate")
+        .unwrap()
+        .current_dir(&root)
+        .args([
+            "check",
+            "infra/plan.json",
+            "--source",
+            "infra",
+            "--trusted-cidr",
+            "10.0.0.0/8",
+            "--format",
+            "diff",
+        ])
+        .output()
+        .unwrap();
+    let patch = text(&out.stdout);
+    assert!(
+        patch.starts_with("--- a/infra/main.tf\n+++ b/infra/main.tf\n"),
+        "{patch}"
+    );
+    std::fs::write(&copy.patch_file, &patch).unwrap();
+    let out = git(&root, &["apply", copy.patch_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The same change as the case's own patch, applied inside the case directory.
+    git_apply(
+        &copy,
+        &read(&fix_dir().join("inline_second_of_three/expected.patch")),
+    );
+    assert_eq!(
+        read(&root.join("infra/main.tf")),
+        read(&copy.dir.join("main.tf"))
+    );
+    assert_eq!(world_literal_count(&read(&root.join("infra/main.tf"))), 1);
+}
+
+#[test]
 fn a_tfvars_value_is_patched_instead_of_the_default() {
     let run = case("tfvars_value");
     assert_eq!(patched_files(&run.stdout), ["terraform.tfvars"]);

@@ -392,7 +392,7 @@ fn github_points_at_the_source_block_when_it_is_found() {
         );
         // The patch is in the message, one command per line.
         assert!(
-            line.contains("%0A--- a/main.tf%0A+++ b/main.tf%0A@@ -11,7 +11,7 @@%0A"),
+            line.contains("%0A--- a/testdata/fix/no_trusted_ipv6/main.tf%0A+++ b/testdata/fix/no_trusted_ipv6/main.tf%0A@@ -11,7 +11,7 @@%0A"),
             "{line}"
         );
         assert!(

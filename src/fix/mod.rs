@@ -126,7 +126,8 @@ pub struct SourceLocation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilePatch {
     pub path: PathBuf,
-    /// Path relative to the source directory, as the patch names it.
+    /// The path the patch names: relative to the working directory when the source directory
+    /// was given as a relative path, else relative to the source directory.
     pub rel: String,
     /// The text the edits were computed against.
     pub original: String,
@@ -202,6 +203,28 @@ pub fn suggest(
     }
 
     let mut tree = options.source_dir.as_deref().map(SourceTree::new);
+    // Patches name files as seen from where portgate runs, so `git apply` works there: a
+    // relative `--source infra` gives `infra/main.tf`. An absolute source directory (a run
+    // task's unpacked configuration) keeps paths relative to it.
+    let prefix: Option<String> = options
+        .source_dir
+        .as_deref()
+        .filter(|dir| dir.is_relative())
+        .map(|dir| {
+            dir.components()
+                .filter_map(|c| match c {
+                    std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                    std::path::Component::ParentDir => Some("..".to_string()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .filter(|prefix| !prefix.is_empty());
+    let shown = |rel: &str| match &prefix {
+        Some(prefix) => format!("{prefix}/{rel}"),
+        None => rel.to_string(),
+    };
     let mut accepted: BTreeMap<PathBuf, (Rc<SourceFile>, Vec<Edit>)> = BTreeMap::new();
     let mut set = FixSet::default();
     let mut own_edits: BTreeMap<usize, Vec<(PathBuf, Edit)>> = BTreeMap::new();
@@ -235,18 +258,21 @@ pub fn suggest(
                 None => Err("no Terraform sources were read (--no-source)".to_string()),
             },
         };
-        let split_written = notes.iter().any(|n| n.starts_with(SPLIT_NOTE));
-        match &width {
-            split::Width::Wider { l4, pieces } if !split_written => notes.push(format!(
-                "this rule also allows {}: the patch takes the world away from those ports too, not only from {}; to keep them open, split the rule by hand",
+        // What a patch of the whole rule takes away beyond the guarded ports, unless a split
+        // was written.
+        let width_note = match &width {
+            _ if notes.iter().any(|n| n.starts_with(SPLIT_NOTE)) => None,
+            split::Width::Wider { l4, pieces } => Some(format!(
+                "this rule also allows {}: the change takes the world away from those ports too, not only from {}; to keep them open, split the rule",
                 split::describe(*l4, pieces, false),
                 split::describe(*l4, pieces, true)
             )),
-            split::Width::AllProtocols => notes.push(
-                "this rule allows every protocol and port (protocol -1): the patch takes the world away from all of them, not only from the guarded ports; to keep other traffic open, write separate rules for it".to_string(),
+            split::Width::AllProtocols => Some(
+                "this rule allows every protocol and port (protocol -1): the change takes the world away from all of them, not only from the guarded ports; to keep other traffic open, write separate rules for it".to_string(),
             ),
-            _ => {}
-        }
+            split::Width::GuardedOnly => None,
+        };
+        notes.extend(width_note.clone());
         let fix = match source {
             Ok(by_file) => {
                 own_edits.insert(
@@ -258,9 +284,13 @@ pub fn suggest(
                         })
                         .collect(),
                 );
-                source_fix(&by_file, &trusted, notes)
+                source_fix(&by_file, &trusted, notes, &shown)
             }
-            Err(reason) => suggestion(resource, rule, world, &trusted, reason),
+            Err(reason) => {
+                let mut fix = suggestion(resource, rule, world, &trusted, reason);
+                fix.notes.extend(width_note);
+                fix
+            }
         };
         trusted_of.insert(rule_index, trusted);
         set.by_rule.insert(rule_index, fix);
@@ -316,9 +346,9 @@ pub fn suggest(
     for (path, (file, edits)) in accepted {
         let patched = edit::apply(&file.text, &edits);
         set.files.push(FilePatch {
-            patch: edit::unified_diff(&file.rel, &file.text, &patched),
+            patch: edit::unified_diff(&shown(&file.rel), &file.text, &patched),
             path,
-            rel: file.rel.clone(),
+            rel: shown(&file.rel),
             original: file.text.clone(),
             edits,
         });
@@ -377,12 +407,17 @@ fn source_fix(
     by_file: &[(Rc<SourceFile>, Vec<Edit>)],
     trusted: &[TrustedCidr],
     notes: Vec<String>,
+    shown: &dyn Fn(&str) -> String,
 ) -> Fix {
-    let files: Vec<String> = by_file.iter().map(|(f, _)| f.rel.clone()).collect();
+    let files: Vec<String> = by_file.iter().map(|(f, _)| shown(&f.rel)).collect();
     let patch = by_file
         .iter()
         .map(|(file, edits)| {
-            edit::unified_diff(&file.rel, &file.text, &edit::apply(&file.text, edits))
+            edit::unified_diff(
+                &shown(&file.rel),
+                &file.text,
+                &edit::apply(&file.text, edits),
+            )
         })
         .collect();
     let edits = by_file
