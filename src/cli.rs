@@ -317,6 +317,12 @@ pub struct CheckArgs {
     #[arg(long, visible_alias = "exit-zero")]
     pub soft_fail: bool,
 
+    /// Exit 2 when a Terraform file of --source (or of a local module the plan uses) changed
+    /// more than a minute after the plan file was written: the plan may not show the sources
+    /// being committed (the pre-commit hooks use this). Without it, a warning.
+    #[arg(long)]
+    pub require_fresh_plan: bool,
+
     /// Today's date for waiver expiry (YYYY-MM-DD); defaults to the current UTC date.
     #[arg(long, value_name = "DATE", hide = true)]
     pub today: Option<String>,
@@ -362,6 +368,60 @@ pub fn run(cli: Cli, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Err
         Command::Init(args) => run_init(&args, streams.stdout),
         Command::Serve(args) => run_serve(&args),
     }
+}
+
+/// How much newer than the plan a source file must be to count: a checkout writes files in no
+/// particular order, a second or so apart at most.
+const FRESHNESS_SLACK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Says so when a Terraform file the plan was made from (in the root module `source_dir`, or
+/// a local module directory of a checked resource) was changed more than a minute after `plan`
+/// was written: the plan may not show the current sources.
+fn stale_plan(
+    plan: &std::path::Path,
+    source_dir: &std::path::Path,
+    rules: &crate::rules::RuleSet,
+) -> Option<String> {
+    let plan_time = std::fs::metadata(plan).and_then(|m| m.modified()).ok()?;
+    let tree = crate::sources::tree::SourceTree::new(source_dir);
+    let mut dirs: Vec<PathBuf> = vec![source_dir.to_path_buf()];
+    for resource in &rules.resources {
+        if let Some(calls) = &resource.module_calls
+            && let Ok(dir) = tree.module_dir(calls)
+            && !dirs.contains(&dir)
+        {
+            dirs.push(dir);
+        }
+    }
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let terraform = [".tf", ".tf.json", ".tofu", ".tfvars", ".tfvars.json"]
+                .iter()
+                .any(|ext| name.ends_with(ext));
+            if !terraform || crate::sources::tree::is_ignored(&entry.path()) {
+                continue;
+            }
+            if let Ok(modified) = entry.metadata().and_then(|m| m.modified())
+                && newest.as_ref().is_none_or(|(t, _)| modified > *t)
+            {
+                newest = Some((modified, entry.path()));
+            }
+        }
+    }
+    let (time, file) = newest?;
+    let ahead = time.duration_since(plan_time).ok()?;
+    (ahead > FRESHNESS_SLACK).then(|| {
+        format!(
+            "the plan is older than {} (changed {} min after the plan was written): it may not show the current sources; run `terraform plan` again",
+            file.display(),
+            ahead.as_secs() / 60
+        )
+    })
 }
 
 /// The trusted CIDRs of this run: the flags, else the config file.
@@ -716,10 +776,23 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         let file = crate::plan::ReadAhead::new(file);
         crate::check_reader(file, &shown, &policies, &options)?
     };
+    let stale = match &source_dir {
+        Some(dir) if args.plan.as_os_str() != "-" => stale_plan(&args.plan, dir, &report.rules),
+        _ => None,
+    };
+    if let Some(message) = &stale
+        && args.require_fresh_plan
+    {
+        return Err(Error::Io {
+            path: args.plan.display().to_string(),
+            message: format!("{message} (--require-fresh-plan)"),
+        });
+    }
     let mut report = report;
     report
         .warnings
         .extend(crate::config::check_trusted_set(&trusted).unwrap_or_default());
+    report.warnings.extend(stale);
     let fixes = (!trusted.is_empty()).then(|| {
         let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
         fix::suggest(
@@ -789,8 +862,15 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         let fixes = fixes
             .as_ref()
             .unwrap_or_else(|| unreachable!("checked above"));
-        for file in fix::write::write_files(&fixes.files)? {
+        let written = fix::write::write_files(&fixes.files)?;
+        for file in &written {
             let _ = writeln!(stderr, "portgate: wrote {file}");
+        }
+        if !written.is_empty() {
+            let _ = writeln!(
+                stderr,
+                "portgate: the findings above are from the plan made before these changes: run `terraform plan` again and check the new plan"
+            );
         }
     }
     Ok(if report.fails() && !args.soft_fail {

@@ -429,6 +429,69 @@ fn a_patch_of_a_source_subdirectory_applies_from_the_working_directory() {
 }
 
 #[test]
+fn a_plan_older_than_its_sources_is_said_and_refused_on_request() {
+    let copy = copy_case(&fix_dir().join("inline_second_of_three"));
+    let main_tf = copy.dir.join("main.tf");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&main_tf)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args: Vec<String> = vec!["--trusted-cidr".into(), "10.0.0.0/8".into()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        portgate_check(&copy.dir, &args)
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("the plan is older than") && stdout.contains("run `terraform plan` again"),
+        "{stdout}"
+    );
+    let out = run(&["--require-fresh-plan"]);
+    assert_one_line_error(&out, "the plan is older than");
+    assert!(text(&out.stderr).contains("(--require-fresh-plan)"));
+    // A plan written after its sources passes the check.
+    std::fs::File::options()
+        .write(true)
+        .open(copy.dir.join("plan.json"))
+        .unwrap()
+        .set_modified(later + std::time::Duration::from_secs(1))
+        .unwrap();
+    assert_eq!(run(&["--require-fresh-plan"]).status.code(), Some(1));
+}
+
+#[test]
+fn a_literal_the_plan_shows_but_the_sources_no_longer_hold_asks_for_a_new_plan() {
+    let copy = copy_case(&fix_dir().join("inline_second_of_three"));
+    // Already patched by hand after the plan was made.
+    let main_tf = copy.dir.join("main.tf");
+    let patched = read(&main_tf).replacen(
+        "cidr_blocks = [\"0.0.0.0/0\"]",
+        "cidr_blocks = [\"10.0.0.0/8\"]",
+        1,
+    );
+    std::fs::write(&main_tf, patched).unwrap();
+    let out = portgate_check(
+        &copy.dir,
+        &[
+            "--trusted-cidr".into(),
+            "10.0.0.0/8".into(),
+            "--format".into(),
+            "diff".into(),
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the plan is older than the sources (already patched, or edited after the plan); run `terraform plan` again"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_tfvars_value_is_patched_instead_of_the_default() {
     let run = case("tfvars_value");
     assert_eq!(patched_files(&run.stdout), ["terraform.tfvars"]);
@@ -583,10 +646,11 @@ fn write_case(name: &str, written: &[&str]) {
         "{name}: the plan is unchanged, so the gate still fails\n{stderr}"
     );
     let lines: Vec<&str> = stderr.lines().collect();
-    let wanted: Vec<String> = written
+    let mut wanted: Vec<String> = written
         .iter()
         .map(|f| format!("portgate: wrote {f}"))
         .collect();
+    wanted.push("portgate: the findings above are from the plan made before these changes: run `terraform plan` again and check the new plan".to_string());
     assert_eq!(lines, wanted, "{name}: stderr of --write");
     assert_eq!(
         tree_contents(&by_portgate.dir),

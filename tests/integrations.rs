@@ -216,7 +216,10 @@ fn pre_commit_hooks_run_portgate_check_on_one_plan() {
     assert_eq!(hooks[0].language, "rust");
     assert_eq!(hooks[1].language, "system");
     for hook in &hooks {
-        assert_eq!(hook.entry, "portgate check", "{hook:?}");
+        assert_eq!(
+            hook.entry, "portgate check --require-fresh-plan",
+            "{hook:?}"
+        );
         assert_eq!(hook.pass_filenames, Some(false), "{hook:?}");
         assert_eq!(hook.args, ["tfplan.json"], "{hook:?}");
     }
@@ -274,6 +277,27 @@ fn pre_commit_hook_blocks_a_plan_with_findings_and_passes_a_clean_one() {
         ]),
     );
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+
+    // A source edited after the plan was made: the plan is refused until it is made again.
+    let main_tf = repo.path().join("infra/main.tf");
+    std::fs::write(&main_tf, "# edited after the plan\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&main_tf)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(3600))
+        .unwrap();
+    let out = run_hook(
+        hook,
+        repo.path(),
+        Some(&["infra/tfplan.json", "--source", "infra"]),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("the plan is older than infra/main.tf"),
+        "{}",
+        describe(&out)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -957,8 +957,13 @@ fn attribute_edits(
         let values: Vec<Option<String>> = literal.elements.iter().map(|(_, v)| v.clone()).collect();
         let change = patch::plan_list(&values, world, trusted);
         if !change.touched {
+            let why = if site.origin.starts_with("var.") {
+                "the sources changed after the plan (already patched?), or the variable is set with -var, a -var-file or TF_VAR_, which portgate cannot see"
+            } else {
+                "the plan is older than the sources (already patched, or edited after the plan)"
+            };
             return Err(format!(
-                "{attribute} at {} does not hold {} although the plan does; the value may be overridden (-var, a -var-file) — change it where it is set",
+                "{attribute} at {} does not hold {} although the plan does: {why}; run `terraform plan` again and check the new plan",
                 site.origin,
                 world_text(world)
             ));
