@@ -29,11 +29,14 @@
 #                     when Atlantis installed that version on PATH, else terraform).
 #
 # Exit codes: 0 no blocking finding; 1 blocking findings; 2 the plan could not be checked
-# (portgate's exit code 2, or `terraform show` did not work). On any exit but 0 the plan file
+# (portgate's exit code 2, `terraform show` did not work, or PLANFILE is not set). On any exit but 0 the plan file
 # is deleted first: a plan that was not checked is not applied either (fail closed).
 set -euo pipefail
 
-: "${PLANFILE:?PLANFILE is not set: run this script as a step of an Atlantis workflow}"
+if [[ -z "${PLANFILE:-}" ]]; then
+  echo "portgate: PLANFILE is not set: run this script as a step of an Atlantis workflow" >&2
+  exit 2
+fi
 portgate="${PORTGATE:-portgate}"
 format="${PORTGATE_FORMAT:-markdown}"
 
@@ -58,8 +61,15 @@ else
   fi
 fi
 
+# Reports name the plan as the pull request knows it, relative to the project directory, never
+# by a temporary path.
+shown="${PLANFILE#"$PWD"/}"
+if [[ "$json" == "${SHOWFILE:-}" ]]; then
+  shown="${SHOWFILE#"$PWD"/}"
+fi
+
 status=0
-"$portgate" check "$json" --format "$format" "$@" || status=$?
+"$portgate" check "$json" --plan-name "$shown" --format "$format" "$@" || status=$?
 
 case "$status" in
   0)

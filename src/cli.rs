@@ -317,6 +317,11 @@ pub struct CheckArgs {
     #[arg(long, visible_alias = "exit-zero")]
     pub soft_fail: bool,
 
+    /// The name reports give the plan (default: PLAN as given): for a plan read from standard
+    /// input or from a temporary file, so no temporary path ends up in a report.
+    #[arg(long, value_name = "NAME")]
+    pub plan_name: Option<String>,
+
     /// Exit 2 when a Terraform file of --source (or of a local module the plan uses) changed
     /// more than a minute after the plan file was written: the plan may not show the sources
     /// being committed (the pre-commit hooks use this). Without it, a warning.
@@ -755,9 +760,11 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
     }
     // The plan is streamed, never read whole: its size does not decide portgate's memory.
     let report = if args.plan.as_os_str() == "-" {
-        crate::check_reader(stdin, "-", &policies, &options)?
+        let name = args.plan_name.as_deref().unwrap_or("-");
+        crate::check_reader(stdin, name, &policies, &options)?
     } else {
         let shown = args.plan.display().to_string();
+        let name = args.plan_name.clone().unwrap_or_else(|| shown.clone());
         let io_error = |e: io::Error| Error::Io {
             path: shown.clone(),
             message: match e.kind() {
@@ -774,7 +781,7 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         let file = std::fs::File::open(&args.plan).map_err(io_error)?;
         // The kernel's copy of the file happens on a second thread, beside the scanning.
         let file = crate::plan::ReadAhead::new(file);
-        crate::check_reader(file, &shown, &policies, &options)?
+        crate::check_reader(file, &name, &policies, &options)?
     };
     let stale = match &source_dir {
         Some(dir) if args.plan.as_os_str() != "-" => stale_plan(&args.plan, dir, &report.rules),

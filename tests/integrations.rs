@@ -331,6 +331,9 @@ fn atlantis_script_deletes_the_plan_on_findings() {
         sandbox.terraform_calls(),
         [format!("show -json {}", planfile.display())]
     );
+    // The report names the plan as the project knows it, not by the temporary JSON's path.
+    assert!(stdout.contains("`default.tfplan`"), "{stdout}");
+    assert!(!stdout.contains("portgate-plan."), "{stdout}");
     // The temporary JSON is cleaned up.
     let left: Vec<_> = std::fs::read_dir(sandbox.path())
         .unwrap()
@@ -338,6 +341,17 @@ fn atlantis_script_deletes_the_plan_on_findings() {
         .filter(|n| n.starts_with("portgate-plan."))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn atlantis_script_without_planfile_cannot_check_anything() {
+    let sandbox = Sandbox::new();
+    let out = sandbox
+        .command("atlantis-portgate.sh", &plan(FAILING))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(text(&out.stderr).contains("PLANFILE is not set"));
 }
 
 #[test]
@@ -372,7 +386,12 @@ fn atlantis_script_prefers_showfile_when_it_exists() {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(planfile.exists());
     assert!(sandbox.terraform_calls().is_empty(), "terraform was run");
-    assert!(text(&out.stdout).contains(&format!("`{}`", showfile.display())));
+    // Named relative to the project directory, where Atlantis runs the step.
+    assert!(
+        text(&out.stdout).contains("`default.json`"),
+        "{}",
+        describe(&out)
+    );
 
     // SHOWFILE set but not written (no `show` step): terraform show is used.
     let missing = sandbox.work().join("not-written.json");

@@ -103,9 +103,10 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     hash
 }
 
-/// A file path as a URI reference: relative paths stay relative (with `/` separators),
-/// absolute ones become `file:` URIs. Anything but unreserved characters and `/` is
-/// percent-encoded.
+/// A file path as a URI reference: relative paths stay relative (with `/` separators), absolute
+/// ones are made relative to the working directory when they are under it and otherwise kept as
+/// given (a path-absolute reference, not a `file:` URI naming this machine). Anything but
+/// unreserved characters and `/` is percent-encoded.
 pub fn path_uri(path: &str) -> String {
     let path = if cfg!(windows) {
         path.replace('\\', "/")
@@ -113,7 +114,14 @@ pub fn path_uri(path: &str) -> String {
         path.to_string()
     };
     if path.starts_with('/') {
-        return format!("file://{}", percent_encode(&path));
+        // Relative to the working directory (where code scanning resolves paths) when the
+        // file is under it; else the path as given, never a `file://` URI naming this machine.
+        if let Ok(cwd) = std::env::current_dir()
+            && let Ok(relative) = std::path::Path::new(&path).strip_prefix(&cwd)
+        {
+            return percent_encode(&relative.to_string_lossy().replace('\\', "/"));
+        }
+        return percent_encode(&path);
     }
     let bytes = path.as_bytes();
     if cfg!(windows)
@@ -651,7 +659,14 @@ mod tests {
     fn paths_become_uri_references() {
         assert_eq!(path_uri("main.tf"), "main.tf");
         assert_eq!(path_uri("./plans/a b.json"), "plans/a%20b.json");
-        assert_eq!(path_uri("/tmp/x#1.json"), "file:///tmp/x%231.json");
+        // Outside the working directory: the path as given, not a URI naming this machine.
+        assert_eq!(
+            path_uri("/nonexistent-root/x#1.json"),
+            "/nonexistent-root/x%231.json"
+        );
+        let cwd = std::env::current_dir().unwrap();
+        let inside = cwd.join("plans/p.json");
+        assert_eq!(path_uri(inside.to_str().unwrap()), "plans/p.json");
         assert_eq!(path_uri("c:d.json"), "c%3Ad.json");
         if cfg!(windows) {
             assert_eq!(path_uri("modules\\sg\\main.tf"), "modules/sg/main.tf");
