@@ -157,11 +157,12 @@ pub struct InitArgs {
     pub force: bool,
 }
 
+/// Formats of `portgate policies`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Human-readable, one block per finding.
+    /// Human-readable: one block per policy (id, severity, title, guarded ports, origin).
     Text,
-    /// Machine-readable (documented in README.md).
+    /// Machine-readable: every policy with its metadata and ports (documented in README.md).
     Json,
 }
 

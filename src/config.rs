@@ -21,16 +21,17 @@ pub const EXAMPLE: &str = r#"# portgate.toml: settings for `portgate check` in t
 # Command-line flags override everything here.
 
 # Networks trusted to reach NetBIOS/SMB. Suggested patches put them in place of 0.0.0.0/0
-# (IPv4 entries) and ::/0 (IPv6 entries).
-trusted_cidrs = [
-  "10.0.0.0/8",
-  # "2001:db8::/32",
-]
+# (IPv4 entries) and ::/0 (IPv6 entries). Write your own: no network is trusted until you do
+# (these lines are only an example).
+# trusted_cidrs = [
+#   "10.0.0.0/8",
+#   "2001:db8::/32",
+# ]
 
 # Extra policy files (*.toml), relative to this file.
 # policy_dirs = ["policies/custom"]
 
-# Lowest severity that fails the gate: any, low, medium, high, critical.
+# Lowest severity that fails the gate: any (= info), low, medium, high, critical.
 fail_on = "any"
 
 # Rules whose values are unknown until apply (PG003): warn, fail or ignore.
@@ -361,15 +362,19 @@ mod tests {
     #[test]
     fn the_init_example_is_a_valid_config() {
         let config = ProjectConfig::parse(EXAMPLE, "portgate.toml").unwrap();
-        assert_eq!(config.trusted_cidrs[0].to_string(), "10.0.0.0/8");
+        assert!(config.trusted_cidrs.is_empty(), "no live default network");
         assert_eq!(config.fail_on, Some(crate::FailOn::Any));
         let uncommented = EXAMPLE
+            .replace("# trusted_cidrs = [", "trusted_cidrs = [")
+            .replace("#   \"", "  \"")
+            .replace("# ]", "]")
             .replace("# [[waiver]]", "[[waiver]]")
             .replace("# rule", "rule")
             .replace("# address", "address")
             .replace("# reason", "reason")
             .replace("# expires", "expires");
         let config = ProjectConfig::parse(&uncommented, "portgate.toml").unwrap();
+        assert_eq!(config.trusted_cidrs.len(), 2);
         assert_eq!(config.waivers[0].address, "module.legacy.*");
         assert_eq!(
             crate::waiver::format_date(config.waivers[0].expires),

@@ -62,8 +62,12 @@ pub enum UnknownMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailOn {
+    /// Every finding (the same as `info`).
     #[default]
     Any,
+    /// Findings of severity info and above: every finding, named after the lowest severity a
+    /// policy file may give.
+    Info,
     Low,
     Medium,
     High,
@@ -74,7 +78,7 @@ impl FailOn {
     /// The lowest severity that fails.
     pub fn severity(self) -> Severity {
         match self {
-            FailOn::Any => Severity::Info,
+            FailOn::Any | FailOn::Info => Severity::Info,
             FailOn::Low => Severity::Low,
             FailOn::Medium => Severity::Medium,
             FailOn::High => Severity::High,

@@ -143,8 +143,24 @@ fn invalid_utf8_reports_line_and_column() {
 }
 
 #[test]
-fn non_json_text_reports_position() {
-    check_error("not_json.txt", &["not_json.txt:1:1:", "invalid JSON"]);
+fn the_text_of_terraform_plan_is_refused_with_what_to_run() {
+    for name in ["not_json.txt", "plan_text_colored.txt"] {
+        check_error(
+            name,
+            &[
+                "human-readable text of `terraform plan`",
+                "terraform show -json PLANFILE > plan.json",
+            ],
+        );
+    }
+}
+
+#[test]
+fn invalid_json_reports_its_position() {
+    check_error(
+        "invalid_json_value.json",
+        &["invalid_json_value.json:2:", "invalid JSON"],
+    );
 }
 
 #[test]

@@ -438,6 +438,27 @@ fn sources_edited_after_the_plan_prove_nothing() {
 }
 
 #[test]
+fn a_rule_left_with_no_source_is_shown_removed_in_the_suggestion_too() {
+    assert_plan("ipv6_only_world");
+    let run = self::run("ipv6_only_world", &["--trusted-cidr", "10.0.0.0/8"]);
+    let fix = &run.findings()[0]["fix"];
+    assert_eq!(fix["kind"], "suggestion", "{fix:#}");
+    let patch = fix["patch"].as_str().unwrap();
+    assert!(
+        patch.contains("+  # this rule is removed: no source is left"),
+        "{patch}"
+    );
+    assert!(
+        fix["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "no source is left in aws_security_group_rule.v6only, so the whole resource is removed"),
+        "{fix:#}"
+    );
+}
+
+#[test]
 fn registry_modules_are_read_where_terraform_init_put_them() {
     assert_plan("registry_modules");
     // Without .terraform/modules/modules.json nothing says where the modules are.

@@ -362,8 +362,19 @@ fn init_writes_a_commented_config_that_portgate_reads() {
         portgate_in(dir.path(), &["init", "--force"]).status.code(),
         Some(0)
     );
-    // The written config is in effect: its trusted CIDR shows up in the patch hint-free text.
+    // The written config is in effect, and trusts no network until the user writes one.
     let plan = example_plan();
+    let check = portgate_in(
+        dir.path(),
+        &["check", plan.to_str().unwrap(), "--format", "json"],
+    );
+    let doc = json_of(&check);
+    assert!(doc["findings"][0]["fix"].is_null(), "{doc:#}");
+    let edited = written
+        .replace("# trusted_cidrs = [", "trusted_cidrs = [")
+        .replace("#   \"10.0.0.0/8\",", "  \"10.0.0.0/8\",")
+        .replace("# ]", "]");
+    std::fs::write(dir.path().join("portgate.toml"), edited).unwrap();
     let check = portgate_in(
         dir.path(),
         &["check", plan.to_str().unwrap(), "--format", "json"],
@@ -480,4 +491,23 @@ fn a_wide_public_trusted_cidr_is_warned_about_on_every_run() {
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].contains("8.0.0.0/7 is public and wider than a /8"));
     assert!(warnings[1].contains("2000::/12 is public and wider than a /16"));
+}
+
+#[test]
+fn fail_on_info_is_every_finding_like_any() {
+    let plan = example_plan();
+    let empty = tempfile::tempdir().unwrap();
+    let out = portgate_in(
+        empty.path(),
+        &["check", plan.to_str().unwrap(), "--fail-on", "info"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let dir = dir_with_config("fail_on = \"info\"\n");
+    let out = portgate_in(dir.path(), &["check", plan.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -506,7 +506,16 @@ fn suggestion(
     let mut before = Vec::new();
     let mut after = Vec::new();
     let mut notes = Vec::new();
-    let mut remaining = rule.other_sources.len();
+    // A rule resource's `source_security_group_id` conflicts with CIDR blocks in the provider's
+    // schema: unknown in the plan, it is computed, not a source the rule keeps.
+    let mut remaining = rule
+        .other_sources
+        .iter()
+        .filter(|s| {
+            !(resource.resource_type == "aws_security_group_rule"
+                && s.as_str() == "source_security_group_id (unknown until apply)")
+        })
+        .count();
     for attribute in attributes {
         let values: Vec<String> = rule
             .cidrs
@@ -545,6 +554,18 @@ fn suggestion(
                 is_list,
             });
         }
+    }
+    if remaining == 0 {
+        notes.push(match rule.block_label() {
+            Some(block) => format!(
+                "no source is left in {} {block}, so the block is removed",
+                resource.address
+            ),
+            None => format!(
+                "no source is left in {}, so the whole resource is removed",
+                resource.address
+            ),
+        });
     }
     let before_text = render::render(resource, rule, Some(&before));
     let after_text = render::render(resource, rule, (remaining > 0).then_some(after.as_slice()));

@@ -66,6 +66,10 @@ pub enum InputErrorKind {
     )]
     StateFile,
     #[error(
+        "this is the human-readable text of `terraform plan` or `terraform show`, not JSON; run `terraform plan -out=PLANFILE` then `terraform show -json PLANFILE > plan.json` and check plan.json"
+    )]
+    HumanReadablePlan,
+    #[error(
         "this is `terraform show -json` of state (top-level `values`, no `planned_values`/`resource_changes`), not of a plan; pass a plan file: `terraform show -json PLANFILE`"
     )]
     ShowJsonOfState,

@@ -148,8 +148,17 @@ impl<'k, R: Read> Walker<'k, R> {
             Some(b'{') => {}
             Some(b'[') => return Err(InputErrorKind::NotAnObject { found: "an array" }),
             Some(b'"') => return Err(InputErrorKind::NotAnObject { found: "a string" }),
-            Some(_) => {
-                self.sc.skip()?;
+            Some(first) => {
+                // Letters or a terminal escape: the human-readable output of `terraform plan`
+                // (or `terraform show PLANFILE`) saved instead of its JSON.
+                let text_like = first.is_ascii_alphabetic() || first == 0x1b;
+                if let Err(e) = self.sc.skip() {
+                    return Err(if text_like {
+                        InputErrorKind::HumanReadablePlan
+                    } else {
+                        e
+                    });
+                }
                 self.sc.expect_end()?;
                 return Err(InputErrorKind::NotAnObject {
                     found: "a scalar value",
