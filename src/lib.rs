@@ -209,6 +209,7 @@ pub fn check_reader(
     let keep = |resource_type: &str| {
         rules::RESOURCE_TYPES.contains(&resource_type)
             || rules::PREFIX_LIST_TYPES.contains(&resource_type)
+            || rules::VPC_TYPES.contains(&resource_type)
     };
     let parsed = plan::Plan::read(reader, source_name, &keep)?;
     let sources = options.source_dir.as_deref().map(sources::Sources::open);

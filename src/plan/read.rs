@@ -55,6 +55,11 @@ pub(super) struct Walker<'k, R> {
     doc: Document,
     /// Kept resources from `planned_values`, added at the end unless `resource_changes` has them.
     planned_only: Vec<PlannedResource>,
+    /// Kept data sources read into `prior_state` (a `data.aws_vpc` the plan's groups refer
+    /// to), added at the end unless `resource_changes` has them.
+    prior_data: Vec<PlannedResource>,
+    /// True while `prior_state` is walked: its resources go to `prior_data`, data sources only.
+    in_prior_state: bool,
     /// Addresses of kept, current objects in `resource_changes`.
     changed: HashSet<String>,
     /// CIDR-like attributes from `planned_values`, used for addresses `resource_changes` lacks.
@@ -137,6 +142,8 @@ impl<'k, R: Read> Walker<'k, R> {
             scratch: Vec::with_capacity(256),
             doc: Document::default(),
             planned_only: Vec::new(),
+            prior_data: Vec::new(),
+            in_prior_state: false,
             changed: HashSet::new(),
             planned_cidrs: HashMap::new(),
         }
@@ -190,6 +197,17 @@ impl<'k, R: Read> Walker<'k, R> {
                 .drain(..)
                 .filter(|r| !changed.contains(&r.address)),
         );
+        let known: HashSet<String> = self
+            .doc
+            .resources
+            .iter()
+            .map(|r| r.address.clone())
+            .collect();
+        self.doc.resources.extend(
+            self.prior_data
+                .drain(..)
+                .filter(|r| !known.contains(&r.address)),
+        );
         Ok(self.doc)
     }
 
@@ -230,8 +248,12 @@ impl<'k, R: Read> Walker<'k, R> {
             }
             b"configuration" => self.configuration(),
             _ => {
+                if key == b"prior_state" {
+                    self.doc.has_prior_state = true;
+                    let walked = self.prior_state();
+                    return walked.map_err(|e| with_path(e, "prior_state"));
+                }
                 match key {
-                    b"prior_state" => self.doc.has_prior_state = true,
                     b"values" => self.doc.has_values = true,
                     b"lineage" | b"serial" => self.doc.has_lineage_or_serial = true,
                     b"@level" | b"@message" => self.doc.is_log_line = true,
@@ -262,11 +284,44 @@ impl<'k, R: Read> Walker<'k, R> {
         Ok(())
     }
 
+    /// `prior_state`: only its `values.root_module` tree is walked, for the data sources read
+    /// during the plan (see [`Walker::prior_data`]).
+    fn prior_state(&mut self) -> Result<()> {
+        if !self.enter_object_or_null()? {
+            return Ok(());
+        }
+        let mut first = true;
+        while self.sc.next_key(&mut first)? {
+            self.sc.key(&mut self.key)?;
+            if self.key != b"values" {
+                self.sc.skip()?;
+                continue;
+            }
+            if !self.enter_object_or_null()? {
+                continue;
+            }
+            let mut inner_first = true;
+            while self.sc.next_key(&mut inner_first)? {
+                self.sc.key(&mut self.key)?;
+                if self.key == b"root_module" {
+                    self.in_prior_state = true;
+                    let walked = self.planned_module("prior_state.values.root_module");
+                    self.in_prior_state = false;
+                    walked.map_err(|e| with_path(e, "values.root_module"))?;
+                } else {
+                    self.sc.skip()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn planned_module(&mut self, path: &str) -> Result<()> {
         if !self.enter_object_or_null()? {
             return Ok(());
         }
         let kept_before = self.planned_only.len();
+        let prior_before = self.prior_data.len();
         let mut address = None;
         let mut first = true;
         while self.sc.next_key(&mut first)? {
@@ -291,7 +346,10 @@ impl<'k, R: Read> Walker<'k, R> {
             }
         }
         // `address` may follow `resources` (it does in Terraform's output).
-        for resource in &mut self.planned_only[kept_before..] {
+        for resource in self.planned_only[kept_before..]
+            .iter_mut()
+            .chain(self.prior_data[prior_before..].iter_mut())
+        {
             if resource.module_address.is_none() {
                 resource.module_address = address.clone();
             }
@@ -301,7 +359,10 @@ impl<'k, R: Read> Walker<'k, R> {
 
     fn planned_resource(&mut self, module_path: &str, index: usize) -> Result<()> {
         let Some(mark) = self.resource(Kind::Planned)? else {
-            if let Some((address, cidrs)) = self.head.known_cidrs() {
+            // Prior state holds values from before the plan: never what a reference resolves to.
+            if !self.in_prior_state
+                && let Some((address, cidrs)) = self.head.known_cidrs()
+            {
                 self.planned_cidrs.insert(address, cidrs);
             }
             return Ok(());
@@ -324,7 +385,16 @@ impl<'k, R: Read> Walker<'k, R> {
             })
         };
         self.sc.clear_mark(mark);
-        self.planned_only.push(parsed?);
+        let parsed = parsed?;
+        if self.in_prior_state {
+            // Managed objects of the prior state are what exists before the plan, not what
+            // the plan makes: only data sources are kept from there.
+            if !parsed.managed {
+                self.prior_data.push(parsed);
+            }
+        } else {
+            self.planned_only.push(parsed);
+        }
         Ok(())
     }
 

@@ -23,8 +23,10 @@ mod group;
 mod prefix_list;
 pub mod protocol;
 mod resolve;
+mod vpc;
 
 pub use prefix_list::PREFIX_LIST_TYPES;
+pub use vpc::{GroupVpc, VPC_TYPES};
 
 use std::collections::BTreeMap;
 
@@ -185,6 +187,9 @@ pub struct RuleSet {
     /// Prefix lists that rules name but the plan does not define, each with the address of a
     /// resource naming it: their entries are not checked.
     pub unchecked_prefix_lists: Vec<(String, String)>,
+    /// The VPC of each security group (by address) whose VPC CIDRs the plan shows: what a fix
+    /// can suggest when no trusted CIDR was configured.
+    pub group_vpcs: BTreeMap<String, GroupVpc>,
 }
 
 /// Reads the ingress rules of every checked resource in the plan. `sources`, the Terraform
@@ -350,6 +355,7 @@ pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputE
         }
     }
     group::assign(&mut set, &hints);
+    set.group_vpcs = vpc::group_vpcs(plan, &resolver)?;
     Ok(set)
 }
 

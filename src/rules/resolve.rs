@@ -375,7 +375,7 @@ impl<'p> Resolver<'p> {
 
     /// What the configuration suggests, before any proof: the resources (module-relative) whose
     /// `id` every significant reference of `attribute` names.
-    fn config_id_references(
+    pub(super) fn config_id_references(
         &self,
         resource: &PlannedResource,
         attribute: &str,
@@ -397,6 +397,23 @@ impl<'p> Resolver<'p> {
                     .then(|| self.in_module(resource, &target.resource))
             })
             .collect()
+    }
+
+    /// The significant references the configuration records for `attribute` of `resource`.
+    pub(super) fn config_references(
+        &self,
+        resource: &PlannedResource,
+        attribute: &str,
+    ) -> Option<Vec<String>> {
+        let expressions = self.expressions(resource)?;
+        let expression: Expression =
+            serde_json::from_value(expressions.get(attribute)?.clone()).ok()?;
+        Some(
+            significant_references(&expression.references)
+                .into_iter()
+                .cloned()
+                .collect(),
+        )
     }
 
     /// The known string value of the single resource attribute `expression` refers to.

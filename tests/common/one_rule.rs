@@ -39,5 +39,6 @@ pub fn one_rule(
             group: None,
         }],
         unchecked_prefix_lists: Vec::new(),
+        group_vpcs: Default::default(),
     }
 }
