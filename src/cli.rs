@@ -250,6 +250,8 @@ pub(crate) struct Gate {
     pub config: ProjectConfig,
     pub policies: PolicySet,
     pub trusted: Vec<TrustedCidr>,
+    /// `--trusted-cidr vpc`: each group's own VPC CIDRs, chosen explicitly.
+    pub trusted_vpc: bool,
     pub options: CheckOptions,
 }
 
@@ -258,7 +260,7 @@ impl GateArgs {
     pub(crate) fn resolve(&self, today: time::Date) -> Result<Gate, Error> {
         let config = load_config(self.config.as_deref())?;
         let policies = load_policies(&self.policies, &config)?;
-        let trusted = trusted_cidrs(&self.trusted_cidrs, &config)?;
+        let (trusted, trusted_vpc) = trusted_cidrs(&self.trusted_cidrs, &config)?;
         let options = CheckOptions {
             only_changes: self.only_changes || config.only_changes.unwrap_or(false),
             unknown: self.unknown.or(config.unknown).unwrap_or_default(),
@@ -277,6 +279,7 @@ impl GateArgs {
             config,
             policies,
             trusted,
+            trusted_vpc,
             options,
         })
     }
@@ -434,12 +437,14 @@ fn stale_plan(
 pub(crate) fn trusted_cidrs(
     flags: &[String],
     config: &ProjectConfig,
-) -> Result<Vec<TrustedCidr>, Error> {
+) -> Result<(Vec<TrustedCidr>, bool), Error> {
     if flags.is_empty() {
-        return Ok(config.trusted_cidrs.clone());
+        return Ok((config.trusted_cidrs.clone(), config.trusted_vpc));
     }
+    let vpc = flags.iter().any(|f| f.trim() == crate::config::VPC_KEYWORD);
     let cidrs = flags
         .iter()
+        .filter(|f| f.trim() != crate::config::VPC_KEYWORD)
         .map(|text| {
             TrustedCidr::parse(text).map_err(|message| {
                 Error::Config(ConfigError::Flag {
@@ -457,7 +462,7 @@ pub(crate) fn trusted_cidrs(
             message,
         })
     })?;
-    Ok(cidrs)
+    Ok((cidrs, vpc))
 }
 
 pub(crate) fn load_config(explicit: Option<&std::path::Path>) -> Result<ProjectConfig, Error> {
@@ -586,6 +591,7 @@ fn run_serve(args: &ServeArgs) -> Result<u8, Error> {
         config,
         policies,
         trusted,
+        trusted_vpc,
         options,
     } = args.gate.resolve(time::OffsetDateTime::now_utc().date())?;
     if let Some(dir) = &args.work_dir
@@ -606,6 +612,7 @@ fn run_serve(args: &ServeArgs) -> Result<u8, Error> {
         policies,
         options,
         trusted,
+        trusted_vpc,
     };
     let mut service = ServiceConfig::new(tfc_url, key, checker);
     service.listen = args.listen;
@@ -728,14 +735,15 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
     let Gate {
         policies,
         trusted,
+        trusted_vpc,
         mut options,
         ..
     } = args.gate.resolve(today)?;
     let source_dir = (!args.no_source).then(|| args.source.clone());
     options.source_dir = source_dir.clone();
-    if trusted.is_empty() && (args.format == CheckFormat::Diff || args.write) {
+    if trusted.is_empty() && !trusted_vpc && (args.format == CheckFormat::Diff || args.write) {
         return Err(Error::Usage(format!(
-            "{} needs trusted CIDRs to put in place of the world: pass --trusted-cidr CIDR or set trusted_cidrs in portgate.toml",
+            "{} needs trusted CIDRs to put in place of the world: pass --trusted-cidr CIDR (or --trusted-cidr vpc for each group's own VPC CIDRs) or set trusted_cidrs in portgate.toml",
             if args.write {
                 "--write"
             } else {
@@ -801,18 +809,20 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         .warnings
         .extend(crate::config::check_trusted_set(&trusted).unwrap_or_default());
     report.warnings.extend(stale);
-    let fixes = (!trusted.is_empty()).then(|| {
+    // Without a trusted CIDR, each group's own VPC CIDR is suggested (labelled, to confirm).
+    let fixes = {
         let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
-        fix::suggest(
+        Some(fix::suggest(
             &report.rules,
             &findings,
             &policies,
             &FixOptions {
                 trusted: trusted.clone(),
                 source_dir: source_dir.clone(),
+                use_vpc: trusted_vpc || trusted.is_empty(),
             },
-        )
-    });
+        ))
+    };
     let locations = if !args.no_source
         && matches!(
             args.format,

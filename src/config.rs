@@ -96,6 +96,9 @@ pub struct ProjectConfig {
     /// The file they were read from, if any.
     pub path: Option<PathBuf>,
     pub trusted_cidrs: Vec<TrustedCidr>,
+    /// `"vpc"` among `trusted_cidrs`: use each security group's own VPC CIDRs (see
+    /// [`VPC_KEYWORD`]).
+    pub trusted_vpc: bool,
     /// Extra policy directories, relative to the config file's directory.
     pub policy_dirs: Vec<PathBuf>,
     pub fail_on: Option<crate::FailOn>,
@@ -103,6 +106,10 @@ pub struct ProjectConfig {
     pub only_changes: Option<bool>,
     pub waivers: Vec<Waiver>,
 }
+
+/// The `trusted_cidrs` entry (and `--trusted-cidr` value) that means "each security group's own
+/// VPC CIDRs": an explicit choice of what, without it, is only a suggestion to confirm.
+pub const VPC_KEYWORD: &str = "vpc";
 
 /// A network trusted to reach NetBIOS/SMB, put in place of `0.0.0.0/0` or `::/0` by fixes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,7 +250,12 @@ impl ProjectConfig {
         let raw: RawConfig = parse_toml(text, file)?;
         let mut trusted_cidrs = Vec::new();
         let raw_trusted_start = raw.trusted_cidrs.first().map(|e| e.span().start);
+        let mut trusted_vpc = false;
         for entry in raw.trusted_cidrs {
+            if entry.get_ref().trim() == VPC_KEYWORD {
+                trusted_vpc = true;
+                continue;
+            }
             let cidr = TrustedCidr::parse(entry.get_ref()).map_err(|message| {
                 let message = format!("trusted_cidrs: {:?}: {message}", entry.get_ref());
                 FileError::at(text, file, entry.span().start, message)
@@ -290,6 +302,7 @@ impl ProjectConfig {
         Ok(ProjectConfig {
             path: None,
             trusted_cidrs,
+            trusted_vpc,
             policy_dirs: raw.policy_dirs.into_iter().map(PathBuf::from).collect(),
             fail_on: raw.fail_on,
             unknown: raw.unknown,

@@ -492,6 +492,17 @@ fn a_literal_the_plan_shows_but_the_sources_no_longer_hold_asks_for_a_new_plan()
 }
 
 #[test]
+fn the_vpc_keyword_puts_the_groups_own_vpc_cidr_in_place_of_the_world() {
+    case("vpc_cidr_keyword");
+    // Without any trusted CIDR the same change is only suggested: a diff needs the choice.
+    let out = portgate_check(
+        &fix_dir().join("vpc_cidr_keyword"),
+        &["--format".into(), "diff".into()],
+    );
+    assert_one_line_error(&out, "--trusted-cidr vpc");
+}
+
+#[test]
 fn a_tfvars_value_is_patched_instead_of_the_default() {
     let run = case("tfvars_value");
     assert_eq!(patched_files(&run.stdout), ["terraform.tfvars"]);
@@ -695,6 +706,7 @@ fn write_refuses_a_file_changed_since_it_was_read() {
         &FixOptions {
             trusted: vec![TrustedCidr::parse("10.0.0.0/8").unwrap()],
             source_dir: Some(copy.dir.clone()),
+            use_vpc: false,
         },
     );
     assert_eq!(fixes.files.len(), 1, "one file to patch");

@@ -302,6 +302,7 @@ fn assert_source_fixes(opts: &Options) {
             TrustedCidr::parse("2001:db8::/32").unwrap(),
         ],
         source_dir: Some(dir.clone()),
+        use_vpc: false,
     };
     let policies = PolicySet::builtin().expect("the built-in policies load");
     let fixes = portgate::fix::suggest(&report.rules, &findings, &policies, &fix_options);

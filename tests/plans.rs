@@ -459,6 +459,64 @@ fn a_rule_left_with_no_source_is_shown_removed_in_the_suggestion_too() {
 }
 
 #[test]
+fn without_trusted_cidrs_the_groups_own_vpc_cidrs_are_suggested() {
+    let run = assert_plan("vpc_cidrs");
+    let fix = |address: &str| {
+        run.findings()
+            .iter()
+            .find(|f| f["address"] == address)
+            .map(|f| f["fix"].clone())
+            .unwrap()
+    };
+    for (address, vpc, cidrs) in [
+        (
+            "aws_security_group.app",
+            "aws_vpc.main",
+            vec!["10.40.0.0/16", "10.41.0.0/16"],
+        ),
+        (
+            "aws_default_security_group.default",
+            "aws_default_vpc.default",
+            vec!["172.31.0.0/16"],
+        ),
+        (
+            "aws_security_group.shared",
+            "data.aws_vpc.shared",
+            vec!["10.50.0.0/16", "10.51.0.0/16"],
+        ),
+    ] {
+        let fix = fix(address);
+        assert_eq!(fix["vpc"], vpc, "{fix:#}");
+        assert_eq!(fix["trusted_cidrs"], serde_json::json!(cidrs), "{fix:#}");
+        let label = format!("is the VPC's own CIDR ({vpc}) — confirm before applying");
+        assert!(
+            fix["notes"][0].as_str().unwrap().contains(&label),
+            "{fix:#}"
+        );
+    }
+    assert!(fix("aws_security_group.elsewhere").is_null());
+    // A trusted CIDR given: it is used, and the VPC's only with `--trusted-cidr vpc`.
+    let run = self::run("vpc_cidrs", &["--trusted-cidr", "192.168.0.0/16"]);
+    let fix = &run.findings()[1]["fix"];
+    assert_eq!(
+        fix["trusted_cidrs"],
+        serde_json::json!(["192.168.0.0/16"]),
+        "{fix:#}"
+    );
+    assert!(fix["vpc"].is_null());
+    let run = self::run(
+        "vpc_cidrs",
+        &["--trusted-cidr", "192.168.0.0/16", "--trusted-cidr", "vpc"],
+    );
+    let fix = &run.findings()[1]["fix"];
+    assert_eq!(
+        fix["trusted_cidrs"],
+        serde_json::json!(["192.168.0.0/16", "10.40.0.0/16", "10.41.0.0/16"]),
+        "{fix:#}"
+    );
+}
+
+#[test]
 fn registry_modules_are_read_where_terraform_init_put_them() {
     assert_plan("registry_modules");
     // Without .terraform/modules/modules.json nothing says where the modules are.

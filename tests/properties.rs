@@ -1442,6 +1442,7 @@ fn check_patch(case: &PatchCase) -> Result<(), TestCaseError> {
         &FixOptions {
             trusted,
             source_dir: Some(dir.path().to_path_buf()),
+            use_vpc: false,
         },
     );
     let expected = patch_expectation(case, policies);

@@ -362,14 +362,19 @@ fn init_writes_a_commented_config_that_portgate_reads() {
         portgate_in(dir.path(), &["init", "--force"]).status.code(),
         Some(0)
     );
-    // The written config is in effect, and trusts no network until the user writes one.
+    // The written config is in effect, and trusts no network until the user writes one: the
+    // patch only suggests the group's own VPC CIDR, to be confirmed.
     let plan = example_plan();
     let check = portgate_in(
         dir.path(),
         &["check", plan.to_str().unwrap(), "--format", "json"],
     );
     let doc = json_of(&check);
-    assert!(doc["findings"][0]["fix"].is_null(), "{doc:#}");
+    assert_eq!(doc["findings"][0]["fix"]["vpc"], "aws_vpc.main", "{doc:#}");
+    assert_eq!(
+        doc["findings"][0]["fix"]["trusted_cidrs"][0],
+        "10.40.0.0/16"
+    );
     let edited = written
         .replace("# trusted_cidrs = [", "trusted_cidrs = [")
         .replace("#   \"10.0.0.0/8\",", "  \"10.0.0.0/8\",")
@@ -381,6 +386,7 @@ fn init_writes_a_commented_config_that_portgate_reads() {
     );
     let doc = json_of(&check);
     assert_eq!(doc["findings"][0]["fix"]["trusted_cidrs"][0], "10.0.0.0/8");
+    assert!(doc["findings"][0]["fix"]["vpc"].is_null());
 }
 
 #[test]

@@ -194,6 +194,7 @@ fn check_split(case: &Case) -> Result<(), TestCaseError> {
         &FixOptions {
             trusted: vec![TrustedCidr::parse("10.0.0.0/8").unwrap()],
             source_dir: Some(dir.path().to_path_buf()),
+            use_vpc: false,
         },
     );
     for finding in &findings {

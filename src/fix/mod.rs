@@ -46,6 +46,10 @@ pub struct FixOptions {
     /// The Terraform root module the plan was made from; `None` (`--no-source`): patches are
     /// rendered from the plan.
     pub source_dir: Option<PathBuf>,
+    /// Also put each security group's own VPC CIDRs (from the plan) in place of the world:
+    /// chosen with `--trusted-cidr vpc`, or the suggestion made when no trusted CIDR was
+    /// configured. Every such fix says so and asks for confirmation.
+    pub use_vpc: bool,
 }
 
 /// Whether a fix patches the user's files or only shows the change.
@@ -74,6 +78,9 @@ pub struct Fix {
     pub notes: Vec<String>,
     /// Why there is no source patch (suggestions only).
     pub reason: Option<String>,
+    /// The VPC whose own CIDRs the fix puts in place of the world, when it does (see
+    /// [`FixOptions::use_vpc`]).
+    pub vpc: Option<String>,
     /// The patch as replacements of file regions (source fixes only), for SARIF `fixes[]`.
     pub edits: Vec<RegionEdit>,
 }
@@ -232,13 +239,42 @@ pub fn suggest(
     for (&rule_index, world) in &worlds {
         let rule = &rules.rules[rule_index];
         let resource = &rules.resources[rule.resource];
-        let trusted: Vec<TrustedCidr> = options
+        let mut trusted: Vec<TrustedCidr> = options
             .trusted
             .iter()
             .filter(|t| world.members.contains_key(&cidr::family(&t.net)))
             .cloned()
             .collect();
         let mut notes = Vec::new();
+        let mut vpc_notes: Vec<String> = Vec::new();
+        let mut vpc = None;
+        if options.use_vpc
+            && let Some(group_vpc) = rule.group.as_ref().and_then(|g| rules.group_vpcs.get(g))
+        {
+            let own: Vec<TrustedCidr> = group_vpc
+                .cidrs
+                .iter()
+                .filter_map(|c| TrustedCidr::parse(c).ok())
+                .filter(|t| world.members.contains_key(&cidr::family(&t.net)))
+                .filter(|t| !trusted.contains(t))
+                .collect();
+            // A VPC CIDR passes the checks of a trusted one: never a cover of the world.
+            if let (false, Ok(warnings)) = (own.is_empty(), crate::config::check_trusted_set(&own))
+            {
+                vpc_notes.push(format!(
+                    "{} is the VPC's own CIDR ({}) — confirm before applying: pass --trusted-cidr CIDR to name the networks that need NetBIOS/SMB yourself",
+                    own.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                    group_vpc.vpc
+                ));
+                vpc_notes.extend(warnings);
+                trusted.extend(own);
+                vpc = Some(group_vpc.vpc.clone());
+            }
+        }
+        if options.trusted.is_empty() && vpc.is_none() {
+            // Nothing chosen and no VPC CIDR to suggest: the report gives the hint.
+            continue;
+        }
         let width = split::width(rule, policies);
         // A world entry from a prefix list is not written in the rule: a patch of the rule
         // alone would leave it open.
@@ -292,6 +328,10 @@ pub fn suggest(
                 fix
             }
         };
+        let mut fix = fix;
+        fix.vpc = vpc;
+        // The VPC's own CIDR is a suggestion to confirm: said first, in every output.
+        fix.notes.splice(0..0, vpc_notes);
         trusted_of.insert(rule_index, trusted);
         set.by_rule.insert(rule_index, fix);
     }
@@ -438,6 +478,7 @@ fn source_fix(
         patch,
         notes,
         reason: None,
+        vpc: None,
         edits,
     }
 }
@@ -586,6 +627,7 @@ fn suggestion(
         ),
         notes,
         reason: Some(reason),
+        vpc: None,
         edits: Vec::new(),
     }
 }

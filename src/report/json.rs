@@ -62,7 +62,7 @@ pub fn fix_reason(finding: &GatedFinding, fixes: Option<&FixSet>) -> Option<Stri
                     .to_string(),
             ),
             None => Some(
-                "no trusted CIDR given: pass --trusted-cidr CIDR or set trusted_cidrs in portgate.toml"
+                "no trusted CIDR given, and the plan shows no VPC CIDR of its security group to suggest: pass --trusted-cidr CIDR or set trusted_cidrs in portgate.toml"
                     .to_string(),
             ),
             Some(fix) if fix.kind == FixKind::Suggestion => fix.reason.clone(),

@@ -176,11 +176,15 @@ pub fn write(
         }
         writeln!(out)?;
     }
-    let exposed = report
-        .findings
-        .iter()
-        .any(|g| g.finding.kind == FindingKind::Exposed);
-    if fixes.is_none() && exposed {
+    // An exposure left without any fix: nothing was trusted, and no VPC CIDR could be suggested.
+    let unfixed = report.findings.iter().any(|g| {
+        let f = &g.finding;
+        f.kind == FindingKind::Exposed
+            && !f.cidrs.is_empty()
+            && fixes
+                .is_none_or(|set| set.for_finding(f).is_none() && set.withdrawn_reason(f).is_none())
+    });
+    if unfixed {
         writeln!(
             out,
             "{} pass --trusted-cidr CIDR (or set trusted_cidrs in portgate.toml) to get a suggested patch for each finding",

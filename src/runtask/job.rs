@@ -44,6 +44,9 @@ pub struct Checker {
     pub options: CheckOptions,
     /// Trusted CIDRs: with them, findings carry a suggested patch.
     pub trusted: Vec<TrustedCidr>,
+    /// `--trusted-cidr vpc`: each group's own VPC CIDRs. Without any trusted CIDR they are
+    /// suggested anyway, labelled to be confirmed.
+    pub trusted_vpc: bool,
 }
 
 impl Checker {
@@ -53,6 +56,7 @@ impl Checker {
             policies: PolicySet::builtin()?,
             options: CheckOptions::default(),
             trusted: Vec::new(),
+            trusted_vpc: false,
         })
     }
 }
@@ -369,7 +373,9 @@ fn evaluate(
     let checker = &ctx.checker;
     let mut options = checker.options.clone();
     options.today = time::OffsetDateTime::now_utc().date();
-    let with_fixes = !checker.trusted.is_empty();
+    // Notes about the configuration (why there are no source patches) are for runs whose
+    // fixes were asked for; without trusted CIDRs, VPC suggestions are still made.
+    let with_fixes = !checker.trusted.is_empty() || checker.trusted_vpc;
     let mut notes = Vec::new();
     // The configuration is unpacked before the check: its files can prove what the plan cannot
     // show (see crate::sources). Kept alive until the fixes are made; removed (with everything
@@ -419,8 +425,8 @@ fn evaluate(
     report
         .warnings
         .extend(crate::config::check_trusted_set(&checker.trusted).unwrap_or_default());
-    let fixes = match (&workspace, with_fixes) {
-        (Some(dir), true) => {
+    let fixes = match &workspace {
+        Some(dir) => {
             // Without a configuration, fixes are made against an empty directory: they are
             // then suggestions rendered from the plan.
             let source_dir = source_dir.flatten().unwrap_or_else(|| {
@@ -436,6 +442,7 @@ fn evaluate(
                 &FixOptions {
                     trusted: checker.trusted.clone(),
                     source_dir: Some(source_dir),
+                    use_vpc: checker.trusted_vpc || checker.trusted.is_empty(),
                 },
             ))
         }
