@@ -130,6 +130,32 @@ async fn a_clean_plan_passes_after_a_running_update() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_trusted_cidrs_an_outcome_suggests_the_vpcs_own_cidr_to_confirm() {
+    let tfc = FakeTfc::start(testdata("plans/example.json")).await;
+    let (_, handle) = start_and_deliver(&tfc, "taskrs-vpc").await;
+    let result = tfc.final_result().await;
+    let bodies: Vec<String> = outcomes(&result)
+        .iter()
+        .filter_map(|o| o["attributes"]["body"].as_str().map(str::to_string))
+        .collect();
+    let file_share = bodies
+        .iter()
+        .find(|b| b.contains("aws_security_group.file_share"))
+        .unwrap_or_else(|| panic!("{result}"));
+    assert!(
+        file_share.contains(
+            "10.40.0.0/16 is the VPC's own CIDR (aws_vpc.main) — confirm before applying"
+        ),
+        "{file_share}"
+    );
+    assert!(
+        file_share.contains("+    cidr_blocks = [\"10.40.0.0/16\"]"),
+        "{file_share}"
+    );
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_its_configuration_a_plan_with_unknowns_gets_warnings_not_a_silent_pass() {
     let tfc = FakeTfc::start(testdata("plans/resolved_vpc_cidr.json")).await;
     let (_, handle) = start_and_deliver(&tfc, "taskrs-noconfig").await;
