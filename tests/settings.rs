@@ -457,6 +457,22 @@ fn trusted_cidrs_that_together_cover_a_family_are_refused() {
             "{stderr}"
         );
     }
+    // The run task service refuses them at start, before it listens.
+    let out = portgate_in(
+        empty.path(),
+        &[
+            "serve",
+            "--insecure-no-hmac",
+            "--listen",
+            "127.0.0.1:0",
+            "--trusted-cidr",
+            "0.0.0.0/1",
+            "--trusted-cidr",
+            "128.0.0.0/1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("together cover all of IPv4"));
     // Three pieces cover it as well as two.
     let out = portgate_in(
         empty.path(),
