@@ -792,7 +792,6 @@ fn inline_edits(
     };
     let mut edits = Vec::new();
     let mut first_error = None;
-    // A split needs to know which block it splits: only when one block is the rule's.
     let candidate_count = candidates.len();
     for block in candidates {
         let mut block_notes = Vec::new();
@@ -807,26 +806,29 @@ fn inline_edits(
             trusted,
             &mut block_notes,
         ) {
-            Ok(outcome) if candidate_count == 1 => {
+            Ok(outcome) => {
                 let removed = outcome.remaining == 0;
                 let target = SplitTarget {
                     file,
                     block,
                     is_resource: false,
                 };
-                if let Some(split) = try_split(
-                    target,
-                    rule,
-                    &outcome.edits,
-                    width,
-                    removed,
-                    &mut block_notes,
-                ) {
+                // A split needs to know which block it splits: only when one block is the rule's.
+                let split = (candidate_count == 1)
+                    .then(|| {
+                        try_split(
+                            target,
+                            rule,
+                            &outcome.edits,
+                            width,
+                            removed,
+                            &mut block_notes,
+                        )
+                    })
+                    .flatten();
+                if let Some(split) = split {
                     edits.extend(split);
-                    notes.extend(block_notes);
-                    continue;
-                }
-                if removed {
+                } else if removed {
                     block_notes.push(format!(
                         "no source is left in the ingress block at {}:{}, so the block is removed",
                         file.rel,
@@ -839,22 +841,6 @@ fn inline_edits(
                 } else {
                     edits.extend(outcome.edits);
                 }
-                notes.extend(block_notes);
-            }
-            Ok(outcome) if outcome.remaining == 0 => {
-                block_notes.push(format!(
-                    "no source is left in the ingress block at {}:{}, so the block is removed",
-                    file.rel,
-                    line_of(&file.text, block.span().unwrap_or(0..0).start)
-                ));
-                edits.push((
-                    file.clone(),
-                    patch::remove_lines(&file.text, &block.span().unwrap_or(0..0)),
-                ));
-                notes.extend(block_notes);
-            }
-            Ok(outcome) => {
-                edits.extend(outcome.edits);
                 notes.extend(block_notes);
             }
             Err(e) => {
