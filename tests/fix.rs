@@ -503,6 +503,17 @@ fn the_vpc_keyword_puts_the_groups_own_vpc_cidr_in_place_of_the_world() {
 }
 
 #[test]
+fn the_last_ingress_block_becomes_an_empty_list_not_nothing() {
+    let run = case("last_ingress_block");
+    assert!(run.stdout.contains("+  ingress = []"), "{}", run.stdout);
+}
+
+#[test]
+fn a_resource_something_refers_to_is_never_removed() {
+    case("referenced_rule");
+}
+
+#[test]
 fn a_tfvars_value_is_patched_instead_of_the_default() {
     let run = case("tfvars_value");
     assert_eq!(patched_files(&run.stdout), ["terraform.tfvars"]);

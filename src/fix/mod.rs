@@ -748,6 +748,16 @@ fn source_edits(
         return Ok(split);
     }
     if removed {
+        // Removing a block that something refers to would break `terraform validate`.
+        let own = format!("{}.{}", resource.resource_type, resource.name);
+        let users = references_to(tree, &dir, &own, &file, block)?;
+        if !users.is_empty() {
+            return Err(format!(
+                "no source would be left in {}, but removing it would break what refers to it ({}); remove or change those first, or give a trusted CIDR of its family",
+                resource.address,
+                users.join(", ")
+            ));
+        }
         notes.push(format!(
             "no source is left in {}, so the whole resource is removed",
             resource.address
@@ -829,15 +839,33 @@ fn inline_edits(
                 if let Some(split) = split {
                     edits.extend(split);
                 } else if removed {
-                    block_notes.push(format!(
-                        "no source is left in the ingress block at {}:{}, so the block is removed",
-                        file.rel,
-                        line_of(&file.text, block.span().unwrap_or(0..0).start)
-                    ));
-                    edits.push((
-                        file.clone(),
-                        patch::remove_lines(&file.text, &block.span().unwrap_or(0..0)),
-                    ));
+                    let span = block.span().unwrap_or(0..0);
+                    let line = line_of(&file.text, span.start);
+                    let dynamic = body.blocks().any(|b| {
+                        b.ident.as_str() == "dynamic"
+                            && b.labels.first().map(|l| l.as_str()) == Some("ingress")
+                    });
+                    if statics.len() == 1 && !dynamic {
+                        // `ingress` is an attribute written as blocks: with no block left, the
+                        // AWS provider stops managing the rules and AWS keeps them.
+                        block_notes.push(format!(
+                            "no source is left in the ingress block at {}:{line}, the group's last one, so it becomes `ingress = []`: without any ingress block the AWS provider would leave the rule in place",
+                            file.rel
+                        ));
+                        edits.push((
+                            file.clone(),
+                            Edit {
+                                range: span,
+                                replacement: "ingress = []".to_string(),
+                            },
+                        ));
+                    } else {
+                        block_notes.push(format!(
+                            "no source is left in the ingress block at {}:{line}, so the block is removed",
+                            file.rel
+                        ));
+                        edits.push((file.clone(), patch::remove_lines(&file.text, &span)));
+                    }
                 } else {
                     edits.extend(outcome.edits);
                 }
@@ -952,6 +980,51 @@ fn other_sources_left(rule: &IngressRule, body: &Body) -> usize {
             },
         )
         .count()
+}
+
+/// Where the `.tf` files of `dir` refer to the resource `address` (`TYPE.NAME`), outside its
+/// own block: outputs, other resources, `depends_on`. As `FILE:LINE`.
+fn references_to(
+    tree: &mut SourceTree,
+    dir: &std::path::Path,
+    address: &str,
+    own_file: &Rc<SourceFile>,
+    own_block: &Block,
+) -> Result<Vec<String>, String> {
+    use hcl_edit::visit::{Visit, visit_traversal};
+    struct Finder<'a> {
+        address: &'a str,
+        found: Vec<usize>,
+    }
+    impl Visit for Finder<'_> {
+        fn visit_traversal(&mut self, node: &hcl_edit::expr::Traversal) {
+            if let Expression::Variable(root) = &node.expr
+                && let Some(first) = node.operators.first()
+                && let hcl_edit::expr::TraversalOperator::GetAttr(name) = first.value()
+                && format!("{}.{}", root.as_str(), name.as_str()) == self.address
+            {
+                self.found.push(node.span().map_or(0, |s| s.start));
+            }
+            visit_traversal(self, node);
+        }
+    }
+    let own_span = own_block.span().unwrap_or(0..0);
+    let mut users = Vec::new();
+    for path in tree.files_in(dir, ".tf") {
+        let file = tree.file(&path)?;
+        let mut finder = Finder {
+            address,
+            found: Vec::new(),
+        };
+        finder.visit_body(&file.body);
+        for offset in finder.found {
+            if file.path == own_file.path && own_span.contains(&offset) {
+                continue;
+            }
+            users.push(format!("{}:{}", file.rel, line_of(&file.text, offset)));
+        }
+    }
+    Ok(users)
 }
 
 /// The edits to the CIDR arguments `attributes` of `body`, with the sources left afterwards.
