@@ -514,6 +514,16 @@ fn a_resource_something_refers_to_is_never_removed() {
 }
 
 #[test]
+fn a_json_tfvars_file_read_later_wins_and_is_not_patched_blindly() {
+    case("tfvars_json_wins");
+}
+
+#[test]
+fn a_file_whose_value_is_not_the_plans_is_not_patched() {
+    case("var_set_elsewhere");
+}
+
+#[test]
 fn a_tfvars_value_is_patched_instead_of_the_default() {
     let run = case("tfvars_value");
     assert_eq!(patched_files(&run.stdout), ["terraform.tfvars"]);

@@ -209,7 +209,11 @@ pub fn suggest(
         }
     }
 
-    let mut tree = options.source_dir.as_deref().map(SourceTree::new);
+    let mut tree = options.source_dir.as_deref().map(|dir| {
+        let mut tree = SourceTree::new(dir);
+        tree.variables = rules.root_variables.clone();
+        tree
+    });
     // Patches name files as seen from where portgate runs, so `git apply` works there: a
     // relative `--source infra` gives `infra/main.tf`. An absolute source directory (a run
     // task's unpacked configuration) keeps paths relative to it.

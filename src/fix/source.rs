@@ -87,18 +87,42 @@ impl SourceTree {
                 }
             }
         } else {
-            // The root module: the last of *.auto.tfvars, then terraform.tfvars, wins.
+            // The root module, in Terraform's precedence, highest first: `*.auto.tfvars` and
+            // `*.auto.tfvars.json` in reverse lexical order, `terraform.tfvars.json`,
+            // `terraform.tfvars`, the `TF_VAR_` environment, the variable's default.
             let mut tfvars = self.files_in(&dir, ".auto.tfvars");
+            tfvars.extend(self.files_in(&dir, ".auto.tfvars.json"));
+            tfvars.sort_by_key(|p| p.file_name().map(|n| n.to_os_string()));
             tfvars.reverse();
+            tfvars.push(dir.join("terraform.tfvars.json"));
             tfvars.push(dir.join("terraform.tfvars"));
             for path in tfvars {
                 if !path.is_file() {
                     continue;
                 }
+                if path.to_string_lossy().ends_with(".json") {
+                    let rel = self.relative(&path).unwrap_or_default();
+                    let text =
+                        std::fs::read(&path).map_err(|e| format!("cannot read {rel}: {e}"))?;
+                    let value: serde_json::Value = serde_json::from_slice(&text)
+                        .map_err(|e| format!("cannot parse {rel}: {e}"))?;
+                    if value.get(name).is_some() {
+                        return Err(format!(
+                            "var.{name} is set in {rel} (JSON syntax), which portgate does not patch; change it there"
+                        ));
+                    }
+                    continue;
+                }
                 let file = self.file(&path)?;
                 if let Some(attribute) = file.body.get_attribute(name) {
-                    return literal_site(&file, &attribute.value, &format!("var.{name}"));
+                    let site = literal_site(&file, &attribute.value, &format!("var.{name}"))?;
+                    return self.planned_value_check(name, site, &attribute.value);
                 }
+            }
+            if std::env::var_os(format!("TF_VAR_{name}")).is_some() {
+                return Err(format!(
+                    "var.{name} is set by the TF_VAR_{name} environment variable; change it there"
+                ));
             }
         }
         // Otherwise the variable's default.
@@ -115,7 +139,13 @@ impl SourceTree {
             });
             match default {
                 Some(Some(attribute)) => {
-                    return literal_site(&file, &attribute.value, &format!("var.{name} default"));
+                    let site =
+                        literal_site(&file, &attribute.value, &format!("var.{name} default"))?;
+                    return if calls.is_empty() {
+                        self.planned_value_check(name, site, &attribute.value)
+                    } else {
+                        Ok(site)
+                    };
                 }
                 Some(None) => break,
                 None => {}
@@ -125,6 +155,31 @@ impl SourceTree {
             "var.{name} is set outside the source files portgate can see (-var, a -var-file, \
              TF_VAR_{name}); change it there"
         ))
+    }
+}
+
+impl SourceTree {
+    /// `site` when the value written there is the root variable's value in the plan (or the
+    /// plan does not say): otherwise the plan's value came from somewhere portgate cannot see
+    /// (`-var`, a `-var-file`, `TF_VAR_`), and patching this file would change nothing.
+    fn planned_value_check(
+        &self,
+        name: &str,
+        site: Site,
+        written: &Expression,
+    ) -> Result<Site, String> {
+        let Some(planned) = self.variables.get(name) else {
+            return Ok(site);
+        };
+        match crate::sources::matches::literal(written) {
+            Some(value) if !crate::sources::matches::loosely_equal(planned, &value) => {
+                Err(format!(
+                    "var.{name} is {} in the plan, but {} gives {}: the plan's value comes from -var, a -var-file or TF_VAR_{name}; change it where it is set and plan again",
+                    planned, site.origin, value
+                ))
+            }
+            _ => Ok(site),
+        }
     }
 }
 

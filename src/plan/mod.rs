@@ -306,6 +306,8 @@ pub struct Plan {
     /// The configuration's module tree, with the resource blocks of the kept types.
     pub configuration: Option<config::ConfigModule>,
     pub planned_cidrs: PlannedCidrs,
+    /// Every root module variable's value in this plan (`variables`), however it was set.
+    pub variables: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl Plan {
@@ -365,6 +367,7 @@ impl Plan {
             resources: doc.resources,
             configuration: doc.configuration,
             planned_cidrs: doc.cidrs,
+            variables: doc.variables,
         })
     }
 

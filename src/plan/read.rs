@@ -42,6 +42,8 @@ pub(super) struct Document {
     pub resources: Vec<PlannedResource>,
     pub configuration: Option<ConfigModule>,
     pub cidrs: PlannedCidrs,
+    /// The root module's variable values (`variables.NAME.value`).
+    pub variables: std::collections::BTreeMap<String, serde_json::Value>,
     /// The largest the scanner's window grew (it never shrinks): the reader's memory for the
     /// file itself.
     pub window: usize,
@@ -247,6 +249,7 @@ impl<'k, R: Read> Walker<'k, R> {
                 self.resource_changes()
             }
             b"configuration" => self.configuration(),
+            b"variables" => self.variables(),
             _ => {
                 if key == b"prior_state" {
                     self.doc.has_prior_state = true;
@@ -280,6 +283,33 @@ impl<'k, R: Read> Walker<'k, R> {
             } else {
                 self.sc.skip()?;
             }
+        }
+        Ok(())
+    }
+
+    /// `variables`: every root variable's value for this plan, whatever set it (a default,
+    /// tfvars, `-var`, `TF_VAR_`). Fixes compare it with the file they would patch.
+    fn variables(&mut self) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Variable {
+            #[serde(default)]
+            value: serde_json::Value,
+        }
+        if self.sc.peek()? != Some(b'{') {
+            return self.sc.skip();
+        }
+        let mark = self.sc.set_mark();
+        self.sc.skip()?;
+        let parsed = serde_json::from_slice::<std::collections::BTreeMap<String, Variable>>(
+            self.sc.captured(mark),
+        );
+        self.sc.clear_mark(mark);
+        // A shape portgate does not know just gives no values to compare with.
+        if let Ok(variables) = parsed {
+            self.doc.variables = variables
+                .into_iter()
+                .map(|(name, v)| (name, v.value))
+                .collect();
         }
         Ok(())
     }

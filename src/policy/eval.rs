@@ -473,6 +473,7 @@ mod tests {
             rules: vec![rule],
             unchecked_prefix_lists: Vec::new(),
             group_vpcs: Default::default(),
+            root_variables: Default::default(),
         }
     }
 

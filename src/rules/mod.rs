@@ -190,6 +190,9 @@ pub struct RuleSet {
     /// The VPC of each security group (by address) whose VPC CIDRs the plan shows: what a fix
     /// can suggest when no trusted CIDR was configured.
     pub group_vpcs: BTreeMap<String, GroupVpc>,
+    /// The root module's variable values in the plan, however they were set: a fix compares
+    /// them with the file it would patch.
+    pub root_variables: BTreeMap<String, Value>,
 }
 
 /// Reads the ingress rules of every checked resource in the plan. `sources`, the Terraform
@@ -356,6 +359,7 @@ pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputE
     }
     group::assign(&mut set, &hints);
     set.group_vpcs = vpc::group_vpcs(plan, &resolver)?;
+    set.root_variables = plan.variables.clone();
     Ok(set)
 }
 

@@ -247,7 +247,7 @@ impl Visit for Traversals {
 }
 
 /// The JSON value of a literal expression; `None` for anything that needs evaluating.
-fn literal(expr: &Expression) -> Option<Value> {
+pub(crate) fn literal(expr: &Expression) -> Option<Value> {
     Some(match expr {
         Expression::Null(_) => Value::Null,
         Expression::Bool(b) => Value::Bool(*b.value()),
@@ -296,7 +296,7 @@ fn block_literal(body: &Body) -> Option<Value> {
 /// Equality after Terraform's type conversions (`"445"` is the number 445 in a number
 /// attribute), with a recorded `null` standing for an argument not written, and arrays compared
 /// as multisets (a set's recorded order says nothing).
-fn loosely_equal(recorded: &Value, written: &Value) -> bool {
+pub(crate) fn loosely_equal(recorded: &Value, written: &Value) -> bool {
     match (recorded, written) {
         (Value::Null, Value::Null) => true,
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),

@@ -23,6 +23,8 @@ pub struct SourceFile {
 /// Reads and caches the `.tf` / `.tfvars` files under the source directory.
 pub struct SourceTree {
     pub(crate) root: PathBuf,
+    /// The plan's root variable values, when a fix checks a file's value against them.
+    pub(crate) variables: std::collections::BTreeMap<String, serde_json::Value>,
     files: HashMap<PathBuf, Result<Rc<SourceFile>, String>>,
     dirs: HashMap<PathBuf, Vec<PathBuf>>,
 }
@@ -57,6 +59,7 @@ impl SourceTree {
         let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
         SourceTree {
             root: normalize(&absolute),
+            variables: Default::default(),
             files: HashMap::new(),
             dirs: HashMap::new(),
         }

@@ -40,5 +40,6 @@ pub fn one_rule(
         }],
         unchecked_prefix_lists: Vec::new(),
         group_vpcs: Default::default(),
+        root_variables: Default::default(),
     }
 }
