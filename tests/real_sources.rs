@@ -205,3 +205,163 @@ fn sources_settle_unknowns_but_never_remove_an_exposure() {
         "sources settled only {settled} PG003 findings"
     );
 }
+
+/// Copies a directory tree (files only).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn source_patches_of_real_plans_apply_parse_and_remove_the_world() {
+    let Some(shared) = shared() else { return };
+    let policies = PolicySet::builtin().unwrap();
+    let mut patched = 0;
+    for (plan, dir) in pairs(&shared) {
+        let options = CheckOptions {
+            source_dir: Some(dir.clone()),
+            ..CheckOptions::default()
+        };
+        let bytes = std::fs::read(&plan).unwrap();
+        let report = check(&bytes, "plan.json", &policies, &options).unwrap();
+        let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
+        let fixes = portgate::fix::suggest(
+            &report.rules,
+            &findings,
+            &policies,
+            &portgate::fix::FixOptions {
+                trusted: vec![portgate::config::TrustedCidr::parse("10.0.0.0/8").unwrap()],
+                source_dir: Some(dir.clone()),
+                use_vpc: false,
+            },
+        );
+        if fixes.files.is_empty() {
+            continue;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let copy = tmp.path().join("src");
+        copy_tree(&dir, &copy);
+        let patch_file = tmp.path().join("fix.patch");
+        std::fs::write(&patch_file, fixes.combined_patch()).unwrap();
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&copy)
+            .args(["apply", patch_file.to_str().unwrap()])
+            .env("GIT_CEILING_DIRECTORIES", tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: git apply failed: {}\n{}",
+            plan.display(),
+            String::from_utf8_lossy(&out.stderr),
+            fixes.combined_patch()
+        );
+        for file in &fixes.files {
+            let text = std::fs::read_to_string(copy.join(&file.rel)).unwrap();
+            hcl_edit::parser::parse_body(&text).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {} does not parse after the patch: {e}",
+                    plan.display(),
+                    file.rel
+                )
+            });
+            // Written literally after the patch, no rule opens a guarded port to the world
+            // (split rules keep the world on their other ports only).
+            let body = hcl_edit::parser::parse_body(&text).unwrap();
+            for (what, from, to, protocol, cidrs) in literal_rules(&body) {
+                let guarded = match protocol.as_str() {
+                    "-1" | "all" => true,
+                    "tcp" | "6" | "udp" | "17" => (from..=to).any(|p| matches!(p, 137..=139 | 445)),
+                    _ => false,
+                };
+                assert!(
+                    !(guarded && cidrs.iter().any(|c| c == "0.0.0.0/0" || c == "::/0")),
+                    "{}: {}: {what} still opens a guarded port to the world after the patch",
+                    plan.display(),
+                    file.rel
+                );
+            }
+        }
+        patched += 1;
+    }
+    assert!(patched >= 5, "only {patched} real plans got source patches");
+}
+
+/// The rules written with literal ports, protocol and CIDR lists in a file: inline `ingress`
+/// blocks and rule resources, as (what, from, to, protocol, CIDRs).
+fn literal_rules(body: &hcl_edit::structure::Body) -> Vec<(String, i64, i64, String, Vec<String>)> {
+    use hcl_edit::expr::Expression;
+    let number = |b: &hcl_edit::structure::Body, k: &str| match b.get_attribute(k).map(|a| &a.value)
+    {
+        Some(Expression::Number(n)) => n.value().as_i64(),
+        _ => None,
+    };
+    let string = |b: &hcl_edit::structure::Body, k: &str| match b.get_attribute(k).map(|a| &a.value)
+    {
+        Some(Expression::String(s)) => Some(s.value().to_lowercase()),
+        _ => None,
+    };
+    let list = |b: &hcl_edit::structure::Body, k: &str| -> Vec<String> {
+        match b.get_attribute(k).map(|a| &a.value) {
+            Some(Expression::Array(items)) => items
+                .iter()
+                .filter_map(|e| match e {
+                    Expression::String(s) => Some(s.value().to_string()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut out = Vec::new();
+    let mut read = |what: String, b: &hcl_edit::structure::Body| {
+        if let (Some(from), Some(to), Some(protocol)) = (
+            number(b, "from_port"),
+            number(b, "to_port"),
+            string(b, "protocol"),
+        ) {
+            let mut cidrs = list(b, "cidr_blocks");
+            cidrs.extend(list(b, "ipv6_cidr_blocks"));
+            out.push((what, from, to, protocol, cidrs));
+        }
+    };
+    for resource in body.blocks().filter(|b| b.ident.as_str() == "resource") {
+        let kind = resource
+            .labels
+            .first()
+            .map(|l| l.as_str())
+            .unwrap_or_default();
+        let name = resource
+            .labels
+            .get(1)
+            .map(|l| l.as_str())
+            .unwrap_or_default();
+        match kind {
+            "aws_security_group" | "aws_default_security_group" => {
+                for block in resource
+                    .body
+                    .blocks()
+                    .filter(|b| b.ident.as_str() == "ingress")
+                {
+                    read(format!("{kind}.{name} ingress"), &block.body);
+                }
+            }
+            "aws_security_group_rule" => {
+                if string(&resource.body, "type").as_deref() == Some("ingress") {
+                    read(format!("{kind}.{name}"), &resource.body);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
