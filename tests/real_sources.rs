@@ -355,10 +355,10 @@ fn literal_rules(body: &hcl_edit::structure::Body) -> Vec<(String, i64, i64, Str
                     read(format!("{kind}.{name} ingress"), &block.body);
                 }
             }
-            "aws_security_group_rule" => {
-                if string(&resource.body, "type").as_deref() == Some("ingress") {
-                    read(format!("{kind}.{name}"), &resource.body);
-                }
+            "aws_security_group_rule"
+                if string(&resource.body, "type").as_deref() == Some("ingress") =>
+            {
+                read(format!("{kind}.{name}"), &resource.body);
             }
             _ => {}
         }
