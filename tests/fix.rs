@@ -523,6 +523,85 @@ fn a_file_whose_value_is_not_the_plans_is_not_patched() {
     case("var_set_elsewhere");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_symlinked_file_is_patched_where_it_really_is_and_stays_a_link() {
+    let case_dir = fix_dir().join("inline_second_of_three");
+    let make = || {
+        let copy = copy_case(&case_dir);
+        std::fs::create_dir(copy.dir.join("real")).unwrap();
+        std::fs::rename(copy.dir.join("main.tf"), copy.dir.join("real/main.tf")).unwrap();
+        std::os::unix::fs::symlink("real/main.tf", copy.dir.join("main.tf")).unwrap();
+        copy
+    };
+    let copy = make();
+    let args = |extra: &str| -> Vec<String> {
+        vec!["--trusted-cidr".into(), "10.0.0.0/8".into(), extra.into()]
+    };
+    let out = portgate_check(&copy.dir, &args("--format=diff"));
+    let patch = text(&out.stdout);
+    assert!(
+        patch.starts_with("--- a/real/main.tf\n+++ b/real/main.tf\n"),
+        "{patch}"
+    );
+    git_apply(&copy, &patch);
+
+    let written = make();
+    let out = portgate_check(&written.dir, &args("--write"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let link = std::fs::symlink_metadata(written.dir.join("main.tf")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link stays a link");
+    assert_eq!(
+        read(&written.dir.join("real/main.tf")),
+        read(&copy.dir.join("real/main.tf"))
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_out_of_the_sources_is_not_followed() {
+    let copy = copy_case(&fix_dir().join("inline_second_of_three"));
+    let outside = copy.dir.parent().unwrap().join("outside.tf");
+    std::fs::rename(copy.dir.join("main.tf"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, copy.dir.join("main.tf")).unwrap();
+    let out = portgate_check(
+        &copy.dir,
+        &[
+            "--trusted-cidr".into(),
+            "10.0.0.0/8".into(),
+            "--format=diff".into(),
+        ],
+    );
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("outside the source directory"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn files_terraform_ignores_are_never_patched() {
+    let copy = copy_case(&fix_dir().join("inline_second_of_three"));
+    // An editor backup and a hidden copy of the same resource, both sorting before main.tf.
+    let main_tf = read(&copy.dir.join("main.tf"));
+    std::fs::write(copy.dir.join(".backup.tf"), &main_tf).unwrap();
+    std::fs::write(copy.dir.join("#main.tf#"), &main_tf).unwrap();
+    std::fs::write(copy.dir.join("a.tf~"), &main_tf).unwrap();
+    let out = portgate_check(
+        &copy.dir,
+        &[
+            "--trusted-cidr".into(),
+            "10.0.0.0/8".into(),
+            "--format=diff".into(),
+        ],
+    );
+    assert_eq!(
+        text(&out.stdout),
+        read(&fix_dir().join("inline_second_of_three/expected.patch"))
+    );
+}
+
 #[test]
 fn a_tfvars_value_is_patched_instead_of_the_default() {
     let run = case("tfvars_value");

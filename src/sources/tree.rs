@@ -57,8 +57,10 @@ pub(crate) fn label(label: &BlockLabel) -> &str {
 impl SourceTree {
     pub fn new(root: &Path) -> SourceTree {
         let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        // The real path, so files are named by where they really are (see `load`).
+        let root = std::fs::canonicalize(&absolute).unwrap_or_else(|_| normalize(&absolute));
         SourceTree {
-            root: normalize(&absolute),
+            root,
             variables: Default::default(),
             files: HashMap::new(),
             dirs: HashMap::new(),
@@ -129,13 +131,18 @@ impl SourceTree {
     }
 
     fn load(&self, path: &Path) -> Result<Rc<SourceFile>, String> {
-        let rel = self.relative(path).ok_or_else(|| {
+        // A symlinked file or module directory is read, named and written where it really is:
+        // `git apply` refuses paths through a symbolic link, and writing through the link keeps
+        // it a link. A link out of the source directory is not followed.
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let rel = self.relative(&real).ok_or_else(|| {
             format!(
-                "{} is outside the source directory {}",
+                "{} is outside the source directory {} (a symbolic link out of it?)",
                 path.display(),
                 self.root.display()
             )
         })?;
+        let path = real.as_path();
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {rel}: {e}"))?;
         let body = hcl_edit::parser::parse_body(&text).map_err(|e| {
             let location = e.location();
