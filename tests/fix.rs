@@ -581,6 +581,16 @@ fn a_symlink_out_of_the_sources_is_not_followed() {
 }
 
 #[test]
+fn a_rule_an_override_file_decides_is_not_patched_in_the_file_it_overrides() {
+    case("override_file");
+}
+
+#[test]
+fn a_file_with_an_opentofu_twin_is_not_patched_alone() {
+    case("tofu_twin");
+}
+
+#[test]
 fn files_terraform_ignores_are_never_patched() {
     let copy = copy_case(&fix_dir().join("inline_second_of_three"));
     // An editor backup and a hidden copy of the same resource, both sorting before main.tf.

@@ -721,6 +721,51 @@ fn source_edits(
     let found = tree.resource(&dir, &resource.resource_type, &resource.name)?;
     let file = found.file.clone();
     let block = found.block();
+    // OpenTofu reads NAME.tofu instead of NAME.tf: a patch of one would leave the other tool's
+    // copy as it is.
+    let twin = file.path.with_extension("tofu");
+    if file.path.extension().is_some_and(|e| e == "tf") && twin.is_file() {
+        return Err(format!(
+            "{} has an OpenTofu twin {}, which OpenTofu reads instead: change the rule in both",
+            file.rel,
+            twin.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ));
+    }
+    // An override file's arguments replace the block's, and its nested block types replace all
+    // of the block's blocks of that type: what decides the rule may not be in `block` at all.
+    let decisive: &[&str] = if rule.block.is_some() {
+        &["ingress"]
+    } else {
+        &[
+            "cidr_blocks",
+            "ipv6_cidr_blocks",
+            "cidr_ipv4",
+            "cidr_ipv6",
+            "from_port",
+            "to_port",
+            "protocol",
+            "ip_protocol",
+        ]
+    };
+    for over in tree.overrides(&dir, &resource.resource_type, &resource.name)? {
+        let body = &over.block().body;
+        let sets = |key: &str| {
+            body.get_attribute(key).is_some()
+                || body.blocks().any(|b| {
+                    b.ident.as_str() == key
+                        || (b.ident.as_str() == "dynamic"
+                            && b.labels.first().map(|l| l.as_str()) == Some(key))
+                })
+        };
+        if let Some(key) = decisive.iter().find(|k| sets(k)) {
+            return Err(format!(
+                "the override file {} sets `{key}` of {}, replacing what {} writes: change the rule there",
+                over.file.rel, resource.address, file.rel
+            ));
+        }
+    }
     if rule.block.is_some() {
         return inline_edits(
             tree, &file, block, rule, calls, world, trusted, width, notes,

@@ -172,18 +172,9 @@ impl SourceTree {
         if paths.is_empty() {
             return Err(format!("no .tf files in {}", self.shown(dir)));
         }
-        for path in paths {
+        for path in paths.into_iter().filter(|p| !is_override(p)) {
             let file = self.file(&path)?;
-            let found = file.body.iter().position(|s| match s {
-                Structure::Block(b) => {
-                    b.ident.as_str() == "resource"
-                        && b.labels.len() == 2
-                        && label(&b.labels[0]) == resource_type
-                        && label(&b.labels[1]) == name
-                }
-                Structure::Attribute(_) => false,
-            });
-            if let Some(index) = found {
+            if let Some(index) = declares(&file, resource_type, name) {
                 return Ok(ResourceBlock { file, index });
             }
         }
@@ -191,6 +182,28 @@ impl SourceTree {
             "no .tf file in {} declares resource \"{resource_type}\" \"{name}\"",
             self.shown(dir)
         ))
+    }
+
+    /// The blocks of `resource "TYPE" "NAME"` in the override files of `dir` (`override.tf`,
+    /// `*_override.tf`), which Terraform merges over the primary block in this order.
+    pub fn overrides(
+        &mut self,
+        dir: &Path,
+        resource_type: &str,
+        name: &str,
+    ) -> Result<Vec<ResourceBlock>, String> {
+        let mut found = Vec::new();
+        for path in self
+            .files_in(dir, ".tf")
+            .into_iter()
+            .filter(|p| is_override(p))
+        {
+            let file = self.file(&path)?;
+            if let Some(index) = declares(&file, resource_type, name) {
+                found.push(ResourceBlock { file, index });
+            }
+        }
+        Ok(found)
     }
 
     pub(crate) fn shown(&self, dir: &Path) -> String {
@@ -228,4 +241,31 @@ pub fn is_ignored(path: &Path) -> bool {
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     name.starts_with('.') || name.ends_with('~') || (name.starts_with('#') && name.ends_with('#'))
+}
+
+/// Whether Terraform merges this file over the others: `override.tf`, `*_override.tf` (and
+/// their `.tf.json` twins).
+pub fn is_override(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".tf.json")
+        .or_else(|| name.strip_suffix(".tf"))
+        .unwrap_or(&name);
+    stem == "override" || stem.ends_with("_override")
+}
+
+/// The index of `resource "TYPE" "NAME"` among the structures of `file`.
+fn declares(file: &SourceFile, resource_type: &str, name: &str) -> Option<usize> {
+    file.body.iter().position(|s| match s {
+        Structure::Block(b) => {
+            b.ident.as_str() == "resource"
+                && b.labels.len() == 2
+                && label(&b.labels[0]) == resource_type
+                && label(&b.labels[1]) == name
+        }
+        Structure::Attribute(_) => false,
+    })
 }
