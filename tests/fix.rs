@@ -591,6 +591,11 @@ fn a_file_with_an_opentofu_twin_is_not_patched_alone() {
 }
 
 #[test]
+fn a_world_entry_from_a_reference_in_a_list_is_not_left_behind() {
+    case("mixed_list_reference");
+}
+
+#[test]
 fn files_terraform_ignores_are_never_patched() {
     let copy = copy_case(&fix_dir().join("inline_second_of_three"));
     // An editor backup and a hidden copy of the same resource, both sorting before main.tf.

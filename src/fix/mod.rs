@@ -1126,6 +1126,29 @@ fn attribute_edits(
         let literal = patch::literal(&site.file.text, site.span.clone())
             .ok_or_else(|| format!("{} is not a list or string literal", site.origin))?;
         let values: Vec<Option<String>> = literal.elements.iter().map(|(_, v)| v.clone()).collect();
+        // Every world entry the plan shows must be one the edit can reach: in
+        // `["0.0.0.0/0", var.vpn]`, var.vpn may hold the world too.
+        let world_in_plan = planned
+            .iter()
+            .filter(|c| c.text().is_some_and(|t| world.holds(t)))
+            .count();
+        let world_written = values.iter().flatten().filter(|v| world.holds(v)).count();
+        let untraced: Vec<String> = literal
+            .elements
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(range, _)| site.file.text[range.clone()].trim().to_string())
+            .collect();
+        // (With every element a literal, fewer world entries than planned means the sources
+        // changed after the plan: said below.)
+        if world_in_plan > world_written && !untraced.is_empty() {
+            return Err(format!(
+                "{attribute} at {} holds {world_in_plan} world entr{} in the plan, but only {world_written} written there; the others come from {}: change them where they are set",
+                site.origin,
+                if world_in_plan == 1 { "y" } else { "ies" },
+                untraced.join(", ")
+            ));
+        }
         let change = patch::plan_list(&values, world, trusted);
         if !change.touched {
             let why = if site.origin.starts_with("var.") {
