@@ -596,6 +596,11 @@ fn a_world_entry_from_a_reference_in_a_list_is_not_left_behind() {
 }
 
 #[test]
+fn a_literal_shared_with_an_instance_that_is_not_a_finding_is_not_narrowed() {
+    case("shared_for_each_literal");
+}
+
+#[test]
 fn files_terraform_ignores_are_never_patched() {
     let copy = copy_case(&fix_dir().join("inline_second_of_three"));
     // An editor backup and a hidden copy of the same resource, both sorting before main.tf.

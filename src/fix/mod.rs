@@ -291,10 +291,11 @@ pub fn suggest(
         let source = match from_list {
             Some(reason) => Err(reason),
             None => match tree.as_mut() {
-                Some(tree) => {
-                    source_edits(tree, resource, rule, world, &trusted, &width, &mut notes)
-                        .and_then(|edits| accept(&mut accepted, edits))
-                }
+                Some(tree) => shared_with_others(tree, rules, &worlds, rule_index, world)
+                    .and_then(|()| {
+                        source_edits(tree, resource, rule, world, &trusted, &width, &mut notes)
+                    })
+                    .and_then(|edits| accept(&mut accepted, edits)),
                 None => Err("no Terraform sources were read (--no-source)".to_string()),
             },
         };
@@ -645,6 +646,67 @@ fn removed_notes(notes: &mut Vec<String>, attribute: &str, removed: &[String]) {
             "{value} is removed from {attribute} without a replacement: no trusted {family} CIDR was given"
         ));
     }
+}
+
+/// `Err` when the block that declares `rule` also declares other instances (count/for_each,
+/// or the same module directory called more than once) that hold one of the world entries the
+/// edit would replace but are not findings: editing the shared source would silently cut
+/// their public access too.
+fn shared_with_others(
+    tree: &mut SourceTree,
+    rules: &RuleSet,
+    worlds: &BTreeMap<usize, World>,
+    rule_index: usize,
+    world: &World,
+) -> Result<(), String> {
+    let rule = &rules.rules[rule_index];
+    let resource = &rules.resources[rule.resource];
+    let identity = |r: &CheckedResource, tree: &mut SourceTree| {
+        let dir = r
+            .module_calls
+            .as_ref()
+            .and_then(|c| tree.module_dir(c).ok());
+        (dir, r.resource_type.clone(), r.name.clone())
+    };
+    let own = identity(resource, tree);
+    if own.0.is_none() {
+        return Ok(());
+    }
+    let mut others: Vec<String> = Vec::new();
+    for (index, other) in rules.rules.iter().enumerate() {
+        if other.resource == rule.resource || worlds.contains_key(&index) {
+            continue;
+        }
+        let other_resource = &rules.resources[other.resource];
+        if other_resource.deposed.is_some()
+            || other_resource.address == resource.address
+            || identity(other_resource, tree) != own
+        {
+            continue;
+        }
+        let holds = other
+            .cidrs
+            .iter()
+            .any(|c| c.text().is_some_and(|t| world.holds(t)));
+        if holds {
+            let label = match other.block_label() {
+                Some(block) => format!("{} {block}", other_resource.address),
+                None => other_resource.address.clone(),
+            };
+            if !others.contains(&label) {
+                others.push(label);
+            }
+        }
+    }
+    if others.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "its source is shared with {}, which also allow{} {} but open no guarded port to it: an edit there would cut their access too; give them their own source first",
+        others.join(", "),
+        if others.len() == 1 { "s" } else { "" },
+        world_text(world)
+    ))
 }
 
 /// How the note of a written split starts (see [`split`]).
