@@ -601,6 +601,11 @@ fn a_literal_shared_with_an_instance_that_is_not_a_finding_is_not_narrowed() {
 }
 
 #[test]
+fn ports_written_as_variables_match_the_block_by_their_planned_values() {
+    case("expression_ports");
+}
+
+#[test]
 fn files_terraform_ignores_are_never_patched() {
     let copy = copy_case(&fix_dir().join("inline_second_of_three"));
     // An editor backup and a hidden copy of the same resource, both sorting before main.tf.

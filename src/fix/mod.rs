@@ -897,16 +897,37 @@ fn inline_edits(
         .blocks()
         .filter(|b| b.ident.as_str() == "ingress" && b.labels.is_empty())
         .collect();
+    // Root variables are read from the plan's values; a module's come from its callers.
+    let no_variables = BTreeMap::new();
+    let variables = if calls.is_empty() {
+        &tree.variables
+    } else {
+        &no_variables
+    };
     let exact: Vec<&Block> = statics
         .iter()
         .copied()
-        .filter(|b| block_matches(&b.body, rule) == Some(true))
+        .filter(|b| block_matches_with(&b.body, rule, variables) == Some(true))
         .collect();
+    let dynamic = body.blocks().find(|b| {
+        b.ident.as_str() == "dynamic" && b.labels.first().map(|l| l.as_str()) == Some("ingress")
+    });
+    // A rule no static block is known to declare may come from the dynamic block: a static
+    // block whose ports cannot be read is never taken for it.
+    if let (true, Some(dynamic)) = (exact.is_empty(), dynamic) {
+        return Err(format!(
+            "the rule comes from the `dynamic \"ingress\"` block at {}:{} (no static block declares {}); change its for_each or content so cidr_blocks no longer holds {}",
+            file.rel,
+            line_of(&file.text, dynamic.span().unwrap_or(0..0).start),
+            describe_rule(rule),
+            world_text(world)
+        ));
+    }
     let candidates = if exact.is_empty() {
         statics
             .iter()
             .copied()
-            .filter(|b| block_matches(&b.body, rule).is_none())
+            .filter(|b| block_matches_with(&b.body, rule, variables).is_none())
             .collect()
     } else {
         exact
@@ -1048,15 +1069,50 @@ fn describe_rule(rule: &IngressRule) -> String {
 /// Whether an `ingress` block's literal protocol and ports are the planned rule's: `Some(true)`
 /// or `Some(false)` when all three are literals, `None` when one is an expression.
 fn block_matches(body: &Body, rule: &IngressRule) -> Option<bool> {
-    let protocol = match &body.get_attribute("protocol")?.value {
-        Expression::String(s) => s.value().clone(),
+    block_matches_with(body, rule, &BTreeMap::new())
+}
+
+/// Whether a static `ingress` block declares `rule`: its protocol and ports, written as
+/// literals or as root variables (`var.NAME`, whose values `variables` holds: the plan's),
+/// equal the planned ones. `None` when they are written some other way.
+fn block_matches_with(
+    body: &Body,
+    rule: &IngressRule,
+    variables: &BTreeMap<String, serde_json::Value>,
+) -> Option<bool> {
+    let value = |key: &str| -> Option<serde_json::Value> {
+        let expr = &body.get_attribute(key)?.value;
+        if let Some(n) = integer(expr) {
+            return Some(serde_json::Value::from(n));
+        }
+        match expr {
+            Expression::String(s) => Some(serde_json::Value::String(s.value().clone())),
+            Expression::Traversal(t) => match (&t.expr, t.operators.as_slice()) {
+                (Expression::Variable(root), [op]) if root.as_str() == "var" => match op.value() {
+                    hcl_edit::expr::TraversalOperator::GetAttr(name) => {
+                        variables.get(name.as_str()).cloned()
+                    }
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    let protocol = match value("protocol")? {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Number(n) => n.to_string(),
         _ => return None,
     };
     let planned_protocol = rule.protocol.known().cloned().flatten()?;
     let same_protocol = Protocol::parse(&protocol) == Protocol::parse(&planned_protocol);
     let mut same_ports = true;
     for (key, planned) in [("from_port", &rule.from_port), ("to_port", &rule.to_port)] {
-        let written = integer(&body.get_attribute(key)?.value)?;
+        let written = match value(key)? {
+            serde_json::Value::Number(n) => n.as_i64()?,
+            serde_json::Value::String(s) => s.trim().parse().ok()?,
+            _ => return None,
+        };
         same_ports &= planned.known() == Some(&Some(written));
     }
     Some(same_protocol && same_ports)
