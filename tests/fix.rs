@@ -64,7 +64,8 @@ fn load_spec(dir: &Path) -> CaseSpec {
     toml::from_str(&read(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Runs `portgate check DIR/plan.json --source DIR ARGS`.
+/// Runs `portgate check DIR/plan.json --source DIR ARGS` (every case: `--format diff`, then
+/// `--format json`, then `--write`, each compared with the expected patch).
 fn portgate_check(dir: &Path, args: &[String]) -> Output {
     Command::cargo_bin("portgate")
         .expect("the portgate binary is built")
@@ -292,6 +293,9 @@ fn case(name: &str) -> CaseRun {
             "{name}: case.toml should say what is left of the world in {file}"
         );
     }
+    // `--write` makes exactly the change the diff shows.
+    let written: Vec<&str> = files.iter().map(String::as_str).collect();
+    write_case(name, &written);
     CaseRun { dir, spec, stdout }
 }
 
