@@ -585,7 +585,7 @@ fn a_symlink_out_of_the_sources_is_not_followed() {
 }
 
 #[test]
-fn a_rule_an_override_file_decides_is_not_patched_in_the_file_it_overrides() {
+fn a_rule_an_override_file_decides_is_patched_in_the_override_file() {
     case("override_file");
 }
 

@@ -811,6 +811,9 @@ fn source_edits(
             "ip_protocol",
         ]
     };
+    // Inline rules: the last override that writes `ingress` (blocks, `dynamic` or the
+    // argument) holds all of the group's inline rules, so that block is the one to patch.
+    let mut inline_in: Option<crate::sources::tree::ResourceBlock> = None;
     for over in tree.overrides(&dir, &resource.resource_type, &resource.name)? {
         let body = &over.block().body;
         let sets = |key: &str| {
@@ -821,6 +824,12 @@ fn source_edits(
                             && b.labels.first().map(|l| l.as_str()) == Some(key))
                 })
         };
+        if rule.block.is_some() {
+            if sets("ingress") {
+                inline_in = Some(over);
+            }
+            continue;
+        }
         if let Some(key) = decisive.iter().find(|k| sets(k)) {
             return Err(format!(
                 "the override file {} sets `{key}` of {}, replacing what {} writes: change the rule there",
@@ -829,6 +838,24 @@ fn source_edits(
         }
     }
     if rule.block.is_some() {
+        if let Some(over) = inline_in {
+            let over_file = over.file.clone();
+            notes.push(format!(
+                "the group's ingress rules are written in the override file {}, which replaces those of {}: the patch is made there",
+                over_file.rel, file.rel
+            ));
+            return inline_edits(
+                tree,
+                &over_file,
+                over.block(),
+                rule,
+                calls,
+                world,
+                trusted,
+                width,
+                notes,
+            );
+        }
         return inline_edits(
             tree, &file, block, rule, calls, world, trusted, width, notes,
         );
