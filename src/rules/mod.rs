@@ -203,6 +203,8 @@ pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputE
     let lists = prefix_list::PrefixLists::read(plan, &resolver)?;
     let mut set = RuleSet::default();
     let mut hints: Vec<group::GroupHint> = Vec::new();
+    // Each current group's `vpc_id`, for the VPC CIDRs a fix can suggest (see `vpc`).
+    let mut group_vpc_ids: Vec<(&PlannedResource, Known<Option<String>>)> = Vec::new();
     // What a standalone rule says about its group when `security_group_id` is unknown, and
     // why the sources could not confirm the group the configuration suggests.
     let mut group_notes: Vec<(usize, String)> = Vec::new();
@@ -285,6 +287,9 @@ pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputE
                 hints.push(group::GroupHint::Group {
                     id: reader.scalar(&sg.id, "id").known().cloned().flatten(),
                 });
+                if resource.deposed.is_none() {
+                    group_vpc_ids.push((resource, reader.scalar(&sg.vpc_id, "vpc_id")));
+                }
                 let inline = Inline {
                     index,
                     resource,
@@ -358,7 +363,7 @@ pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputE
         }
     }
     group::assign(&mut set, &hints);
-    set.group_vpcs = vpc::group_vpcs(plan, &resolver)?;
+    set.group_vpcs = vpc::group_vpcs(plan, &resolver, &group_vpc_ids)?;
     set.root_variables = plan.variables.clone();
     Ok(set)
 }
@@ -774,6 +779,8 @@ struct TagsAfter {
 struct SecurityGroupAfter {
     #[serde(default, deserialize_with = "present")]
     id: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    vpc_id: Field<String>,
     #[serde(default, deserialize_with = "present")]
     /// Elements are `null` when a whole element is unknown until apply.
     ingress: Field<Vec<Option<InlineIngress>>>,

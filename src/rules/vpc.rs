@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::Known;
 use super::resolve::Resolver;
 use crate::plan::{InputError, Plan, PlannedResource};
 
@@ -46,10 +47,12 @@ fn string(after: &Value, key: &str) -> Option<String> {
     after.get(key)?.as_str().map(str::to_string)
 }
 
-/// The VPC of every security group of the plan whose VPC has known CIDRs, by group address.
+/// The VPC of every security group whose VPC has known CIDRs, by group address. `groups` are
+/// the current groups with their `vpc_id`, as the rules pass read it.
 pub(super) fn group_vpcs(
     plan: &Plan,
     resolver: &Resolver<'_>,
+    groups: &[(&PlannedResource, Known<Option<String>>)],
 ) -> Result<BTreeMap<String, GroupVpc>, InputError> {
     let current = |r: &&PlannedResource| r.deposed.is_none() && r.after.is_some();
     let after_of = |r: &PlannedResource| -> Result<Value, InputError> {
@@ -119,23 +122,10 @@ pub(super) fn group_vpcs(
         }
     }
     let mut out = BTreeMap::new();
-    for r in plan.resources.iter().filter(current).filter(|r| {
-        r.managed
-            && matches!(
-                r.resource_type.as_str(),
-                "aws_security_group" | "aws_default_security_group"
-            )
-    }) {
-        let after = after_of(r)?;
-        let unknown: Value = match &r.after_unknown {
-            Some(raw) => plan.read_value(raw, &format!("{}.after_unknown", r.json_path))?,
-            None => Value::Null,
-        };
-        let vpc_unknown = unknown.get("vpc_id") == Some(&Value::Bool(true))
-            || (r.from_planned_values && after.get("vpc_id").is_none());
-        let vpc = match string(&after, "vpc_id") {
-            Some(id) => vpcs.iter().find(|v| v.id.as_deref() == Some(&id)),
-            None if vpc_unknown => {
+    for (r, vpc_id) in groups {
+        let vpc = match vpc_id {
+            Known::Known(Some(id)) => vpcs.iter().find(|v| v.id.as_deref() == Some(id.as_str())),
+            Known::Unknown => {
                 match resolver
                     .config_id_references(r, "vpc_id", &["aws_vpc", "aws_default_vpc"])
                     .as_deref()
@@ -146,15 +136,17 @@ pub(super) fn group_vpcs(
                 }
             }
             // No vpc_id: the default VPC, when the plan has exactly one.
-            None => match vpcs
-                .iter()
-                .filter(|v| v.default)
-                .collect::<Vec<_>>()
-                .as_slice()
-            {
-                [only] => Some(*only),
-                _ => None,
-            },
+            Known::Known(None) => {
+                match vpcs
+                    .iter()
+                    .filter(|v| v.default)
+                    .collect::<Vec<_>>()
+                    .as_slice()
+                {
+                    [only] => Some(*only),
+                    _ => None,
+                }
+            }
         };
         if let Some(vpc) = vpc.filter(|v| !v.cidrs.is_empty()) {
             out.insert(
