@@ -381,10 +381,7 @@ impl<'p> Resolver<'p> {
         attribute: &str,
         types: &[&str],
     ) -> Option<Vec<String>> {
-        let expressions = self.expressions(resource)?;
-        let expression: Expression =
-            serde_json::from_value(expressions.get(attribute)?.clone()).ok()?;
-        let significant = significant_references(&expression.references);
+        let significant = self.config_references(resource, attribute)?;
         if significant.is_empty() {
             return None;
         }
