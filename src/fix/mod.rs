@@ -221,16 +221,7 @@ pub fn suggest(
         .source_dir
         .as_deref()
         .filter(|dir| dir.is_relative())
-        .map(|dir| {
-            dir.components()
-                .filter_map(|c| match c {
-                    std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-                    std::path::Component::ParentDir => Some("..".to_string()),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-                .join("/")
-        })
+        .map(crate::sources::tree::slash_path)
         .filter(|prefix| !prefix.is_empty());
     let shown = |rel: &str| match &prefix {
         Some(prefix) => format!("{prefix}/{rel}"),
@@ -1038,9 +1029,6 @@ fn inline_edits(
     if !edits.is_empty() {
         return Ok(edits);
     }
-    let dynamic = body.blocks().find(|b| {
-        b.ident.as_str() == "dynamic" && b.labels.first().map(|l| l.as_str()) == Some("ingress")
-    });
     if let Some(dynamic) = dynamic {
         return Err(format!(
             "the rule comes from the `dynamic \"ingress\"` block at {}:{}; change its for_each or content so cidr_blocks no longer holds {}",

@@ -14,7 +14,7 @@ pub mod sarif;
 pub mod text;
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path};
+use std::path::Path;
 
 use crate::CheckReport;
 use crate::fix::{FixSet, SourceLocation};
@@ -38,18 +38,10 @@ impl ReportContext<'_> {
     /// A source path (relative to `--source`) as seen from the working directory, with `/`
     /// separators: what code scanning and annotations expect.
     pub fn source_path(&self, rel: &str) -> String {
-        let mut parts: Vec<String> = self
-            .source_dir
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-                Component::ParentDir => Some("..".to_string()),
-                Component::RootDir => Some(String::new()),
-                _ => None,
-            })
-            .collect();
-        parts.push(rel.to_string());
-        parts.join("/")
+        match crate::sources::tree::slash_path(self.source_dir) {
+            dir if dir.is_empty() && !self.source_dir.has_root() => rel.to_string(),
+            dir => format!("{dir}/{rel}"),
+        }
     }
 }
 

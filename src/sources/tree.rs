@@ -269,3 +269,17 @@ fn declares(file: &SourceFile, resource_type: &str, name: &str) -> Option<usize>
         Structure::Attribute(_) => false,
     })
 }
+
+/// `dir` with `/` separators, as reports and patches name paths (`infra/modules`, `../x`; an
+/// absolute path keeps its leading `/`); `.` components are left out.
+pub fn slash_path(dir: &Path) -> String {
+    dir.components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            Component::ParentDir => Some("..".to_string()),
+            Component::RootDir => Some(String::new()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
