@@ -997,3 +997,8 @@ fn every_case_directory_is_complete_and_tested() {
     }
     assert!(names.len() >= 11, "the cases are there: {names:?}");
 }
+
+#[test]
+fn a_variable_that_also_feeds_a_public_rule_is_not_narrowed() {
+    case("variable_read_by_public_rule");
+}

@@ -16,6 +16,7 @@
 pub mod edit;
 mod patch;
 mod prove;
+mod rederive;
 mod render;
 mod source;
 mod split;
@@ -35,6 +36,7 @@ use crate::policy::{Finding, FindingKind, PolicySet};
 use crate::rules::cidr;
 use crate::rules::protocol::Protocol;
 use crate::rules::{CheckedResource, CidrValue, IngressRule, ModuleCallSource, RuleSet};
+use crate::sources::eval::{Eval, Scope};
 use edit::Edit;
 use patch::{ElementChange, World};
 use source::{SourceFile, SourceTree, line_of};
@@ -231,6 +233,11 @@ pub fn suggest(
     let mut set = FixSet::default();
     let mut own_edits: BTreeMap<usize, Vec<(PathBuf, Edit)>> = BTreeMap::new();
     let mut trusted_of: BTreeMap<usize, Vec<TrustedCidr>> = BTreeMap::new();
+    // Source fixes whose notes say other ports of the rule lose the world too.
+    let mut narrows: std::collections::BTreeSet<usize> = Default::default();
+    // The notes a fix keeps if it falls back to a suggestion: the VPC's, and what the change
+    // takes beyond the guarded ports.
+    let mut prefix_notes: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for (&rule_index, world) in &worlds {
         let rule = &rules.rules[rule_index];
         let resource = &rules.resources[rule.resource];
@@ -305,8 +312,14 @@ pub fn suggest(
             split::Width::GuardedOnly => None,
         };
         notes.extend(width_note.clone());
+        let mut kept_notes = vpc_notes.clone();
+        kept_notes.extend(width_note.clone());
+        prefix_notes.insert(rule_index, kept_notes);
         let fix = match source {
             Ok(by_file) => {
+                if width_note.is_some() {
+                    narrows.insert(rule_index);
+                }
                 own_edits.insert(
                     rule_index,
                     by_file
@@ -345,37 +358,101 @@ pub fn suggest(
         })
         .collect();
     let mut withdrawn = prove::still_open(rules, &changes, policies);
-    // An edit shared with a withdrawn fix (count instances of one block) goes with it.
+    // Source patches that re-deriving the patched sources does not prove (see `rederive`):
+    // they fall back to suggestions saying why.
+    let mut disproved: BTreeMap<usize, String> = BTreeMap::new();
+    let mut baseline: Option<rederive::Baseline> = None;
     loop {
-        let gone: Vec<&(PathBuf, Edit)> = withdrawn
-            .keys()
-            .filter_map(|i| own_edits.get(i))
-            .flatten()
-            .collect();
-        let more: Vec<(usize, String)> = own_edits
+        // An edit shared with a fix that goes (count instances of one block) goes with it.
+        loop {
+            let mut more: Vec<(usize, String, bool)> = Vec::new();
+            for (&i, edits) in &own_edits {
+                if withdrawn.contains_key(&i) || disproved.contains_key(&i) {
+                    continue;
+                }
+                let shares = |gone: &BTreeMap<usize, String>| {
+                    gone.iter()
+                        .find(|(g, _)| {
+                            own_edits
+                                .get(g)
+                                .is_some_and(|theirs| edits.iter().any(|e| theirs.contains(e)))
+                        })
+                        .map(|(&g, why)| (g, why.clone()))
+                };
+                if shares(&withdrawn).is_some() {
+                    more.push((i, "no patch is offered: its edit is shared with the fix of another resource, which would leave that resource's security group open".to_string(), true));
+                } else if let Some((g, why)) = shares(&disproved) {
+                    let other = &rules.resources[rules.rules[g].resource].address;
+                    more.push((i, format!("its edit is shared with the fix of {other}, which cannot be offered: {why}"), false));
+                }
+            }
+            if more.is_empty() {
+                break;
+            }
+            for (i, why, withdraw) in more {
+                if withdraw {
+                    withdrawn.insert(i, why);
+                } else {
+                    disproved.insert(i, why);
+                }
+            }
+        }
+        let Some(tree) = tree.as_mut() else {
+            break;
+        };
+        let live: BTreeMap<usize, rederive::Candidate<'_>> = own_edits
             .iter()
-            .filter(|(i, edits)| {
-                !withdrawn.contains_key(i) && edits.iter().any(|e| gone.contains(&e))
-            })
-            .map(|(&i, _)| {
+            .filter(|(i, _)| !withdrawn.contains_key(i) && !disproved.contains_key(i))
+            .map(|(&i, edits)| {
                 (
                     i,
-                    "no patch is offered: its edit is shared with the fix of another resource, which would leave that resource's security group open".to_string(),
+                    rederive::Candidate {
+                        edits: edits.clone(),
+                        world: &worlds[&i],
+                        trusted: &trusted_of[&i],
+                        narrows: narrows.contains(&i),
+                    },
                 )
             })
             .collect();
-        if more.is_empty() {
+        if live.is_empty() {
             break;
         }
-        withdrawn.extend(more);
+        let baseline = baseline.get_or_insert_with(|| rederive::Baseline::new(tree, rules));
+        let failed = rederive::disproved(tree, baseline, rules, policies, &live);
+        if failed.is_empty() {
+            break;
+        }
+        disproved.extend(failed);
     }
-    for index in withdrawn.keys() {
-        set.by_rule.remove(index);
+    for index in withdrawn.keys().chain(disproved.keys()) {
         for (path, edit) in own_edits.get(index).into_iter().flatten() {
             if let Some((_, edits)) = accepted.get_mut(path) {
                 edits.retain(|e| e != edit);
             }
         }
+    }
+    for index in withdrawn.keys() {
+        set.by_rule.remove(index);
+    }
+    for (&index, why) in &disproved {
+        let Some(old) = set.by_rule.remove(&index) else {
+            continue;
+        };
+        let rule = &rules.rules[index];
+        let resource = &rules.resources[rule.resource];
+        let mut fix = suggestion(
+            resource,
+            rule,
+            &worlds[&index],
+            &trusted_of[&index],
+            why.clone(),
+        );
+        fix.vpc = old.vpc;
+        let mut notes = prefix_notes.remove(&index).unwrap_or_default();
+        notes.extend(fix.notes);
+        fix.notes = notes;
+        set.by_rule.insert(index, fix);
     }
     accepted.retain(|_, (_, edits)| !edits.is_empty());
     set.withdrawn = withdrawn;
@@ -835,20 +912,30 @@ fn source_edits(
                 "the group's ingress rules are written in the override file {}, which replaces those of {}: the patch is made there",
                 over_file.rel, file.rel
             ));
+            let scope = instance_scope(tree, resource, &file, block);
             return inline_edits(
                 tree,
                 &over_file,
                 over.block(),
                 rule,
-                calls,
+                (calls, scope.as_ref()),
                 world,
                 trusted,
                 width,
                 notes,
             );
         }
+        let scope = instance_scope(tree, resource, &file, block);
         return inline_edits(
-            tree, &file, block, rule, calls, world, trusted, width, notes,
+            tree,
+            &file,
+            block,
+            rule,
+            (calls, scope.as_ref()),
+            world,
+            trusted,
+            width,
+            notes,
         );
     }
     let attributes = if resource.resource_type == "aws_vpc_security_group_ingress_rule" {
@@ -904,7 +991,7 @@ fn inline_edits(
     file: &Rc<SourceFile>,
     resource_block: &Block,
     rule: &IngressRule,
-    calls: &[ModuleCallSource],
+    (calls, scope): (&[ModuleCallSource], Option<&Scope>),
     world: &World,
     trusted: &[TrustedCidr],
     width: &split::Width,
@@ -915,17 +1002,15 @@ fn inline_edits(
         .blocks()
         .filter(|b| b.ident.as_str() == "ingress" && b.labels.is_empty())
         .collect();
-    // Root variables are read from the plan's values; a module's come from its callers.
-    let no_variables = BTreeMap::new();
-    let variables = if calls.is_empty() {
-        &tree.variables
-    } else {
-        &no_variables
-    };
+    let declares: Vec<Option<bool>> = statics
+        .iter()
+        .map(|b| block_declares(tree, scope, &b.body, rule))
+        .collect();
     let exact: Vec<&Block> = statics
         .iter()
-        .copied()
-        .filter(|b| block_matches_with(&b.body, rule, variables) == Some(true))
+        .zip(&declares)
+        .filter(|(_, d)| **d == Some(true))
+        .map(|(b, _)| *b)
         .collect();
     let dynamic = body.blocks().find(|b| {
         b.ident.as_str() == "dynamic" && b.labels.first().map(|l| l.as_str()) == Some("ingress")
@@ -944,8 +1029,9 @@ fn inline_edits(
     let candidates = if exact.is_empty() {
         statics
             .iter()
-            .copied()
-            .filter(|b| block_matches_with(&b.body, rule, variables).is_none())
+            .zip(&declares)
+            .filter(|(_, d)| d.is_none())
+            .map(|(b, _)| *b)
             .collect()
     } else {
         exact
@@ -1081,20 +1167,58 @@ fn describe_rule(rule: &IngressRule) -> String {
     )
 }
 
+/// The scope of a resource's instance (module instance keys, `count.index`, `each.*`), for
+/// evaluating its blocks; `None` when it cannot be told.
+fn instance_scope(
+    tree: &mut SourceTree,
+    resource: &CheckedResource,
+    file: &SourceFile,
+    block: &Block,
+) -> Option<Scope> {
+    let calls = resource.module_calls.clone()?;
+    let (module_keys, key) = crate::sources::eval::instance_keys(&resource.address)?;
+    if module_keys.len() != calls.len() {
+        return None;
+    }
+    let mut scope = Scope {
+        calls,
+        module_keys,
+        ..Scope::default()
+    };
+    let variables = tree.variables.clone();
+    let mut eval = Eval::new(tree, Some(&variables));
+    let for_each = block.body.get_attribute("for_each").map(|a| &a.value);
+    eval.bind_instance(file, for_each, key, &mut scope).ok()?;
+    Some(scope)
+}
+
+/// Whether a static `ingress` block declares `rule`: its protocol and ports, evaluated from the
+/// sources in the instance's scope (literals, variables as the plan has them, module arguments,
+/// locals), equal the planned ones. `None` when they cannot be evaluated.
+fn block_declares(
+    tree: &mut SourceTree,
+    scope: Option<&Scope>,
+    body: &Body,
+    rule: &IngressRule,
+) -> Option<bool> {
+    let scope = scope?;
+    let variables = tree.variables.clone();
+    let mut eval = Eval::new(tree, Some(&variables));
+    let mut value = |key: &str| eval.eval(&body.get_attribute(key)?.value, scope).ok();
+    let protocol = value("protocol")?.as_text()?;
+    let from = value("from_port")?.as_i64()?;
+    let to = value("to_port")?.as_i64()?;
+    let planned_protocol = rule.protocol.known().cloned().flatten()?;
+    Some(
+        Protocol::parse(&protocol) == Protocol::parse(&planned_protocol)
+            && rule.from_port.known() == Some(&Some(from))
+            && rule.to_port.known() == Some(&Some(to)),
+    )
+}
+
 /// Whether an `ingress` block's literal protocol and ports are the planned rule's: `Some(true)`
 /// or `Some(false)` when all three are literals, `None` when one is an expression.
 fn block_matches(body: &Body, rule: &IngressRule) -> Option<bool> {
-    block_matches_with(body, rule, &BTreeMap::new())
-}
-
-/// Whether a static `ingress` block declares `rule`: its protocol and ports, written as
-/// literals or as root variables (`var.NAME`, whose values `variables` holds: the plan's),
-/// equal the planned ones. `None` when they are written some other way.
-fn block_matches_with(
-    body: &Body,
-    rule: &IngressRule,
-    variables: &BTreeMap<String, serde_json::Value>,
-) -> Option<bool> {
     let value = |key: &str| -> Option<serde_json::Value> {
         let expr = &body.get_attribute(key)?.value;
         if let Some(n) = integer(expr) {
@@ -1102,15 +1226,6 @@ fn block_matches_with(
         }
         match expr {
             Expression::String(s) => Some(serde_json::Value::String(s.value().clone())),
-            Expression::Traversal(t) => match (&t.expr, t.operators.as_slice()) {
-                (Expression::Variable(root), [op]) if root.as_str() == "var" => match op.value() {
-                    hcl_edit::expr::TraversalOperator::GetAttr(name) => {
-                        variables.get(name.as_str()).cloned()
-                    }
-                    _ => None,
-                },
-                _ => None,
-            },
             _ => None,
         }
     };

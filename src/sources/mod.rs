@@ -13,6 +13,7 @@
 //!
 //! What it must not do: decide anything about exposure. It only answers "what is written here".
 
+pub mod eval;
 pub mod matches;
 pub mod proof;
 pub mod tree;

@@ -27,6 +27,9 @@ pub struct SourceTree {
     pub(crate) variables: std::collections::BTreeMap<String, serde_json::Value>,
     files: HashMap<PathBuf, Result<Rc<SourceFile>, String>>,
     dirs: HashMap<PathBuf, Vec<PathBuf>>,
+    /// Texts read instead of the files at these (real) paths: the tree as a patch would leave
+    /// it, for proving the patch.
+    overlay: HashMap<PathBuf, String>,
 }
 
 /// A resource block found in the sources.
@@ -64,6 +67,18 @@ impl SourceTree {
             variables: Default::default(),
             files: HashMap::new(),
             dirs: HashMap::new(),
+            overlay: HashMap::new(),
+        }
+    }
+
+    /// The same tree with the files at `texts`' (real) paths reading as the given texts.
+    pub fn with_overlay(&self, texts: HashMap<PathBuf, String>) -> SourceTree {
+        SourceTree {
+            root: self.root.clone(),
+            variables: self.variables.clone(),
+            files: HashMap::new(),
+            dirs: self.dirs.clone(),
+            overlay: texts,
         }
     }
 
@@ -130,7 +145,26 @@ impl SourceTree {
         loaded
     }
 
-    fn load(&self, path: &Path) -> Result<Rc<SourceFile>, String> {
+    /// Reads a file without parsing it as HCL (a `.tfvars.json`): its `body` is empty.
+    pub fn raw_file(&mut self, path: &Path) -> Result<Rc<SourceFile>, String> {
+        let key = path.with_extension("json#raw");
+        if let Some(cached) = self.files.get(&key) {
+            return cached.clone();
+        }
+        let loaded = self.read_text(path).map(|(path, rel, text)| {
+            Rc::new(SourceFile {
+                path,
+                rel,
+                text,
+                body: Body::default(),
+            })
+        });
+        self.files.insert(key, loaded.clone());
+        loaded
+    }
+
+    /// The real path, the path relative to the source directory, and the text of a file.
+    fn read_text(&self, path: &Path) -> Result<(PathBuf, String, String), String> {
         // A symlinked file or module directory is read, named and written where it really is:
         // `git apply` refuses paths through a symbolic link, and writing through the link keeps
         // it a link. A link out of the source directory is not followed.
@@ -142,8 +176,18 @@ impl SourceTree {
                 self.root.display()
             )
         })?;
+        let text = match self.overlay.get(&real) {
+            Some(text) => text.clone(),
+            None => {
+                std::fs::read_to_string(&real).map_err(|e| format!("cannot read {rel}: {e}"))?
+            }
+        };
+        Ok((real, rel, text))
+    }
+
+    fn load(&self, path: &Path) -> Result<Rc<SourceFile>, String> {
+        let (real, rel, text) = self.read_text(path)?;
         let path = real.as_path();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {rel}: {e}"))?;
         let body = hcl_edit::parser::parse_body(&text).map_err(|e| {
             let location = e.location();
             format!(

@@ -1,0 +1,25 @@
+provider "aws" {
+  region = "eu-west-1"
+}
+
+resource "aws_security_group" "files" {
+  name   = "files"
+  vpc_id = "vpc-0a1b2c3d4e5f60718"
+
+  ingress {
+    description = "SMB"
+    from_port   = 445
+    to_port     = 445
+    protocol    = "tcp"
+    cidr_blocks = var.clients
+  }
+}
+
+resource "aws_security_group_rule" "web" {
+  type              = "ingress"
+  from_port         = 443
+  to_port           = 443
+  protocol          = "tcp"
+  cidr_blocks       = var.clients
+  security_group_id = "sg-0123456789abcdef0"
+}
