@@ -253,8 +253,15 @@ fn case(name: &str) -> CaseRun {
     assert!(!files.is_empty(), "{name}: the patch names no file");
     for file in &files {
         let patched = read(&copy.dir.join(file));
+        if file.ends_with(".tfvars.json") {
+            // JSON syntax stays JSON.
+            if let Err(e) = serde_json::from_str::<Value>(&patched) {
+                panic!("{name}: {file} is no longer JSON after the patch: {e}\n{patched}");
+            }
+            continue;
+        }
         assert!(
-            file.ends_with(".tf") || file.ends_with(".tfvars"),
+            file.ends_with(".tf") || file.ends_with(".tofu") || file.ends_with(".tfvars"),
             "{name}: the patch changes {file}, which is not Terraform source"
         );
         if let Err(e) = hcl_edit::parser::parse_body(&patched) {
@@ -518,8 +525,9 @@ fn a_resource_something_refers_to_is_never_removed() {
 }
 
 #[test]
-fn a_json_tfvars_file_read_later_wins_and_is_not_patched_blindly() {
-    case("tfvars_json_wins");
+fn a_json_tfvars_file_read_later_wins_and_is_patched_as_json() {
+    let run = case("tfvars_json_wins");
+    assert_eq!(patched_files(&run.stdout), ["terraform.tfvars.json"]);
 }
 
 #[test]
@@ -563,6 +571,44 @@ fn a_symlinked_file_is_patched_where_it_really_is_and_stays_a_link() {
 
 #[cfg(unix)]
 #[test]
+fn a_symlinked_module_directory_is_patched_where_it_really_is() {
+    // modules/sg is a link to shared/sg: the diff names the real file, `git apply` accepts it,
+    // and `--write` changes the real file and leaves the link a link.
+    let case_dir = fix_dir().join("module_for_each");
+    let make = || {
+        let copy = copy_case(&case_dir);
+        std::fs::create_dir(copy.dir.join("shared")).unwrap();
+        std::fs::rename(copy.dir.join("modules/sg"), copy.dir.join("shared/sg")).unwrap();
+        std::os::unix::fs::symlink("../shared/sg", copy.dir.join("modules/sg")).unwrap();
+        copy
+    };
+    let copy = make();
+    let args = |extra: &str| -> Vec<String> {
+        vec!["--trusted-cidr".into(), "10.0.0.0/8".into(), extra.into()]
+    };
+    let out = portgate_check(&copy.dir, &args("--format=diff"));
+    let patch = text(&out.stdout);
+    let expected = read(&case_dir.join("expected.patch")).replace("modules/sg/", "shared/sg/");
+    assert_eq!(patch, expected, "{}", text(&out.stderr));
+    git_apply(&copy, &patch);
+    assert_eq!(
+        world_literal_count(&read(&copy.dir.join("shared/sg/main.tf"))),
+        0
+    );
+
+    let written = make();
+    let out = portgate_check(&written.dir, &args("--write"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let link = std::fs::symlink_metadata(written.dir.join("modules/sg")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link stays a link");
+    assert_eq!(
+        read(&written.dir.join("shared/sg/main.tf")),
+        read(&copy.dir.join("shared/sg/main.tf"))
+    );
+}
+
+#[cfg(unix)]
+#[test]
 fn a_symlink_out_of_the_sources_is_not_followed() {
     let copy = copy_case(&fix_dir().join("inline_second_of_three"));
     let outside = copy.dir.parent().unwrap().join("outside.tf");
@@ -590,8 +636,14 @@ fn a_rule_an_override_file_decides_is_patched_in_the_override_file() {
 }
 
 #[test]
-fn a_file_with_an_opentofu_twin_is_not_patched_alone() {
-    case("tofu_twin");
+fn a_file_with_an_opentofu_twin_gets_the_same_edit_in_both() {
+    let run = case("tofu_twin");
+    assert_eq!(patched_files(&run.stdout), ["main.tf", "main.tofu"]);
+}
+
+#[test]
+fn twins_that_differ_where_the_patch_lands_are_not_patched() {
+    case("tofu_twin_differs");
 }
 
 #[test]
@@ -1001,4 +1053,36 @@ fn every_case_directory_is_complete_and_tested() {
 #[test]
 fn a_variable_that_also_feeds_a_public_rule_is_not_narrowed() {
     case("variable_read_by_public_rule");
+}
+
+#[test]
+fn a_module_called_twice_gets_only_the_finding_calls_argument_patched() {
+    case("module_called_twice");
+}
+
+#[test]
+fn a_static_block_is_patched_and_a_dynamic_ones_rule_is_never_taken_for_it() {
+    case("static_and_dynamic");
+}
+
+#[test]
+fn a_block_that_keeps_self_as_a_source_is_kept() {
+    let run = case("self_source");
+    let patched = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with('-') && !l.starts_with("---"));
+    assert_eq!(patched.count(), 1, "only the cidr_blocks line changes");
+}
+
+#[test]
+fn a_rule_argument_an_override_file_sets_is_patched_there() {
+    let run = case("override_rule_arguments");
+    assert_eq!(patched_files(&run.stdout), ["main_override.tf"]);
+}
+
+#[test]
+fn the_tfvars_file_that_wins_among_auto_tfvars_is_patched() {
+    let run = case("auto_tfvars_order");
+    assert_eq!(patched_files(&run.stdout), ["b.auto.tfvars.json"]);
 }

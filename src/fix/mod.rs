@@ -14,6 +14,7 @@
 //! for_each instances of one block share one edit.
 
 pub mod edit;
+mod json;
 mod patch;
 mod prove;
 mod rederive;
@@ -289,11 +290,10 @@ pub fn suggest(
         let source = match from_list {
             Some(reason) => Err(reason),
             None => match tree.as_mut() {
-                Some(tree) => shared_with_others(tree, rules, &worlds, rule_index, world)
-                    .and_then(|()| {
-                        source_edits(tree, resource, rule, world, &trusted, &width, &mut notes)
-                    })
-                    .and_then(|edits| accept(&mut accepted, edits)),
+                Some(tree) => {
+                    source_edits(tree, resource, rule, world, &trusted, &width, &mut notes)
+                        .and_then(|edits| accept(&mut accepted, edits))
+                }
                 None => Err("no Terraform sources were read (--no-source)".to_string()),
             },
         };
@@ -716,67 +716,6 @@ fn removed_notes(notes: &mut Vec<String>, attribute: &str, removed: &[String]) {
     }
 }
 
-/// `Err` when the block that declares `rule` also declares other instances (count/for_each,
-/// or the same module directory called more than once) that hold one of the world entries the
-/// edit would replace but are not findings: editing the shared source would silently cut
-/// their public access too.
-fn shared_with_others(
-    tree: &mut SourceTree,
-    rules: &RuleSet,
-    worlds: &BTreeMap<usize, World>,
-    rule_index: usize,
-    world: &World,
-) -> Result<(), String> {
-    let rule = &rules.rules[rule_index];
-    let resource = &rules.resources[rule.resource];
-    let identity = |r: &CheckedResource, tree: &mut SourceTree| {
-        let dir = r
-            .module_calls
-            .as_ref()
-            .and_then(|c| tree.module_dir(c).ok());
-        (dir, r.resource_type.clone(), r.name.clone())
-    };
-    let own = identity(resource, tree);
-    if own.0.is_none() {
-        return Ok(());
-    }
-    let mut others: Vec<String> = Vec::new();
-    for (index, other) in rules.rules.iter().enumerate() {
-        if other.resource == rule.resource || worlds.contains_key(&index) {
-            continue;
-        }
-        let other_resource = &rules.resources[other.resource];
-        if other_resource.deposed.is_some()
-            || other_resource.address == resource.address
-            || identity(other_resource, tree) != own
-        {
-            continue;
-        }
-        let holds = other
-            .cidrs
-            .iter()
-            .any(|c| c.text().is_some_and(|t| world.holds(t)));
-        if holds {
-            let label = match other.block_label() {
-                Some(block) => format!("{} {block}", other_resource.address),
-                None => other_resource.address.clone(),
-            };
-            if !others.contains(&label) {
-                others.push(label);
-            }
-        }
-    }
-    if others.is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "its source is shared with {}, which also allow{} {} but open no guarded port to it: an edit there would cut their access too; give them their own source first",
-        others.join(", "),
-        if others.len() == 1 { "s" } else { "" },
-        world_text(world)
-    ))
-}
-
 /// How the note of a written split starts (see [`split`]).
 const SPLIT_NOTE: &str = "the rule is split";
 
@@ -833,8 +772,116 @@ fn try_split(
     Some(vec![(file.clone(), edit)])
 }
 
-/// The source edits for one rule.
+/// The source edits for one rule, with the same edits of every OpenTofu twin.
 fn source_edits(
+    tree: &mut SourceTree,
+    resource: &CheckedResource,
+    rule: &IngressRule,
+    world: &World,
+    trusted: &[TrustedCidr],
+    width: &split::Width,
+    notes: &mut Vec<String>,
+) -> Result<FileEdits, String> {
+    let edits = declared_edits(tree, resource, rule, world, trusted, width, notes)?;
+    with_tofu_twins(tree, edits, notes)
+}
+
+/// OpenTofu reads `NAME.tofu` instead of `NAME.tf`: an edit of one must be made in the other
+/// too. Each edit is carried over when the top-level block (or tfvars argument) it lies in is
+/// written the same in both files; otherwise the twins differ where it matters, and there is
+/// no patch.
+fn with_tofu_twins(
+    tree: &mut SourceTree,
+    edits: FileEdits,
+    notes: &mut Vec<String>,
+) -> Result<FileEdits, String> {
+    let mut out = Vec::new();
+    let mut twins_named: Vec<String> = Vec::new();
+    for (file, e) in edits {
+        let is_tf = file.path.extension().is_some_and(|x| x == "tf");
+        let twin_path = file.path.with_extension("tofu");
+        if !is_tf || !twin_path.is_file() {
+            out.push((file, e));
+            continue;
+        }
+        let twin = tree.file(&twin_path)?;
+        let pair = format!("{} and {}", file.rel, twin.rel);
+        let refuse = || {
+            format!(
+                "{pair} both declare what the patch changes (OpenTofu reads the .tofu file instead), and they differ there: change the rule in both"
+            )
+        };
+        let (own_span, key) = top_level_at(&file, e.range.start).ok_or_else(refuse)?;
+        let own_span = whole_lines(&file.text, own_span);
+        if e.range.start < own_span.start || e.range.end > own_span.end {
+            return Err(refuse());
+        }
+        let twin_span = twin
+            .body
+            .iter()
+            .filter_map(|s| {
+                let span = s.span()?;
+                (structure_key(s) == key).then_some(span)
+            })
+            .next()
+            .map(|span| whole_lines(&twin.text, span))
+            .ok_or_else(refuse)?;
+        if file.text[own_span.clone()] != twin.text[twin_span.clone()] {
+            return Err(refuse());
+        }
+        let shift = |offset: usize| offset - own_span.start + twin_span.start;
+        let twin_edit = Edit {
+            range: shift(e.range.start)..shift(e.range.end),
+            replacement: e.replacement.clone(),
+        };
+        if !twins_named.contains(&pair) {
+            notes.push(format!(
+                "{} is OpenTofu's twin of {}: it gets the same change",
+                twin.rel, file.rel
+            ));
+            twins_named.push(pair);
+        }
+        out.push((file, e));
+        out.push((twin, twin_edit));
+    }
+    Ok(out)
+}
+
+/// `span` widened to whole lines, with the last line's newline.
+fn whole_lines(text: &str, span: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[span.end..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i + 1);
+    start..end
+}
+
+/// The span and identity (`resource aws_security_group web`) of the top-level structure of
+/// `file` that holds byte `offset`.
+fn top_level_at(file: &SourceFile, offset: usize) -> Option<(std::ops::Range<usize>, String)> {
+    file.body.iter().find_map(|s| {
+        let span = s.span()?;
+        let lines = whole_lines(&file.text, span.clone());
+        (lines.start <= offset && offset < lines.end).then(|| (span, structure_key(s)))
+    })
+}
+
+fn structure_key(structure: &hcl_edit::structure::Structure) -> String {
+    match structure {
+        hcl_edit::structure::Structure::Attribute(a) => format!("= {}", a.key.as_str()),
+        hcl_edit::structure::Structure::Block(b) => {
+            let mut key = b.ident.as_str().to_string();
+            for l in &b.labels {
+                key.push(' ');
+                key.push_str(l.as_str());
+            }
+            key
+        }
+    }
+}
+
+/// The source edits for one rule, in the files Terraform reads.
+fn declared_edits(
     tree: &mut SourceTree,
     resource: &CheckedResource,
     rule: &IngressRule,
@@ -851,18 +898,6 @@ fn source_edits(
     let found = tree.resource(&dir, &resource.resource_type, &resource.name)?;
     let file = found.file.clone();
     let block = found.block();
-    // OpenTofu reads NAME.tofu instead of NAME.tf: a patch of one would leave the other tool's
-    // copy as it is.
-    let twin = file.path.with_extension("tofu");
-    if file.path.extension().is_some_and(|e| e == "tf") && twin.is_file() {
-        return Err(format!(
-            "{} has an OpenTofu twin {}, which OpenTofu reads instead: change the rule in both",
-            file.rel,
-            twin.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
-        ));
-    }
     // An override file's arguments replace the block's, and its nested block types replace all
     // of the block's blocks of that type: what decides the rule may not be in `block` at all.
     let decisive: &[&str] = if rule.block.is_some() {
@@ -880,8 +915,10 @@ fn source_edits(
         ]
     };
     // Inline rules: the last override that writes `ingress` (blocks, `dynamic` or the
-    // argument) holds all of the group's inline rules, so that block is the one to patch.
+    // argument) holds all of the group's inline rules, so that block is the one to patch. A
+    // rule resource's arguments are each decided by the last file that writes them.
     let mut inline_in: Option<crate::sources::tree::ResourceBlock> = None;
+    let mut decided_in: BTreeMap<&str, crate::sources::tree::ResourceBlock> = BTreeMap::new();
     for over in tree.overrides(&dir, &resource.resource_type, &resource.name)? {
         let body = &over.block().body;
         let sets = |key: &str| {
@@ -898,11 +935,9 @@ fn source_edits(
             }
             continue;
         }
-        if let Some(key) = decisive.iter().find(|k| sets(k)) {
-            return Err(format!(
-                "the override file {} sets `{key}` of {}, replacing what {} writes: change the rule there",
-                over.file.rel, resource.address, file.rel
-            ));
+        let keys: Vec<&str> = decisive.iter().copied().filter(|k| sets(k)).collect();
+        for key in keys {
+            decided_in.insert(key, over.clone());
         }
     }
     if rule.block.is_some() {
@@ -943,6 +978,19 @@ fn source_edits(
     } else {
         ["cidr_blocks", "ipv6_cidr_blocks"]
     };
+    if !decided_in.is_empty() {
+        return override_edits(
+            tree,
+            (&file, block),
+            &decided_in,
+            &attributes,
+            calls,
+            rule,
+            world,
+            trusted,
+            notes,
+        );
+    }
     let outcome = attribute_edits(
         tree,
         &file,
@@ -983,6 +1031,82 @@ fn source_edits(
     }
     Ok(outcome.edits)
 }
+
+/// The edits for a rule resource that override files change: each CIDR argument is patched in
+/// the last file that writes it. Neither a split (its copies would not get the overrides) nor
+/// a removal is written then: those fall back.
+#[allow(clippy::too_many_arguments)]
+fn override_edits(
+    tree: &mut SourceTree,
+    (file, block): (&Rc<SourceFile>, &Block),
+    decided_in: &BTreeMap<&str, crate::sources::tree::ResourceBlock>,
+    attributes: &[&'static str],
+    calls: &[ModuleCallSource],
+    rule: &IngressRule,
+    world: &World,
+    trusted: &[TrustedCidr],
+    notes: &mut Vec<String>,
+) -> Result<FileEdits, String> {
+    let mut edits: FileEdits = Vec::new();
+    let mut remaining = other_sources_left(rule, &block.body);
+    for &attribute in attributes {
+        let (target_file, body) = match decided_in.get(attribute) {
+            Some(over) => (over.file.clone(), over.block().body.clone()),
+            None => (file.clone(), block.body.clone()),
+        };
+        let mut own_notes = Vec::new();
+        match attribute_edits(
+            tree,
+            &target_file,
+            &body,
+            &[attribute],
+            calls,
+            rule,
+            world,
+            trusted,
+            &mut own_notes,
+        ) {
+            Ok(outcome) => {
+                remaining += outcome.remaining - other_sources_left(rule, &body);
+                if decided_in.contains_key(attribute) {
+                    notes.push(format!(
+                        "{attribute} is written in the override file {}, which replaces that of {}: the patch is made there",
+                        target_file.rel, file.rel
+                    ));
+                }
+                notes.extend(own_notes);
+                edits.extend(outcome.edits);
+            }
+            Err(e) if e == NO_WORLD => {
+                remaining += rule
+                    .cidrs
+                    .iter()
+                    .filter(|c| c.attribute == attribute)
+                    .count();
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if edits.is_empty() {
+        return Err(NO_WORLD.to_string());
+    }
+    if remaining == 0 {
+        return Err(format!(
+            "no source would be left in the rule, and override files ({}) change it: remove the rule by hand",
+            decided_in
+                .values()
+                .map(|o| o.file.rel.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(edits)
+}
+
+/// Why a block gets no CIDR edit.
+const NO_WORLD: &str = "none of its CIDR arguments holds the world";
 
 /// The edits for an inline `ingress` rule of a security group.
 #[allow(clippy::too_many_arguments)]
@@ -1427,12 +1551,25 @@ fn attribute_edits(
         if site.file.path != file.path || site.origin.starts_with("var.") {
             notes.push(format!("the value is set in {}", site.origin));
         }
-        for e in patch::edits(&site.file.text, &literal, &change) {
+        let site_edits = patch::edits(&site.file.text, &literal, &change);
+        if site.file.rel.ends_with(".json") {
+            let patched = edit::apply(
+                &site.file.text,
+                &edit::normalize(site_edits.clone()).unwrap_or_default(),
+            );
+            if let Err(e) = serde_json::from_str::<serde_json::Value>(&patched) {
+                return Err(format!(
+                    "the patched {} would not be valid JSON ({e}); change {} there",
+                    site.file.rel, site.origin
+                ));
+            }
+        }
+        for e in site_edits {
             outcome.edits.push((site.file.clone(), e));
         }
     }
     if !touched_any {
-        return Err("none of its CIDR arguments holds the world".to_string());
+        return Err(NO_WORLD.to_string());
     }
     Ok(outcome)
 }

@@ -116,18 +116,21 @@ impl Reach {
         out
     }
 
-    /// What this reaches outside the guarded ports; `None` when that cannot be written
-    /// (every protocol).
-    fn unguarded_part(&self, guarded: &Reach) -> Option<Reach> {
+    /// What this reaches that `other` does not; `None` when that cannot be written (every
+    /// protocol but some ports).
+    fn minus(&self, other: &Reach) -> Option<Reach> {
+        if other.all {
+            return Some(Reach::default());
+        }
         if self.all {
-            return None;
+            return other.is_empty().then(|| self.clone());
         }
         let mut out = Reach {
-            other: self.other.clone(),
+            other: self.other.difference(&other.other).cloned().collect(),
             ..Reach::default()
         };
         for (l4, ranges) in &self.ports {
-            let holes = guarded.ports.get(l4).cloned().unwrap_or_default();
+            let holes = other.ports.get(l4).cloned().unwrap_or_default();
             for &(a, b) in ranges {
                 let mut next = a;
                 for &(c, d) in &holes {
@@ -178,9 +181,12 @@ struct Derived {
     group: Option<Val>,
 }
 
+/// One instance derived, or why not, with every place the derivation read.
+type Derivation = (Result<Derived, String>, Vec<Dep>);
+
 /// The derivation of every checked instance from the unpatched sources, with what each read.
 pub(super) struct Baseline {
-    instances: Vec<Option<(Result<Derived, String>, Vec<Dep>)>>,
+    instances: Vec<Option<Derivation>>,
 }
 
 /// One fix to prove: its edits, the world it takes away and the trusted CIDRs it gives, and
@@ -517,7 +523,7 @@ fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
 
 /// The checks of one round: every candidate whose patch cannot be proved, with why.
 pub(super) fn disproved(
-    tree: &SourceTree,
+    tree: &mut SourceTree,
     baseline: &Baseline,
     rules: &RuleSet,
     policies: &PolicySet,
@@ -535,13 +541,12 @@ pub(super) fn disproved(
         }
     }
     let mut texts: HashMap<PathBuf, String> = HashMap::new();
-    let mut originals = tree.with_overlay(HashMap::new());
     for (path, edits) in by_path {
         let Ok(edits) = edit::normalize(edits) else {
             // Overlapping edits were refused when they were made.
             continue;
         };
-        let Ok(file) = originals.raw_file(&path) else {
+        let Ok(file) = tree.raw_file(&path) else {
             continue;
         };
         texts.insert(path, edit::apply(&file.text, &edits));
@@ -612,6 +617,11 @@ pub(super) fn disproved(
         let (after, _) = derive(&mut patched, resource);
         let mut after = match after {
             Ok(after) => after,
+            // A resource the patch removes lets nothing in.
+            Err(_) if !still_declared(&mut patched, resource) => Derived {
+                reach: InstanceReach::new(),
+                group: before.group.clone(),
+            },
             Err(e) => {
                 fail(
                     &mut out,
@@ -713,6 +723,9 @@ fn check_fixed(
 ) -> Option<String> {
     let mut world: BTreeSet<String> = BTreeSet::new();
     let mut trusted: BTreeMap<String, Reach> = BTreeMap::new();
+    // The guarded ports the fixed rules open (the world must lose them), and what the rules
+    // whose notes say so may lose besides.
+    let mut fixed_guarded = Reach::default();
     let mut may_lose = Reach::default();
     for &i in fixed {
         let candidate = &candidates[&i];
@@ -725,6 +738,8 @@ fn check_fixed(
         ) {
             own.add_rule(p, *from, *to);
         }
+        let own_guarded = own.guarded_part(guarded);
+        fixed_guarded.union(&own_guarded);
         let mut worlds_of_rule = BTreeSet::new();
         for members in candidate.world.members.values() {
             for net in members {
@@ -737,7 +752,7 @@ fn check_fixed(
                 trusted
                     .entry(t.net.to_string())
                     .or_default()
-                    .union(&own.guarded_part(guarded));
+                    .union(&own_guarded);
             }
         }
         if candidate.narrows {
@@ -750,38 +765,22 @@ fn check_fixed(
         let was = before.reach.get(key).unwrap_or(&empty);
         let now = after.reach.get(key).unwrap_or(&empty);
         if world.contains(key) {
-            if !now.guarded_part(guarded).is_empty() {
+            if !now.guarded_part(&fixed_guarded).is_empty() {
                 return Some(format!(
-                    "with the patch, {key} would still reach a guarded port"
+                    "with the patch, {key} would still reach a guarded port the fix closes"
                 ));
             }
             if !now.within(was) {
                 return Some(format!("the patch would let {key} reach more than before"));
             }
-            // Every port outside the guarded ones keeps the world, except on rules whose fix
-            // says they lose it.
-            let kept_before = was.unguarded_part(guarded);
-            let lost_ok = may_lose.unguarded_part(guarded);
-            let keeps = match (kept_before, now.unguarded_part(guarded)) {
-                (Some(b), Some(n)) => {
-                    b.within(&n)
-                        || lost_ok.is_none()
-                        || b.ports.iter().all(|(l4, ranges)| {
-                            ranges.iter().all(|&(a, z)| {
-                                let mut piece = Reach::default();
-                                piece.add(*l4, a, z);
-                                piece.within(&n)
-                                    || lost_ok.as_ref().is_some_and(|l| piece.within(l))
-                                    || may_lose.all
-                            })
-                        }) && b.other.iter().all(|o| n.other.contains(o) || may_lose.all)
-                }
-                (None, _) => may_lose.all,
-                (Some(_), None) => false,
+            // Everything else keeps the world, except on rules whose fix says they lose it.
+            let keeps = match was.minus(&fixed_guarded).map(|rest| rest.minus(&may_lose)) {
+                Some(Some(rest)) => rest.within(now),
+                _ => may_lose.all,
             };
             if !keeps {
                 return Some(format!(
-                    "the patch would take {key} away from ports that are not guarded, which its notes do not say"
+                    "the patch would take {key} away from ports its fix does not close, which its notes do not say"
                 ));
             }
         } else if let Some(needed) = trusted.get(key) {
@@ -813,17 +812,28 @@ fn guarded_reach(policies: &PolicySet) -> Reach {
     reach
 }
 
+/// Whether the (patched) sources still declare `resource`'s block.
+fn still_declared(tree: &mut SourceTree, resource: &CheckedResource) -> bool {
+    let Some(calls) = &resource.module_calls else {
+        return true;
+    };
+    let Ok(dir) = tree.module_dir(calls) else {
+        return true;
+    };
+    tree.resource(&dir, &resource.resource_type, &resource.name)
+        .is_ok()
+}
+
 /// Rule resources of the patched module that the unpatched one does not declare, with the
 /// same type as `resource`: the copies a split wrote.
 fn split_copies(
-    tree: &SourceTree,
+    tree: &mut SourceTree,
     patched: &mut SourceTree,
     resource: &CheckedResource,
 ) -> Vec<String> {
     let Some(calls) = &resource.module_calls else {
         return Vec::new();
     };
-    let mut original = tree.with_overlay(HashMap::new());
     let names = |t: &mut SourceTree| -> BTreeSet<String> {
         let Ok(dir) = t.module_dir(calls) else {
             return BTreeSet::new();
@@ -843,7 +853,7 @@ fn split_copies(
         }
         out
     };
-    let before = names(&mut original);
+    let before = names(tree);
     names(patched)
         .into_iter()
         .filter(|n| !before.contains(n) && n.starts_with(&resource.name))
@@ -853,17 +863,27 @@ fn split_copies(
 /// A place outside the derived instances that reads a variable or local whose value an edit
 /// changes: `main.tf:30 (aws_network_acl_rule.smb)`.
 fn other_users(
-    tree: &SourceTree,
+    tree: &mut SourceTree,
     baseline: &Baseline,
     rules: &RuleSet,
     edits: &[(PathBuf, Edit)],
 ) -> Option<String> {
-    let mut tree = tree.with_overlay(HashMap::new());
     // The definitions an edit lands in: variable defaults, tfvars entries, locals.
     let mut names: Vec<(PathBuf, String, String)> = Vec::new(); // (module dir, root, name)
     for (path, e) in edits {
-        let Ok(file) = tree.file(path) else { continue };
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if path.to_string_lossy().ends_with(".json") {
+            let Ok(file) = tree.raw_file(path) else {
+                continue;
+            };
+            for (key, span) in super::json::members(&file.text).unwrap_or_default() {
+                if overlaps(&span, &e.range) || span.contains(&e.range.start) {
+                    names.push((dir.clone(), "var".into(), key));
+                }
+            }
+            continue;
+        }
+        let Ok(file) = tree.file(path) else { continue };
         let name = file
             .path
             .file_name()

@@ -101,22 +101,38 @@ impl SourceTree {
                     continue;
                 }
                 if path.to_string_lossy().ends_with(".json") {
-                    let rel = self.relative(&path).unwrap_or_default();
-                    let text =
-                        std::fs::read(&path).map_err(|e| format!("cannot read {rel}: {e}"))?;
-                    let value: serde_json::Value = serde_json::from_slice(&text)
-                        .map_err(|e| format!("cannot parse {rel}: {e}"))?;
-                    if value.get(name).is_some() {
-                        return Err(format!(
-                            "var.{name} is set in {rel} (JSON syntax), which portgate does not patch; change it there"
-                        ));
-                    }
-                    continue;
+                    // JSON syntax stays JSON: the value's span is found by position, and the
+                    // patched file is parsed again as JSON before it is offered.
+                    let file = self.raw_file(&path)?;
+                    let members = super::json::members(&file.text)
+                        .map_err(|e| format!("cannot read {}: {e}", file.rel))?;
+                    let found: Vec<&(String, Range<usize>)> =
+                        members.iter().filter(|(k, _)| k == name).collect();
+                    let span = match found.as_slice() {
+                        [] => continue,
+                        [(_, span)] => span.clone(),
+                        _ => {
+                            return Err(format!(
+                                "var.{name} is set more than once in {}; change it there",
+                                file.rel
+                            ));
+                        }
+                    };
+                    let line = line_of(&file.text, span.start);
+                    let value: Option<serde_json::Value> =
+                        serde_json::from_str(&file.text[span.clone()]).ok();
+                    let site = Site {
+                        file: file.clone(),
+                        span,
+                        origin: format!("var.{name} ({}:{line})", file.rel),
+                    };
+                    return self.planned_value_check(name, site, value);
                 }
                 let file = self.file(&path)?;
                 if let Some(attribute) = file.body.get_attribute(name) {
                     let site = literal_site(&file, &attribute.value, &format!("var.{name}"))?;
-                    return self.planned_value_check(name, site, &attribute.value);
+                    let value = crate::sources::matches::literal(&attribute.value);
+                    return self.planned_value_check(name, site, value);
                 }
             }
             if std::env::var_os(format!("TF_VAR_{name}")).is_some() {
@@ -142,7 +158,8 @@ impl SourceTree {
                     let site =
                         literal_site(&file, &attribute.value, &format!("var.{name} default"))?;
                     return if calls.is_empty() {
-                        self.planned_value_check(name, site, &attribute.value)
+                        let value = crate::sources::matches::literal(&attribute.value);
+                        self.planned_value_check(name, site, value)
                     } else {
                         Ok(site)
                     };
@@ -166,12 +183,12 @@ impl SourceTree {
         &self,
         name: &str,
         site: Site,
-        written: &Expression,
+        written: Option<serde_json::Value>,
     ) -> Result<Site, String> {
         let Some(planned) = self.variables.get(name) else {
             return Ok(site);
         };
-        match crate::sources::matches::literal(written) {
+        match written {
             Some(value) if !crate::sources::matches::loosely_equal(planned, &value) => {
                 Err(format!(
                     "var.{name} is {} in the plan, but {} gives {}: the plan's value comes from -var, a -var-file or TF_VAR_{name}; change it where it is set and plan again",

@@ -439,15 +439,15 @@ impl<'a> Eval<'a> {
                 module_keys: scope.module_keys[..parent.len()].to_vec(),
                 ..Scope::default()
             };
-            if let Some((file, call)) = self.module_call(&parent_scope, &last.name)? {
-                if let Some(attribute) = call.body.get_attribute(name) {
-                    self.dep(&file, attribute.value.span());
-                    let mut call_scope = parent_scope.clone();
-                    let key = scope.module_keys.get(parent.len()).cloned().flatten();
-                    let for_each = call.body.get_attribute("for_each").map(|a| &a.value);
-                    self.bind_instance(&file, for_each, key, &mut call_scope)?;
-                    return self.eval(&attribute.value, &call_scope);
-                }
+            if let Some((file, call)) = self.module_call(&parent_scope, &last.name)?
+                && let Some(attribute) = call.body.get_attribute(name)
+            {
+                self.dep(&file, attribute.value.span());
+                let mut call_scope = parent_scope.clone();
+                let key = scope.module_keys.get(parent.len()).cloned().flatten();
+                let for_each = call.body.get_attribute("for_each").map(|a| &a.value);
+                self.bind_instance(&file, for_each, key, &mut call_scope)?;
+                return self.eval(&attribute.value, &call_scope);
             }
         } else if let Some(values) = self.plan_variables {
             if let Some(value) = values.get(name) {

@@ -33,6 +33,7 @@ pub struct SourceTree {
 }
 
 /// A resource block found in the sources.
+#[derive(Clone)]
 pub struct ResourceBlock {
     pub file: Rc<SourceFile>,
     /// Index of the block among the file body's structures.
@@ -76,7 +77,13 @@ impl SourceTree {
         SourceTree {
             root: self.root.clone(),
             variables: self.variables.clone(),
-            files: HashMap::new(),
+            // Files parsed already are shared, except those the overlay replaces.
+            files: self
+                .files
+                .iter()
+                .filter(|(_, f)| f.as_ref().is_ok_and(|f| !texts.contains_key(&f.path)))
+                .map(|(k, f)| (k.clone(), f.clone()))
+                .collect(),
             dirs: self.dirs.clone(),
             overlay: texts,
         }
