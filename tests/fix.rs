@@ -1086,3 +1086,8 @@ fn the_tfvars_file_that_wins_among_auto_tfvars_is_patched() {
     let run = case("auto_tfvars_order");
     assert_eq!(patched_files(&run.stdout), ["b.auto.tfvars.json"]);
 }
+
+#[test]
+fn a_variable_also_read_by_a_resource_portgate_does_not_derive_is_not_patched() {
+    case("variable_read_by_other_resource");
+}

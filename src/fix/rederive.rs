@@ -434,19 +434,20 @@ fn add_rule(
     let mut rule = Reach::default();
     rule.add_rule(&protocol, from, to);
     let mut sources: Vec<String> = Vec::new();
-    let texts = |v: Option<Val>, what: &str| -> Result<Vec<Val>, String> {
+    let texts = |v: Option<Val>| -> Vec<Val> {
         match v {
-            None | Some(Val::Null) => Ok(Vec::new()),
-            Some(Val::List(items)) => Ok(items),
-            Some(Val::Opaque(t)) if what != "cidr" => Ok(vec![Val::Opaque(t)]),
-            Some(Val::Opaque(t)) => Err(format!("`{t}` cannot be evaluated from the sources")),
-            Some(other) => Ok(vec![other]),
+            None | Some(Val::Null) => Vec::new(),
+            Some(Val::List(items)) => items,
+            Some(other) => vec![other],
         }
     };
     for key in shape.cidrs {
-        for v in texts(get(key), "cidr")? {
+        for v in texts(get(key)) {
             match v {
                 Val::Str(s) => sources.push(key_of_cidr(&s)),
+                // A value only known after apply (`aws_vpc.main.cidr_block`): not the plan's to
+                // compare, but it must come out of the patch as it went in.
+                Val::Opaque(text) => sources.push(format!("ref:{text}")),
                 other => {
                     return Err(format!(
                         "an entry of {key} cannot be evaluated from the sources ({other:?})"
@@ -457,7 +458,7 @@ fn add_rule(
     }
     for (keys, prefix) in [(shape.groups, "sg"), (shape.lists, "pl")] {
         for key in keys {
-            for v in texts(get(key), "source")? {
+            for v in texts(get(key)) {
                 let text = match v {
                     Val::Str(s) | Val::Opaque(s) => s,
                     other => format!("{other:?}"),
@@ -489,9 +490,9 @@ fn planned_reach(rules: &RuleSet, resource: usize) -> Option<InstanceReach> {
                 CidrValue::Literal(text) => {
                     reach.entry(key_of_cidr(text)).or_default().union(&one);
                 }
-                // Entries of prefix lists are not written in the rule.
-                CidrValue::PrefixList { .. } => {}
-                CidrValue::Resolved { .. } | CidrValue::Unknown => return None,
+                // Entries of prefix lists are not written in the rule; values known only
+                // after apply are compared before and after the patch, not with the plan.
+                CidrValue::PrefixList { .. } | CidrValue::Resolved { .. } | CidrValue::Unknown => {}
             }
         }
     }
@@ -558,7 +559,7 @@ pub(super) fn disproved(
             m.entry(rules.rules[i].resource).or_default().push(i);
             m
         });
-    let mut fed_any: BTreeSet<usize> = BTreeSet::new();
+    let mut fed_own: BTreeSet<usize> = BTreeSet::new();
     for (index, slot) in baseline.instances.iter().enumerate() {
         let Some((before, deps)) = slot else {
             continue;
@@ -571,7 +572,12 @@ pub(super) fn disproved(
         if feeding.is_empty() {
             continue;
         }
-        fed_any.extend(feeding.iter().copied());
+        fed_own.extend(
+            feeding
+                .iter()
+                .copied()
+                .filter(|&i| rules.rules[i].resource == index),
+        );
         let resource = &rules.resources[index];
         let fail = |out: &mut BTreeMap<usize, String>, why: String| {
             for &i in &feeding {
@@ -685,7 +691,7 @@ pub(super) fn disproved(
     }
     // Every candidate must feed at least the instance it fixes.
     for (&i, candidate) in candidates {
-        if !candidate.edits.is_empty() && !fed_any.contains(&i) && !out.contains_key(&i) {
+        if !candidate.edits.is_empty() && !fed_own.contains(&i) && !out.contains_key(&i) {
             out.insert(
                 i,
                 format!(
@@ -914,6 +920,20 @@ fn other_users(
                         }
                     }
                 }
+                // A module argument: what reads the variable inside the module.
+                "module" => {
+                    if let Some(child) = local_module_dir(&dir, b) {
+                        for a in b.body.attributes() {
+                            if a.span().is_some_and(|s| overlaps(&s, &e.range)) {
+                                names.push((
+                                    child.clone(),
+                                    "var".into(),
+                                    a.key.as_str().to_string(),
+                                ));
+                            }
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -957,13 +977,8 @@ fn other_users(
                     "module" => {
                         // The module's own users of the argument.
                         let label = b.labels.first().map(label).unwrap_or_default().to_string();
-                        let source = b.body.get_attribute("source").and_then(|a| match &a.value {
-                            Expression::String(s) => Some(s.value().clone()),
-                            _ => None,
-                        });
-                        match source.filter(|s| s.starts_with("./") || s.starts_with("../")) {
-                            Some(source) => {
-                                let child = crate::sources::tree::normalize(&dir.join(source));
+                        match local_module_dir(&dir, b) {
+                            Some(child) => {
                                 for a in b.body.attributes() {
                                     if reads_expr(&a.value, &root, &name) {
                                         names.push((
@@ -1006,6 +1021,16 @@ impl Visit for Finder<'_> {
         }
         visit_traversal(self, node);
     }
+}
+
+/// The directory of a `module` block's local `source`.
+fn local_module_dir(dir: &Path, block: &hcl_edit::structure::Block) -> Option<PathBuf> {
+    let source = match &block.body.get_attribute("source")?.value {
+        Expression::String(s) => s.value().clone(),
+        _ => return None,
+    };
+    (source.starts_with("./") || source.starts_with("../"))
+        .then(|| crate::sources::tree::normalize(&dir.join(source)))
 }
 
 /// Whether a body reads `ROOT.NAME`.
