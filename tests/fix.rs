@@ -10,6 +10,8 @@
 //! Every case has one test here that calls `case("CASE")`; the patch is also applied with
 //! `git apply` to a copy of the case, and the patched files must still parse as HCL.
 
+#[path = "common/tree.rs"]
+mod tree;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -83,18 +85,27 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("portgate prints UTF-8")
 }
 
-/// Copies a directory tree.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
+/// The symbolic links of a tree, by path relative to its root, with their targets.
+fn links(root: &Path) -> BTreeMap<String, PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if entry.file_type().unwrap().is_symlink() {
+                out.insert(rel, std::fs::read_link(&path).unwrap());
+            } else if path.is_dir() {
+                walk(root, &path, out);
+            }
         }
     }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
 }
 
 /// Every file of a tree by path relative to its root, with its content.
@@ -143,7 +154,7 @@ struct Copy {
 fn copy_case(dir: &Path) -> Copy {
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("src");
-    copy_tree(dir, &copy);
+    tree::copy_tree(dir, &copy);
     Copy {
         patch_file: tmp.path().join("fix.patch"),
         dir: copy,
@@ -403,7 +414,7 @@ fn a_patch_of_a_source_subdirectory_applies_from_the_working_directory() {
     // A repository whose Terraform lives in infra/: portgate runs at the top, like CI does.
     let copy = copy_case(&fix_dir().join("inline_second_of_three"));
     let root = copy.dir.parent().unwrap().join("repo");
-    copy_tree(&copy.dir, &root.join("infra"));
+    tree::copy_tree(&copy.dir, &root.join("infra"));
     let out = Command::cargo_bin("portgate")
         .unwrap()
         .current_dir(&root)
@@ -538,73 +549,15 @@ fn a_file_whose_value_is_not_the_plans_is_not_patched() {
 #[cfg(unix)]
 #[test]
 fn a_symlinked_file_is_patched_where_it_really_is_and_stays_a_link() {
-    let case_dir = fix_dir().join("inline_second_of_three");
-    let make = || {
-        let copy = copy_case(&case_dir);
-        std::fs::create_dir(copy.dir.join("real")).unwrap();
-        std::fs::rename(copy.dir.join("main.tf"), copy.dir.join("real/main.tf")).unwrap();
-        std::os::unix::fs::symlink("real/main.tf", copy.dir.join("main.tf")).unwrap();
-        copy
-    };
-    let copy = make();
-    let args = |extra: &str| -> Vec<String> {
-        vec!["--trusted-cidr".into(), "10.0.0.0/8".into(), extra.into()]
-    };
-    let out = portgate_check(&copy.dir, &args("--format=diff"));
-    let patch = text(&out.stdout);
-    assert!(
-        patch.starts_with("--- a/real/main.tf\n+++ b/real/main.tf\n"),
-        "{patch}"
-    );
-    git_apply(&copy, &patch);
-
-    let written = make();
-    let out = portgate_check(&written.dir, &args("--write"));
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let link = std::fs::symlink_metadata(written.dir.join("main.tf")).unwrap();
-    assert!(link.file_type().is_symlink(), "the link stays a link");
-    assert_eq!(
-        read(&written.dir.join("real/main.tf")),
-        read(&copy.dir.join("real/main.tf"))
-    );
+    let run = case("symlinked_file");
+    assert_eq!(patched_files(&run.stdout), ["real/main.tf"]);
 }
 
 #[cfg(unix)]
 #[test]
 fn a_symlinked_module_directory_is_patched_where_it_really_is() {
-    // modules/sg is a link to shared/sg: the diff names the real file, `git apply` accepts it,
-    // and `--write` changes the real file and leaves the link a link.
-    let case_dir = fix_dir().join("module_for_each");
-    let make = || {
-        let copy = copy_case(&case_dir);
-        std::fs::create_dir(copy.dir.join("shared")).unwrap();
-        std::fs::rename(copy.dir.join("modules/sg"), copy.dir.join("shared/sg")).unwrap();
-        std::os::unix::fs::symlink("../shared/sg", copy.dir.join("modules/sg")).unwrap();
-        copy
-    };
-    let copy = make();
-    let args = |extra: &str| -> Vec<String> {
-        vec!["--trusted-cidr".into(), "10.0.0.0/8".into(), extra.into()]
-    };
-    let out = portgate_check(&copy.dir, &args("--format=diff"));
-    let patch = text(&out.stdout);
-    let expected = read(&case_dir.join("expected.patch")).replace("modules/sg/", "shared/sg/");
-    assert_eq!(patch, expected, "{}", text(&out.stderr));
-    git_apply(&copy, &patch);
-    assert_eq!(
-        world_literal_count(&read(&copy.dir.join("shared/sg/main.tf"))),
-        0
-    );
-
-    let written = make();
-    let out = portgate_check(&written.dir, &args("--write"));
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let link = std::fs::symlink_metadata(written.dir.join("modules/sg")).unwrap();
-    assert!(link.file_type().is_symlink(), "the link stays a link");
-    assert_eq!(
-        read(&written.dir.join("shared/sg/main.tf")),
-        read(&copy.dir.join("shared/sg/main.tf"))
-    );
+    let run = case("symlinked_module");
+    assert_eq!(patched_files(&run.stdout), ["shared/sg/main.tf"]);
 }
 
 #[cfg(unix)]
@@ -663,22 +616,9 @@ fn ports_written_as_variables_match_the_block_by_their_planned_values() {
 
 #[test]
 fn files_terraform_ignores_are_never_patched() {
-    let copy = copy_case(&fix_dir().join("inline_second_of_three"));
-    // An editor backup and a hidden copy of the same resource, both sorting before main.tf.
-    let main_tf = read(&copy.dir.join("main.tf"));
-    std::fs::write(copy.dir.join(".backup.tf"), &main_tf).unwrap();
-    std::fs::write(copy.dir.join("#main.tf#"), &main_tf).unwrap();
-    std::fs::write(copy.dir.join("a.tf~"), &main_tf).unwrap();
-    let out = portgate_check(
-        &copy.dir,
-        &[
-            "--trusted-cidr".into(),
-            "10.0.0.0/8".into(),
-            "--format=diff".into(),
-        ],
-    );
+    let run = case("ignored_files");
     assert_eq!(
-        text(&out.stdout),
+        run.stdout,
         read(&fix_dir().join("inline_second_of_three/expected.patch"))
     );
 }
@@ -853,6 +793,12 @@ fn write_case(name: &str, written: &[&str]) {
         tree_contents(&by_portgate.dir),
         tree_contents(&dir),
         "{name}: --write changed nothing"
+    );
+    // A file or module directory behind a link is written where it really is: links stay.
+    assert_eq!(
+        links(&by_portgate.dir),
+        links(&dir),
+        "{name}: --write replaced a symbolic link"
     );
 }
 

@@ -7,6 +7,8 @@
 //! then compared with `--format json` of the same run, the fixes with the hand-written
 //! `expected.patch` of the `testdata/fix` cases.
 
+#[path = "common/tree.rs"]
+mod tree;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -584,25 +586,11 @@ fn apply(original: &str, mut edits: Vec<(usize, usize, String)>) -> String {
     out
 }
 
-/// Copies a directory tree.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A copy of `dir` with `patch` applied by `git apply`.
 fn git_applied(dir: &Path, patch: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("src");
-    copy_tree(dir, &copy);
+    tree::copy_tree(dir, &copy);
     let patch_file = tmp.path().join("fix.patch");
     std::fs::write(&patch_file, patch).unwrap();
     let out = std::process::Command::new("git")

@@ -4,6 +4,8 @@
 //!
 //! Read in place, never copied; where `../shared` is absent the tests print a notice and pass.
 
+#[path = "common/tree.rs"]
+mod tree;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -206,20 +208,6 @@ fn sources_settle_unknowns_but_never_remove_an_exposure() {
     );
 }
 
-/// Copies a directory tree (files only).
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn source_patches_of_real_plans_apply_parse_and_remove_the_world() {
     let Some(shared) = shared() else { return };
@@ -248,7 +236,7 @@ fn source_patches_of_real_plans_apply_parse_and_remove_the_world() {
         }
         let tmp = tempfile::tempdir().unwrap();
         let copy = tmp.path().join("src");
-        copy_tree(&dir, &copy);
+        tree::copy_tree(&dir, &copy);
         let patch_file = tmp.path().join("fix.patch");
         std::fs::write(&patch_file, fixes.combined_patch()).unwrap();
         let out = std::process::Command::new("git")
