@@ -1053,3 +1053,40 @@ fn reads_expr(expr: &Expression, root: &str, name: &str) -> bool {
     finder.visit_expr(expr);
     finder.found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reach(rules: &[(&str, i64, i64)]) -> Reach {
+        let mut r = Reach::default();
+        for &(p, from, to) in rules {
+            r.add_rule(p, Some(from), Some(to));
+        }
+        r
+    }
+
+    #[test]
+    fn reaches_split_and_compare_by_port() {
+        let guarded = reach(&[("tcp", 137, 139), ("tcp", 445, 445), ("udp", 137, 138)]);
+        let wide = reach(&[("tcp", 0, 65535)]);
+        assert_eq!(
+            wide.guarded_part(&guarded),
+            reach(&[("tcp", 137, 139), ("tcp", 445, 445)])
+        );
+        let rest = wide.minus(&guarded).unwrap();
+        assert_eq!(
+            rest,
+            reach(&[("tcp", 0, 136), ("tcp", 140, 444), ("tcp", 446, 65535)])
+        );
+        assert!(rest.within(&wide) && !wide.within(&rest));
+        // Every protocol minus some ports cannot be written: the caller decides.
+        let all = reach(&[("-1", 0, 0)]);
+        assert!(all.minus(&guarded).is_none());
+        assert_eq!(all.minus(&all), Some(Reach::default()));
+        assert!(wide.within(&all) && !all.within(&wide));
+        // Other protocols are kept as written.
+        let icmp = reach(&[("icmp", 8, 0)]);
+        assert!(!icmp.is_empty() && icmp.guarded_part(&guarded).is_empty());
+    }
+}

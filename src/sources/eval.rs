@@ -807,3 +807,142 @@ impl MergedResource {
         Ok(merged)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source tree from `(path, text)` pairs.
+    fn tree(files: &[(&str, &str)]) -> (tempfile::TempDir, SourceTree) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let tree = SourceTree::new(dir.path());
+        (dir, tree)
+    }
+
+    fn expr(text: &str) -> Expression {
+        hcl_edit::parser::parse_expr(text).unwrap()
+    }
+
+    fn call(name: &str, source: &str) -> ModuleCallSource {
+        ModuleCallSource {
+            name: name.to_string(),
+            source: Some(source.to_string()),
+        }
+    }
+
+    #[test]
+    fn variables_follow_terraforms_precedence() {
+        let (_dir, mut tree) = tree(&[
+            (
+                "variables.tf",
+                "variable \"a\" {\n  default = [\"0.0.0.0/0\"]\n}\nvariable \"b\" {\n  default = 1\n}\n",
+            ),
+            ("terraform.tfvars", "a = [\"10.1.0.0/16\"]\n"),
+            ("x.auto.tfvars", "a = [\"10.2.0.0/16\"]\n"),
+            ("y.auto.tfvars.json", "{\"a\": [\"10.3.0.0/16\"]}"),
+        ]);
+        let mut eval = Eval::new(&mut tree, None);
+        let scope = Scope::default();
+        assert_eq!(
+            eval.eval(&expr("var.a"), &scope).unwrap(),
+            Val::List(vec![Val::Str("10.3.0.0/16".into())])
+        );
+        assert_eq!(
+            eval.eval(&expr("var.b + 1"), &scope).unwrap(),
+            Val::Number(2.0)
+        );
+        // What was read: the winning JSON file and the default of b.
+        let read: Vec<String> = eval
+            .deps
+            .iter()
+            .map(|d| d.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(read, ["y.auto.tfvars.json", "variables.tf"]);
+    }
+
+    #[test]
+    fn module_arguments_locals_and_instance_keys_are_evaluated() {
+        let (_dir, mut tree) = tree(&[
+            (
+                "main.tf",
+                "module \"sg\" {\n  source   = \"./modules/sg\"\n  for_each = { smb = 445, web = 443 }\n  port     = each.value\n  clients  = local.open\n}\nlocals {\n  open = concat([\"0.0.0.0/0\"], [\"10.0.0.0/8\"])\n}\n",
+            ),
+            (
+                "modules/sg/main.tf",
+                "variable \"port\" {}\nvariable \"clients\" {}\n",
+            ),
+        ]);
+        let mut eval = Eval::new(&mut tree, None);
+        let scope = Scope {
+            calls: vec![call("sg", "./modules/sg")],
+            module_keys: vec![Some(Val::Str("smb".into()))],
+            ..Scope::default()
+        };
+        assert_eq!(
+            eval.eval(&expr("var.port"), &scope).unwrap(),
+            Val::Number(445.0)
+        );
+        assert_eq!(
+            eval.eval(&expr("var.clients[0]"), &scope).unwrap(),
+            Val::Str("0.0.0.0/0".into())
+        );
+        // A resource attribute is not in the sources: its text stands for it.
+        assert_eq!(
+            eval.eval(&expr("aws_vpc.main.cidr_block"), &scope).unwrap(),
+            Val::Opaque("aws_vpc.main.cidr_block".into())
+        );
+        // What cannot be evaluated is an error, never a guess.
+        assert!(
+            eval.eval(&expr("cidrsubnet(var.port, 8, 1)"), &scope)
+                .is_err()
+        );
+        assert!(
+            eval.eval(&expr("[for c in var.clients : c]"), &scope)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn dynamic_blocks_give_one_body_per_element() {
+        let (_dir, mut tree) = tree(&[(
+            "main.tf",
+            "resource \"aws_security_group\" \"g\" {\n  dynamic \"ingress\" {\n    for_each = [139, 445]\n    iterator = rule\n    content {\n      from_port = rule.value\n    }\n  }\n}\n",
+        )]);
+        let file = tree.file(&tree.root.join("main.tf")).unwrap();
+        let Some(Structure::Block(resource)) = file.body.get(0) else {
+            panic!("a block")
+        };
+        let dynamic = resource.body.blocks().next().unwrap().clone();
+        let mut eval = Eval::new(&mut tree, None);
+        let bodies = eval.dynamic_instances(&dynamic, &Scope::default()).unwrap();
+        let ports: Vec<Val> = bodies
+            .iter()
+            .map(|(body, scope)| {
+                eval.eval(&body.get_attribute("from_port").unwrap().value, scope)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(ports, [Val::Number(139.0), Val::Number(445.0)]);
+    }
+
+    #[test]
+    fn instance_keys_are_read_from_addresses() {
+        assert_eq!(
+            instance_keys("module.a[\"x.y\"].module.b.aws_security_group.c[2]"),
+            Some((
+                vec![Some(Val::Str("x.y".into())), None],
+                Some(Val::Number(2.0))
+            ))
+        );
+        assert_eq!(
+            instance_keys("aws_security_group_rule.r[\"smb\"]"),
+            Some((vec![], Some(Val::Str("smb".into()))))
+        );
+        assert_eq!(instance_keys("aws_security_group.g"), Some((vec![], None)));
+    }
+}
