@@ -255,6 +255,17 @@ fn case(name: &str) -> CaseRun {
             spec.world_gone_from.is_empty() && spec.world_left.is_empty(),
             "{name}: world_gone_from / world_left need a patch"
         );
+        // With no patch to offer, `--write` changes nothing either.
+        let copy = copy_case(&dir);
+        let mut args = vec!["--write".to_string()];
+        args.extend(spec.args.iter().cloned());
+        let out = portgate_check(&copy.dir, &args);
+        assert_eq!(out.status.code(), Some(1), "{name}: --write");
+        assert_eq!(
+            tree_contents(&copy.dir),
+            tree_contents(&dir),
+            "{name}: --write changed files although there is no patch"
+        );
         return CaseRun { dir, spec, stdout };
     }
 

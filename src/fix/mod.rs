@@ -362,6 +362,7 @@ pub fn suggest(
     // they fall back to suggestions saying why.
     let mut disproved: BTreeMap<usize, String> = BTreeMap::new();
     let mut baseline: Option<rederive::Baseline> = None;
+    let mut proof_notes: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     loop {
         // An edit shared with a fix that goes (count instances of one block) goes with it.
         loop {
@@ -419,11 +420,17 @@ pub fn suggest(
             break;
         }
         let baseline = baseline.get_or_insert_with(|| rederive::Baseline::new(tree, rules));
-        let failed = rederive::disproved(tree, baseline, rules, policies, &live);
-        if failed.is_empty() {
+        let verdict = rederive::verdict(tree, baseline, rules, policies, &live);
+        if verdict.disproved.is_empty() {
+            proof_notes = verdict.notes;
             break;
         }
-        disproved.extend(failed);
+        disproved.extend(verdict.disproved);
+    }
+    for (index, notes) in proof_notes {
+        if let Some(fix) = set.by_rule.get_mut(&index) {
+            fix.notes.extend(notes);
+        }
     }
     for index in withdrawn.keys().chain(disproved.keys()) {
         for (path, edit) in own_edits.get(index).into_iter().flatten() {

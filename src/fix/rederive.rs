@@ -522,17 +522,27 @@ fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
     a.start < b.end && b.start < a.end
 }
 
-/// The checks of one round: every candidate whose patch cannot be proved, with why.
-pub(super) fn disproved(
+/// What one round of checks found.
+#[derive(Default)]
+pub(super) struct Verdict {
+    /// Every candidate whose patch cannot be proved, with why.
+    pub disproved: BTreeMap<usize, String>,
+    /// What the others' notes must add: outputs whose value changes with the edit.
+    pub notes: BTreeMap<usize, Vec<String>>,
+}
+
+/// The checks of one round.
+pub(super) fn verdict(
     tree: &mut SourceTree,
     baseline: &Baseline,
     rules: &RuleSet,
     policies: &PolicySet,
     candidates: &BTreeMap<usize, Candidate<'_>>,
-) -> BTreeMap<usize, String> {
+) -> Verdict {
     let mut out: BTreeMap<usize, String> = BTreeMap::new();
+    let mut notes: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     if candidates.is_empty() {
-        return out;
+        return Verdict::default();
     }
     // The patched tree: every candidate's edits at once.
     let mut by_path: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
@@ -706,16 +716,28 @@ pub(super) fn disproved(
         if out.contains_key(&i) {
             continue;
         }
-        if let Some(user) = other_users(tree, baseline, rules, &candidate.edits) {
+        let mut outputs = Vec::new();
+        if let Some(user) = other_users(tree, baseline, &candidate.edits, &mut outputs) {
             out.insert(
                 i,
                 format!(
                     "the edited value is also read by {user}, which portgate cannot check: an edit there could change more than the finding; change the rule's own source instead"
                 ),
             );
+        } else if !outputs.is_empty() {
+            notes.insert(
+                i,
+                vec![format!(
+                    "the edited value is also read by {}, whose value changes with it",
+                    outputs.join(", ")
+                )],
+            );
         }
     }
-    out
+    Verdict {
+        disproved: out,
+        notes,
+    }
 }
 
 /// The checks of an instance holding fixed rules; `Some(why)` when one fails.
@@ -871,8 +893,8 @@ fn split_copies(
 fn other_users(
     tree: &mut SourceTree,
     baseline: &Baseline,
-    rules: &RuleSet,
     edits: &[(PathBuf, Edit)],
+    outputs: &mut Vec<String>,
 ) -> Option<String> {
     // The definitions an edit lands in: variable defaults, tfvars entries, locals.
     let mut names: Vec<(PathBuf, String, String)> = Vec::new(); // (module dir, root, name)
@@ -945,7 +967,6 @@ fn other_users(
         .flatten()
         .flat_map(|(_, deps)| deps.iter().map(|d| (d.path.clone(), d.range.start)))
         .collect();
-    let _ = rules;
     let mut seen = BTreeSet::new();
     while let Some((dir, root, name)) = names.pop() {
         if !seen.insert((dir.clone(), root.clone(), name.clone())) {
@@ -990,6 +1011,16 @@ fn other_users(
                                 }
                             }
                             None => return Some(format!("module.{label} ({at})")),
+                        }
+                    }
+                    // An output only reports the value: its change is said, not refused.
+                    "output" => {
+                        let user = format!(
+                            "output {} ({at})",
+                            b.labels.first().map(label).unwrap_or_default()
+                        );
+                        if !outputs.contains(&user) {
+                            outputs.push(user);
                         }
                     }
                     kind => {

@@ -14,3 +14,8 @@ resource "aws_security_group" "files" {
     cidr_blocks = var.smb_clients
   }
 }
+
+output "smb_clients" {
+  description = "Who may reach the file share"
+  value       = var.smb_clients
+}
