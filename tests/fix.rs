@@ -1048,3 +1048,47 @@ fn the_tfvars_file_that_wins_among_auto_tfvars_is_patched() {
 fn a_variable_also_read_by_a_resource_portgate_does_not_derive_is_not_patched() {
     case("variable_read_by_other_resource");
 }
+
+/// `portgate check CASE/plan.json --source CASE --format diff --trusted-cidr 10.0.0.0/8` with
+/// one more environment variable.
+fn check_with_env(case_name: &str, key: &str, value: &str) -> Output {
+    let dir = fix_dir().join(case_name);
+    Command::cargo_bin("portgate")
+        .unwrap()
+        .env(key, value)
+        .arg("check")
+        .arg(dir.join("plan.json"))
+        .arg("--source")
+        .arg(&dir)
+        .args(["--trusted-cidr", "10.0.0.0/8", "--format", "diff"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_tf_var_environment_value_beats_the_default_and_is_not_patched() {
+    // Terraform reads TF_VAR_smb_clients over the variable's default: the default is not what
+    // the plan used, so patching it would change nothing.
+    let out = check_with_env("variable_default", "TF_VAR_smb_clients", "[\"0.0.0.0/0\"]");
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains(
+            "var.smb_clients is set by the TF_VAR_smb_clients environment variable; change it there"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn terraform_tfvars_beats_a_tf_var_environment_value() {
+    // terraform.tfvars comes after TF_VAR_ in Terraform's precedence: it is still the file to
+    // patch.
+    let out = check_with_env("tfvars_value", "TF_VAR_smb_clients", "[\"10.9.0.0/16\"]");
+    assert_eq!(
+        text(&out.stdout),
+        read(&fix_dir().join("tfvars_value/expected.patch")),
+        "{}",
+        text(&out.stderr)
+    );
+}
