@@ -598,8 +598,9 @@ impl<R: Read> Scanner<R> {
         }
     }
 
-    /// The hot loop: runs over tokens that lie wholly in the window with no whitespace and no
-    /// error, keeping the cursor in a local. Returns true when the value is complete; false to
+    /// The hot loop: runs over tokens that lie wholly in the window with no error, keeping the
+    /// cursor in a local. Whitespace between tokens (pretty-printed plans, `json.dump`'s `", "`
+    /// and `": "`) is skipped here too; only a run reaching the window's end leaves the loop. Returns true when the value is complete; false to
     /// let the careful path take the next token (it then returns here).
     #[inline(never)]
     fn skip_fast(&mut self, stack: &mut Vec<bool>, state: &mut State) -> bool {
@@ -613,6 +614,13 @@ impl<R: Read> Scanner<R> {
             let Some(&b) = buf.get(pos) else {
                 break false;
             };
+            // (Not past the end of the outermost value: the caller reads on from there.)
+            if matches!(b, b' ' | b'\n' | b'\t' | b'\r')
+                && !(matches!(st, State::After) && top.is_none())
+            {
+                pos = skip_space(buf, pos);
+                continue;
+            }
             match st {
                 State::Value => match b {
                     b'"' => match string_end(buf, pos + 1) {
@@ -622,12 +630,12 @@ impl<R: Read> Scanner<R> {
                         }
                         None => break false,
                     },
-                    b'{' if depth < MAX_DEPTH => match buf.get(pos + 1) {
-                        Some(b'}') => {
-                            pos += 2;
+                    b'{' if depth < MAX_DEPTH => match skip_space_at(buf, pos + 1) {
+                        (p, Some(b'}')) => {
+                            pos = p + 1;
                             st = State::After;
                         }
-                        Some(b'"') => match key_end(buf, pos + 2) {
+                        (p, Some(b'"')) => match key_end(buf, p + 1) {
                             Some(after) => {
                                 depth += 1;
                                 stack.push(true);
@@ -638,16 +646,16 @@ impl<R: Read> Scanner<R> {
                         },
                         _ => break false,
                     },
-                    b'[' if depth < MAX_DEPTH => match buf.get(pos + 1) {
-                        Some(b']') => {
-                            pos += 2;
+                    b'[' if depth < MAX_DEPTH => match skip_space_at(buf, pos + 1) {
+                        (p, Some(b']')) => {
+                            pos = p + 1;
                             st = State::After;
                         }
-                        Some(&c) if c > b' ' => {
+                        (p, Some(_)) => {
                             depth += 1;
                             stack.push(false);
                             top = Some(false);
-                            pos += 1;
+                            pos = p;
                         }
                         _ => break false,
                     },
@@ -672,8 +680,8 @@ impl<R: Read> Scanner<R> {
                         break true;
                     };
                     match b {
-                        b',' if is_object => match buf.get(pos + 1) {
-                            Some(b'"') => match key_end(buf, pos + 2) {
+                        b',' if is_object => match skip_space_at(buf, pos + 1) {
+                            (p, Some(b'"')) => match key_end(buf, p + 1) {
                                 Some(after) => {
                                     pos = after;
                                     st = State::Value;
@@ -682,9 +690,9 @@ impl<R: Read> Scanner<R> {
                             },
                             _ => break false,
                         },
-                        b',' => match buf.get(pos + 1) {
-                            Some(&c) if c > b' ' && c != b']' => {
-                                pos += 1;
+                        b',' => match skip_space_at(buf, pos + 1) {
+                            (p, Some(&c)) if c != b']' => {
+                                pos = p;
                                 st = State::Value;
                             }
                             _ => break false,
@@ -1079,8 +1087,24 @@ fn plain_short_string_end(bytes: &[u8]) -> Option<usize> {
 /// For a key whose contents start at `start`: the index just past the colon that follows it.
 #[inline(always)]
 fn key_end(buf: &[u8], start: usize) -> Option<usize> {
-    let end = string_end(buf, start)?;
+    let end = skip_space(buf, string_end(buf, start)?);
     (buf.get(end) == Some(&b':')).then_some(end + 1)
+}
+
+/// The first index at or after `pos` that is not JSON whitespace.
+#[inline(always)]
+fn skip_space(buf: &[u8], mut pos: usize) -> usize {
+    while matches!(buf.get(pos), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+        pos += 1;
+    }
+    pos
+}
+
+/// [`skip_space`], with the byte found there (`None` at the window's end).
+#[inline(always)]
+fn skip_space_at(buf: &[u8], pos: usize) -> (usize, Option<&u8>) {
+    let pos = skip_space(buf, pos);
+    (pos, buf.get(pos))
 }
 
 /// Index of the first `"`, `\` or control character (< 0x20) in `bytes`. String contents are
