@@ -1057,23 +1057,32 @@ fn string_end_escaped(buf: &[u8], start: usize) -> Option<(usize, bool)> {
     }
 }
 
+/// The SWAR masks of 8 bytes of string contents: the high bit of each byte equal to `"`
+/// (`quotes`), and of each `\\` or control byte below 0x20 (`others`), by the classic "has
+/// zero/less byte" trick (xor leaves zero on a match). Bytes above the lowest flagged one may be
+/// flagged wrongly (a borrow); the lowest flag of each mask is exact, and only it is used.
+#[inline(always)]
+fn special_masks(chunk: &[u8]) -> (u64, u64) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let quotes = quote.wrapping_sub(ONES) & !quote & HIGHS;
+    let others = ((backslash.wrapping_sub(ONES) & !backslash)
+        | (word.wrapping_sub(ONES * 0x20) & !word))
+        & HIGHS;
+    (quotes, others)
+}
+
 /// The common case, decided without reading the found byte back: the index of the closing
 /// quote of a string of at most 64 bytes with no escape or control byte. None for anything else
 /// (the general path decides those).
 #[inline(always)]
 fn plain_short_string_end(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut i = 0;
     while i < 64 {
-        let chunk = bytes.get(i..i + 8)?;
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let quote = word ^ (ONES * u64::from(b'"'));
-        let backslash = word ^ (ONES * u64::from(b'\\'));
-        let quotes = quote.wrapping_sub(ONES) & !quote & HIGHS;
-        let others = ((backslash.wrapping_sub(ONES) & !backslash)
-            | (word.wrapping_sub(ONES * 0x20) & !word))
-            & HIGHS;
+        let (quotes, others) = special_masks(bytes.get(i..i + 8)?);
         if quotes | others != 0 {
             // The lowest flag of each mask is exact; the quote wins only if it comes first.
             return (quotes.trailing_zeros() < others.trailing_zeros())
@@ -1112,12 +1121,8 @@ fn skip_space_at(buf: &[u8], pos: usize) -> (usize, Option<&u8>) {
 /// backslash with SIMD, then a loop the compiler vectorizes checks the bytes before it.
 #[inline(always)]
 fn find_special(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // Keys and most values are short: SWAR over the first 64 bytes finds their end. A byte is
-    // flagged when it equals `"` or `\\` (xor leaves zero) or is below 0x20, by the classic
-    // "has zero/less byte" trick. Bytes above the first flagged one may be flagged wrongly (a
-    // borrow), the first one never is, and only it is used.
+    // Keys and most values are short: SWAR over the first 64 bytes finds their end (see
+    // `special_masks`).
     const SHORT: usize = 64;
     let mut i = 0;
     while i < SHORT {
@@ -1127,13 +1132,8 @@ fn find_special(bytes: &[u8]) -> Option<usize> {
                 .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
                 .map(|p| i + p);
         };
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let quote = word ^ (ONES * u64::from(b'"'));
-        let backslash = word ^ (ONES * u64::from(b'\\'));
-        let flags = ((quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (word.wrapping_sub(ONES * 0x20) & !word))
-            & HIGHS;
+        let (quotes, others) = special_masks(chunk);
+        let flags = quotes | others;
         if flags != 0 {
             return Some(i + (flags.trailing_zeros() / 8) as usize);
         }
