@@ -546,17 +546,7 @@ impl<'k, R: Read> Walker<'k, R> {
         if self.sc.peek()? != Some(b'{') || (self.head.after_seen && self.head.cidrs.is_empty()) {
             return self.sc.skip();
         }
-        self.sc.enter()?;
-        let mut first = true;
-        while self.sc.next_key(&mut first)? {
-            self.sc.key(&mut self.key)?;
-            if self.sc.peek()? == Some(b't') {
-                self.head.unknown.extend_from_slice(&self.key);
-                self.head.unknown.push(0);
-            }
-            self.sc.skip()?;
-        }
-        Ok(())
+        unknown_keys(&mut self.sc, &mut self.key, &mut self.head.unknown)
     }
 
     // ---- configuration ------------------------------------------------------------------------
@@ -916,16 +906,7 @@ fn change_cidrs(bytes: &[u8], cidrs: &mut Vec<(String, String)>, unknown: &mut V
             match key.as_slice() {
                 b"after" => cidrs_in_object(&mut sc, cidrs)?,
                 b"after_unknown" if sc.peek()? == Some(b'{') => {
-                    sc.enter()?;
-                    let mut first = true;
-                    while sc.next_key(&mut first)? {
-                        sc.key(&mut key)?;
-                        if sc.peek()? == Some(b't') {
-                            unknown.extend_from_slice(&key);
-                            unknown.push(0);
-                        }
-                        sc.skip()?;
-                    }
+                    unknown_keys(&mut sc, &mut key, unknown)?;
                 }
                 _ => sc.skip()?,
             }
@@ -933,6 +914,27 @@ fn change_cidrs(bytes: &[u8], cidrs: &mut Vec<(String, String)>, unknown: &mut V
         Ok(())
     };
     let _ = walk();
+}
+
+/// Reads the `after_unknown` object under the cursor (an object: the caller peeked `{`) and
+/// appends each top-level key marked `true` to `out`, followed by a 0. The one walk of
+/// `after_unknown` for the stream and for a captured `change`.
+fn unknown_keys<R: std::io::Read>(
+    sc: &mut Scanner<R>,
+    key: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    sc.enter()?;
+    let mut first = true;
+    while sc.next_key(&mut first)? {
+        sc.key(key)?;
+        if sc.peek()? == Some(b't') {
+            out.extend_from_slice(key);
+            out.push(0);
+        }
+        sc.skip()?;
+    }
+    Ok(())
 }
 
 /// Reads the value under the cursor; when it is an object, notes its top-level CIDR-like
