@@ -37,7 +37,7 @@ use crate::policy::{Finding, FindingKind, PolicySet};
 use crate::rules::cidr;
 use crate::rules::protocol::Protocol;
 use crate::rules::{CheckedResource, CidrValue, IngressRule, ModuleCallSource, RuleSet};
-use crate::sources::eval::{Eval, Scope};
+use crate::sources::eval::{Eval, References, Scope};
 use edit::Edit;
 use patch::{ElementChange, World};
 use source::{SourceFile, SourceTree, line_of};
@@ -856,11 +856,7 @@ fn with_tofu_twins(
 
 /// `span` widened to whole lines, with the last line's newline.
 fn whole_lines(text: &str, span: std::ops::Range<usize>) -> std::ops::Range<usize> {
-    let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[span.end..]
-        .find('\n')
-        .map_or(text.len(), |i| span.end + i + 1);
-    start..end
+    patch::line_range(text, span.start).start..patch::line_range(text, span.end).end
 }
 
 /// The span and identity (`resource aws_security_group web`) of the top-level structure of
@@ -1020,8 +1016,8 @@ fn declared_edits(
     }
     if removed {
         // Removing a block that something refers to would break `terraform validate`.
-        let own = format!("{}.{}", resource.resource_type, resource.name);
-        let users = references_to(tree, &dir, &own, &file, block)?;
+        let own = (resource.resource_type.as_str(), resource.name.as_str());
+        let users = references_to(tree, &dir, own, &file, block)?;
         if !users.is_empty() {
             return Err(format!(
                 "no source would be left in {}, but removing it would break what refers to it ({}); remove or change those first, or give a trusted CIDR of its family",
@@ -1133,10 +1129,14 @@ fn inline_edits(
         .blocks()
         .filter(|b| b.ident.as_str() == "ingress" && b.labels.is_empty())
         .collect();
-    let declares: Vec<Option<bool>> = statics
-        .iter()
-        .map(|b| block_declares(tree, scope, &b.body, rule))
-        .collect();
+    let declares: Vec<Option<bool>> = {
+        let variables = tree.variables.clone();
+        let mut eval = Eval::new(tree, Some(&variables));
+        statics
+            .iter()
+            .map(|b| block_declares(&mut eval, scope, &b.body, rule))
+            .collect()
+    };
     let exact: Vec<&Block> = statics
         .iter()
         .zip(&declares)
@@ -1306,35 +1306,24 @@ fn instance_scope(
     file: &SourceFile,
     block: &Block,
 ) -> Option<Scope> {
-    let calls = resource.module_calls.clone()?;
-    let (module_keys, key) = crate::sources::eval::instance_keys(&resource.address)?;
-    if module_keys.len() != calls.len() {
-        return None;
-    }
-    let mut scope = Scope {
-        calls,
-        module_keys,
-        ..Scope::default()
-    };
+    let calls = resource.module_calls.as_deref()?;
     let variables = tree.variables.clone();
     let mut eval = Eval::new(tree, Some(&variables));
     let for_each = block.body.get_attribute("for_each").map(|a| &a.value);
-    eval.bind_instance(file, for_each, key, &mut scope).ok()?;
-    Some(scope)
+    eval.instance_scope(&resource.address, calls, file, for_each)
+        .ok()
 }
 
 /// Whether a static `ingress` block declares `rule`: its protocol and ports, evaluated from the
 /// sources in the instance's scope (literals, variables as the plan has them, module arguments,
 /// locals), equal the planned ones. `None` when they cannot be evaluated.
 fn block_declares(
-    tree: &mut SourceTree,
+    eval: &mut Eval<'_>,
     scope: Option<&Scope>,
     body: &Body,
     rule: &IngressRule,
 ) -> Option<bool> {
     let scope = scope?;
-    let variables = tree.variables.clone();
-    let mut eval = Eval::new(tree, Some(&variables));
     let mut value = |key: &str| eval.eval(&body.get_attribute(key)?.value, scope).ok();
     let protocol = value("protocol")?.as_text()?;
     let from = value("from_port")?.as_i64()?;
@@ -1410,42 +1399,20 @@ fn other_sources_left(rule: &IngressRule, body: &Body) -> usize {
         .count()
 }
 
-/// Where the `.tf` files of `dir` refer to the resource `address` (`TYPE.NAME`), outside its
-/// own block: outputs, other resources, `depends_on`. As `FILE:LINE`.
+/// Where the `.tf` files of `dir` refer to the resource `TYPE.NAME`, outside its own block: outputs, other resources, `depends_on`. As `FILE:LINE`.
 fn references_to(
     tree: &mut SourceTree,
     dir: &std::path::Path,
-    address: &str,
+    (resource_type, name): (&str, &str),
     own_file: &Rc<SourceFile>,
     own_block: &Block,
 ) -> Result<Vec<String>, String> {
-    use hcl_edit::visit::{Visit, visit_traversal};
-    struct Finder<'a> {
-        address: &'a str,
-        found: Vec<usize>,
-    }
-    impl Visit for Finder<'_> {
-        fn visit_traversal(&mut self, node: &hcl_edit::expr::Traversal) {
-            if let Expression::Variable(root) = &node.expr
-                && let Some(first) = node.operators.first()
-                && let hcl_edit::expr::TraversalOperator::GetAttr(name) = first.value()
-                && format!("{}.{}", root.as_str(), name.as_str()) == self.address
-            {
-                self.found.push(node.span().map_or(0, |s| s.start));
-            }
-            visit_traversal(self, node);
-        }
-    }
     let own_span = own_block.span().unwrap_or(0..0);
     let mut users = Vec::new();
     for path in tree.files_in(dir, ".tf") {
         let file = tree.file(&path)?;
-        let mut finder = Finder {
-            address,
-            found: Vec::new(),
-        };
-        finder.visit_body(&file.body);
-        for offset in finder.found {
+        let found = References::of_body(&file.body);
+        for offset in found.offsets(resource_type, name) {
             if file.path == own_file.path && own_span.contains(&offset) {
                 continue;
             }

@@ -153,7 +153,7 @@ fn quote(cidr: &str) -> String {
 }
 
 /// Byte range of the line holding `offset`, including its newline.
-fn line_range(text: &str, offset: usize) -> Range<usize> {
+pub(super) fn line_range(text: &str, offset: usize) -> Range<usize> {
     let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let end = text[offset..]
         .find('\n')

@@ -27,9 +27,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use hcl_edit::Span;
-use hcl_edit::expr::{Expression, Traversal, TraversalOperator};
+use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Body, Structure};
-use hcl_edit::visit::{Visit, visit_traversal};
 
 use super::edit::{self, Edit};
 use super::patch::World;
@@ -39,7 +38,7 @@ use crate::plan::Action;
 use crate::policy::PolicySet;
 use crate::rules::protocol::{Exposure, L4, Protocol};
 use crate::rules::{CheckedResource, CidrValue, RuleSet, cidr};
-use crate::sources::eval::{Dep, Eval, MergedResource, Scope, Val, instance_keys};
+use crate::sources::eval::{Dep, Eval, MergedResource, References, Scope, Val};
 use crate::sources::tree::label;
 
 /// What a set of sources lets in: every protocol and port, or port ranges per protocol, or
@@ -239,11 +238,6 @@ fn derive_with(
     name: &str,
 ) -> Result<Derived, String> {
     let calls = resource.module_calls.clone().unwrap_or_default();
-    let (module_keys, key) = instance_keys(&resource.address)
-        .ok_or_else(|| format!("cannot read the address {}", resource.address))?;
-    if module_keys.len() != calls.len() {
-        return Err(format!("cannot read the address {}", resource.address));
-    }
     let merged = MergedResource::read(eval.tree, &calls, &resource.resource_type, name)?;
     for (file, block) in &merged.files {
         eval.deps.push(Dep {
@@ -251,13 +245,13 @@ fn derive_with(
             range: block.span().unwrap_or(0..file.text.len()),
         });
     }
-    let mut scope = Scope {
-        calls,
-        module_keys,
-        ..Scope::default()
-    };
     let primary = merged.files[0].0.clone();
-    eval.bind_instance(&primary, merged.attributes.get("for_each"), key, &mut scope)?;
+    let scope = eval.instance_scope(
+        &resource.address,
+        &calls,
+        &primary,
+        merged.attributes.get("for_each"),
+    )?;
     let mut reach = InstanceReach::new();
     let mut group = None;
     let mut first_error: Option<String> = None;
@@ -1034,26 +1028,6 @@ fn other_users(
     None
 }
 
-/// Finds `ROOT.NAME` traversals.
-struct Finder<'a> {
-    root: &'a str,
-    name: &'a str,
-    found: bool,
-}
-
-impl Visit for Finder<'_> {
-    fn visit_traversal(&mut self, node: &Traversal) {
-        if let Expression::Variable(r) = &node.expr
-            && r.as_str() == self.root
-            && let Some(TraversalOperator::GetAttr(n)) = node.operators.first().map(|o| o.value())
-            && n.as_str() == self.name
-        {
-            self.found = true;
-        }
-        visit_traversal(self, node);
-    }
-}
-
 /// The directory of a `module` block's local `source`.
 fn local_module_dir(dir: &Path, block: &hcl_edit::structure::Block) -> Option<PathBuf> {
     let source = match &block.body.get_attribute("source")?.value {
@@ -1066,23 +1040,11 @@ fn local_module_dir(dir: &Path, block: &hcl_edit::structure::Block) -> Option<Pa
 
 /// Whether a body reads `ROOT.NAME`.
 fn reads(body: &Body, root: &str, name: &str) -> bool {
-    let mut finder = Finder {
-        root,
-        name,
-        found: false,
-    };
-    finder.visit_body(body);
-    finder.found
+    References::of_body(body).contains(root, name)
 }
 
 fn reads_expr(expr: &Expression, root: &str, name: &str) -> bool {
-    let mut finder = Finder {
-        root,
-        name,
-        found: false,
-    };
-    finder.visit_expr(expr);
-    finder.found
+    References::of_expr(expr).contains(root, name)
 }
 
 #[cfg(test)]

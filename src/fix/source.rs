@@ -87,19 +87,9 @@ impl SourceTree {
                 }
             }
         } else {
-            // The root module, in Terraform's precedence, highest first: `*.auto.tfvars` and
-            // `*.auto.tfvars.json` in reverse lexical order, `terraform.tfvars.json`,
-            // `terraform.tfvars`, the `TF_VAR_` environment, the variable's default.
-            let mut tfvars = self.files_in(&dir, ".auto.tfvars");
-            tfvars.extend(self.files_in(&dir, ".auto.tfvars.json"));
-            tfvars.sort_by_key(|p| p.file_name().map(|n| n.to_os_string()));
-            tfvars.reverse();
-            tfvars.push(dir.join("terraform.tfvars.json"));
-            tfvars.push(dir.join("terraform.tfvars"));
-            for path in tfvars {
-                if !path.is_file() {
-                    continue;
-                }
+            // The root module, in Terraform's precedence (the tfvars files the evaluator reads,
+            // highest first), then the `TF_VAR_` environment, then the variable's default.
+            for path in crate::sources::eval::tfvars_files(self, &dir) {
                 if path.to_string_lossy().ends_with(".json") {
                     // JSON syntax stays JSON: the value's span is found by position, and the
                     // patched file is parsed again as JSON before it is offered.

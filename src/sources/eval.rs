@@ -80,17 +80,17 @@ impl Val {
         }
     }
 
-    /// The elements of a `for_each` or `dynamic` collection, as `(key, value)`: a list's keys
-    /// are its indexes; a set of strings (written as a list) is keyed by its values when
-    /// `set_keys` is true.
-    fn entries(&self, set_keys: bool) -> Option<Vec<(Val, Val)>> {
+    /// The elements of a `for_each` or `dynamic` collection, as `(key, value)`: a map's keys are
+    /// its keys; a set of strings (written as a list) is keyed by its values; any other list by
+    /// its indexes.
+    fn entries(&self) -> Option<Vec<(Val, Val)>> {
         match self {
             Val::List(items) => Some(
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| match (set_keys, v) {
-                        (true, Val::Str(_)) => (v.clone(), v.clone()),
+                    .map(|(i, v)| match v {
+                        Val::Str(_) => (v.clone(), v.clone()),
                         _ => (Val::Number(i as f64), v.clone()),
                     })
                     .collect(),
@@ -405,22 +405,7 @@ impl<'a> Eval<'a> {
 
     /// Follows every `var.*` and `local.*` an expression reads, for [`Eval::deps`].
     fn follow_references(&mut self, expr: &Expression, scope: &Scope) {
-        struct Refs(Vec<(String, String)>);
-        impl Visit for Refs {
-            fn visit_traversal(&mut self, node: &Traversal) {
-                if let Expression::Variable(root) = &node.expr
-                    && let Some(TraversalOperator::GetAttr(name)) =
-                        node.operators.first().map(|o| o.value())
-                {
-                    self.0
-                        .push((root.as_str().to_string(), name.as_str().to_string()));
-                }
-                visit_traversal(self, node);
-            }
-        }
-        let mut refs = Refs(Vec::new());
-        refs.visit_expr(expr);
-        for (root, name) in refs.0 {
+        for (root, name, _) in References::of_expr(expr).0 {
             let _ = match root.as_str() {
                 "var" => self.variable(&name, scope),
                 "local" => self.local(&name, scope),
@@ -553,9 +538,31 @@ impl<'a> Eval<'a> {
         Ok(None)
     }
 
+    /// The scope of the resource instance `address`, declared by a block (in `file`, with this
+    /// `for_each`) of the module reached through `calls`: its module instance keys, and
+    /// `count.index` or `each.*`.
+    pub fn instance_scope(
+        &mut self,
+        address: &str,
+        calls: &[ModuleCallSource],
+        file: &SourceFile,
+        for_each: Option<&Expression>,
+    ) -> Result<Scope, String> {
+        let (module_keys, key) = instance_keys(address)
+            .filter(|(keys, _)| keys.len() == calls.len())
+            .ok_or_else(|| format!("cannot read the address {address}"))?;
+        let mut scope = Scope {
+            calls: calls.to_vec(),
+            module_keys,
+            ..Scope::default()
+        };
+        self.bind_instance(file, for_each, key, &mut scope)?;
+        Ok(scope)
+    }
+
     /// Sets `count.index` or `each.*` in `scope` for the instance `key` of a block (in `file`)
     /// with this `for_each`.
-    pub fn bind_instance(
+    fn bind_instance(
         &mut self,
         file: &SourceFile,
         for_each: Option<&Expression>,
@@ -574,7 +581,7 @@ impl<'a> Eval<'a> {
                 self.dep(file, for_each.span());
                 let collection = self.eval(for_each, &scope.clone())?;
                 let value = collection
-                    .entries(true)
+                    .entries()
                     .and_then(|entries| entries.into_iter().find(|(k, _)| *k == key))
                     .map(|(_, v)| v)
                     .ok_or_else(|| {
@@ -616,7 +623,7 @@ impl<'a> Eval<'a> {
             .find(|b| b.ident.as_str() == "content")
             .ok_or_else(|| format!("dynamic \"{kind}\" has no content block"))?;
         let entries = collection
-            .entries(true)
+            .entries()
             .ok_or_else(|| format!("the for_each of dynamic \"{kind}\" is not a collection"))?;
         Ok(entries
             .into_iter()
@@ -626,6 +633,53 @@ impl<'a> Eval<'a> {
                 (content.body.clone(), inner)
             })
             .collect())
+    }
+}
+
+/// Every traversal that starts `ROOT.NAME` (`var.x`, `local.y`, `aws_vpc.main`) in a body or an
+/// expression, with the byte offset where it starts.
+#[derive(Debug, Default)]
+pub struct References(pub Vec<(String, String, usize)>);
+
+impl References {
+    pub fn of_body(body: &Body) -> References {
+        let mut found = References::default();
+        found.visit_body(body);
+        found
+    }
+
+    pub fn of_expr(expr: &Expression) -> References {
+        let mut found = References::default();
+        found.visit_expr(expr);
+        found
+    }
+
+    /// The offsets of the traversals that start `ROOT.NAME`.
+    pub fn offsets<'a>(&'a self, root: &'a str, name: &'a str) -> impl Iterator<Item = usize> + 'a {
+        self.0
+            .iter()
+            .filter(move |(r, n, _)| r == root && n == name)
+            .map(|(_, _, offset)| *offset)
+    }
+
+    pub fn contains(&self, root: &str, name: &str) -> bool {
+        self.offsets(root, name).next().is_some()
+    }
+}
+
+impl Visit for References {
+    fn visit_traversal(&mut self, node: &Traversal) {
+        if let Expression::Variable(root) = &node.expr
+            && let Some(TraversalOperator::GetAttr(name)) =
+                node.operators.first().map(|o| o.value())
+        {
+            self.0.push((
+                root.as_str().to_string(),
+                name.as_str().to_string(),
+                node.span().map_or(0, |s| s.start),
+            ));
+        }
+        visit_traversal(self, node);
     }
 }
 
