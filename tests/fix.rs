@@ -69,9 +69,15 @@ fn load_spec(dir: &Path) -> CaseSpec {
 /// Runs `portgate check DIR/plan.json --source DIR ARGS` (every case: `--format diff`, then
 /// `--format json`, then `--write`, each compared with the expected patch).
 fn portgate_check(dir: &Path, args: &[String]) -> Output {
+    portgate_check_env(dir, args, &[])
+}
+
+/// [`portgate_check`] with more environment variables.
+fn portgate_check_env(dir: &Path, args: &[String], env: &[(&str, &str)]) -> Output {
     Command::cargo_bin("portgate")
         .expect("the portgate binary is built")
         .env_remove("NO_COLOR")
+        .envs(env.iter().copied())
         .arg("check")
         .arg(dir.join("plan.json"))
         .arg("--source")
@@ -1052,17 +1058,10 @@ fn a_variable_also_read_by_a_resource_portgate_does_not_derive_is_not_patched() 
 /// `portgate check CASE/plan.json --source CASE --format diff --trusted-cidr 10.0.0.0/8` with
 /// one more environment variable.
 fn check_with_env(case_name: &str, key: &str, value: &str) -> Output {
-    let dir = fix_dir().join(case_name);
-    Command::cargo_bin("portgate")
-        .unwrap()
-        .env(key, value)
-        .arg("check")
-        .arg(dir.join("plan.json"))
-        .arg("--source")
-        .arg(&dir)
-        .args(["--trusted-cidr", "10.0.0.0/8", "--format", "diff"])
-        .output()
-        .unwrap()
+    let args: Vec<String> = ["--trusted-cidr", "10.0.0.0/8", "--format", "diff"]
+        .map(String::from)
+        .to_vec();
+    portgate_check_env(&fix_dir().join(case_name), &args, &[(key, value)])
 }
 
 #[test]
