@@ -2,8 +2,15 @@
 //!
 //! ```text
 //! gen_plan --resources N [--security-groups M] [--seed S] [--format-version 1.2]
-//!          [--out FILE] [--expect FILE] [--source-dir DIR]
+//!          [--shape sparse|dense|rules] [--pretty] [--out FILE] [--expect FILE] [--source-dir DIR]
 //! ```
+//!
+//! `--shape` chooses how common security groups are (the plans a scanner meets differ mostly in
+//! that): `sparse` (the default, described below), `dense` (21% of the resources are security
+//! groups with five inline rules or so: an application workspace that owns its networking) and
+//! `rules` (every resource an ingress rule resource with a known `security_group_id`: a
+//! networking workspace). `--pretty` indents the JSON as `jq .` does, the way plans look after
+//! passing through a script.
 //!
 //! The plan has `N` resource instances in `resource_changes`, `M` of them security-group
 //! related (default `N/100`, at least 10): `aws_security_group` with inline rules,
@@ -47,6 +54,60 @@ use serde_json::{Map, Value, json};
 /// The plan format versions the generator writes, oldest first.
 pub const FORMAT_VERSIONS: [&str; 5] = ["0.1", "0.2", "1.0", "1.1", "1.2"];
 
+/// How common security groups are in the plan, and of which kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shape {
+    /// 1% security-group related resources, of every kind, among common AWS resources.
+    #[default]
+    Sparse,
+    /// 21% security groups (`aws_security_group` and the default group), most with five inline
+    /// rules.
+    Dense,
+    /// Every resource an ingress rule resource (`aws_security_group_rule`,
+    /// `aws_vpc_security_group_ingress_rule`) of a group outside the plan.
+    Rules,
+}
+
+impl Shape {
+    pub fn parse(text: &str) -> Result<Shape, String> {
+        match text {
+            "sparse" => Ok(Shape::Sparse),
+            "dense" => Ok(Shape::Dense),
+            "rules" => Ok(Shape::Rules),
+            _ => Err(format!(
+                "unsupported --shape {text:?}; one of sparse, dense, rules"
+            )),
+        }
+    }
+
+    /// Percent of the security-group related resources that are planted violations.
+    fn violation_percent(self) -> usize {
+        match self {
+            Shape::Sparse => 15,
+            Shape::Dense => 5,
+            Shape::Rules => 2,
+        }
+    }
+
+    /// The violation templates (numbers of [`violation`]) this shape draws from.
+    fn violations(self) -> &'static [usize] {
+        match self {
+            Shape::Sparse => &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+            Shape::Dense => &[0, 1, 2, 3, 4, 5, 12, 13, 15],
+            Shape::Rules => &[6, 7, 8, 9, 10, 11, 14],
+        }
+    }
+
+    /// The near-miss templates (numbers of [`near_miss`]) this shape draws from.
+    fn near_misses(self) -> &'static [usize] {
+        match self {
+            Shape::Sparse => &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
+            Shape::Dense => &[18, 0, 18, 1, 18, 6, 18, 9, 18, 11, 18, 17],
+            Shape::Rules => &[5, 8, 14, 15, 16, 19, 20],
+        }
+    }
+}
+
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -57,6 +118,9 @@ pub struct Options {
     pub seed: u64,
     /// One of [`FORMAT_VERSIONS`].
     pub format_version: String,
+    pub shape: Shape,
+    /// Indent the JSON as `jq .` does (else one compact line).
+    pub pretty: bool,
 }
 
 impl Default for Options {
@@ -66,6 +130,8 @@ impl Default for Options {
             security_groups: None,
             seed: 1,
             format_version: "1.2".to_string(),
+            shape: Shape::Sparse,
+            pretty: false,
         }
     }
 }
@@ -73,9 +139,12 @@ impl Default for Options {
 impl Options {
     /// The number of security-group related resource instances.
     pub fn security_group_count(&self) -> usize {
-        self.security_groups
-            .unwrap_or((self.resources / 100).max(10))
-            .min(self.resources)
+        let default = match self.shape {
+            Shape::Sparse => (self.resources / 100).max(10),
+            Shape::Dense => (self.resources * 21 / 100).max(10),
+            Shape::Rules => self.resources,
+        };
+        self.security_groups.unwrap_or(default).min(self.resources)
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -165,7 +234,13 @@ pub fn generate<W: Write>(opts: &Options, out: &mut W) -> io::Result<Expected> {
         inner: io::BufWriter::with_capacity(1 << 20, out),
         bytes: 0,
     };
-    layout.write_plan(&mut w)?;
+    if opts.pretty {
+        let mut pretty = Indent::new(&mut w);
+        layout.write_plan(&mut pretty)?;
+        pretty.finish()?;
+    } else {
+        layout.write_plan(&mut w)?;
+    }
     w.flush()?;
     let mut expected = layout.expected();
     expected.bytes = w.bytes;
@@ -182,7 +257,8 @@ pub fn write_sources(opts: &Options, dir: &Path) -> io::Result<SourceSummary> {
 // ---- the command line -----------------------------------------------------------------------
 
 const USAGE: &str = "usage: gen_plan --resources N [--security-groups M] [--seed S] \
-[--format-version 0.1|0.2|1.0|1.1|1.2] [--out FILE] [--expect FILE] [--source-dir DIR]";
+[--format-version 0.1|0.2|1.0|1.1|1.2] [--shape sparse|dense|rules] [--pretty] [--out FILE] \
+[--expect FILE] [--source-dir DIR]";
 
 struct Args {
     opts: Options,
@@ -208,6 +284,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
         if flag == "-h" || flag == "--help" {
             return Err(USAGE.to_string());
         }
+        if flag == "--pretty" {
+            parsed.opts.pretty = true;
+            continue;
+        }
         let mut value = || {
             inline
                 .clone()
@@ -224,6 +304,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "--security-groups" => parsed.opts.security_groups = Some(number(value()?)? as usize),
             "--seed" => parsed.opts.seed = number(value()?)?,
             "--format-version" => parsed.opts.format_version = value()?,
+            "--shape" => parsed.opts.shape = Shape::parse(&value()?)?,
             "--out" => parsed.out = Some(value()?),
             "--expect" => parsed.expect = Some(value()?),
             "--source-dir" => parsed.source_dir = Some(value()?),
@@ -352,6 +433,101 @@ impl Rng {
 }
 
 /// Counts what goes through a writer.
+/// Re-indents the compact JSON written through it as `jq .` does: two spaces per level, one
+/// member or element per line, `": "` after keys, empty containers kept as `{}` and `[]`.
+struct Indent<'w, W: Write> {
+    inner: &'w mut W,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// An opening bracket whose line break waits for the next byte (none if it closes at once).
+    open: bool,
+    out: Vec<u8>,
+}
+
+impl<'w, W: Write> Indent<'w, W> {
+    fn new(inner: &'w mut W) -> Self {
+        Indent {
+            inner,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            open: false,
+            out: Vec::with_capacity(1 << 16),
+        }
+    }
+
+    fn newline(&mut self) {
+        self.out.push(b'\n');
+        self.out.resize(self.out.len() + 2 * self.depth, b' ');
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        self.out.push(b'\n');
+        self.inner.write_all(&self.out)
+    }
+}
+
+impl<W: Write> Write for Indent<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        for &b in buf {
+            if self.open {
+                self.open = false;
+                if matches!(b, b'}' | b']') {
+                    self.depth -= 1;
+                    self.out.push(b);
+                    continue;
+                }
+                self.newline();
+            }
+            if self.in_string {
+                self.out.push(b);
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => {
+                    self.in_string = true;
+                    self.out.push(b);
+                }
+                b'{' | b'[' => {
+                    self.out.push(b);
+                    self.depth += 1;
+                    self.open = true;
+                }
+                b'}' | b']' => {
+                    self.depth -= 1;
+                    self.newline();
+                    self.out.push(b);
+                }
+                b',' => {
+                    self.out.push(b);
+                    self.newline();
+                }
+                b':' => self.out.extend_from_slice(b": "),
+                _ => self.out.push(b),
+            }
+        }
+        if self.out.len() >= 1 << 16 {
+            self.inner.write_all(&self.out)?;
+            self.out.clear();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.write_all(&self.out)?;
+        self.out.clear();
+        self.inner.flush()
+    }
+}
+
 struct Counting<W: Write> {
     inner: W,
     bytes: u64,
@@ -1680,12 +1856,38 @@ fn violation(t: usize, r: &mut Rng) -> SgShape {
     }
 }
 
-/// Templates portgate must not report: ordinary groups and near misses.
+/// Templates portgate must not report: ordinary groups and near misses. Numbers 0-17 are the
+/// sparse shape's; 18 (a group with five inline rules) and 19-20 (more rule resources) serve
+/// the other shapes.
 fn near_miss(t: usize, r: &mut Rng, format_1x: bool) -> SgShape {
     let g = SgKind::Group;
     let ingress_rule = SgKind::GroupRule { egress: false };
     let vpc = SgKind::VpcRule { egress: false };
-    match t % 18 {
+    match t {
+        18 => SgShape::new(g, "Application tier")
+            .ingress(vec![
+                rule("HTTPS", "tcp", 443, 443).v4(&[WORLD4]).v6(&[WORLD6]),
+                rule("HTTP redirect", "tcp", 80, 80).v4(&[WORLD4]),
+                rule("SSH from the office", "tcp", 22, 22).v4(&["203.0.113.0/24"]),
+                rule("app from the VPC", "tcp", 8080, 8090).v4(&["10.0.0.0/16"]),
+                rule("everything from the VPC", "-1", 0, 0).v4(&["10.0.0.0/16"]),
+            ])
+            .egress(vec![all_egress()]),
+        19 => SgShape::new(vpc, "").ingress(vec![
+            rule("PostgreSQL from the VPC", "tcp", 5432, 5432).v4(&["10.0.0.0/16"]),
+        ]),
+        20 => SgShape::new(ingress_rule, "").ingress(vec![
+            rule("HTTPS", "tcp", 443, 443).v4(&[WORLD4]).v6(&[WORLD6]),
+        ]),
+        t => near_miss_sparse(t % 18, r, format_1x),
+    }
+}
+
+fn near_miss_sparse(t: usize, r: &mut Rng, format_1x: bool) -> SgShape {
+    let g = SgKind::Group;
+    let ingress_rule = SgKind::GroupRule { egress: false };
+    let vpc = SgKind::VpcRule { egress: false };
+    match t {
         0 => SgShape::new(g, "Public web")
             .ingress(vec![
                 rule("HTTPS", "tcp", 443, 443).v4(&[WORLD4]).v6(&[WORLD6]),
@@ -2294,7 +2496,10 @@ impl Layout {
         let violations = if m == 0 {
             0
         } else {
-            (m * 15).div_ceil(100).max(6.min(m / 2)).min(m)
+            (m * opts.shape.violation_percent())
+                .div_ceil(100)
+                .max(6.min(m / 2))
+                .min(m)
         };
         let mut blocks: Vec<Block> = Vec::new();
         let mut counter = 0usize;
@@ -2311,9 +2516,17 @@ impl Layout {
             let mut t = 0usize;
             while left > 0 {
                 let mut br = r.fork(blocks.len() as u64);
+                let (violations, near_misses) = (opts.shape.violations(), opts.shape.near_misses());
                 let kind = match class {
-                    0 => Kind::Sg(Box::new(violation(v_start + t, &mut br))),
-                    1 => Kind::Sg(Box::new(near_miss(n_start + t, &mut br, format_1x))),
+                    0 => Kind::Sg(Box::new(violation(
+                        violations[(v_start + t) % violations.len()],
+                        &mut br,
+                    ))),
+                    1 => Kind::Sg(Box::new(near_miss(
+                        near_misses[(n_start + t) % near_misses.len()],
+                        &mut br,
+                        format_1x,
+                    ))),
                     _ => {
                         if r.chance(1) {
                             Kind::Other(Other::PolicyDocument)

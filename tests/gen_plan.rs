@@ -14,7 +14,7 @@ mod gen_plan;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use gen_plan::{Expected, Options};
+use gen_plan::{Expected, Options, Shape};
 use portgate::config::TrustedCidr;
 use portgate::fix::{FixKind, FixOptions};
 use portgate::policy::{Finding, PolicySet};
@@ -27,6 +27,7 @@ fn options(resources: usize, security_groups: Option<usize>, seed: u64, format: 
         security_groups,
         seed,
         format_version: format.to_string(),
+        ..Options::default()
     }
 }
 
@@ -114,6 +115,46 @@ fn portgate_reports_exactly_the_planted_violations() {
         options(1000, Some(150), 9, "0.1"),
     ] {
         assert_exact(&opts);
+    }
+}
+
+#[test]
+fn every_shape_compact_or_pretty_gives_exactly_the_planted_violations() {
+    for (shape, seed, format) in [
+        (Shape::Dense, 11, "1.2"),
+        (Shape::Dense, 12, "0.1"),
+        (Shape::Rules, 13, "1.2"),
+        (Shape::Rules, 14, "1.0"),
+    ] {
+        let compact = Options {
+            shape,
+            ..options(1500, None, seed, format)
+        };
+        assert_exact(&compact);
+        let pretty = Options {
+            pretty: true,
+            ..compact.clone()
+        };
+        assert_exact(&pretty);
+        let (compact_bytes, compact_expected) = generate(&compact);
+        let (pretty_bytes, pretty_expected) = generate(&pretty);
+        assert_eq!(compact_expected.violations, pretty_expected.violations);
+        assert!(
+            pretty_bytes.len() > compact_bytes.len() * 3 / 2,
+            "{pretty:?}"
+        );
+        assert!(pretty_bytes.windows(5).any(|w| w == b"\n    "));
+        let (a, b): (Value, Value) = (
+            serde_json::from_slice(&compact_bytes).unwrap(),
+            serde_json::from_slice(&pretty_bytes).unwrap(),
+        );
+        assert_eq!(a, b, "{pretty:?}: the same plan, indented");
+        let sg_share = compact.security_group_count() * 100 / compact.resources;
+        match shape {
+            Shape::Dense => assert_eq!(sg_share, 21),
+            Shape::Rules => assert_eq!(sg_share, 100),
+            Shape::Sparse => unreachable!(),
+        }
     }
 }
 

@@ -93,6 +93,7 @@ fn scene() -> Scene {
         security_groups: Some(300),
         seed: 7,
         format_version: "1.2".to_string(),
+        ..Options::default()
     };
     let plan = tmp.path().join("plan.json");
     gen_plan::generate(&opts, &mut std::fs::File::create(&plan).unwrap()).unwrap();
