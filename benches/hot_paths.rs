@@ -35,8 +35,12 @@ fn plan(resources: usize) -> String {
     text
 }
 
-fn keep(resource_type: &str) -> bool {
-    rules::RESOURCE_TYPES.contains(&resource_type)
+fn keep(resource_type: &str) -> portgate::plan::Keep {
+    if rules::RESOURCE_TYPES.contains(&resource_type) {
+        portgate::plan::Keep::NotATarget
+    } else {
+        portgate::plan::Keep::Skip
+    }
 }
 
 fn parse(c: &mut Criterion) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks portgate against its targets and writes docs/performance.md.
 #
-#   scripts/bench.sh [--quick] [--sizes "1000 10000 100000"] [--with-checkov] [--runs N] [--keep]
+#   scripts/bench.sh [--quick] [--sizes "1000 10000 100000"] [--shapes "sparse dense rules"]
+#                    [--shape-size N] [--with-checkov] [--runs N] [--keep]
 #
 # Steps (everything generated goes to a temporary directory, removed at the end unless --keep):
 #   1. cargo build --release --bins --examples
@@ -11,6 +12,10 @@
 #        (a) target/release/examples/validate_json PLAN        (baseline: read + parse, no check)
 #        (b) target/release/portgate check PLAN --format json  (exit 1 expected: findings)
 #      and portgate's findings must be exactly the expected (address, rule id) set.
+#   2b. for each plan shape (scripts/gen-plan --shape: sparse, dense, rules), compact and
+#      --pretty, at --shape-size resources (default 100k, --quick: 10k): the same three-way
+#      measurement, with the machine's limit beside it (validate_json --memchr: the file read in
+#      1 MiB pieces and every quote counted).
 #   3. the patch step: portgate check PLAN --source DIR --trusted-cidr 10.0.0.0/8 --format diff on
 #      a plan generated with --source-dir (hundreds of .tf files); the patch must apply cleanly.
 #   4. target/release/examples/load_serve against portgate serve: the small test plan, then a
@@ -34,6 +39,9 @@ usage() {
 
 sizes="1000 10000 100000"
 sizes_given=0
+shapes="sparse dense rules"
+shape_size=
+
 quick=0
 with_checkov=0
 runs=3
@@ -55,6 +63,18 @@ while [[ $# -gt 0 ]]; do
       shift
       ;;
     --runs=*) runs=${1#--runs=} ;;
+    --shapes)
+      [[ $# -ge 2 ]] || { usage >&2; exit 2; }
+      shapes=$2
+      shift
+      ;;
+    --shapes=*) shapes=${1#--shapes=} ;;
+    --shape-size)
+      [[ $# -ge 2 ]] || { usage >&2; exit 2; }
+      shape_size=$2
+      shift
+      ;;
+    --shape-size=*) shape_size=${1#--shape-size=} ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench: unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -63,6 +83,14 @@ done
 if [[ $quick -eq 1 && $sizes_given -eq 0 ]]; then
   sizes="1000 10000"
 fi
+if [[ -z $shape_size ]]; then
+  if [[ $quick -eq 1 ]]; then shape_size=10000; else shape_size=100000; fi
+fi
+[[ $shape_size =~ ^[1-9][0-9]*$ ]] || { echo "bench: not a size: $shape_size" >&2; exit 2; }
+read -r -a shape_list <<<"$shapes"
+for shape in "${shape_list[@]}"; do
+  [[ $shape =~ ^(sparse|dense|rules)$ ]] || { echo "bench: not a shape: $shape" >&2; exit 2; }
+done
 read -r -a size_list <<<"$sizes"
 [[ ${#size_list[@]} -gt 0 ]] || { echo "bench: --sizes is empty" >&2; exit 2; }
 for n in "${size_list[@]}"; do
@@ -230,6 +258,51 @@ for n in "${size_list[@]}"; do
 done
 
 # ---------------------------------------------------------------------------------------------
+# 2b. Plan shapes, compact and pretty: the machine's limit, serde_json, portgate.
+
+shape_results=$tmp/shapes.tsv
+: >"$shape_results"
+for shape in "${shape_list[@]}"; do
+  for layout in compact pretty; do
+    plan=$tmp/plan-$shape-$layout.json
+    expect=$tmp/expect-$shape-$layout.json
+    pretty_flag=()
+    [[ $layout == pretty ]] && pretty_flag=(--pretty)
+    note "generating a $layout $shape plan with $shape_size resources"
+    "$gen" --resources "$shape_size" --seed 3 --shape "$shape" "${pretty_flag[@]}" \
+      --out "$plan" --expect "$expect" >/dev/null ||
+      die "scripts/gen-plan --shape $shape failed"
+    want_rc=$(expected_check_exit "$expect")
+    mib=$(mib_of_file "$plan")
+    mem_t=() base_t=() base_m=() pg_t=() pg_m=()
+    for ((i = 1; i <= runs; i++)); do
+      run_timed /dev/null "$tmp/last.err" "$validate" --memchr "$plan"
+      expect_exit "validate_json --memchr ($shape)" "$t_rc" 0
+      mem_t+=("$t_us")
+      run_timed /dev/null "$tmp/last.err" "$validate" "$plan"
+      expect_exit "validate_json ($shape)" "$t_rc" 0
+      base_t+=("$t_us") base_m+=("$t_kib")
+      report=$tmp/report-$shape.json
+      run_timed "$report" "$tmp/last.err" "$portgate" check "$plan" --format json
+      expect_exit "portgate check ($layout $shape plan)" "$t_rc" "$want_rc"
+      pg_t+=("$t_us") pg_m+=("$t_kib")
+      if [[ $i -eq 1 ]]; then
+        verdict=$(check_answer "$expect" "$report") ||
+          die "portgate check on the $layout $shape plan gave a wrong answer"
+        note "$layout $shape: $verdict"
+      fi
+    done
+    mt=$(median "${mem_t[@]}")
+    bt=$(median "${base_t[@]}") bm=$(median "${base_m[@]}")
+    pt=$(median "${pg_t[@]}") pm=$(median "${pg_m[@]}")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$shape" "$layout" "$shape_size" "$mib" \
+      "$mt" "$bt" "$bm" "$pt" "$pm" >>"$shape_results"
+    note "$layout $shape ($mib MiB): memchr $(fmt_s "$mt") s, serde_json $(fmt_s "$bt") s, portgate $(fmt_s "$pt") s $(fmt_mib "$pm") MiB"
+    rm -f "$plan" "$report"
+  done
+done
+
+# ---------------------------------------------------------------------------------------------
 # 3. The patch step.
 
 patch_n=10000
@@ -338,8 +411,25 @@ table=$tmp/table.md
   done <"$results"
 } >"$table"
 
+shape_table=$tmp/shapes.md
+{
+  echo "| shape | layout | resources | plan MiB | memchr loop s | serde_json s | serde_json RSS MiB | portgate s | portgate RSS MiB | portgate/serde_json | portgate MB/s |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  while IFS=$'\t' read -r shape layout n mib mt bt bm pt pm; do
+    rate=$(awk -v mib="$mib" -v us="$pt" 'BEGIN {printf "%.0f", mib * 1.048576 / (us / 1e6)}')
+    echo "| $shape | $layout | $n | $mib | $(fmt_s "$mt") | $(fmt_s "$bt") | $(fmt_mib "$bm") | $(fmt_s "$pt") | $(fmt_mib "$pm") | $(fmt_ratio "$pt" "$bt") | $rate |"
+  done <"$shape_results"
+} >"$shape_table"
+
 targets=$tmp/targets.md
 {
+  while IFS=$'\t' read -r shape layout n _ _ bt _ pt pm; do
+    r=$(fmt_ratio "$pt" "$bt")
+    if le "$pt" "$bt"; then verdict=PASS; else verdict=MISS; fi
+    echo "- $verdict: portgate time <= 1.0x serde_json on the $layout $shape plan ($n resources): ${r}x"
+    if [[ $pm -le $((32 * 1024)) ]]; then verdict=PASS; else verdict=MISS; fi
+    echo "- $verdict: peak RSS <= 32 MiB on the $layout $shape plan ($n resources): $(fmt_mib "$pm") MiB"
+  done <"$shape_results"
   line=$(awk -F'\t' '$1 == 100000' "$results")
   if [[ -n $line ]]; then
     IFS=$'\t' read -r _ _ bt _ pt _ <<<"$line"
@@ -390,6 +480,8 @@ PY
 echo
 cat "$table"
 echo
+cat "$shape_table"
+echo
 printf '| patch step | plan MiB | .tf files | files patched | portgate s | portgate RSS MiB |\n'
 printf '|---|---:|---:|---:|---:|---:|\n'
 printf '| %s resources | %s | %s | %s | %s | %s |\n' "$patch_n" "$diff_mib" "$tf_files" "$patched_files" \
@@ -416,6 +508,9 @@ invocation="scripts/bench.sh"
 [[ $quick -eq 1 ]] && invocation+=" --quick"
 [[ $sizes_given -eq 1 ]] && invocation+=" --sizes \"$sizes\""
 [[ $runs -ne 3 ]] && invocation+=" --runs $runs"
+[[ $shapes != "sparse dense rules" ]] && invocation+=" --shapes \"$shapes\""
+[[ $quick -eq 0 && $shape_size -ne 100000 || $quick -eq 1 && $shape_size -ne 10000 ]] &&
+  invocation+=" --shape-size $shape_size"
 [[ $with_checkov -eq 1 ]] && invocation+=" --with-checkov"
 {
   cat <<EOF
@@ -441,6 +536,21 @@ were checked against the generator's expected (address, rule id) set. Times are 
 time of $runs runs, RSS the median peak resident set size (\`/usr/bin/time\` %M).
 
 $(cat "$table")
+
+## Plan shapes
+
+How common security groups are decides portgate's work far more than the plan's size: every
+other resource is skipped at scanner speed, every security group resource is decoded and
+checked. \`scripts/gen-plan --resources $shape_size --seed 3 --shape SHAPE\` writes three shapes:
+\`sparse\` (1% security-group related, the plans above), \`dense\` (21% security groups, most
+with five inline rules: a workspace that owns its networking) and \`rules\` (every resource an
+ingress rule resource with a known \`security_group_id\`: a networking workspace); \`--pretty\`
+indents the same plan as \`jq .\` does. Three readers of each file, median wall time of $runs
+runs: the machine's limit (\`validate_json --memchr PLAN\`: the file read in 1 MiB pieces,
+every quote counted), \`serde_json\` into \`IgnoredAny\` (the baseline above) and \`portgate
+check PLAN --format json\`, whose findings were checked against the generator's expectation.
+
+$(cat "$shape_table")
 
 ## Source patches
 

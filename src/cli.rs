@@ -394,8 +394,12 @@ fn stale_plan(
     let plan_time = std::fs::metadata(plan).and_then(|m| m.modified()).ok()?;
     let tree = crate::sources::tree::SourceTree::new(source_dir);
     let mut dirs: Vec<PathBuf> = vec![source_dir.to_path_buf()];
+    // Each module path once: a plan has many resources per module.
+    let mut seen: std::collections::HashSet<&[crate::rules::ModuleCallSource]> =
+        std::collections::HashSet::new();
     for resource in &rules.resources {
         if let Some(calls) = &resource.module_calls
+            && seen.insert(calls.as_slice())
             && let Ok(dir) = tree.module_dir(calls)
             && !dirs.contains(&dir)
         {

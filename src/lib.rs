@@ -207,9 +207,15 @@ pub fn check_reader(
     options: &CheckOptions,
 ) -> Result<CheckReport, Error> {
     let keep = |resource_type: &str| {
-        rules::RESOURCE_TYPES.contains(&resource_type)
-            || rules::PREFIX_LIST_TYPES.contains(&resource_type)
+        if rules::RESOURCE_TYPES.contains(&resource_type) {
+            plan::Keep::NotATarget
+        } else if rules::PREFIX_LIST_TYPES.contains(&resource_type)
             || rules::VPC_TYPES.contains(&resource_type)
+        {
+            plan::Keep::Yes
+        } else {
+            plan::Keep::Skip
+        }
     };
     let parsed = plan::Plan::read(reader, source_name, &keep)?;
     let sources = options.source_dir.as_deref().map(sources::Sources::open);

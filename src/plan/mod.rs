@@ -291,6 +291,20 @@ impl PlannedCidrs {
     }
 }
 
+/// What [`Plan::read`] does with a resource, by its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Validated and skipped; its CIDR-like attributes are still noted ([`PlannedCidrs`]).
+    Skip,
+    /// Kept whole, and its CIDR-like attributes noted.
+    Yes,
+    /// Kept whole; its CIDR-like attributes are not noted: security group rules, whose CIDRs
+    /// are what references are resolved *for*. A reference to one stays unresolved (unknown,
+    /// so PG003, never a pass), and noting every rule's CIDRs would make a plan of rules cost
+    /// twice.
+    NotATarget,
+}
+
 /// A Terraform plan, read and validated, ready for rule extraction.
 #[derive(Debug)]
 pub struct Plan {
@@ -314,17 +328,17 @@ impl Plan {
     /// Parses plan text, keeping every resource. `source_name` names the file in errors (`-`
     /// for stdin).
     pub fn parse(text: &str, source_name: &str) -> Result<Plan, InputError> {
-        Plan::read(text.as_bytes(), source_name, &|_| true)
+        Plan::read(text.as_bytes(), source_name, &|_| Keep::Yes)
     }
 
     /// Reads a plan from a stream of bytes in any encoding Terraform users produce (UTF-8 with
     /// or without BOM, UTF-16), in one pass and bounded memory. Only resources (and
-    /// configuration blocks) whose type passes `keep_type` are kept; the others are validated
+    /// configuration blocks) whose type `keep_type` keeps are kept; the others are validated
     /// and skipped.
     pub fn read<R: Read>(
         reader: R,
         source_name: &str,
-        keep_type: &dyn Fn(&str) -> bool,
+        keep_type: &dyn Fn(&str) -> Keep,
     ) -> Result<Plan, InputError> {
         let error = |kind| InputError {
             source_name: source_name.to_string(),
@@ -373,11 +387,16 @@ impl Plan {
 
     /// Deserializes part of the plan (a resource's `after`, say) into `T`, turning a type
     /// mismatch into an input error that names the file, line, column and full JSON path.
+    /// `T` must read the same way every time (it is read twice when it fails).
     pub fn read_value<'p, T: Deserialize<'p>>(
         &self,
         raw: &'p RawJson,
         path: &str,
     ) -> Result<T, InputError> {
+        // The JSON path is only tracked to explain an error: the value is read again for it.
+        if let Ok(value) = serde_json::from_str(raw.get()) {
+            return Ok(value);
+        }
         let mut de = serde_json::Deserializer::from_str(raw.get());
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let inner_path = e.path().to_string();

@@ -20,8 +20,8 @@ use serde_json::value::RawValue;
 
 use super::config::{ConfigModule, ConfigResource, ModuleCall};
 use super::scan::{Mark, Scanner};
-use super::unique_keys::UniqueKeys;
-use super::{Action, InputErrorKind, PlannedCidrs, PlannedResource, RawJson};
+use super::unique_keys::{self, UniqueKeys};
+use super::{Action, InputErrorKind, Keep, PlannedCidrs, PlannedResource, RawJson};
 
 type Result<T> = std::result::Result<T, InputErrorKind>;
 
@@ -51,7 +51,7 @@ pub(super) struct Document {
 
 pub(super) struct Walker<'k, R> {
     sc: Scanner<R>,
-    keep: &'k dyn Fn(&str) -> bool,
+    keep: &'k dyn Fn(&str) -> Keep,
     key: Vec<u8>,
     scratch: Vec<u8>,
     doc: Document,
@@ -85,6 +85,9 @@ struct Head {
     deposed: bool,
     change: bool,
     after_seen: bool,
+    /// Whether its CIDR-like attributes are noted (see [`Keep::NotATarget`]); until the type is
+    /// read, they are.
+    note_cidrs: bool,
     /// Top-level CIDR-like strings of the planned state.
     cidrs: Vec<(String, String)>,
     /// Top-level attributes marked unknown (`after_unknown.X == true`), each followed by a 0.
@@ -98,6 +101,7 @@ impl Head {
         self.has_address = false;
         self.resource_type.clear();
         self.has_type = false;
+        self.note_cidrs = true;
         self.managed = true;
         self.name = false;
         self.deposed = false;
@@ -135,7 +139,7 @@ impl Head {
 }
 
 impl<'k, R: Read> Walker<'k, R> {
-    pub fn new(sc: Scanner<R>, keep: &'k dyn Fn(&str) -> bool) -> Self {
+    pub fn new(sc: Scanner<R>, keep: &'k dyn Fn(&str) -> Keep) -> Self {
         Walker {
             head: Head::default(),
             sc,
@@ -525,7 +529,7 @@ impl<'k, R: Read> Walker<'k, R> {
     /// The object is skipped in one pass; only when its bytes hold something shaped like a
     /// CIDR (rare: VPCs, subnets, rules) is it walked again attribute by attribute.
     fn planned_cidrs_of(&mut self) -> Result<()> {
-        if self.sc.peek()? != Some(b'{') {
+        if self.sc.peek()? != Some(b'{') || !self.head.note_cidrs {
             return self.sc.skip();
         }
         let mark = self.sc.set_mark();
@@ -687,9 +691,10 @@ impl<'k, R: Read> Walker<'k, R> {
                         self.head.resource_type = decoded.into_bytes();
                     }
                     self.head.has_type = true;
-                    let kept =
-                        std::str::from_utf8(&self.head.resource_type).is_ok_and(|t| (self.keep)(t));
-                    if !kept {
+                    let keep = std::str::from_utf8(&self.head.resource_type)
+                        .map_or(Keep::Skip, |t| (self.keep)(t));
+                    self.head.note_cidrs = keep != Keep::NotATarget;
+                    if keep == Keep::Skip {
                         // Not kept: let the window slide over the rest of it.
                         if let Some(m) = mark.take() {
                             self.sc.clear_mark(m);
@@ -998,10 +1003,13 @@ const HEAD_KEYS: [&str; 7] = [
 ];
 
 /// Deserializes a kept part of the plan (a resource, a configuration block), first refusing
-/// an object in it that repeats a key (see [`UniqueKeys`]).
+/// an object in it that repeats a key (see [`UniqueKeys`]). The JSON path of an error is only
+/// tracked when there is one: the value is read again for the message.
 fn deserialize<'de, T: Deserialize<'de>>(bytes: &'de [u8], base: (usize, usize)) -> Result<T> {
-    deserialize_as::<UniqueKeys>(bytes, base)?;
-    deserialize_as(bytes, base)
+    if unique_keys::may_repeat_a_key(bytes) {
+        deserialize_as::<UniqueKeys>(bytes, base)?;
+    }
+    serde_json::from_slice(bytes).or_else(|_| deserialize_as(bytes, base))
 }
 
 fn deserialize_as<'de, T: Deserialize<'de>>(bytes: &'de [u8], base: (usize, usize)) -> Result<T> {
@@ -1062,7 +1070,8 @@ mod tests {
 
     fn walk(text: &str, keep: &dyn Fn(&str) -> bool) -> Document {
         let scanner = Scanner::new(text.as_bytes()).unwrap();
-        Walker::new(scanner, keep).document().unwrap()
+        let keep = |t: &str| if keep(t) { Keep::Yes } else { Keep::Skip };
+        Walker::new(scanner, &keep).document().unwrap()
     }
 
     /// A plan of `n` S3 buckets of about 2 KB each, and one security group at the end.

@@ -83,7 +83,7 @@ pub struct CheckedResource {
 }
 
 /// One `module` call on the way from the root module to a resource.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ModuleCallSource {
     /// The call's name: `net` in `module "net" { ... }`.
     pub name: String,
@@ -265,9 +265,8 @@ pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputE
             planned_only: resource.from_planned_values,
         };
         let index = set.resources.len();
-        let tagged: TagsAfter = plan.read_value(after, &after_path)?;
-        let tags = tagged
-            .tags
+        let (typed, tags) = read_after(plan, resource, after, &after_path)?;
+        let tags = tags
             .unwrap_or_default()
             .into_iter()
             .filter_map(|(k, v)| match v {
@@ -281,9 +280,8 @@ pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputE
             Some(after.line),
             tags,
         ));
-        let mut rules = match resource.resource_type.as_str() {
-            "aws_security_group" | "aws_default_security_group" => {
-                let sg: SecurityGroupAfter = plan.read_value(after, &after_path)?;
+        let mut rules = match typed {
+            TypedAfter::Group(sg) => {
                 hints.push(group::GroupHint::Group {
                     id: reader.scalar(&sg.id, "id").known().cloned().flatten(),
                 });
@@ -300,8 +298,7 @@ pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputE
                 };
                 inline_rules(&inline, &reader, &mut set.unchecked_prefix_lists)
             }
-            "aws_security_group_rule" => {
-                let r: SecurityGroupRuleAfter = plan.read_value(after, &after_path)?;
+            TypedAfter::Rule(r) => {
                 hints.push(rule_hint(
                     resource,
                     reader.scalar(&r.security_group_id, "security_group_id"),
@@ -313,9 +310,11 @@ pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputE
                         .collect();
                 for rule in &mut rules {
                     let ids = reader.id_list(&r.prefix_list_ids, "prefix_list_ids");
-                    let references = resolver
-                        .id_references(resource, "prefix_list_ids", &[PREFIX_LIST_TYPES[0]])
-                        .ok();
+                    let references = || {
+                        resolver
+                            .id_references(resource, "prefix_list_ids", &[PREFIX_LIST_TYPES[0]])
+                            .ok()
+                    };
                     let sources = lists.sources("prefix_list_ids", ids.as_deref(), references);
                     add_prefix_list_sources(
                         rule,
@@ -326,8 +325,7 @@ pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputE
                 }
                 rules
             }
-            _ => {
-                let r: VpcIngressRuleAfter = plan.read_value(after, &after_path)?;
+            TypedAfter::VpcRule(r) => {
                 hints.push(rule_hint(
                     resource,
                     reader.scalar(&r.security_group_id, "security_group_id"),
@@ -338,9 +336,11 @@ pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputE
                     Known::Known(id) => Some(id.into_iter().map(Some).collect::<Vec<_>>()),
                     Known::Unknown => None,
                 };
-                let references = resolver
-                    .id_references(resource, "prefix_list_id", &[PREFIX_LIST_TYPES[0]])
-                    .ok();
+                let references = || {
+                    resolver
+                        .id_references(resource, "prefix_list_id", &[PREFIX_LIST_TYPES[0]])
+                        .ok()
+                };
                 let sources = lists.sources("prefix_list_id", ids.as_deref(), references);
                 add_prefix_list_sources(
                     &mut rule,
@@ -527,7 +527,7 @@ fn inline_rules(
             let ids = r.id_list(&block.prefix_list_ids, "prefix_list_ids");
             add_prefix_list_sources(
                 &mut rule,
-                lists.sources("prefix_list_ids", ids.as_deref(), None),
+                lists.sources("prefix_list_ids", ids.as_deref(), || None),
                 &resource.address,
                 unchecked_lists,
             );
@@ -775,8 +775,64 @@ struct TagsAfter {
     tags: Option<BTreeMap<String, Value>>,
 }
 
+/// A checked resource's planned state, in the shape of its type.
+enum TypedAfter {
+    Group(SecurityGroupAfter),
+    Rule(SecurityGroupRuleAfter),
+    VpcRule(VpcIngressRuleAfter),
+}
+
+/// Reads `after` once into the shape of the resource's type, with its `tags`. Only when that
+/// fails is it read again the slow way, tags first, for the error with its JSON path.
+fn read_after(
+    plan: &Plan,
+    resource: &PlannedResource,
+    after: &crate::plan::RawJson,
+    after_path: &str,
+) -> Result<(TypedAfter, Option<BTreeMap<String, Value>>), InputError> {
+    fn fast<T: for<'de> Deserialize<'de>>(
+        text: &str,
+        wrap: fn(T) -> TypedAfter,
+        tags: fn(&mut T) -> Option<BTreeMap<String, Value>>,
+    ) -> Option<(TypedAfter, Option<BTreeMap<String, Value>>)> {
+        let mut value: T = serde_json::from_str(text).ok()?;
+        let tags = tags(&mut value);
+        Some((wrap(value), tags))
+    }
+    let text = after.get();
+    let read = match resource.resource_type.as_str() {
+        "aws_security_group" | "aws_default_security_group" => {
+            fast(text, TypedAfter::Group, |v: &mut SecurityGroupAfter| {
+                v.tags.take()
+            })
+        }
+        "aws_security_group_rule" => {
+            fast(text, TypedAfter::Rule, |v: &mut SecurityGroupRuleAfter| {
+                v.tags.take()
+            })
+        }
+        _ => fast(text, TypedAfter::VpcRule, |v: &mut VpcIngressRuleAfter| {
+            v.tags.take()
+        }),
+    };
+    if let Some(read) = read {
+        return Ok(read);
+    }
+    let tagged: TagsAfter = plan.read_value(after, after_path)?;
+    let typed = match resource.resource_type.as_str() {
+        "aws_security_group" | "aws_default_security_group" => {
+            TypedAfter::Group(plan.read_value(after, after_path)?)
+        }
+        "aws_security_group_rule" => TypedAfter::Rule(plan.read_value(after, after_path)?),
+        _ => TypedAfter::VpcRule(plan.read_value(after, after_path)?),
+    };
+    Ok((typed, tagged.tags))
+}
+
 #[derive(Deserialize)]
 struct SecurityGroupAfter {
+    #[serde(default)]
+    tags: Option<BTreeMap<String, Value>>,
     #[serde(default, deserialize_with = "present")]
     id: Field<String>,
     #[serde(default, deserialize_with = "present")]
@@ -820,6 +876,8 @@ struct InlineIngress {
 
 #[derive(Deserialize)]
 struct SecurityGroupRuleAfter {
+    #[serde(default)]
+    tags: Option<BTreeMap<String, Value>>,
     #[serde(default, deserialize_with = "present", rename = "type")]
     rule_type: Field<String>,
     #[serde(default, deserialize_with = "present")]
@@ -844,6 +902,8 @@ struct SecurityGroupRuleAfter {
 
 #[derive(Deserialize)]
 struct VpcIngressRuleAfter {
+    #[serde(default)]
+    tags: Option<BTreeMap<String, Value>>,
     #[serde(default, deserialize_with = "present")]
     ip_protocol: Field<String>,
     #[serde(default, deserialize_with = "present")]

@@ -190,13 +190,14 @@ impl PrefixLists {
 
     /// The CIDR entries a rule gets from its prefix list ids (`None` when the whole list of
     /// ids is unknown until apply; an element `None` when that id is unknown). `references`
-    /// are the lists the rule's configuration names, for unknown ids. Ids of lists outside the
-    /// plan are returned apart: they are not checked.
+    /// gives the lists the rule's configuration names, for unknown ids (only asked for then: it
+    /// reads the configuration). Ids of lists outside the plan are returned apart: they are not
+    /// checked.
     pub(super) fn sources(
         &self,
         attribute: &'static str,
         ids: Option<&[Option<String>]>,
-        references: Option<Vec<String>>,
+        references: impl FnOnce() -> Option<Vec<String>>,
     ) -> (Vec<CidrEntry>, Vec<String>) {
         let mut entries = Vec::new();
         let mut not_checked = Vec::new();
@@ -226,7 +227,7 @@ impl PrefixLists {
         let any_unknown = ids.is_none_or(|ids| ids.iter().any(Option::is_none));
         if any_unknown {
             // The configuration may name the lists; only then are the unknown ids settled.
-            let resolved: Option<Vec<usize>> = references.and_then(|addresses| {
+            let resolved: Option<Vec<usize>> = references().and_then(|addresses| {
                 addresses
                     .iter()
                     .map(|a| self.by_address.get(a).copied())
