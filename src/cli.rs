@@ -274,6 +274,7 @@ impl GateArgs {
             max_waiver_days: self.max_waiver_days,
             today,
             source_dir: None,
+            list_every_rule: false,
         };
         Ok(Gate {
             config,
@@ -745,6 +746,8 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
     } = args.gate.resolve(today)?;
     let source_dir = (!args.no_source).then(|| args.source.clone());
     options.source_dir = source_dir.clone();
+    // JUnit has a test case per rule and conftest counts them: they need every rule.
+    options.list_every_rule = matches!(args.format, CheckFormat::Junit | CheckFormat::Conftest);
     if trusted.is_empty() && !trusted_vpc && (args.format == CheckFormat::Diff || args.write) {
         return Err(Error::Usage(format!(
             "{} needs trusted CIDRs to put in place of the world: pass --trusted-cidr CIDR (or --trusted-cidr vpc for each group's own VPC CIDRs) or set trusted_cidrs in portgate.toml",

@@ -109,6 +109,10 @@ pub struct CheckOptions {
     /// configuration only suggests (no `dynamic "ingress"`, a CIDR that is exactly a reference);
     /// without them such values stay unknown (PG003). See [`sources`].
     pub source_dir: Option<std::path::PathBuf>,
+    /// Keep every ingress rule of the plan in [`CheckReport::rules`], also those no policy can
+    /// concern (a report with a test case per rule needs them). Otherwise they are set aside as
+    /// the plan streams, and only counted.
+    pub list_every_rule: bool,
 }
 
 impl Default for CheckOptions {
@@ -122,6 +126,7 @@ impl Default for CheckOptions {
             max_waiver_days: None,
             today: time::OffsetDateTime::now_utc().date(),
             source_dir: None,
+            list_every_rule: false,
         }
     }
 }
@@ -217,15 +222,28 @@ pub fn check_reader(
             plan::Keep::Skip
         }
     };
-    let parsed = plan::Plan::read(reader, source_name, &keep)?;
+    // A rule no policy can concern yields nothing, so it is set aside as soon as it is read
+    // (see `rules::Prefilter`), unless something later needs every rule: a report that lists
+    // them, or fixes against the sources, whose proofs compare every rule of an instance.
+    let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
+    let mut prefilter = rules::Prefilter::new(&concerns);
+    let sources_present = options
+        .source_dir
+        .as_deref()
+        .is_some_and(sources::tree::holds_terraform);
+    let filter = !options.list_every_rule && !sources_present;
+    let parsed = plan::Plan::read_filtered(reader, source_name, &keep, &mut |resource| {
+        filter && prefilter.set_aside(resource)
+    })?;
+    let set_aside = prefilter.into_groups();
     let sources = options.source_dir.as_deref().map(sources::Sources::open);
-    let rule_set = rules::extract(&parsed, sources.as_ref())?;
+    let rule_set = rules::extract_with(&parsed, sources.as_ref(), &set_aside)?;
     let findings = policy::evaluate(&rule_set, policies);
 
     let mut warnings = Vec::new();
     let mut waivers = options.waivers.clone();
     for resource in &rule_set.resources {
-        if let Some(tag) = resource.tags.get("portgate:waive") {
+        if let Some(tag) = resource.tags.get(rules::WAIVER_TAG) {
             if !options.tag_waivers {
                 warnings.push(format!(
                     "tag portgate:waive on {} is ignored: waivers from tags are turned off (--no-tag-waivers)",
@@ -348,7 +366,7 @@ pub fn check_reader(
             errored: parsed.errored,
             complete: parsed.complete,
         },
-        resources_scanned: rule_set.resources.len(),
+        resources_scanned: rule_set.resources.len() + rule_set.resources_set_aside,
         findings,
         warnings,
         rules: rule_set,

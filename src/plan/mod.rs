@@ -322,6 +322,9 @@ pub struct Plan {
     pub planned_cidrs: PlannedCidrs,
     /// Every root module variable's value in this plan (`variables`), however it was set.
     pub variables: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Kept resources the caller's filter dropped ([`Plan::read_filtered`]), each counted once
+    /// (a resource in both `planned_values` and `resource_changes` is one resource).
+    pub set_aside: usize,
 }
 
 impl Plan {
@@ -340,12 +343,25 @@ impl Plan {
         source_name: &str,
         keep_type: &dyn Fn(&str) -> Keep,
     ) -> Result<Plan, InputError> {
+        Plan::read_filtered(reader, source_name, keep_type, &mut |_| false)
+    }
+
+    /// [`Plan::read`], offering each kept resource of `planned_values` and `resource_changes`
+    /// to `set_aside` as soon as it is read: when it answers true, the resource is dropped at
+    /// once (and counted in [`Plan::set_aside`]), so memory holds only the resources the
+    /// caller wants.
+    pub fn read_filtered<R: Read>(
+        reader: R,
+        source_name: &str,
+        keep_type: &dyn Fn(&str) -> Keep,
+        set_aside: &mut dyn FnMut(&PlannedResource) -> bool,
+    ) -> Result<Plan, InputError> {
         let error = |kind| InputError {
             source_name: source_name.to_string(),
             kind,
         };
         let scanner = scan::Scanner::new(reader).map_err(error)?;
-        let doc = read::Walker::new(scanner, keep_type)
+        let doc = read::Walker::new(scanner, keep_type, set_aside)
             .document()
             .map_err(error)?;
 
@@ -382,6 +398,7 @@ impl Plan {
             configuration: doc.configuration,
             planned_cidrs: doc.cidrs,
             variables: doc.variables,
+            set_aside: doc.set_aside,
         })
     }
 

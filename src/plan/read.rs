@@ -47,11 +47,23 @@ pub(super) struct Document {
     /// The largest the scanner's window grew (it never shrinks): the reader's memory for the
     /// file itself.
     pub window: usize,
+    /// Kept resources the filter dropped, each counted once.
+    pub set_aside: usize,
 }
 
 pub(super) struct Walker<'k, R> {
     sc: Scanner<R>,
     keep: &'k dyn Fn(&str) -> Keep,
+    /// The caller's filter: true drops a kept resource once read (see `Plan::read_filtered`).
+    set_aside: &'k mut dyn FnMut(&PlannedResource) -> bool,
+    /// Keys of the `planned_values` resources the filter dropped: counted at the end unless
+    /// `resource_changes` has them too.
+    planned_set_aside: HashSet<u128>,
+    /// Keys ([`address_key`]) of the addresses of current objects of kept types in
+    /// `resource_changes` (kept or dropped).
+    changed: HashSet<u128>,
+    /// Random keys for [`address_key`]: a plan cannot be written to make two addresses collide.
+    hashers: [std::hash::RandomState; 2],
     key: Vec<u8>,
     scratch: Vec<u8>,
     doc: Document,
@@ -62,8 +74,6 @@ pub(super) struct Walker<'k, R> {
     prior_data: Vec<PlannedResource>,
     /// True while `prior_state` is walked: its resources go to `prior_data`, data sources only.
     in_prior_state: bool,
-    /// Addresses of kept, current objects in `resource_changes`.
-    changed: HashSet<String>,
     /// CIDR-like attributes from `planned_values`, used for addresses `resource_changes` lacks.
     planned_cidrs: HashMap<String, Vec<(String, String)>>,
     head: Head,
@@ -139,11 +149,18 @@ impl Head {
 }
 
 impl<'k, R: Read> Walker<'k, R> {
-    pub fn new(sc: Scanner<R>, keep: &'k dyn Fn(&str) -> Keep) -> Self {
+    pub fn new(
+        sc: Scanner<R>,
+        keep: &'k dyn Fn(&str) -> Keep,
+        set_aside: &'k mut dyn FnMut(&PlannedResource) -> bool,
+    ) -> Self {
         Walker {
             head: Head::default(),
             sc,
             keep,
+            set_aside,
+            planned_set_aside: HashSet::new(),
+            hashers: Default::default(),
             key: Vec::with_capacity(64),
             scratch: Vec::with_capacity(256),
             doc: Document::default(),
@@ -198,11 +215,17 @@ impl<'k, R: Read> Walker<'k, R> {
             self.doc.cidrs.by_address.entry(cidrs.0).or_insert(cidrs.1);
         }
         let changed = &self.changed;
+        let hashers = &self.hashers;
         self.doc.resources.extend(
             self.planned_only
                 .drain(..)
-                .filter(|r| !changed.contains(&r.address)),
+                .filter(|r| !changed.contains(&address_key(hashers, &r.address))),
         );
+        self.doc.set_aside += self
+            .planned_set_aside
+            .iter()
+            .filter(|key| !changed.contains(key))
+            .count();
         let known: HashSet<String> = self
             .doc
             .resources
@@ -426,6 +449,9 @@ impl<'k, R: Read> Walker<'k, R> {
             if !parsed.managed {
                 self.prior_data.push(parsed);
             }
+        } else if (self.set_aside)(&parsed) {
+            let key = address_key(&self.hashers, &parsed.address);
+            self.planned_set_aside.insert(key);
         } else {
             self.planned_only.push(parsed);
         }
@@ -471,9 +497,14 @@ impl<'k, R: Read> Walker<'k, R> {
         self.sc.clear_mark(mark);
         let resource = parsed?;
         if resource.deposed.is_none() {
-            self.changed.insert(resource.address.clone());
+            let key = address_key(&self.hashers, &resource.address);
+            self.changed.insert(key);
         }
-        self.doc.resources.push(resource);
+        if (self.set_aside)(&resource) {
+            self.doc.set_aside += 1;
+        } else {
+            self.doc.resources.push(resource);
+        }
         Ok(())
     }
 
@@ -823,6 +854,13 @@ impl<'k, R: Read> Walker<'k, R> {
     }
 }
 
+/// A 128-bit key of an address, from two randomly keyed hashers: sets of these stand in for
+/// sets of addresses, at 16 bytes each whatever the address.
+fn address_key(hashers: &[std::hash::RandomState; 2], address: &str) -> u128 {
+    use std::hash::BuildHasher;
+    (u128::from(hashers[0].hash_one(address)) << 64) | u128::from(hashers[1].hash_one(address))
+}
+
 /// Prefixes the JSON path of an error with the path of the value it happened in.
 fn with_path(error: InputErrorKind, outer: &str) -> InputErrorKind {
     match error {
@@ -1071,7 +1109,9 @@ mod tests {
     fn walk(text: &str, keep: &dyn Fn(&str) -> bool) -> Document {
         let scanner = Scanner::new(text.as_bytes()).unwrap();
         let keep = |t: &str| if keep(t) { Keep::Yes } else { Keep::Skip };
-        Walker::new(scanner, &keep).document().unwrap()
+        Walker::new(scanner, &keep, &mut |_| false)
+            .document()
+            .unwrap()
     }
 
     /// A plan of `n` S3 buckets of about 2 KB each, and one security group at the end.

@@ -474,6 +474,7 @@ mod tests {
             unchecked_prefix_lists: Vec::new(),
             group_vpcs: Default::default(),
             root_variables: Default::default(),
+            resources_set_aside: 0,
         }
     }
 

@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use super::{Known, RuleSet};
+use super::{Known, RuleSet, SetAsideGroup};
 
 /// What a resource says about its group, read from its planned state and configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,11 +32,19 @@ pub(super) enum GroupHint {
     },
 }
 
-/// Sets [`super::IngressRule::group`] of every rule. `hints` has one entry per resource of `set`.
-pub(super) fn assign(set: &mut RuleSet, hints: &[GroupHint]) {
+/// Sets [`super::IngressRule::group`] of every rule. `hints` has one entry per resource of `set`;
+/// `set_aside` are current groups the reader dropped (their rules cannot matter, but rules of
+/// the plan may name them).
+pub(super) fn assign(set: &mut RuleSet, hints: &[GroupHint], set_aside: &[SetAsideGroup]) {
     let mut keys: Vec<Option<String>> = vec![None; set.resources.len()];
     let mut by_address: HashMap<&str, String> = HashMap::new();
     let mut by_id: HashMap<&str, String> = HashMap::new();
+    for group in set_aside {
+        by_address.insert(&group.address, group.address.clone());
+        if let Some(id) = &group.id {
+            by_id.insert(id, group.address.clone());
+        }
+    }
     for (i, (resource, hint)) in set.resources.iter().zip(hints).enumerate() {
         let GroupHint::Group { id } = hint else {
             continue;

@@ -20,11 +20,13 @@
 
 pub mod cidr;
 mod group;
+mod prefilter;
 mod prefix_list;
 pub mod protocol;
 mod resolve;
 mod vpc;
 
+pub use prefilter::{Prefilter, SetAsideGroup};
 pub use prefix_list::PREFIX_LIST_TYPES;
 pub use vpc::{GroupVpc, VPC_TYPES};
 
@@ -43,6 +45,9 @@ pub const RESOURCE_TYPES: [&str; 4] = [
     "aws_security_group_rule",
     "aws_vpc_security_group_ingress_rule",
 ];
+
+/// The tag whose value holds waivers (`RULE: reason, until YYYY-MM-DD`), read by the gate.
+pub const WAIVER_TAG: &str = "portgate:waive";
 
 /// A value that is either known in the plan or only known after apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,12 +198,25 @@ pub struct RuleSet {
     /// The root module's variable values in the plan, however they were set: a fix compares
     /// them with the file it would patch.
     pub root_variables: BTreeMap<String, Value>,
+    /// Checked resources the reader set aside because none of their rules can matter (see
+    /// [`Prefilter`]): counted, not listed in `resources`.
+    pub resources_set_aside: usize,
 }
 
 /// Reads the ingress rules of every checked resource in the plan. `sources`, the Terraform
 /// root module the plan was made from, can prove what the plan's configuration only suggests
 /// (see [`resolve`]); without them those values stay unknown.
 pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputError> {
+    extract_with(plan, sources, &[])
+}
+
+/// [`extract`] of a plan read through a [`Prefilter`]: `set_aside` are the groups it dropped,
+/// which rules of the plan may still name.
+pub fn extract_with(
+    plan: &Plan,
+    sources: Option<&Sources>,
+    set_aside: &[SetAsideGroup],
+) -> Result<RuleSet, InputError> {
     let resolver = resolve::Resolver::new(plan, sources);
     let lists = prefix_list::PrefixLists::read(plan, &resolver)?;
     let mut set = RuleSet::default();
@@ -362,9 +380,10 @@ pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputE
             resolve::add_note(rule, note.clone());
         }
     }
-    group::assign(&mut set, &hints);
-    set.group_vpcs = vpc::group_vpcs(plan, &resolver, &group_vpc_ids)?;
+    group::assign(&mut set, &hints, set_aside);
+    set.group_vpcs = vpc::group_vpcs(plan, &resolver, &group_vpc_ids, set_aside)?;
     set.root_variables = plan.variables.clone();
+    set.resources_set_aside = plan.set_aside;
     Ok(set)
 }
 

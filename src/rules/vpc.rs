@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::Known;
 use super::resolve::Resolver;
+use super::{Known, SetAsideGroup};
 use crate::plan::{InputError, Plan, PlannedResource};
 
 /// The resource types read for VPC CIDRs (kept by the plan reader beside the checked ones).
@@ -53,6 +53,7 @@ pub(super) fn group_vpcs(
     plan: &Plan,
     resolver: &Resolver<'_>,
     groups: &[(&PlannedResource, Known<Option<String>>)],
+    set_aside: &[SetAsideGroup],
 ) -> Result<BTreeMap<String, GroupVpc>, InputError> {
     let current = |r: &&PlannedResource| r.deposed.is_none() && r.after.is_some();
     let after_of = |r: &PlannedResource| -> Result<Value, InputError> {
@@ -122,9 +123,36 @@ pub(super) fn group_vpcs(
         }
     }
     let mut out = BTreeMap::new();
+    let by_known_id = |vpc_id: &Option<String>| match vpc_id {
+        Some(id) => vpcs.iter().find(|v| v.id.as_deref() == Some(id.as_str())),
+        // No vpc_id: the default VPC, when the plan has exactly one.
+        None => match vpcs
+            .iter()
+            .filter(|v| v.default)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [only] => Some(*only),
+            _ => None,
+        },
+    };
+    let mut insert = |address: &str, vpc: Option<&Vpc>| {
+        if let Some(vpc) = vpc.filter(|v| !v.cidrs.is_empty()) {
+            out.insert(
+                address.to_string(),
+                GroupVpc {
+                    vpc: vpc.address.clone(),
+                    cidrs: vpc.cidrs.clone(),
+                },
+            );
+        }
+    };
+    for group in set_aside {
+        insert(&group.address, by_known_id(&group.vpc_id));
+    }
     for (r, vpc_id) in groups {
         let vpc = match vpc_id {
-            Known::Known(Some(id)) => vpcs.iter().find(|v| v.id.as_deref() == Some(id.as_str())),
+            Known::Known(id) => by_known_id(id),
             Known::Unknown => {
                 match resolver
                     .config_id_references(r, "vpc_id", &["aws_vpc", "aws_default_vpc"])
@@ -135,28 +163,8 @@ pub(super) fn group_vpcs(
                         .and_then(|address| vpcs.iter().find(|v| v.address == address)),
                 }
             }
-            // No vpc_id: the default VPC, when the plan has exactly one.
-            Known::Known(None) => {
-                match vpcs
-                    .iter()
-                    .filter(|v| v.default)
-                    .collect::<Vec<_>>()
-                    .as_slice()
-                {
-                    [only] => Some(*only),
-                    _ => None,
-                }
-            }
         };
-        if let Some(vpc) = vpc.filter(|v| !v.cidrs.is_empty()) {
-            out.insert(
-                r.address.clone(),
-                GroupVpc {
-                    vpc: vpc.address.clone(),
-                    cidrs: vpc.cidrs.clone(),
-                },
-            );
-        }
+        insert(&r.address, vpc);
     }
     Ok(out)
 }

@@ -283,6 +283,24 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// Whether `dir` can be the root module of a plan's sources: it holds a Terraform file
+/// (`.tf`, `.tf.json`, `.tofu`, `.tofu.json`) or the module manifest `terraform init` writes.
+/// Without either, no source can prove or patch anything.
+pub fn holds_terraform(dir: &Path) -> bool {
+    if dir.join(".terraform/modules/modules.json").is_file() {
+        return true;
+    }
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            [".tf", ".tf.json", ".tofu", ".tofu.json"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
+                && !is_ignored(&entry.path())
+        })
+    })
+}
+
 /// Files Terraform skips in a module directory: names starting with `.`, ending in `~`, or
 /// wrapped in `#…#` (editor backups and locks; internal/configs/parser_config_dir.go,
 /// `IsIgnoredFile`).
