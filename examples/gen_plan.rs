@@ -193,7 +193,8 @@ impl Expected {
     }
 
     /// The `--expect` file: `{"resources": N, "security_groups": M, "violations": {ADDRESS:
-    /// [RULE_ID, ...]}, "finding_count": K}`, one violation per line.
+    /// [RULE_ID, ...]}, "unproven": [ADDRESS, ...], "finding_count": K}`, one violation per
+    /// line. Without the sources, each `unproven` group is also PG003.
     pub fn to_json(&self) -> String {
         let mut text = format!(
             "{{\n  \"resources\": {},\n  \"security_groups\": {},\n  \"violations\": {{",
@@ -208,8 +209,10 @@ impl Expected {
         if !self.violations.is_empty() {
             text.push_str("\n  ");
         }
+        text.push_str("},\n  \"unproven\": ");
+        text.push_str(&json!(self.unproven).to_string());
         text.push_str(&format!(
-            "}},\n  \"finding_count\": {}\n}}\n",
+            ",\n  \"finding_count\": {}\n}}\n",
             self.finding_count()
         ));
         text

@@ -310,6 +310,7 @@ fn the_expect_file_is_the_json_the_brief_describes() {
     for (address, ids) in violations {
         assert_eq!(ids, &serde_json::json!(expected.violations[address]));
     }
+    assert_eq!(json["unproven"], serde_json::json!(expected.unproven));
 }
 
 /// `git -C dir ARGS`, outside any enclosing repository.
