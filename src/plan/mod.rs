@@ -30,7 +30,6 @@ use std::fmt;
 use std::io::Read;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 /// Why a file could not be read as a plan. Every variant renders as one line that says what was
 /// found and what to do instead.
@@ -225,16 +224,17 @@ impl fmt::Display for Action {
 
 /// A piece of the plan kept as raw JSON, with the line and column (in bytes) where it starts,
 /// so errors found when it is finally read still point into the file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawJson {
-    pub json: Box<RawValue>,
+    /// The value's text, exactly as the plan has it (valid JSON).
+    pub json: Box<str>,
     pub line: usize,
     pub column: usize,
 }
 
 impl RawJson {
     pub fn get(&self) -> &str {
-        self.json.get()
+        &self.json
     }
 }
 

@@ -66,6 +66,8 @@ pub(super) struct Walker<'k, R> {
     hashers: [std::hash::RandomState; 2],
     key: Vec<u8>,
     scratch: Vec<u8>,
+    /// Reused by [`read_kept`]: the members of the resource being read.
+    members: Vec<unique_keys::Member>,
     doc: Document,
     /// Kept resources from `planned_values`, added at the end unless `resource_changes` has them.
     planned_only: Vec<PlannedResource>,
@@ -163,6 +165,7 @@ impl<'k, R: Read> Walker<'k, R> {
             hashers: Default::default(),
             key: Vec::with_capacity(64),
             scratch: Vec::with_capacity(256),
+            members: Vec::with_capacity(32),
             doc: Document::default(),
             planned_only: Vec::new(),
             prior_data: Vec::new(),
@@ -425,22 +428,25 @@ impl<'k, R: Read> Walker<'k, R> {
             return Ok(());
         };
         let base = self.sc.position_of(mark.offset);
-        let parsed = {
-            let bytes = self.sc.captured(mark);
-            deserialize::<RawPlannedResource>(bytes, base).map(|raw| PlannedResource {
-                module_address: None,
-                managed: raw.mode.as_deref().unwrap_or("managed") == "managed",
-                resource_type: raw.resource_type,
-                name: raw.name,
-                deposed: None,
-                action: Action::PlannedOnly,
-                after: raw.values.map(|v| locate(v, bytes, base)),
-                after_unknown: None,
-                from_planned_values: true,
-                json_path: format!("{module_path}.resources[{index}]"),
-                address: raw.address,
-            })
-        };
+        let parsed = read_kept(
+            self.sc.captured(mark),
+            base,
+            Kind::Planned,
+            &mut self.members,
+        )
+        .map(|kept| PlannedResource {
+            module_address: None,
+            managed: kept.mode.as_deref().unwrap_or("managed") == "managed",
+            resource_type: kept.resource_type,
+            name: kept.name,
+            deposed: None,
+            action: Action::PlannedOnly,
+            after: kept.after,
+            after_unknown: None,
+            from_planned_values: true,
+            json_path: format!("{module_path}.resources[{index}]"),
+            address: kept.address,
+        });
         self.sc.clear_mark(mark);
         let parsed = parsed?;
         if self.in_prior_state {
@@ -478,22 +484,25 @@ impl<'k, R: Read> Walker<'k, R> {
             return Ok(());
         };
         let base = self.sc.position_of(mark.offset);
-        let parsed = {
-            let bytes = self.sc.captured(mark);
-            deserialize::<RawResourceChange>(bytes, base).map(|rc| PlannedResource {
-                module_address: rc.module_address,
-                managed: rc.mode.as_deref().unwrap_or("managed") == "managed",
-                resource_type: rc.resource_type,
-                name: rc.name,
-                action: Action::from_actions(&rc.change.actions),
-                after: rc.change.after.map(|v| locate(v, bytes, base)),
-                after_unknown: rc.change.after_unknown.map(|v| locate(v, bytes, base)),
-                from_planned_values: false,
-                json_path: format!("resource_changes[{index}].change"),
-                deposed: rc.deposed,
-                address: rc.address,
-            })
-        };
+        let parsed = read_kept(
+            self.sc.captured(mark),
+            base,
+            Kind::Change,
+            &mut self.members,
+        )
+        .map(|kept| PlannedResource {
+            module_address: kept.module_address,
+            managed: kept.mode.as_deref().unwrap_or("managed") == "managed",
+            resource_type: kept.resource_type,
+            name: kept.name,
+            action: Action::from_actions(&kept.actions),
+            after: kept.after,
+            after_unknown: kept.after_unknown,
+            from_planned_values: false,
+            json_path: format!("resource_changes[{index}].change"),
+            deposed: kept.deposed,
+            address: kept.address,
+        });
         self.sc.clear_mark(mark);
         let resource = parsed?;
         if resource.deposed.is_none() {
@@ -1027,10 +1036,192 @@ fn locate(raw: &RawValue, bytes: &[u8], base: (usize, usize)) -> RawJson {
     let offset = (raw.get().as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
     let (line, column) = advance(bytes, offset, base);
     RawJson {
-        json: raw.to_owned(),
+        json: raw.get().into(),
         line,
         column,
     }
+}
+
+/// The fields of a kept resource the walk reads (`values`, or `change.after` and
+/// `change.after_unknown`, kept raw), whichever way they were read.
+#[derive(Debug, PartialEq)]
+struct Kept {
+    address: String,
+    module_address: Option<String>,
+    mode: Option<String>,
+    resource_type: String,
+    name: String,
+    deposed: Option<String>,
+    actions: Vec<String>,
+    after: Option<RawJson>,
+    after_unknown: Option<RawJson>,
+}
+
+/// Reads a kept resource (of `planned_values` or `resource_changes`, as `kind` says) from its
+/// bytes, which start at `base`.
+///
+/// Usually in one pass: the key check's walk ([`unique_keys::members_if_unique`]) also finds
+/// the spans of the resource's members and its `change`'s, and when each field is plain (a
+/// string, or null where one may be missing) it is taken from there. Anything else
+/// (a repeated key, an escape, a value of the wrong type, a missing field) is read by
+/// `serde_json` as before, which gives the same fields or the error with its JSON path.
+fn read_kept(
+    bytes: &[u8],
+    base: (usize, usize),
+    kind: Kind,
+    members: &mut Vec<unique_keys::Member>,
+) -> Result<Kept> {
+    match read_plain(bytes, base, kind, members) {
+        Some(kept) => Ok(kept),
+        None => read_with_serde(bytes, base, kind),
+    }
+}
+
+/// [`read_kept`] by `serde_json`: every case, every error.
+fn read_with_serde(bytes: &[u8], base: (usize, usize), kind: Kind) -> Result<Kept> {
+    let located = |raw: Option<&RawValue>| raw.map(|v| locate(v, bytes, base));
+    if kind == Kind::Planned {
+        let raw = deserialize::<RawPlannedResource>(bytes, base)?;
+        return Ok(Kept {
+            address: raw.address,
+            module_address: None,
+            mode: raw.mode,
+            resource_type: raw.resource_type,
+            name: raw.name,
+            deposed: None,
+            actions: Vec::new(),
+            after: located(raw.values),
+            after_unknown: None,
+        });
+    }
+    let rc = deserialize::<RawResourceChange>(bytes, base)?;
+    Ok(Kept {
+        address: rc.address,
+        module_address: rc.module_address,
+        mode: rc.mode,
+        resource_type: rc.resource_type,
+        name: rc.name,
+        deposed: rc.deposed,
+        actions: rc.change.actions,
+        after: located(rc.change.after),
+        after_unknown: located(rc.change.after_unknown),
+    })
+}
+
+/// [`read_kept`]'s one-pass reading; `None` leaves the resource to `serde_json`.
+fn read_plain(
+    bytes: &[u8],
+    base: (usize, usize),
+    kind: Kind,
+    members: &mut Vec<unique_keys::Member>,
+) -> Option<Kept> {
+    if !unique_keys::members_if_unique(bytes, members) {
+        return None;
+    }
+    let text = |(start, end): (usize, usize)| &bytes[start..end];
+    let raw = |(start, end): (usize, usize)| -> Option<Option<RawJson>> {
+        if text((start, end)) == b"null" {
+            return Some(None);
+        }
+        let (line, column) = advance(bytes, start, base);
+        let json = std::str::from_utf8(text((start, end))).ok()?.into();
+        Some(Some(RawJson { json, line, column }))
+    };
+    let (mut address, mut module_address, mut mode) = (None, None, None);
+    let (mut resource_type, mut name, mut deposed) = (None, None, None);
+    let (mut actions, mut after, mut after_unknown) = (None, None, None);
+    let mut change = None;
+    for member in members.iter() {
+        let key = text(member.key);
+        if member.depth == 1 {
+            let value = text(member.value);
+            match (kind, key) {
+                (_, b"address") => address = Some(plain_string(value)?),
+                (_, b"mode") => mode = optional_string(value)?,
+                (_, b"type") => resource_type = Some(plain_string(value)?),
+                (_, b"name") => name = Some(plain_string(value)?),
+                (Kind::Planned, b"values") => after = raw(member.value)?,
+                (Kind::Change, b"module_address") => module_address = optional_string(value)?,
+                (Kind::Change, b"deposed") => deposed = optional_string(value)?,
+                (Kind::Change, b"change") if value.first() == Some(&b'{') => {
+                    change = Some(member.value);
+                }
+                (Kind::Change, b"change") => return None,
+                _ => {}
+            }
+        }
+    }
+    if kind == Kind::Change {
+        let (start, end) = change?;
+        // The `change` object's members (depth 2 within it; other objects' are skipped).
+        for member in members
+            .iter()
+            .filter(|m| m.depth == 2 && m.value.0 > start && m.value.1 < end)
+        {
+            match text(member.key) {
+                b"actions" => actions = Some(plain_strings(text(member.value))?),
+                b"after" => after = raw(member.value)?,
+                b"after_unknown" => after_unknown = raw(member.value)?,
+                _ => {}
+            }
+        }
+    }
+    Some(Kept {
+        address: address?,
+        module_address,
+        mode,
+        resource_type: resource_type?,
+        name: name?,
+        deposed,
+        actions: if kind == Kind::Change {
+            actions?
+        } else {
+            Vec::new()
+        },
+        after,
+        after_unknown,
+    })
+}
+
+/// A JSON string value, decoded (by `serde_json` when it has an escape); `None` for anything
+/// else.
+fn plain_string(value: &[u8]) -> Option<String> {
+    let inner = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if memchr::memchr(b'\\', inner).is_some() {
+        return serde_json::from_slice(value).ok();
+    }
+    std::str::from_utf8(inner).ok().map(str::to_string)
+}
+
+/// `null` or a [`plain_string`].
+fn optional_string(value: &[u8]) -> Option<Option<String>> {
+    if value == b"null" {
+        Some(None)
+    } else {
+        plain_string(value).map(Some)
+    }
+}
+
+/// A list of [`plain_string`]s (not null: serde refuses a null list).
+fn plain_strings(value: &[u8]) -> Option<Vec<String>> {
+    use super::scan::skip_space;
+    let inner = value.strip_prefix(b"[")?.strip_suffix(b"]")?;
+    let mut out = Vec::new();
+    let mut pos = skip_space(inner, 0);
+    while pos < inner.len() {
+        if inner[pos] != b'"' {
+            return None;
+        }
+        let (end, _) = super::scan::string_end_escaped(inner, pos + 1)?;
+        out.push(plain_string(&inner[pos..end])?);
+        pos = skip_space(inner, end);
+        match inner.get(pos) {
+            None => break,
+            Some(b',') => pos = skip_space(inner, pos + 1),
+            Some(_) => return None,
+        }
+    }
+    Some(out)
 }
 
 /// Deserializes a captured value, turning errors into positions in the file and JSON paths
@@ -1212,5 +1403,148 @@ mod tests {
                 proptest::prop_assert_eq!(found, vec![(key, value)]);
             }
         }
+    }
+
+    /// Members of a generated resource: each is a choice between spellings serde reads the
+    /// same, spellings it refuses, and plain ones.
+    fn resource_text() -> impl proptest::strategy::Strategy<Value = (String, Kind)> {
+        use proptest::prelude::*;
+        let pick = |options: &'static [&'static str]| proptest::sample::select(options.to_vec());
+        let change = (
+            pick(&[
+                r#""actions":["create"]"#,
+                r#""actions": ["delete", "create"]"#,
+                r#""actions":[]"#,
+                r#""actions":[5]"#,
+                r#""actions":null"#,
+                r#""actions":["cre\u0061te"]"#,
+                "",
+            ]),
+            pick(&[
+                r#""after":{"cidr_blocks":["0.0.0.0/0"],"from_port":445}"#,
+                r#""after":null"#,
+                r#""after" :  {"a":{"b":[1,{"c":"}"}]}} "#,
+                r#""after":{"x":1,"x":2}"#,
+                "",
+            ]),
+            pick(&[
+                r#""after_unknown":{"id":true}"#,
+                r#""after_unknown":null"#,
+                r#""after_unknown":{"cidr_blocks":[false]}"#,
+                r#""after_unknown":true"#,
+                "",
+            ]),
+            pick(&[r#""before":{"x":1}"#, r#""before_sensitive":false"#, ""]),
+        )
+            .prop_map(|(a, b, c, d)| {
+                let members: Vec<&str> =
+                    [a, b, c, d].into_iter().filter(|m| !m.is_empty()).collect();
+                format!("{{{}}}", members.join(","))
+            });
+        (
+            pick(&[
+                r#""address":"aws_security_group_rule.r[\"a\"]""#,
+                r#""address":"aws_security_group_rule.r""#,
+                r#""address":5"#,
+                r#""address":null"#,
+                "",
+            ]),
+            pick(&[
+                r#""module_address":"module.m""#,
+                r#""module_address":null"#,
+                r#""module_address":7"#,
+                "",
+            ]),
+            pick(&[
+                r#""mode":"managed""#,
+                r#""mode":"data""#,
+                r#""mode":null"#,
+                r#""mode":"m\u0061naged""#,
+                "",
+            ]),
+            pick(&[
+                r#""type":"aws_security_group_rule""#,
+                r#""type":"aws_security_group_rule","type":"x""#,
+            ]),
+            pick(&[r#""name":"r""#, r#""name":"r\n""#, r#""name":[]"#, ""]),
+            pick(&[
+                r#""deposed":"00ab""#,
+                r#""deposed":null"#,
+                r#""deposed":1"#,
+                "",
+            ]),
+            prop_oneof![
+                change.prop_map(|c| format!(r#""change":{c}"#)),
+                Just(r#""change":null"#.to_string()),
+                Just(String::new())
+            ],
+            pick(&[
+                r#""values":{"to_port":445}"#,
+                r#""values":null"#,
+                r#""values":[1]"#,
+                "",
+            ]),
+            pick(&[
+                r#""index":0"#,
+                r#""index":"a\"b""#,
+                r#""provider_name":"registry.terraform.io/hashicorp/aws""#,
+                "",
+            ]),
+            proptest::sample::select(vec![Kind::Change, Kind::Planned]),
+            any::<bool>(),
+        )
+            .prop_map(|(a, m, mo, t, n, d, c, v, x, kind, pretty)| {
+                let members: Vec<String> = [a, m, mo, t, n, d, &c, v, x]
+                    .into_iter()
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                let separator = if pretty { ",\n  " } else { "," };
+                (format!("{{{}}}", members.join(separator)), kind)
+            })
+    }
+
+    proptest::proptest! {
+        /// The one-pass reading of a kept resource either leaves it to serde or reads exactly
+        /// what serde reads, positions of `after` and `after_unknown` included.
+        #[test]
+        fn plain_reading_agrees_with_serde((text, kind) in resource_text(), line in 1usize..5, column in 1usize..9) {
+            let mut members = Vec::new();
+            let base = (line, column);
+            if let Some(plain) = read_plain(text.as_bytes(), base, kind, &mut members) {
+                let exact = read_with_serde(text.as_bytes(), base, kind);
+                proptest::prop_assert_eq!(Some(&plain), exact.as_ref().ok(), "{}", text);
+            }
+        }
+    }
+
+    /// What plans hold (escaped `for_each` keys in addresses included) is read in one pass.
+    #[test]
+    fn a_usual_resource_is_read_without_serde() {
+        let text = r#"{"address":"module.m[\"a\"].aws_security_group_rule.r[\"x\"]","module_address":"module.m[\"a\"]","mode":"managed","type":"aws_security_group_rule","name":"r","index":"x",
+            "change": {"actions": ["delete", "create"], "before": {"x": 1}, "after": {"cidr_blocks": ["0.0.0.0/0"]},
+            "after_unknown": {"id": true}}}"#;
+        let mut members = Vec::new();
+        let kept = read_plain(text.as_bytes(), (3, 5), Kind::Change, &mut members)
+            .expect("read in one pass");
+        assert_eq!(
+            kept.address,
+            r#"module.m["a"].aws_security_group_rule.r["x"]"#
+        );
+        assert_eq!(kept.module_address.as_deref(), Some(r#"module.m["a"]"#));
+        assert_eq!(kept.actions, ["delete", "create"]);
+        let after = kept.after.expect("after");
+        assert_eq!(
+            (after.get(), after.line, after.column),
+            (r#"{"cidr_blocks": ["0.0.0.0/0"]}"#, 4, 86)
+        );
+        assert_eq!(
+            Ok(kept_again(text)),
+            read_with_serde(text.as_bytes(), (3, 5), Kind::Change)
+        );
+    }
+
+    fn kept_again(text: &str) -> Kept {
+        read_plain(text.as_bytes(), (3, 5), Kind::Change, &mut Vec::new()).expect("plain")
     }
 }

@@ -1027,7 +1027,7 @@ fn string_end(buf: &[u8], start: usize) -> Option<usize> {
 
 /// [`string_end`], and whether the string contains an escape.
 #[inline(always)]
-fn string_end_escaped(buf: &[u8], start: usize) -> Option<(usize, bool)> {
+pub(super) fn string_end_escaped(buf: &[u8], start: usize) -> Option<(usize, bool)> {
     if let Some(end) = plain_short_string_end(buf.get(start..)?) {
         return Some((start + end + 1, false));
     }
@@ -1102,7 +1102,7 @@ fn key_end(buf: &[u8], start: usize) -> Option<usize> {
 
 /// The first index at or after `pos` that is not JSON whitespace.
 #[inline(always)]
-fn skip_space(buf: &[u8], mut pos: usize) -> usize {
+pub(super) fn skip_space(buf: &[u8], mut pos: usize) -> usize {
     while matches!(buf.get(pos), Some(b' ' | b'\n' | b'\t' | b'\r')) {
         pos += 1;
     }
@@ -1165,7 +1165,7 @@ fn find_special_long(bytes: &[u8]) -> Option<usize> {
 /// The length of the literal `true`, `false` or `null` at `pos`, when it is one and lies wholly
 /// in `buf`. Compared as words: this runs for every literal in the plan.
 #[inline]
-fn literal_len(buf: &[u8], pos: usize) -> Option<usize> {
+pub(super) fn literal_len(buf: &[u8], pos: usize) -> Option<usize> {
     let word = |at: usize| -> Option<u32> {
         let bytes: [u8; 4] = buf.get(at..at + 4)?.try_into().ok()?;
         Some(u32::from_le_bytes(bytes))
@@ -1183,7 +1183,7 @@ fn literal_len(buf: &[u8], pos: usize) -> Option<usize> {
 /// For a number starting at `pos`: the index just past it, when it is valid and a byte that
 /// cannot continue it follows inside `buf` (so the window's edge never cuts a number short).
 #[inline(always)]
-fn number_end(buf: &[u8], pos: usize) -> Option<usize> {
+pub(super) fn number_end(buf: &[u8], pos: usize) -> Option<usize> {
     // Most numbers in a plan are small non-negative integers (ports, counts, indexes).
     let first = *buf.get(pos)?;
     if first.is_ascii_digit() {

@@ -88,69 +88,175 @@ impl<'de> Visitor<'de> for ValueVisitor {
 /// proves every object's keys are distinct. Keys are compared as written; a key with an escape
 /// (`"t\u0061gs"` is `"tags"`) makes the answer "may", so the exact check decides.
 pub(super) fn may_repeat_a_key(bytes: &[u8]) -> bool {
-    // Key spans of the objects open at the cursor, and where each open container's keys
-    // start (`usize::MAX` for an array).
-    let mut keys: Vec<(usize, usize)> = Vec::new();
-    let mut frames: Vec<usize> = Vec::new();
-    let mut expect_key = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                let start = i + 1;
-                let mut end = start;
-                let mut escaped = false;
-                loop {
-                    match memchr::memchr2(b'"', b'\\', &bytes[end..]) {
-                        None => return true, // not validated JSON after all: let serde decide
-                        Some(at) if bytes[end + at] == b'\\' => {
-                            escaped = true;
-                            end += at + 2;
-                        }
-                        Some(at) => {
-                            end += at;
-                            break;
-                        }
-                    }
-                }
-                if expect_key {
-                    if escaped {
+    walk(bytes, None)
+}
+
+/// A member of an object near the top of a checked value: its key (raw, unescaped: a key with
+/// an escape ends the walk) and its value, as byte ranges of the value's text. `depth` 1 is a
+/// member of the outermost object, 2 a member of an object that is a value of one of those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Member {
+    pub depth: u8,
+    pub key: (usize, usize),
+    pub value: (usize, usize),
+}
+
+/// [`may_repeat_a_key`], also listing the members of the objects at depth 1 and 2 (in the
+/// order their values end) into `members`: a kept resource's fields and those of its `change`
+/// are read from these spans, so the key check's pass is the only pass over its bytes.
+/// `members` is only complete when the answer is false.
+pub(super) fn members_if_unique(bytes: &[u8], members: &mut Vec<Member>) -> bool {
+    members.clear();
+    !walk(bytes, Some(members))
+}
+
+/// An open container: where its keys start in the key stack (objects), or `None` (arrays).
+type Frame = Option<usize>;
+
+/// The walk behind [`may_repeat_a_key`]: a token loop over validated JSON with the scanner's
+/// word-at-a-time string search. Returns true ("may repeat") at the first candidate, and on
+/// anything it does not expect (so only a careful reader's verdict counts).
+fn walk(bytes: &[u8], mut members: Option<&mut Vec<Member>>) -> bool {
+    use super::scan::{literal_len, number_end, skip_space, string_end_escaped};
+    // Keys of the objects open at the cursor: a fingerprint (most comparisons are one integer
+    // compare) and the span.
+    let mut keys: Vec<(u64, usize, usize)> = Vec::new();
+    let mut frames: Vec<Frame> = Vec::new();
+    // Per depth 1 and 2: the open member's key span and where its value starts.
+    let mut open = [(0usize, 0usize, 0usize); 3];
+    // Where the last complete value ended.
+    let mut value_end;
+    let mut pos = skip_space(bytes, 0);
+    // Reads the key whose opening quote is at `at` into the innermost object, and its colon;
+    // returns where its text ends and where its value starts.
+    let key = |at: usize, keys: &mut Vec<(u64, usize, usize)>, frames: &[Frame]| {
+        let (end, escaped) = string_end_escaped(bytes, at + 1)?;
+        let (start, stop) = (at + 1, end - 1);
+        let first = frames.last().copied().flatten()?;
+        let text = &bytes[start..stop];
+        let print = fingerprint(text);
+        // A big object (a long `tags` map) is left to the exact check, which hashes: comparing
+        // each key with all before it would be quadratic.
+        if escaped
+            || keys.len() - first >= 64
+            || keys[first..]
+                .iter()
+                .any(|&(p, s, e)| p == print && &bytes[s..e] == text)
+        {
+            return None;
+        }
+        keys.push((print, start, stop));
+        let colon = skip_space(bytes, end);
+        (bytes.get(colon) == Some(&b':')).then(|| (stop, skip_space(bytes, colon + 1)))
+    };
+    loop {
+        // A value starts at `pos`.
+        match bytes.get(pos) {
+            Some(b'"') => match string_end_escaped(bytes, pos + 1) {
+                Some((end, _)) => pos = end,
+                None => return true,
+            },
+            Some(b'{') => {
+                let inner = skip_space(bytes, pos + 1);
+                if bytes.get(inner) == Some(&b'}') {
+                    pos = inner + 1;
+                } else {
+                    frames.push(Some(keys.len()));
+                    let Some((stop, value)) = key(inner, &mut keys, &frames) else {
                         return true;
+                    };
+                    if frames.len() <= 2 {
+                        open[frames.len()] = (inner + 1, stop, value);
                     }
-                    let key = &bytes[start..end];
-                    let first = *frames.last().unwrap_or(&0);
-                    // A big object (a long `tags` map) is left to the exact check, which
-                    // hashes: comparing each key with all before it would be quadratic.
-                    if keys.len() - first > 64
-                        || keys[first..].iter().any(|&(s, e)| &bytes[s..e] == key)
-                    {
-                        return true;
-                    }
-                    keys.push((start, end));
-                    expect_key = false;
+                    pos = value;
+                    continue;
                 }
-                i = end + 1;
-                continue;
             }
-            b'{' => {
-                frames.push(keys.len());
-                expect_key = true;
+            Some(b'[') => {
+                let inner = skip_space(bytes, pos + 1);
+                if bytes.get(inner) == Some(&b']') {
+                    pos = inner + 1;
+                } else {
+                    frames.push(None);
+                    pos = inner;
+                    continue;
+                }
             }
-            b'[' => frames.push(usize::MAX),
-            b'}' => {
-                if let Some(first) = frames.pop() {
+            Some(b't' | b'f' | b'n') => match literal_len(bytes, pos) {
+                Some(len) => pos += len,
+                None => return true,
+            },
+            Some(b'-' | b'0'..=b'9') => match number_end(bytes, pos) {
+                Some(end) => pos = end,
+                // A number alone (nothing follows it to end it): no object, no key.
+                None if frames.is_empty() => return false,
+                None => return true,
+            },
+            _ => return true,
+        }
+        // A value ended at `pos`: close containers and move to the next value.
+        value_end = pos;
+        loop {
+            let Some(&frame) = frames.last() else {
+                return skip_space(bytes, pos) != bytes.len();
+            };
+            pos = skip_space(bytes, pos);
+            let depth = frames.len();
+            let close = match (bytes.get(pos), frame) {
+                (Some(b','), _) | (Some(b'}'), Some(_)) if frame.is_some() && depth <= 2 => {
+                    if let Some(members) = members.as_deref_mut() {
+                        let (key_start, key_end, value_start) = open[depth];
+                        members.push(Member {
+                            depth: depth as u8,
+                            key: (key_start, key_end),
+                            value: (value_start, value_end),
+                        });
+                    }
+                    bytes[pos] == b'}'
+                }
+                (Some(b','), _) => false,
+                (Some(b'}'), Some(_)) | (Some(b']'), None) => true,
+                _ => return true,
+            };
+            if close {
+                let frame = frames.pop().flatten();
+                if let Some(first) = frame {
                     keys.truncate(first);
                 }
+                pos += 1;
+                value_end = pos;
+                continue;
             }
-            b']' => {
-                frames.pop();
+            // A comma: the next member's key, or the next element.
+            let next = skip_space(bytes, pos + 1);
+            if frame.is_some() {
+                let Some((stop, value)) = key(next, &mut keys, &frames) else {
+                    return true;
+                };
+                if depth <= 2 {
+                    open[depth] = (next + 1, stop, value);
+                }
+                pos = value;
+            } else {
+                pos = next;
             }
-            b',' => expect_key = frames.last().is_some_and(|&f| f != usize::MAX),
-            _ => {}
+            break;
         }
-        i += 1;
     }
-    false
+}
+
+/// A key's length and its first and last eight bytes, folded: equal keys have equal prints,
+/// and different keys of an object almost never do.
+fn fingerprint(key: &[u8]) -> u64 {
+    let len = key.len() as u64;
+    let word = |at: usize| key.get(at..at + 8).and_then(|w| w.try_into().ok());
+    match (word(0), word(key.len().saturating_sub(8))) {
+        (Some(head), Some(tail)) => {
+            u64::from_le_bytes(head) ^ u64::from_le_bytes(tail).rotate_left(29) ^ (len << 56)
+        }
+        // Shorter than a word: the bytes themselves, and the length.
+        _ => key.iter().fold(len, |acc, &b| (acc << 8) | u64::from(b)),
+    }
 }
 
 /// An object key: borrowed from the input when it has no escapes (the usual case), so checking
@@ -298,6 +404,41 @@ mod tests {
                 }),
             ]
         })
+    }
+
+    /// The members of the outer object and of the objects that are its values, with their
+    /// spans, in the order their values end; deeper ones are not listed.
+    #[test]
+    fn members_are_listed_down_to_depth_two() {
+        let text = r#"{"a": 1, "b" : {"c":[{"d":2}], "e": "x,}"} ,"f":{}, "g":[{"h":3}]}"#;
+        let mut members = Vec::new();
+        assert!(members_if_unique(text.as_bytes(), &mut members));
+        let listed: Vec<(u8, &str, &str)> = members
+            .iter()
+            .map(|m| {
+                (
+                    m.depth,
+                    &text[m.key.0..m.key.1],
+                    &text[m.value.0..m.value.1],
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (1, "a", "1"),
+                (2, "c", r#"[{"d":2}]"#),
+                (2, "e", r#""x,}""#),
+                (1, "b", r#"{"c":[{"d":2}], "e": "x,}"}"#),
+                (1, "f", "{}"),
+                (1, "g", r#"[{"h":3}]"#),
+            ]
+        );
+        assert!(!members_if_unique(
+            br#"{"a": {"b": 1, "b": 2}}"#,
+            &mut members
+        ));
+        assert!(!may_repeat_a_key(b"1") && !may_repeat_a_key(b" -2.5e3 "));
     }
 
     #[test]
