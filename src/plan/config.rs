@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 /// One module of the configuration (the root module, or the body of a `module` call). Holds
 /// the resource blocks of the types the plan reader kept, and every module call.
@@ -25,15 +24,16 @@ pub struct ModuleCall {
 }
 
 /// A `resource` or `data` block as written (one per block, not per count/for_each instance).
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct ConfigResource {
     /// Module-relative address: `aws_security_group.web`, `data.aws_vpc.main`.
     pub address: String,
     pub mode: Option<String>,
-    #[serde(rename = "type")]
     pub resource_type: String,
     pub name: String,
-    pub expressions: Option<Box<RawValue>>,
+    /// The block's `expressions` object, as raw JSON text: parsed only for a resource a rule
+    /// needs it for.
+    pub expressions: Option<Box<str>>,
 }
 
 impl ConfigModule {

@@ -680,7 +680,19 @@ impl<'k, R: Read> Walker<'k, R> {
             return Ok(None);
         };
         let base = self.sc.position_of(mark.offset);
-        let parsed = deserialize::<ConfigResource>(self.sc.captured(mark), base);
+        let parsed = read_kept(
+            self.sc.captured(mark),
+            base,
+            Kind::Config,
+            &mut self.members,
+        )
+        .map(|kept| ConfigResource {
+            address: kept.address,
+            mode: kept.mode,
+            resource_type: kept.resource_type,
+            name: kept.name,
+            expressions: kept.after.map(|raw| raw.json),
+        });
         self.sc.clear_mark(mark);
         parsed.map(Some)
     }
@@ -1043,7 +1055,8 @@ fn locate(raw: &RawValue, bytes: &[u8], base: (usize, usize)) -> RawJson {
 }
 
 /// The fields of a kept resource the walk reads (`values`, or `change.after` and
-/// `change.after_unknown`, kept raw), whichever way they were read.
+/// `change.after_unknown`, or a configuration block's `expressions`, kept raw), whichever way
+/// they were read.
 #[derive(Debug, PartialEq)]
 struct Kept {
     address: String,
@@ -1057,8 +1070,8 @@ struct Kept {
     after_unknown: Option<RawJson>,
 }
 
-/// Reads a kept resource (of `planned_values` or `resource_changes`, as `kind` says) from its
-/// bytes, which start at `base`.
+/// Reads a kept resource (of `planned_values`, `resource_changes` or the configuration, as
+/// `kind` says) from its bytes, which start at `base`.
 ///
 /// Usually in one pass: the key check's walk ([`unique_keys::members_if_unique`]) also finds
 /// the spans of the resource's members and its `change`'s, and when each field is plain (a
@@ -1080,6 +1093,20 @@ fn read_kept(
 /// [`read_kept`] by `serde_json`: every case, every error.
 fn read_with_serde(bytes: &[u8], base: (usize, usize), kind: Kind) -> Result<Kept> {
     let located = |raw: Option<&RawValue>| raw.map(|v| locate(v, bytes, base));
+    if kind == Kind::Config {
+        let raw = deserialize::<RawConfigResource>(bytes, base)?;
+        return Ok(Kept {
+            address: raw.address,
+            module_address: None,
+            mode: raw.mode,
+            resource_type: raw.resource_type,
+            name: raw.name,
+            deposed: None,
+            actions: Vec::new(),
+            after: located(raw.expressions),
+            after_unknown: None,
+        });
+    }
     if kind == Kind::Planned {
         let raw = deserialize::<RawPlannedResource>(bytes, base)?;
         return Ok(Kept {
@@ -1140,7 +1167,9 @@ fn read_plain(
                 (_, b"mode") => mode = optional_string(value)?,
                 (_, b"type") => resource_type = Some(plain_string(value)?),
                 (_, b"name") => name = Some(plain_string(value)?),
-                (Kind::Planned, b"values") => after = raw(member.value)?,
+                (Kind::Planned, b"values") | (Kind::Config, b"expressions") => {
+                    after = raw(member.value)?;
+                }
                 (Kind::Change, b"module_address") => module_address = optional_string(value)?,
                 (Kind::Change, b"deposed") => deposed = optional_string(value)?,
                 (Kind::Change, b"change") if value.first() == Some(&b'{') => {
@@ -1269,6 +1298,17 @@ struct RawPlannedResource<'a> {
     name: String,
     #[serde(borrow)]
     values: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawConfigResource<'a> {
+    address: String,
+    mode: Option<String>,
+    #[serde(rename = "type")]
+    resource_type: String,
+    name: String,
+    #[serde(borrow)]
+    expressions: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -1482,6 +1522,8 @@ mod tests {
                 r#""values":{"to_port":445}"#,
                 r#""values":null"#,
                 r#""values":[1]"#,
+                r#""expressions":{"cidr_blocks":{"references":["var.x"]}}"#,
+                r#""expressions":null"#,
                 "",
             ]),
             pick(&[
@@ -1490,7 +1532,7 @@ mod tests {
                 r#""provider_name":"registry.terraform.io/hashicorp/aws""#,
                 "",
             ]),
-            proptest::sample::select(vec![Kind::Change, Kind::Planned]),
+            proptest::sample::select(vec![Kind::Change, Kind::Planned, Kind::Config]),
             any::<bool>(),
         )
             .prop_map(|(a, m, mo, t, n, d, c, v, x, kind, pretty)| {

@@ -102,7 +102,7 @@ impl<'p> Resolver<'p> {
 
     fn expressions(&self, resource: &PlannedResource) -> Option<Map<String, Value>> {
         let raw = self.config_resource(resource)?.expressions.as_ref()?;
-        serde_json::from_str(raw.get()).ok()
+        serde_json::from_str(raw).ok()
     }
 
     /// Whether this plan's configuration summary includes attributes written as blocks, such as
