@@ -1093,8 +1093,8 @@ fn read_kept(
 /// [`read_kept`] by `serde_json`: every case, every error.
 fn read_with_serde(bytes: &[u8], base: (usize, usize), kind: Kind) -> Result<Kept> {
     let located = |raw: Option<&RawValue>| raw.map(|v| locate(v, bytes, base));
-    if kind == Kind::Config {
-        let raw = deserialize::<RawConfigResource>(bytes, base)?;
+    if kind != Kind::Change {
+        let raw = deserialize::<RawBlock>(bytes, base)?;
         return Ok(Kept {
             address: raw.address,
             module_address: None,
@@ -1103,21 +1103,11 @@ fn read_with_serde(bytes: &[u8], base: (usize, usize), kind: Kind) -> Result<Kep
             name: raw.name,
             deposed: None,
             actions: Vec::new(),
-            after: located(raw.expressions),
-            after_unknown: None,
-        });
-    }
-    if kind == Kind::Planned {
-        let raw = deserialize::<RawPlannedResource>(bytes, base)?;
-        return Ok(Kept {
-            address: raw.address,
-            module_address: None,
-            mode: raw.mode,
-            resource_type: raw.resource_type,
-            name: raw.name,
-            deposed: None,
-            actions: Vec::new(),
-            after: located(raw.values),
+            after: located(if kind == Kind::Config {
+                raw.expressions
+            } else {
+                raw.values
+            }),
             after_unknown: None,
         });
     }
@@ -1289,8 +1279,9 @@ fn deserialize_as<'de, T: Deserialize<'de>>(bytes: &'de [u8], base: (usize, usiz
     })
 }
 
+/// A resource of `planned_values` (its `values`) or a configuration block (its `expressions`).
 #[derive(Deserialize)]
-struct RawPlannedResource<'a> {
+struct RawBlock<'a> {
     address: String,
     mode: Option<String>,
     #[serde(rename = "type")]
@@ -1298,15 +1289,6 @@ struct RawPlannedResource<'a> {
     name: String,
     #[serde(borrow)]
     values: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct RawConfigResource<'a> {
-    address: String,
-    mode: Option<String>,
-    #[serde(rename = "type")]
-    resource_type: String,
-    name: String,
     #[serde(borrow)]
     expressions: Option<&'a RawValue>,
 }
