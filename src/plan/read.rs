@@ -427,27 +427,21 @@ impl<'k, R: Read> Walker<'k, R> {
             }
             return Ok(());
         };
-        let base = self.sc.position_of(mark.offset);
-        let parsed = read_kept(
-            self.sc.captured(mark),
-            base,
-            Kind::Planned,
-            &mut self.members,
-        )
-        .map(|kept| PlannedResource {
-            module_address: None,
-            managed: kept.mode.as_deref().unwrap_or("managed") == "managed",
-            resource_type: kept.resource_type,
-            name: kept.name,
-            deposed: None,
-            action: Action::PlannedOnly,
-            after: kept.after,
-            after_unknown: None,
-            from_planned_values: true,
-            json_path: format!("{module_path}.resources[{index}]"),
-            address: kept.address,
-        });
-        self.sc.clear_mark(mark);
+        let parsed = self
+            .read_marked(mark, Kind::Planned)
+            .map(|kept| PlannedResource {
+                module_address: None,
+                managed: kept.mode.as_deref().unwrap_or("managed") == "managed",
+                resource_type: kept.resource_type,
+                name: kept.name,
+                deposed: None,
+                action: Action::PlannedOnly,
+                after: kept.after,
+                after_unknown: None,
+                from_planned_values: true,
+                json_path: format!("{module_path}.resources[{index}]"),
+                address: kept.address,
+            });
         let parsed = parsed?;
         if self.in_prior_state {
             // Managed objects of the prior state are what exists before the plan, not what
@@ -483,27 +477,21 @@ impl<'k, R: Read> Walker<'k, R> {
         let Some(mark) = mark else {
             return Ok(());
         };
-        let base = self.sc.position_of(mark.offset);
-        let parsed = read_kept(
-            self.sc.captured(mark),
-            base,
-            Kind::Change,
-            &mut self.members,
-        )
-        .map(|kept| PlannedResource {
-            module_address: kept.module_address,
-            managed: kept.mode.as_deref().unwrap_or("managed") == "managed",
-            resource_type: kept.resource_type,
-            name: kept.name,
-            action: Action::from_actions(&kept.actions),
-            after: kept.after,
-            after_unknown: kept.after_unknown,
-            from_planned_values: false,
-            json_path: format!("resource_changes[{index}].change"),
-            deposed: kept.deposed,
-            address: kept.address,
-        });
-        self.sc.clear_mark(mark);
+        let parsed = self
+            .read_marked(mark, Kind::Change)
+            .map(|kept| PlannedResource {
+                module_address: kept.module_address,
+                managed: kept.mode.as_deref().unwrap_or("managed") == "managed",
+                resource_type: kept.resource_type,
+                name: kept.name,
+                action: Action::from_actions(&kept.actions),
+                after: kept.after,
+                after_unknown: kept.after_unknown,
+                from_planned_values: false,
+                json_path: format!("resource_changes[{index}].change"),
+                deposed: kept.deposed,
+                address: kept.address,
+            });
         let resource = parsed?;
         if resource.deposed.is_none() {
             let key = address_key(&self.hashers, &resource.address);
@@ -679,22 +667,24 @@ impl<'k, R: Read> Walker<'k, R> {
         let Some(mark) = self.resource(Kind::Config)? else {
             return Ok(None);
         };
-        let base = self.sc.position_of(mark.offset);
-        let parsed = read_kept(
-            self.sc.captured(mark),
-            base,
-            Kind::Config,
-            &mut self.members,
-        )
-        .map(|kept| ConfigResource {
-            address: kept.address,
-            mode: kept.mode,
-            resource_type: kept.resource_type,
-            name: kept.name,
-            expressions: kept.after.map(|raw| raw.json),
-        });
-        self.sc.clear_mark(mark);
+        let parsed = self
+            .read_marked(mark, Kind::Config)
+            .map(|kept| ConfigResource {
+                address: kept.address,
+                mode: kept.mode,
+                resource_type: kept.resource_type,
+                name: kept.name,
+                expressions: kept.after.map(|raw| raw.json),
+            });
         parsed.map(Some)
+    }
+
+    /// Reads the kept resource under `mark` (see [`read_kept`]) and releases its bytes.
+    fn read_marked(&mut self, mark: Mark, kind: Kind) -> Result<Kept> {
+        let base = self.sc.position_of(mark.offset);
+        let kept = read_kept(self.sc.captured(mark), base, kind, &mut self.members);
+        self.sc.clear_mark(mark);
+        kept
     }
 
     // ---- one resource -------------------------------------------------------------------------
@@ -1153,10 +1143,10 @@ fn read_plain(
         if member.depth == 1 {
             let value = text(member.value);
             match (kind, key) {
-                (_, b"address") => address = Some(plain_string(value)?),
+                (_, b"address") => address = Some(json_string(value)?),
                 (_, b"mode") => mode = optional_string(value)?,
-                (_, b"type") => resource_type = Some(plain_string(value)?),
-                (_, b"name") => name = Some(plain_string(value)?),
+                (_, b"type") => resource_type = Some(json_string(value)?),
+                (_, b"name") => name = Some(json_string(value)?),
                 (Kind::Planned, b"values") | (Kind::Config, b"expressions") => {
                     after = raw(member.value)?;
                 }
@@ -1178,7 +1168,7 @@ fn read_plain(
             .filter(|m| m.depth == 2 && m.value.0 > start && m.value.1 < end)
         {
             match text(member.key) {
-                b"actions" => actions = Some(plain_strings(text(member.value))?),
+                b"actions" => actions = Some(string_list(text(member.value))?),
                 b"after" => after = raw(member.value)?,
                 b"after_unknown" => after_unknown = raw(member.value)?,
                 _ => {}
@@ -1204,7 +1194,7 @@ fn read_plain(
 
 /// A JSON string value, decoded (by `serde_json` when it has an escape); `None` for anything
 /// else.
-fn plain_string(value: &[u8]) -> Option<String> {
+fn json_string(value: &[u8]) -> Option<String> {
     let inner = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     if memchr::memchr(b'\\', inner).is_some() {
         return serde_json::from_slice(value).ok();
@@ -1212,17 +1202,17 @@ fn plain_string(value: &[u8]) -> Option<String> {
     std::str::from_utf8(inner).ok().map(str::to_string)
 }
 
-/// `null` or a [`plain_string`].
+/// `null` or a [`json_string`].
 fn optional_string(value: &[u8]) -> Option<Option<String>> {
     if value == b"null" {
         Some(None)
     } else {
-        plain_string(value).map(Some)
+        json_string(value).map(Some)
     }
 }
 
-/// A list of [`plain_string`]s (not null: serde refuses a null list).
-fn plain_strings(value: &[u8]) -> Option<Vec<String>> {
+/// A list of [`json_string`]s (not null: serde refuses a null list).
+fn string_list(value: &[u8]) -> Option<Vec<String>> {
     use super::scan::skip_space;
     let inner = value.strip_prefix(b"[")?.strip_suffix(b"]")?;
     let mut out = Vec::new();
@@ -1232,7 +1222,7 @@ fn plain_strings(value: &[u8]) -> Option<Vec<String>> {
             return None;
         }
         let (end, _) = super::scan::string_end_escaped(inner, pos + 1)?;
-        out.push(plain_string(&inner[pos..end])?);
+        out.push(json_string(&inner[pos..end])?);
         pos = skip_space(inner, end);
         match inner.get(pos) {
             None => break,
@@ -1243,8 +1233,6 @@ fn plain_strings(value: &[u8]) -> Option<Vec<String>> {
     Some(out)
 }
 
-/// Deserializes a captured value, turning errors into positions in the file and JSON paths
-/// relative to the value.
 /// The keys of a resource the walk reads itself, before it knows whether to keep it.
 const HEAD_KEYS: [&str; 7] = [
     "address", "type", "name", "mode", "deposed", "change", "values",
@@ -1557,18 +1545,14 @@ mod tests {
         );
         assert_eq!(kept.module_address.as_deref(), Some(r#"module.m["a"]"#));
         assert_eq!(kept.actions, ["delete", "create"]);
+        assert_eq!(
+            Ok(&kept),
+            read_with_serde(text.as_bytes(), (3, 5), Kind::Change).as_ref()
+        );
         let after = kept.after.expect("after");
         assert_eq!(
             (after.get(), after.line, after.column),
             (r#"{"cidr_blocks": ["0.0.0.0/0"]}"#, 4, 86)
         );
-        assert_eq!(
-            Ok(kept_again(text)),
-            read_with_serde(text.as_bytes(), (3, 5), Kind::Change)
-        );
-    }
-
-    fn kept_again(text: &str) -> Kept {
-        read_plain(text.as_bytes(), (3, 5), Kind::Change, &mut Vec::new()).expect("plain")
     }
 }

@@ -104,7 +104,7 @@ pub(super) struct Member {
 /// [`may_repeat_a_key`], also listing the members of the objects at depth 1 and 2 (in the
 /// order their values end) into `members`: a kept resource's fields and those of its `change`
 /// are read from these spans, so the key check's pass is the only pass over its bytes.
-/// `members` is only complete when the answer is false.
+/// True when no key repeats; `members` is only complete then.
 pub(super) fn members_if_unique(bytes: &[u8], members: &mut Vec<Member>) -> bool {
     members.clear();
     !walk(bytes, Some(members))
@@ -128,8 +128,11 @@ fn walk(bytes: &[u8], mut members: Option<&mut Vec<Member>>) -> bool {
     let mut value_end;
     let mut pos = skip_space(bytes, 0);
     // Reads the key whose opening quote is at `at` into the innermost object, and its colon;
-    // returns where its text ends and where its value starts.
-    let key = |at: usize, keys: &mut Vec<(u64, usize, usize)>, frames: &[Frame]| {
+    // opens its member when the object is at depth 1 or 2, and returns where its value starts.
+    let key = |at: usize,
+               keys: &mut Vec<(u64, usize, usize)>,
+               frames: &[Frame],
+               open: &mut [(usize, usize, usize); 3]| {
         let (end, escaped) = string_end_escaped(bytes, at + 1)?;
         let (start, stop) = (at + 1, end - 1);
         let first = frames.last().copied().flatten()?;
@@ -147,7 +150,14 @@ fn walk(bytes: &[u8], mut members: Option<&mut Vec<Member>>) -> bool {
         }
         keys.push((print, start, stop));
         let colon = skip_space(bytes, end);
-        (bytes.get(colon) == Some(&b':')).then(|| (stop, skip_space(bytes, colon + 1)))
+        if bytes.get(colon) != Some(&b':') {
+            return None;
+        }
+        let value = skip_space(bytes, colon + 1);
+        if let Some(member) = open.get_mut(frames.len()) {
+            *member = (start, stop, value);
+        }
+        Some(value)
     };
     loop {
         // A value starts at `pos`.
@@ -162,12 +172,9 @@ fn walk(bytes: &[u8], mut members: Option<&mut Vec<Member>>) -> bool {
                     pos = inner + 1;
                 } else {
                     frames.push(Some(keys.len()));
-                    let Some((stop, value)) = key(inner, &mut keys, &frames) else {
+                    let Some(value) = key(inner, &mut keys, &frames, &mut open) else {
                         return true;
                     };
-                    if frames.len() <= 2 {
-                        open[frames.len()] = (inner + 1, stop, value);
-                    }
                     pos = value;
                     continue;
                 }
@@ -230,12 +237,9 @@ fn walk(bytes: &[u8], mut members: Option<&mut Vec<Member>>) -> bool {
             // A comma: the next member's key, or the next element.
             let next = skip_space(bytes, pos + 1);
             if frame.is_some() {
-                let Some((stop, value)) = key(next, &mut keys, &frames) else {
+                let Some(value) = key(next, &mut keys, &frames, &mut open) else {
                     return true;
                 };
-                if depth <= 2 {
-                    open[depth] = (next + 1, stop, value);
-                }
                 pos = value;
             } else {
                 pos = next;
