@@ -223,21 +223,20 @@ pub fn check_reader(
         }
     };
     // A rule no policy can concern yields nothing, so it is set aside as soon as it is read
-    // (see `rules::Prefilter`), unless something later needs every rule: a report that lists
-    // them, or fixes against the sources, whose proofs compare every rule of an instance.
+    // (see `rules::Intake`), unless something later needs every rule: a report that lists
+    // them, or fixes against the sources, whose proofs compare every rule of an instance. The
+    // rules of any other resource that needs nothing but itself are read at once, and its raw
+    // JSON dropped.
     let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
-    let mut prefilter = rules::Prefilter::new(&concerns);
     let sources_present = options
         .source_dir
         .as_deref()
         .is_some_and(sources::tree::holds_terraform);
     let filter = !options.list_every_rule && !sources_present;
-    let parsed = plan::Plan::read_filtered(reader, source_name, &keep, &mut |resource| {
-        filter && prefilter.set_aside(resource)
-    })?;
-    let set_aside = prefilter.into_groups();
+    let mut intake = rules::Intake::new(&concerns, filter);
+    let parsed = plan::Plan::read_filtered(reader, source_name, &keep, &mut intake)?;
     let sources = options.source_dir.as_deref().map(sources::Sources::open);
-    let rule_set = rules::extract_with(&parsed, sources.as_ref(), &set_aside)?;
+    let rule_set = rules::extract_with(&parsed, sources.as_ref(), intake.finish())?;
     let findings = policy::evaluate(&rule_set, policies);
 
     let mut warnings = Vec::new();

@@ -305,6 +305,50 @@ pub enum Keep {
     NotATarget,
 }
 
+/// What the caller of [`Plan::read_filtered`] did with a kept resource it was offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offered {
+    /// The plan keeps it, raw, in [`Plan::resources`].
+    Keep,
+    /// It cannot matter: the plan only counts it ([`Plan::set_aside`]).
+    SetAside,
+    /// The caller read what it needs of it and holds that under this token; the plan keeps
+    /// only its place in the order of resources ([`Plan::taken`]).
+    Taken(u32),
+}
+
+/// Receives each kept resource as soon as the reader has read it, so that a caller can decode
+/// it once and drop its raw JSON instead of holding the whole plan's resources.
+pub trait Collector {
+    /// A kept resource of `planned_values` or `resource_changes`, just read. A resource of
+    /// `planned_values` is offered before its module's `address` is known: its
+    /// `module_address` is `None` (the reader records it in [`Taken::module_address`]).
+    fn offer(&mut self, resource: &PlannedResource) -> Offered;
+    /// A resource taken from `planned_values` (`token`) has a change record after all, which
+    /// supersedes it: what the caller holds for it will not be asked for.
+    fn superseded(&mut self, token: u32);
+}
+
+/// Keeps every resource: the collector of [`Plan::read`].
+struct KeepAll;
+
+impl Collector for KeepAll {
+    fn offer(&mut self, _: &PlannedResource) -> Offered {
+        Offered::Keep
+    }
+    fn superseded(&mut self, _: u32) {}
+}
+
+/// The place of a resource the collector took: it comes before `resources[before]` (after any
+/// earlier taken resource with the same `before`), exactly where the raw resource would be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    pub before: usize,
+    pub token: u32,
+    /// `module.a["x"].module.b`, absent for the root module.
+    pub module_address: Option<String>,
+}
+
 /// A Terraform plan, read and validated, ready for rule extraction.
 #[derive(Debug)]
 pub struct Plan {
@@ -325,6 +369,8 @@ pub struct Plan {
     /// Kept resources the caller's filter dropped ([`Plan::read_filtered`]), each counted once
     /// (a resource in both `planned_values` and `resource_changes` is one resource).
     pub set_aside: usize,
+    /// The resources the collector took, in order ([`Collector`]).
+    pub taken: Vec<Taken>,
 }
 
 impl Plan {
@@ -343,25 +389,25 @@ impl Plan {
         source_name: &str,
         keep_type: &dyn Fn(&str) -> Keep,
     ) -> Result<Plan, InputError> {
-        Plan::read_filtered(reader, source_name, keep_type, &mut |_| false)
+        Plan::read_filtered(reader, source_name, keep_type, &mut KeepAll)
     }
 
     /// [`Plan::read`], offering each kept resource of `planned_values` and `resource_changes`
-    /// to `set_aside` as soon as it is read: when it answers true, the resource is dropped at
-    /// once (and counted in [`Plan::set_aside`]), so memory holds only the resources the
-    /// caller wants.
+    /// to `collector` as soon as it is read: a resource it sets aside is dropped at once (and
+    /// counted in [`Plan::set_aside`]), one it takes leaves only its place ([`Plan::taken`]),
+    /// so memory holds only the raw resources the caller wants.
     pub fn read_filtered<R: Read>(
         reader: R,
         source_name: &str,
         keep_type: &dyn Fn(&str) -> Keep,
-        set_aside: &mut dyn FnMut(&PlannedResource) -> bool,
+        collector: &mut dyn Collector,
     ) -> Result<Plan, InputError> {
         let error = |kind| InputError {
             source_name: source_name.to_string(),
             kind,
         };
         let scanner = scan::Scanner::new(reader).map_err(error)?;
-        let doc = read::Walker::new(scanner, keep_type, set_aside)
+        let doc = read::Walker::new(scanner, keep_type, collector)
             .document()
             .map_err(error)?;
 
@@ -399,6 +445,7 @@ impl Plan {
             planned_cidrs: doc.cidrs,
             variables: doc.variables,
             set_aside: doc.set_aside,
+            taken: doc.taken,
         })
     }
 

@@ -21,7 +21,9 @@ use serde_json::value::RawValue;
 use super::config::{ConfigModule, ConfigResource, ModuleCall};
 use super::scan::{Mark, Scanner};
 use super::unique_keys::{self, UniqueKeys};
-use super::{Action, InputErrorKind, Keep, PlannedCidrs, PlannedResource, RawJson};
+use super::{
+    Action, Collector, InputErrorKind, Keep, Offered, PlannedCidrs, PlannedResource, RawJson, Taken,
+};
 
 type Result<T> = std::result::Result<T, InputErrorKind>;
 
@@ -49,16 +51,35 @@ pub(super) struct Document {
     pub window: usize,
     /// Kept resources the filter dropped, each counted once.
     pub set_aside: usize,
+    /// Where the resources the collector took go among `resources`.
+    pub taken: Vec<Taken>,
+}
+
+/// A kept resource of `planned_values`, in order: added at the end unless `resource_changes`
+/// has it.
+enum PlannedSlot {
+    /// Boxed: most slots of a plan of rules are taken ones, which are small.
+    Raw(Box<PlannedResource>),
+    /// Taken by the collector (`key` is its [`address_key`]).
+    Taken {
+        key: u128,
+        token: u32,
+        module_address: Option<String>,
+    },
 }
 
 pub(super) struct Walker<'k, R> {
     sc: Scanner<R>,
     keep: &'k dyn Fn(&str) -> Keep,
-    /// The caller's filter: true drops a kept resource once read (see `Plan::read_filtered`).
-    set_aside: &'k mut dyn FnMut(&PlannedResource) -> bool,
+    /// The caller's collector, offered every kept resource once read (see
+    /// `Plan::read_filtered`).
+    collector: &'k mut dyn Collector,
     /// Keys of the `planned_values` resources the filter dropped: counted at the end unless
     /// `resource_changes` has them too.
     planned_set_aside: HashSet<u128>,
+    /// The `planned_values` resources the collector took, by key: told to it as superseded as
+    /// soon as `resource_changes` has them.
+    planned_taken: HashMap<u128, u32>,
     /// Keys ([`address_key`]) of the addresses of current objects of kept types in
     /// `resource_changes` (kept or dropped).
     changed: HashSet<u128>,
@@ -70,7 +91,7 @@ pub(super) struct Walker<'k, R> {
     members: Vec<unique_keys::Member>,
     doc: Document,
     /// Kept resources from `planned_values`, added at the end unless `resource_changes` has them.
-    planned_only: Vec<PlannedResource>,
+    planned_only: Vec<PlannedSlot>,
     /// Kept data sources read into `prior_state` (a `data.aws_vpc` the plan's groups refer
     /// to), added at the end unless `resource_changes` has them.
     prior_data: Vec<PlannedResource>,
@@ -79,6 +100,10 @@ pub(super) struct Walker<'k, R> {
     /// CIDR-like attributes from `planned_values`, used for addresses `resource_changes` lacks.
     planned_cidrs: HashMap<String, Vec<(String, String)>>,
     head: Head,
+    /// The module call names down to the configuration module being read.
+    config_path: Vec<String>,
+    /// The configuration blocks raw resources need (see `raw_blocks`); `None` keeps them all.
+    config_needed: Option<HashSet<(Vec<String>, String, String)>>,
 }
 
 /// The fields of one resource the walk reads itself (the rest is skipped or captured). One
@@ -154,14 +179,15 @@ impl<'k, R: Read> Walker<'k, R> {
     pub fn new(
         sc: Scanner<R>,
         keep: &'k dyn Fn(&str) -> Keep,
-        set_aside: &'k mut dyn FnMut(&PlannedResource) -> bool,
+        collector: &'k mut dyn Collector,
     ) -> Self {
         Walker {
             head: Head::default(),
             sc,
             keep,
-            set_aside,
+            collector,
             planned_set_aside: HashSet::new(),
+            planned_taken: HashMap::new(),
             hashers: Default::default(),
             key: Vec::with_capacity(64),
             scratch: Vec::with_capacity(256),
@@ -172,6 +198,8 @@ impl<'k, R: Read> Walker<'k, R> {
             in_prior_state: false,
             changed: HashSet::new(),
             planned_cidrs: HashMap::new(),
+            config_path: Vec::new(),
+            config_needed: None,
         }
     }
 
@@ -217,17 +245,35 @@ impl<'k, R: Read> Walker<'k, R> {
         for cidrs in self.planned_cidrs.drain() {
             self.doc.cidrs.by_address.entry(cidrs.0).or_insert(cidrs.1);
         }
-        let changed = &self.changed;
-        let hashers = &self.hashers;
-        self.doc.resources.extend(
-            self.planned_only
-                .drain(..)
-                .filter(|r| !changed.contains(&address_key(hashers, &r.address))),
-        );
+        for slot in std::mem::take(&mut self.planned_only) {
+            match slot {
+                PlannedSlot::Raw(resource) => {
+                    if !self
+                        .changed
+                        .contains(&address_key(&self.hashers, &resource.address))
+                    {
+                        self.doc.resources.push(*resource);
+                    }
+                }
+                PlannedSlot::Taken {
+                    key,
+                    token,
+                    module_address,
+                } => {
+                    if !self.changed.contains(&key) {
+                        self.doc.taken.push(Taken {
+                            before: self.doc.resources.len(),
+                            token,
+                            module_address,
+                        });
+                    }
+                }
+            }
+        }
         self.doc.set_aside += self
             .planned_set_aside
             .iter()
-            .filter(|key| !changed.contains(key))
+            .filter(|key| !self.changed.contains(key))
             .count();
         let known: HashSet<String> = self
             .doc
@@ -278,7 +324,14 @@ impl<'k, R: Read> Walker<'k, R> {
                 self.doc.has_resource_changes = true;
                 self.resource_changes()
             }
-            b"configuration" => self.configuration(),
+            b"configuration" => {
+                // Read after both lists of resources (Terraform's order), the configuration
+                // keeps only the blocks of resources left raw: the rest need none.
+                let after_resources = [&b"planned_values"[..], b"resource_changes"]
+                    .iter()
+                    .all(|k| seen.contains(*k));
+                self.configuration(after_resources)
+            }
             b"variables" => self.variables(),
             _ => {
                 if key == b"prior_state" {
@@ -406,12 +459,20 @@ impl<'k, R: Read> Walker<'k, R> {
             }
         }
         // `address` may follow `resources` (it does in Terraform's output).
-        for resource in self.planned_only[kept_before..]
+        let module_addresses = self.planned_only[kept_before..]
             .iter_mut()
-            .chain(self.prior_data[prior_before..].iter_mut())
-        {
-            if resource.module_address.is_none() {
-                resource.module_address = address.clone();
+            .map(|slot| match slot {
+                PlannedSlot::Raw(resource) => &mut resource.module_address,
+                PlannedSlot::Taken { module_address, .. } => module_address,
+            })
+            .chain(
+                self.prior_data[prior_before..]
+                    .iter_mut()
+                    .map(|resource| &mut resource.module_address),
+            );
+        for module_address in module_addresses {
+            if module_address.is_none() {
+                module_address.clone_from(&address);
             }
         }
         Ok(())
@@ -449,11 +510,25 @@ impl<'k, R: Read> Walker<'k, R> {
             if !parsed.managed {
                 self.prior_data.push(parsed);
             }
-        } else if (self.set_aside)(&parsed) {
-            let key = address_key(&self.hashers, &parsed.address);
-            self.planned_set_aside.insert(key);
         } else {
-            self.planned_only.push(parsed);
+            match self.collector.offer(&parsed) {
+                Offered::Keep => self.planned_only.push(PlannedSlot::Raw(Box::new(parsed))),
+                Offered::SetAside => {
+                    let key = address_key(&self.hashers, &parsed.address);
+                    self.planned_set_aside.insert(key);
+                }
+                Offered::Taken(token) => {
+                    let key = address_key(&self.hashers, &parsed.address);
+                    // Two resources of one address (a hand-made plan): the first stays until
+                    // the end, where it is dropped all the same if superseded.
+                    self.planned_taken.insert(key, token);
+                    self.planned_only.push(PlannedSlot::Taken {
+                        key,
+                        token,
+                        module_address: None,
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -496,11 +571,18 @@ impl<'k, R: Read> Walker<'k, R> {
         if resource.deposed.is_none() {
             let key = address_key(&self.hashers, &resource.address);
             self.changed.insert(key);
+            if let Some(token) = self.planned_taken.remove(&key) {
+                self.collector.superseded(token);
+            }
         }
-        if (self.set_aside)(&resource) {
-            self.doc.set_aside += 1;
-        } else {
-            self.doc.resources.push(resource);
+        match self.collector.offer(&resource) {
+            Offered::Keep => self.doc.resources.push(resource),
+            Offered::SetAside => self.doc.set_aside += 1,
+            Offered::Taken(token) => self.doc.taken.push(Taken {
+                before: self.doc.resources.len(),
+                token,
+                module_address: resource.module_address,
+            }),
         }
         Ok(())
     }
@@ -583,9 +665,13 @@ impl<'k, R: Read> Walker<'k, R> {
 
     // ---- configuration ------------------------------------------------------------------------
 
-    fn configuration(&mut self) -> Result<()> {
+    /// `filter`: every resource is read, so the blocks no raw resource is declared by can go.
+    fn configuration(&mut self, filter: bool) -> Result<()> {
         if !self.enter_object_or_null()? {
             return Ok(());
+        }
+        if filter {
+            self.config_needed = Some(self.raw_blocks());
         }
         let mut first = true;
         while self.sc.next_key(&mut first)? {
@@ -615,7 +701,9 @@ impl<'k, R: Read> Walker<'k, R> {
                         let resource = w
                             .config_resource()
                             .map_err(|e| with_path(e, &format!("[{i}]")))?;
-                        module.resources.extend(resource);
+                        module
+                            .resources
+                            .extend(resource.filter(|r| w.config_block_needed(r)));
                         Ok(())
                     })
                     .map_err(|e| with_path(e, "resources"))?;
@@ -638,7 +726,10 @@ impl<'k, R: Read> Walker<'k, R> {
         while self.sc.next_key(&mut first)? {
             self.sc.key(&mut self.key)?;
             let name = String::from_utf8_lossy(&self.key).into_owned();
-            let call = self.module_call().map_err(|e| with_path(e, &name))?;
+            self.config_path.push(name);
+            let call = self.module_call();
+            let name = self.config_path.pop().unwrap_or_default();
+            let call = call.map_err(|e| with_path(e, &name))?;
             module.module_calls.insert(name, call);
         }
         Ok(())
@@ -661,6 +752,41 @@ impl<'k, R: Read> Walker<'k, R> {
             }
         }
         Ok(call)
+    }
+
+    /// The blocks (module call names, type, name) that declare the managed resources kept raw.
+    fn raw_blocks(&self) -> HashSet<(Vec<String>, String, String)> {
+        let planned = self.planned_only.iter().filter_map(|slot| match slot {
+            PlannedSlot::Raw(resource) => Some(&**resource),
+            PlannedSlot::Taken { .. } => None,
+        });
+        self.doc
+            .resources
+            .iter()
+            .chain(planned)
+            .filter(|r| r.managed)
+            .filter_map(|r| {
+                let calls = match &r.module_address {
+                    Some(module) => super::address::module_call_names(module)?,
+                    None => Vec::new(),
+                };
+                Some((calls, r.resource_type.clone(), r.name.clone()))
+            })
+            .collect()
+    }
+
+    /// Whether a configuration block is kept: a managed block some raw resource has (data
+    /// blocks are never looked up), or any block when the resources are not all read yet.
+    fn config_block_needed(&self, block: &ConfigResource) -> bool {
+        let Some(needed) = &self.config_needed else {
+            return true;
+        };
+        block.mode.as_deref().unwrap_or("managed") == "managed"
+            && needed.contains(&(
+                self.config_path.clone(),
+                block.resource_type.clone(),
+                block.name.clone(),
+            ))
     }
 
     fn config_resource(&mut self) -> Result<Option<ConfigResource>> {
@@ -1310,7 +1436,7 @@ mod tests {
     fn walk(text: &str, keep: &dyn Fn(&str) -> bool) -> Document {
         let scanner = Scanner::new(text.as_bytes()).unwrap();
         let keep = |t: &str| if keep(t) { Keep::Yes } else { Keep::Skip };
-        Walker::new(scanner, &keep, &mut |_| false)
+        Walker::new(scanner, &keep, &mut super::super::KeepAll)
             .document()
             .unwrap()
     }

@@ -20,13 +20,13 @@
 
 pub mod cidr;
 mod group;
-mod prefilter;
+mod intake;
 mod prefix_list;
 pub mod protocol;
 mod resolve;
 mod vpc;
 
-pub use prefilter::{Prefilter, SetAsideGroup};
+pub use intake::{Collected, Intake, SetAsideGroup};
 pub use prefix_list::PREFIX_LIST_TYPES;
 pub use vpc::{GroupVpc, VPC_TYPES};
 
@@ -80,7 +80,8 @@ pub struct CheckedResource {
     /// with their `source`, as the plan's configuration records them. Empty for root-module
     /// resources; `None` when the plan carries no configuration for the resource's module.
     pub module_calls: Option<Vec<ModuleCallSource>>,
-    /// The resource's planned `tags` (string values only), where `portgate:waive` waivers live.
+    /// The resource's planned tags that portgate reads (string values only): `portgate:waive`,
+    /// where waivers live.
     pub tags: BTreeMap<String, String>,
     /// 1-based line of its planned values in the plan file (as decoded), for reports that
     /// point into the plan when no source file is known.
@@ -199,7 +200,7 @@ pub struct RuleSet {
     /// them with the file it would patch.
     pub root_variables: BTreeMap<String, Value>,
     /// Checked resources the reader set aside because none of their rules can matter (see
-    /// [`Prefilter`]): counted, not listed in `resources`.
+    /// [`Intake`]): counted, not listed in `resources`.
     pub resources_set_aside: usize,
 }
 
@@ -207,22 +208,43 @@ pub struct RuleSet {
 /// root module the plan was made from, can prove what the plan's configuration only suggests
 /// (see [`resolve`]); without them those values stay unknown.
 pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputError> {
-    extract_with(plan, sources, &[])
+    extract_with(plan, sources, Collected::default())
 }
 
-/// [`extract`] of a plan read through a [`Prefilter`]: `set_aside` are the groups it dropped,
-/// which rules of the plan may still name.
+/// A checked resource of the plan, in the plan's order: raw, or taken by the [`Intake`].
+enum InOrder<'p> {
+    Raw(&'p PlannedResource),
+    Taken(&'p crate::plan::Taken),
+}
+
+/// The plan's raw resources with the taken ones back in their places.
+fn in_order(plan: &Plan) -> impl Iterator<Item = InOrder<'_>> {
+    let mut taken = plan.taken.iter().peekable();
+    let mut raw = plan.resources.iter().enumerate().peekable();
+    std::iter::from_fn(move || {
+        let next_raw = raw.peek().map_or(usize::MAX, |(i, _)| *i);
+        if let Some(t) = taken.next_if(|t| t.before <= next_raw) {
+            return Some(InOrder::Taken(t));
+        }
+        raw.next().map(|(_, r)| InOrder::Raw(r))
+    })
+}
+
+/// [`extract`] of a plan read through an [`Intake`]: `collected` holds the groups it set
+/// aside, which rules of the plan may still name, and the rules of the resources it took.
 pub fn extract_with(
     plan: &Plan,
     sources: Option<&Sources>,
-    set_aside: &[SetAsideGroup],
+    mut collected: Collected,
 ) -> Result<RuleSet, InputError> {
+    let set_aside = std::mem::take(&mut collected.groups);
+    let set_aside = set_aside.as_slice();
     let resolver = resolve::Resolver::new(plan, sources);
     let lists = prefix_list::PrefixLists::read(plan, &resolver)?;
     let mut set = RuleSet::default();
     let mut hints: Vec<group::GroupHint> = Vec::new();
     // Each current group's `vpc_id`, for the VPC CIDRs a fix can suggest (see `vpc`).
-    let mut group_vpc_ids: Vec<(&PlannedResource, Known<Option<String>>)> = Vec::new();
+    let mut group_vpc_ids: Vec<vpc::GroupVpcId<'_>> = Vec::new();
     // What a standalone rule says about its group when `security_group_id` is unknown, and
     // why the sources could not confirm the group the configuration suggests.
     let mut group_notes: Vec<(usize, String)> = Vec::new();
@@ -245,7 +267,38 @@ pub fn extract_with(
             "aws_security_group" | "aws_default_security_group"
         )
     };
-    for resource in &plan.resources {
+    for item in in_order(plan) {
+        let resource = match item {
+            InOrder::Raw(resource) => resource,
+            InOrder::Taken(place) => {
+                let taken = collected
+                    .taken
+                    .get_mut(place.token as usize)
+                    .and_then(Option::take)
+                    .expect("the intake holds every resource the plan says it took");
+                let TakenRules {
+                    mut resource,
+                    rules,
+                    hint,
+                    vpc_id,
+                } = *taken;
+                let index = set.resources.len();
+                resource.module_calls = resolver.module_calls_of(place.module_address.as_deref());
+                if let Some(vpc_id) = vpc_id {
+                    group_vpc_ids.push(vpc::GroupVpcId::Known {
+                        address: resource.address.clone(),
+                        vpc_id,
+                    });
+                }
+                hints.push(hint);
+                set.resources.push(resource);
+                set.rules.extend(rules.into_iter().map(|mut rule| {
+                    rule.resource = index;
+                    rule
+                }));
+                continue;
+            }
+        };
         if !resource.managed || !RESOURCE_TYPES.contains(&resource.resource_type.as_str()) {
             continue;
         }
@@ -284,14 +337,7 @@ pub fn extract_with(
         };
         let index = set.resources.len();
         let (typed, tags) = read_after(plan, resource, after, &after_path)?;
-        let tags = tags
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(k, v)| match v {
-                Value::String(v) => Some((k, v)),
-                _ => None,
-            })
-            .collect();
+        let tags = string_tags(tags);
         set.resources.push(checked_resource(
             resource,
             &resolver,
@@ -304,7 +350,13 @@ pub fn extract_with(
                     id: reader.scalar(&sg.id, "id").known().cloned().flatten(),
                 });
                 if resource.deposed.is_none() {
-                    group_vpc_ids.push((resource, reader.scalar(&sg.vpc_id, "vpc_id")));
+                    group_vpc_ids.push(match reader.scalar(&sg.vpc_id, "vpc_id") {
+                        Known::Known(vpc_id) => vpc::GroupVpcId::Known {
+                            address: resource.address.clone(),
+                            vpc_id,
+                        },
+                        Known::Unknown => vpc::GroupVpcId::Unknown(resource),
+                    });
                 }
                 let inline = Inline {
                     index,
@@ -385,6 +437,21 @@ pub fn extract_with(
     set.root_variables = plan.variables.clone();
     set.resources_set_aside = plan.set_aside;
     Ok(set)
+}
+
+use intake::TakenRules;
+
+/// The planned `tags` portgate reads ([`WAIVER_TAG`]), when a string: a plan of many tagged
+/// rules does not keep every tag of each.
+fn string_tags(tags: Option<BTreeMap<String, Value>>) -> BTreeMap<String, String> {
+    tags.unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| k == WAIVER_TAG)
+        .filter_map(|(k, v)| match v {
+            Value::String(v) => Some((k, v)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Adds the CIDRs a rule gets from prefix lists to its sources, and notes the lists that are
@@ -525,38 +592,56 @@ fn inline_rules(
                 planned_only: reader.planned_only,
             };
             let block = block.as_ref().unwrap_or(&UNKNOWN_BLOCK);
-            let mut rule = IngressRule {
-                resource: index,
-                block: Some(i),
-                json_path: format!("{after_path}.ingress[{i}]"),
-                protocol: r.scalar(&block.protocol, "protocol"),
-                from_port: r.scalar(&block.from_port, "from_port"),
-                to_port: r.scalar(&block.to_port, "to_port"),
-                cidrs: Vec::new(),
-                other_sources: Vec::new(),
-                direction_known: true,
-                unknown_attributes: Vec::new(),
-                note: None,
-                group: None,
-            };
-            r.cidr_list(&mut rule, &block.cidr_blocks, "cidr_blocks");
-            r.cidr_list(&mut rule, &block.ipv6_cidr_blocks, "ipv6_cidr_blocks");
-            r.source_list(&mut rule, &block.security_groups, "security_groups");
-            r.source_list(&mut rule, &block.prefix_list_ids, "prefix_list_ids");
-            let ids = r.id_list(&block.prefix_list_ids, "prefix_list_ids");
-            add_prefix_list_sources(
-                &mut rule,
-                lists.sources("prefix_list_ids", ids.as_deref(), || None),
-                &resource.address,
-                unchecked_lists,
-            );
-            if let Some(Some(true)) = block.self_ {
-                rule.other_sources.push("self".to_string());
-            }
-            r.note_unknown_scalars(&mut rule);
-            rule
+            inline_rule(index, i, block, &r, after_path, &mut |rule, ids| {
+                add_prefix_list_sources(
+                    rule,
+                    lists.sources("prefix_list_ids", ids, || None),
+                    &resource.address,
+                    unchecked_lists,
+                );
+            })
         })
         .collect()
+}
+
+/// Adds the CIDRs of a rule's prefix list ids (`None`: unknown until apply) to its sources.
+type AddPrefixLists<'a> = dyn FnMut(&mut IngressRule, Option<&[Option<String>]>) + 'a;
+
+/// Inline block `i` of a group (resource `index`). `prefix_lists` adds the CIDRs of the
+/// block's prefix list ids (`None` when unknown until apply), in their place among its sources.
+fn inline_rule(
+    index: usize,
+    i: usize,
+    block: &InlineIngress,
+    r: &FieldReader<'_>,
+    after_path: &str,
+    prefix_lists: &mut AddPrefixLists<'_>,
+) -> IngressRule {
+    let mut rule = IngressRule {
+        resource: index,
+        block: Some(i),
+        json_path: format!("{after_path}.ingress[{i}]"),
+        protocol: r.scalar(&block.protocol, "protocol"),
+        from_port: r.scalar(&block.from_port, "from_port"),
+        to_port: r.scalar(&block.to_port, "to_port"),
+        cidrs: Vec::new(),
+        other_sources: Vec::new(),
+        direction_known: true,
+        unknown_attributes: Vec::new(),
+        note: None,
+        group: None,
+    };
+    r.cidr_list(&mut rule, &block.cidr_blocks, "cidr_blocks");
+    r.cidr_list(&mut rule, &block.ipv6_cidr_blocks, "ipv6_cidr_blocks");
+    r.source_list(&mut rule, &block.security_groups, "security_groups");
+    r.source_list(&mut rule, &block.prefix_list_ids, "prefix_list_ids");
+    let ids = r.id_list(&block.prefix_list_ids, "prefix_list_ids");
+    prefix_lists(&mut rule, ids.as_deref());
+    if let Some(Some(true)) = block.self_ {
+        rule.other_sources.push("self".to_string());
+    }
+    r.note_unknown_scalars(&mut rule);
+    rule
 }
 
 fn security_group_rule(
@@ -801,14 +886,12 @@ enum TypedAfter {
     VpcRule(VpcIngressRuleAfter),
 }
 
-/// Reads `after` once into the shape of the resource's type, with its `tags`. Only when that
-/// fails is it read again the slow way, tags first, for the error with its JSON path.
-fn read_after(
-    plan: &Plan,
-    resource: &PlannedResource,
-    after: &crate::plan::RawJson,
-    after_path: &str,
-) -> Result<(TypedAfter, Option<BTreeMap<String, Value>>), InputError> {
+/// Decodes a planned state into the shape of its resource type, with its `tags`: `None` when
+/// it does not decode (the slow read then finds the error and its JSON path).
+fn decode_after(
+    resource_type: &str,
+    text: &str,
+) -> Option<(TypedAfter, Option<BTreeMap<String, Value>>)> {
     fn fast<T: for<'de> Deserialize<'de>>(
         text: &str,
         wrap: fn(T) -> TypedAfter,
@@ -818,8 +901,7 @@ fn read_after(
         let tags = tags(&mut value);
         Some((wrap(value), tags))
     }
-    let text = after.get();
-    let read = match resource.resource_type.as_str() {
+    match resource_type {
         "aws_security_group" | "aws_default_security_group" => {
             fast(text, TypedAfter::Group, |v: &mut SecurityGroupAfter| {
                 v.tags.take()
@@ -833,8 +915,18 @@ fn read_after(
         _ => fast(text, TypedAfter::VpcRule, |v: &mut VpcIngressRuleAfter| {
             v.tags.take()
         }),
-    };
-    if let Some(read) = read {
+    }
+}
+
+/// Reads `after` once into the shape of the resource's type, with its `tags`. Only when that
+/// fails is it read again the slow way, tags first, for the error with its JSON path.
+fn read_after(
+    plan: &Plan,
+    resource: &PlannedResource,
+    after: &crate::plan::RawJson,
+    after_path: &str,
+) -> Result<(TypedAfter, Option<BTreeMap<String, Value>>), InputError> {
+    if let Some(read) = decode_after(&resource.resource_type, after.get()) {
         return Ok(read);
     }
     let tagged: TagsAfter = plan.read_value(after, after_path)?;

@@ -72,7 +72,16 @@ impl<'p> Resolver<'p> {
         &self,
         resource: &PlannedResource,
     ) -> Option<Vec<super::ModuleCallSource>> {
-        let names = match &resource.module_address {
+        self.module_calls_of(resource.module_address.as_deref())
+    }
+
+    /// The chain of module calls (with sources) that leads to the module at `module_address`
+    /// (`None`: the root module).
+    pub(super) fn module_calls_of(
+        &self,
+        module_address: Option<&str>,
+    ) -> Option<Vec<super::ModuleCallSource>> {
+        let names = match module_address {
             Some(module) => address::module_call_names(module)?,
             None => return Some(Vec::new()),
         };

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::SetAsideGroup;
 use super::resolve::Resolver;
-use super::{Known, SetAsideGroup};
 use crate::plan::{InputError, Plan, PlannedResource};
 
 /// The resource types read for VPC CIDRs (kept by the plan reader beside the checked ones).
@@ -47,12 +47,23 @@ fn string(after: &Value, key: &str) -> Option<String> {
     after.get(key)?.as_str().map(str::to_string)
 }
 
+/// A current group's `vpc_id`, as the rules pass read it.
+pub(super) enum GroupVpcId<'p> {
+    Known {
+        address: String,
+        /// `None` for a known null: the default VPC.
+        vpc_id: Option<String>,
+    },
+    /// Unknown until apply: the configuration may name the VPC.
+    Unknown(&'p PlannedResource),
+}
+
 /// The VPC of every security group whose VPC has known CIDRs, by group address. `groups` are
-/// the current groups with their `vpc_id`, as the rules pass read it.
+/// the current groups with their `vpc_id`.
 pub(super) fn group_vpcs(
     plan: &Plan,
     resolver: &Resolver<'_>,
-    groups: &[(&PlannedResource, Known<Option<String>>)],
+    groups: &[GroupVpcId<'_>],
     set_aside: &[SetAsideGroup],
 ) -> Result<BTreeMap<String, GroupVpc>, InputError> {
     let current = |r: &&PlannedResource| r.deposed.is_none() && r.after.is_some();
@@ -150,10 +161,11 @@ pub(super) fn group_vpcs(
     for group in set_aside {
         insert(&group.address, by_known_id(&group.vpc_id));
     }
-    for (r, vpc_id) in groups {
-        let vpc = match vpc_id {
-            Known::Known(id) => by_known_id(id),
-            Known::Unknown => {
+    for group in groups {
+        let (address, vpc) = match group {
+            GroupVpcId::Known { address, vpc_id } => (address.as_str(), by_known_id(vpc_id)),
+            GroupVpcId::Unknown(r) => (
+                r.address.as_str(),
                 match resolver
                     .config_id_references(r, "vpc_id", &["aws_vpc", "aws_default_vpc"])
                     .as_deref()
@@ -161,10 +173,10 @@ pub(super) fn group_vpcs(
                     Some([address]) => vpcs.iter().find(|v| v.address == *address),
                     _ => data_reference(resolver, r)
                         .and_then(|address| vpcs.iter().find(|v| v.address == address)),
-                }
-            }
+                },
+            ),
         };
-        insert(&r.address, vpc);
+        insert(address, vpc);
     }
     Ok(out)
 }

@@ -1,0 +1,202 @@
+//! The rules stage takes a resource's rules as soon as the plan reader has read it, when they
+//! need nothing but the resource itself (`rules::Intake`), and the reader keeps only its place
+//! in the order; the configuration keeps only the blocks of the resources left raw. These
+//! tests hold that to its promises:
+//! - the rule set is exactly what reading every resource raw gives (same resources and rules
+//!   in the same order, module calls, tags, notes, groups and VPCs): on generated plans of
+//!   every shape and format here, and on every plan of `testdata/` and `../shared/` in
+//!   `tests/streaming.rs` and `tests/set_aside.rs`;
+//! - what stays raw is what needs the rest of the plan, counted: on a plan of rules whose
+//!   values are all known, no rule resource stays raw and the configuration keeps no block.
+
+#[path = "../examples/gen_plan.rs"]
+#[allow(dead_code)]
+mod gen_plan;
+
+use portgate::plan::{Keep, Plan, config::ConfigModule};
+use portgate::policy::PolicySet;
+use portgate::rules::{self, Intake, RuleSet};
+
+fn keep(resource_type: &str) -> Keep {
+    if rules::RESOURCE_TYPES.contains(&resource_type) {
+        Keep::NotATarget
+    } else if rules::PREFIX_LIST_TYPES.contains(&resource_type)
+        || rules::VPC_TYPES.contains(&resource_type)
+    {
+        Keep::Yes
+    } else {
+        Keep::Skip
+    }
+}
+
+/// The plan read through an intake (nothing set aside), and the rules extracted from it.
+fn taken(bytes: &[u8]) -> (Plan, RuleSet) {
+    let policies = PolicySet::builtin().unwrap();
+    let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
+    let mut intake = Intake::new(&concerns, false);
+    let plan = Plan::read_filtered(bytes, "p.json", &keep, &mut intake).expect("it reads");
+    let set = rules::extract_with(&plan, None, intake.finish()).expect("rules extract");
+    (plan, set)
+}
+
+/// The rules of the plan with every resource read raw.
+fn raw(bytes: &[u8]) -> RuleSet {
+    let text = portgate::plan::decode(bytes).unwrap();
+    let plan = Plan::read(text.as_bytes(), "p.json", &keep).expect("it reads");
+    assert!(plan.taken.is_empty());
+    rules::extract(&plan, None).expect("rules extract")
+}
+
+fn config_blocks(module: &ConfigModule) -> usize {
+    module.resources.len()
+        + module
+            .module_calls
+            .values()
+            .filter_map(|call| call.module.as_ref())
+            .map(config_blocks)
+            .sum::<usize>()
+}
+
+fn generated(opts: &gen_plan::Options) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    gen_plan::generate(opts, &mut bytes).unwrap();
+    bytes
+}
+
+#[test]
+fn taken_rules_are_the_rules_of_the_raw_resources() {
+    for (shape, seed, pretty) in [
+        (gen_plan::Shape::Sparse, 31, false),
+        (gen_plan::Shape::Dense, 32, true),
+        (gen_plan::Shape::Rules, 33, false),
+    ] {
+        for format in ["1.2", "0.1"] {
+            let opts = gen_plan::Options {
+                resources: 1500,
+                seed,
+                shape,
+                pretty,
+                format_version: format.to_string(),
+                ..gen_plan::Options::default()
+            };
+            let bytes = generated(&opts);
+            let (plan, set) = taken(&bytes);
+            assert_eq!(set, raw(&bytes), "{opts:?}");
+            assert!(
+                plan.taken.len() > set.resources.len() / 2,
+                "{opts:?}: only {} of {} resources taken",
+                plan.taken.len(),
+                set.resources.len()
+            );
+        }
+    }
+}
+
+/// On a plan of rule resources with every value known (no prefix list, known group ids), every
+/// rule resource is taken, and the configuration, which only raw resources consult, keeps no
+/// block: memory holds their rules, not their JSON.
+#[test]
+fn only_what_needs_the_rest_of_the_plan_stays_raw() {
+    let opts = gen_plan::Options {
+        resources: 2000,
+        seed: 7,
+        shape: gen_plan::Shape::Rules,
+        ..gen_plan::Options::default()
+    };
+    let bytes = generated(&opts);
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let (plan, set) = taken(&bytes);
+    let raw_rules: Vec<&str> = plan
+        .resources
+        .iter()
+        .filter(|r| rules::RESOURCE_TYPES.contains(&r.resource_type.as_str()))
+        .map(|r| r.address.as_str())
+        .collect();
+    // What the generator writes that only the rest of the plan settles.
+    for needs_plan in [
+        r#""prefix_list_ids":[""#,
+        r#""prefix_list_id":""#,
+        r#""security_group_id":true"#,
+        r#"cidr_blocks":true"#,
+        r#"cidr_blocks":[true"#,
+        r#""cidr_ipv4":true"#,
+    ] {
+        assert!(
+            !text.contains(needs_plan),
+            "the generator wrote {needs_plan}"
+        );
+    }
+    assert_eq!(raw_rules, Vec::<&str>::new());
+    assert_eq!(plan.taken.len(), set.resources.len());
+    assert!(set.resources.len() >= 2000);
+    let whole = Plan::read(bytes.as_slice(), "p.json", &keep).unwrap();
+    let everything = whole.configuration.as_ref().map_or(0, config_blocks);
+    let kept = plan.configuration.as_ref().map_or(0, config_blocks);
+    assert!(
+        everything > 0,
+        "the generated plan has configuration blocks"
+    );
+    let raw_managed = plan.resources.iter().filter(|r| r.managed).count();
+    assert!(
+        kept <= raw_managed,
+        "{kept} configuration blocks kept for {raw_managed} raw resources ({everything} in the plan)"
+    );
+}
+
+/// Order, module addresses and twins: a `planned_values` resource taken before its module's
+/// `address` is read, one superseded by its change record, one left raw (an unknown CIDR)
+/// between taken ones, and a change record taken between raw ones.
+#[test]
+fn taken_resources_keep_their_place_and_module() {
+    let rule = |name: &str, cidr: &str| {
+        format!(
+            r#"{{"address":"module.net.aws_security_group_rule.{name}","mode":"managed","type":"aws_security_group_rule","name":"{name}",
+              "values":{{"type":"ingress","protocol":"tcp","from_port":445,"to_port":445,"cidr_blocks":[{cidr}],"ipv6_cidr_blocks":null,"prefix_list_ids":[],"security_group_id":"sg-1","source_security_group_id":null,"self":false}}}}"#
+        )
+    };
+    let change = |name: &str, cidr: &str, unknown: &str| {
+        format!(
+            r#"{{"address":"module.net.aws_security_group_rule.{name}","module_address":"module.net","mode":"managed","type":"aws_security_group_rule","name":"{name}",
+              "change":{{"actions":["create"],"after":{{"type":"ingress","protocol":"tcp","from_port":445,"to_port":445,"cidr_blocks":[{cidr}],"ipv6_cidr_blocks":null,"prefix_list_ids":[],"security_group_id":"sg-1","source_security_group_id":null,"self":false}},"after_unknown":{unknown}}}}}"#
+        )
+    };
+    let plan = format!(
+        r#"{{"format_version":"1.2","planned_values":{{"root_module":{{"child_modules":[{{"resources":[{},{},{}],"address":"module.net"}}]}}}},
+        "resource_changes":[{},{},{}],
+        "configuration":{{"root_module":{{"module_calls":{{"net":{{"source":"./net","module":{{"resources":[
+          {{"address":"aws_security_group_rule.b","mode":"managed","type":"aws_security_group_rule","name":"b","expressions":{{"cidr_blocks":{{"references":["var.x"]}}}}}},
+          {{"address":"aws_security_group_rule.d","mode":"managed","type":"aws_security_group_rule","name":"d","expressions":{{}}}},
+          {{"address":"aws_security_group_rule.a","mode":"managed","type":"aws_security_group_rule","name":"a","expressions":{{}}}},
+          {{"address":"aws_security_group_rule.c","mode":"managed","type":"aws_security_group_rule","name":"c","expressions":{{}}}},
+          {{"address":"aws_security_group_rule.e","mode":"managed","type":"aws_security_group_rule","name":"e","expressions":{{}}}}]}}}}}}}}}}}}"#,
+        rule("a", r#""0.0.0.0/0""#),
+        rule("b", "null"),
+        rule("c", r#""10.0.0.0/8""#),
+        change("d", "null", r#"{"cidr_blocks":[true]}"#),
+        change("c", r#""10.0.0.0/8""#, "{}"),
+        change("e", r#""0.0.0.0/0""#, "{}"),
+    );
+    let (parsed, set) = taken(plan.as_bytes());
+    assert_eq!(set, raw(plan.as_bytes()));
+    let addresses: Vec<&str> = set.resources.iter().map(|r| r.address.as_str()).collect();
+    assert_eq!(
+        addresses,
+        [
+            "module.net.aws_security_group_rule.d",
+            "module.net.aws_security_group_rule.c",
+            "module.net.aws_security_group_rule.e",
+            "module.net.aws_security_group_rule.a",
+            "module.net.aws_security_group_rule.b",
+        ]
+    );
+    assert!(set.resources.iter().all(|r| {
+        r.module_calls
+            .as_ref()
+            .is_some_and(|calls| calls.len() == 1 && calls[0].source.as_deref() == Some("./net"))
+    }));
+    // a, c (its change record), e taken; b (planned, unknown CIDR) and d stay raw, and only
+    // their blocks stay in the configuration.
+    assert_eq!(parsed.taken.len(), 3);
+    assert_eq!(parsed.resources.len(), 2);
+    assert_eq!(parsed.configuration.as_ref().map(config_blocks), Some(2));
+}
