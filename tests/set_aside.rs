@@ -155,9 +155,11 @@ fn generated_plans_of_every_shape_report_the_same_with_rules_set_aside() {
 
 /// What is kept grows with the rules that matter, not with the plan: on a plan of rule
 /// resources (all values known, no prefix lists), the resources kept are exactly those with a
-/// rule some policy may concern.
+/// rule some policy may concern in a group whose rules that may concern one cover a family
+/// together (where a finding of PG001/PG002 can be), the others only counted.
 #[test]
-fn only_resources_with_a_rule_a_policy_may_concern_are_kept() {
+fn only_resources_with_a_rule_that_can_take_part_in_a_finding_are_kept() {
+    use portgate::rules::cidr::{self, Family};
     let policies = PolicySet::builtin().unwrap();
     let opts = gen_plan::Options {
         resources: 3000,
@@ -168,11 +170,25 @@ fn only_resources_with_a_rule_a_policy_may_concern_are_kept() {
     let mut bytes = Vec::new();
     gen_plan::generate(&opts, &mut bytes).unwrap();
     let (all, filtered) = assert_same("rules shape", &bytes).expect("it reads");
-    let concerned: std::collections::BTreeSet<&str> = all
-        .rules
-        .rules
-        .iter()
-        .filter(|rule| policies.may_concern(rule))
+    let concerning = || {
+        all.rules
+            .rules
+            .iter()
+            .filter(|rule| policies.may_concern(rule))
+    };
+    let mut unions: std::collections::BTreeMap<&str, Vec<ipnet::IpNet>> = Default::default();
+    for rule in concerning() {
+        let group = rule.group.as_deref().expect("every group is known");
+        let nets = rule.cidrs.iter().filter_map(|c| cidr::parse(c.text()?));
+        unions.entry(group).or_default().extend(nets);
+    }
+    let at_risk = |group: &str| {
+        Family::ALL
+            .iter()
+            .any(|family| cidr::covers_world(&unions[group], *family))
+    };
+    let expected: std::collections::BTreeSet<&str> = concerning()
+        .filter(|rule| at_risk(rule.group.as_deref().unwrap()))
         .map(|rule| all.rules.resources[rule.resource].address.as_str())
         .collect();
     let kept: std::collections::BTreeSet<&str> = filtered
@@ -181,18 +197,23 @@ fn only_resources_with_a_rule_a_policy_may_concern_are_kept() {
         .iter()
         .map(|r| r.address.as_str())
         .collect();
-    assert_eq!(kept, concerned);
+    assert_eq!(kept, expected);
+    let with_findings: std::collections::BTreeSet<&str> = filtered
+        .findings
+        .iter()
+        .map(|f| f.finding.address.as_str())
+        .collect();
+    assert!(!with_findings.is_empty() && with_findings.is_subset(&kept));
     assert_eq!(
         filtered.rules.resources_set_aside,
-        all.rules.resources.len() - concerned.len()
+        all.rules.resources.len() - kept.len()
     );
     assert!(
-        filtered.rules.resources_set_aside > all.rules.resources.len() / 3,
-        "{} of {} set aside",
-        filtered.rules.resources_set_aside,
-        all.rules.resources.len()
+        kept.len() < concerning().count() / 2,
+        "{} kept of {} with a rule a policy may concern",
+        kept.len(),
+        concerning().count()
     );
-    assert!(filtered.rules.rules.iter().all(|r| policies.may_concern(r)));
 }
 
 /// The cases the set-aside must not take: a waiver tag (a stale waiver is still reported), a

@@ -152,7 +152,7 @@ impl fmt::Display for InputError {
 impl std::error::Error for InputError {}
 
 /// What the plan says will happen to a resource instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub enum Action {
     Create,
     Update,
@@ -346,7 +346,7 @@ pub struct Taken {
     pub before: usize,
     pub token: u32,
     /// `module.a["x"].module.b`, absent for the root module.
-    pub module_address: Option<String>,
+    pub module_address: Option<Box<str>>,
 }
 
 /// A Terraform plan, read and validated, ready for rule extraction.

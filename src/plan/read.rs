@@ -62,9 +62,10 @@ enum PlannedSlot {
     Raw(Box<PlannedResource>),
     /// Taken by the collector (`key` is its [`address_key`]).
     Taken {
-        key: u128,
+        /// The [`address_key`], in two halves: an `u128` would align the slot to 16 bytes.
+        key: [u64; 2],
         token: u32,
-        module_address: Option<String>,
+        module_address: Option<Box<str>>,
     },
 }
 
@@ -260,6 +261,7 @@ impl<'k, R: Read> Walker<'k, R> {
                     token,
                     module_address,
                 } => {
+                    let key = u128::from(key[0]) << 64 | u128::from(key[1]);
                     if !self.changed.contains(&key) {
                         self.doc.taken.push(Taken {
                             before: self.doc.resources.len(),
@@ -459,20 +461,20 @@ impl<'k, R: Read> Walker<'k, R> {
             }
         }
         // `address` may follow `resources` (it does in Terraform's output).
-        let module_addresses = self.planned_only[kept_before..]
-            .iter_mut()
-            .map(|slot| match slot {
-                PlannedSlot::Raw(resource) => &mut resource.module_address,
-                PlannedSlot::Taken { module_address, .. } => module_address,
-            })
-            .chain(
-                self.prior_data[prior_before..]
-                    .iter_mut()
-                    .map(|resource| &mut resource.module_address),
-            );
-        for module_address in module_addresses {
-            if module_address.is_none() {
-                module_address.clone_from(&address);
+        for slot in &mut self.planned_only[kept_before..] {
+            match slot {
+                PlannedSlot::Raw(resource) if resource.module_address.is_none() => {
+                    resource.module_address.clone_from(&address);
+                }
+                PlannedSlot::Taken { module_address, .. } if module_address.is_none() => {
+                    *module_address = address.as_deref().map(Box::from);
+                }
+                _ => {}
+            }
+        }
+        for resource in &mut self.prior_data[prior_before..] {
+            if resource.module_address.is_none() {
+                resource.module_address.clone_from(&address);
             }
         }
         Ok(())
@@ -523,7 +525,7 @@ impl<'k, R: Read> Walker<'k, R> {
                     // the end, where it is dropped all the same if superseded.
                     self.planned_taken.insert(key, token);
                     self.planned_only.push(PlannedSlot::Taken {
-                        key,
+                        key: [(key >> 64) as u64, key as u64],
                         token,
                         module_address: None,
                     });
@@ -581,7 +583,7 @@ impl<'k, R: Read> Walker<'k, R> {
             Offered::Taken(token) => self.doc.taken.push(Taken {
                 before: self.doc.resources.len(),
                 token,
-                module_address: resource.module_address,
+                module_address: resource.module_address.map(String::into_boxed_str),
             }),
         }
         Ok(())

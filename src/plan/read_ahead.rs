@@ -9,8 +9,10 @@ use std::io::{self, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-const CHUNK: usize = 1 << 20;
-const BUFFERS: usize = 3;
+/// A quarter of a MiB: reading it takes the kernel far less than scanning it takes the
+/// scanner, and four of them are a small part of the memory a check may use.
+const CHUNK: usize = 1 << 18;
+const BUFFERS: usize = 4;
 
 pub struct ReadAhead {
     full: Option<Receiver<io::Result<Vec<u8>>>>,

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use super::{Known, RuleSet, SetAsideGroup};
 
 /// What a resource says about its group, read from its planned state and configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) enum GroupHint {
     /// A security group (its inline rules belong to it), with its `id` when known.
     Group { id: Option<String> },

@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::group::GroupHint;
+use super::held::Held;
 use super::{
     CheckedResource, CidrValue, Field, FieldReader, IngressRule, Known, RESOURCE_TYPES,
     SecurityGroupAfter, TypedAfter, inline_rule, security_group_rule, string_tags,
@@ -51,6 +52,7 @@ pub struct SetAsideGroup {
 }
 
 /// The rules of a resource taken while the plan streamed, waiting for the rest of the plan.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct TakenRules {
     /// Its `module_calls` are filled in by [`super::extract_with`].
     pub resource: CheckedResource,
@@ -63,9 +65,11 @@ pub(super) struct TakenRules {
 
 /// What the plan's reader handed over: the groups set aside and the resources taken, by token.
 #[derive(Default)]
-pub struct Collected {
+pub struct Collected<'c> {
     pub(super) groups: Vec<SetAsideGroup>,
-    pub(super) taken: Vec<Option<Box<TakenRules>>>,
+    pub(super) held: Held,
+    /// When rules may be set aside: whether a rule may touch a guarded port.
+    pub(super) concerns: Option<&'c dyn Fn(&IngressRule) -> bool>,
 }
 
 /// Decides, resource by resource, what [`crate::plan::Plan::read_filtered`] may drop or hand
@@ -75,7 +79,7 @@ pub struct Intake<'c> {
     concerns: &'c dyn Fn(&IngressRule) -> bool,
     /// Whether resources may be set aside (not when every rule must be listed).
     set_aside: bool,
-    collected: Collected,
+    collected: Collected<'c>,
 }
 
 impl Collector for Intake<'_> {
@@ -104,19 +108,13 @@ impl Collector for Intake<'_> {
             return Offered::SetAside;
         }
         match take(resource, &typed, tags, &reader) {
-            Some(taken) => {
-                let token = self.collected.taken.len() as u32;
-                self.collected.taken.push(Some(Box::new(taken)));
-                Offered::Taken(token)
-            }
+            Some(taken) => Offered::Taken(self.collected.held.hold(taken, self.collected.concerns)),
             None => Offered::Keep,
         }
     }
 
     fn superseded(&mut self, token: u32) {
-        if let Some(slot) = self.collected.taken.get_mut(token as usize) {
-            *slot = None;
-        }
+        self.collected.held.release(token);
     }
 }
 
@@ -126,12 +124,15 @@ impl<'c> Intake<'c> {
         Intake {
             concerns,
             set_aside,
-            collected: Collected::default(),
+            collected: Collected {
+                concerns: set_aside.then_some(concerns),
+                ..Collected::default()
+            },
         }
     }
 
     /// What the reader handed over, for [`super::extract_with`].
-    pub fn finish(self) -> Collected {
+    pub fn finish(self) -> Collected<'c> {
         self.collected
     }
 

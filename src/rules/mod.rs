@@ -20,6 +20,7 @@
 
 pub mod cidr;
 mod group;
+mod held;
 mod intake;
 mod prefix_list;
 pub mod protocol;
@@ -32,7 +33,7 @@ pub use vpc::{GroupVpc, VPC_TYPES};
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::plan::{Action, InputError, Plan, PlannedResource};
@@ -50,7 +51,7 @@ pub const RESOURCE_TYPES: [&str; 4] = [
 pub const WAIVER_TAG: &str = "portgate:waive";
 
 /// A value that is either known in the plan or only known after apply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Known<T> {
     Known(T),
     Unknown,
@@ -66,7 +67,7 @@ impl<T> Known<T> {
 }
 
 /// A resource whose planned state was read for ingress rules.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckedResource {
     pub address: String,
     pub resource_type: String,
@@ -89,7 +90,7 @@ pub struct CheckedResource {
 }
 
 /// One `module` call on the way from the root module to a resource.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ModuleCallSource {
     /// The call's name: `net` in `module "net" { ... }`.
     pub name: String,
@@ -98,7 +99,7 @@ pub struct ModuleCallSource {
 }
 
 /// Where one CIDR of a rule comes from, and its value if the plan has it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CidrValue {
     /// Written in the plan's planned state.
     Literal(String),
@@ -119,7 +120,8 @@ pub enum CidrValue {
 
 /// One CIDR source of a rule: an element of `cidr_blocks`, a whole unknown list, or a scalar
 /// `cidr_ipv4`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "CidrEntryRecord")]
 pub struct CidrEntry {
     /// `cidr_blocks`, `ipv6_cidr_blocks`, `cidr_ipv4`, `cidr_ipv6` (or `ingress` when the whole
     /// rule set is unknown).
@@ -127,6 +129,55 @@ pub struct CidrEntry {
     /// Index in the list attribute; `None` for scalars and wholly unknown lists.
     pub index: Option<usize>,
     pub value: CidrValue,
+}
+
+/// [`CidrEntry`] through serde (the rule records [`Intake`] keeps), its attribute as the index
+/// of one of the names portgate gives.
+#[derive(Serialize, Deserialize)]
+struct CidrEntryRecord {
+    attribute: u8,
+    index: Option<usize>,
+    value: CidrValue,
+}
+
+const CIDR_ATTRIBUTES: [&str; 8] = [
+    "cidr_blocks",
+    "ipv6_cidr_blocks",
+    "cidr_ipv4",
+    "cidr_ipv6",
+    "prefix_list_ids",
+    "prefix_list_id",
+    "ingress",
+    WHOLE_STATE,
+];
+
+impl From<CidrEntry> for CidrEntryRecord {
+    fn from(entry: CidrEntry) -> Self {
+        CidrEntryRecord {
+            attribute: CIDR_ATTRIBUTES
+                .iter()
+                .position(|name| *name == entry.attribute)
+                .map_or(u8::MAX, |i| i as u8),
+            index: entry.index,
+            value: entry.value,
+        }
+    }
+}
+
+// By hand: a derived impl would ask `'de: 'static` for the `&'static str`.
+impl<'de> Deserialize<'de> for CidrEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let record = CidrEntryRecord::deserialize(d)?;
+        Ok(CidrEntry {
+            attribute: CIDR_ATTRIBUTES
+                .get(usize::from(record.attribute))
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!("unknown CIDR attribute {}", record.attribute))
+                })?,
+            index: record.index,
+            value: record.value,
+        })
+    }
 }
 
 impl CidrEntry {
@@ -151,7 +202,7 @@ impl CidrEntry {
 }
 
 /// One ingress rule in normalized form.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngressRule {
     /// Index into [`RuleSet::resources`].
     pub resource: usize,
@@ -235,16 +286,23 @@ fn in_order(plan: &Plan) -> impl Iterator<Item = InOrder<'_>> {
 pub fn extract_with(
     plan: &Plan,
     sources: Option<&Sources>,
-    mut collected: Collected,
+    collected: Collected<'_>,
 ) -> Result<RuleSet, InputError> {
-    let set_aside = std::mem::take(&mut collected.groups);
-    let set_aside = set_aside.as_slice();
+    let Collected {
+        groups: mut set_aside,
+        mut held,
+        concerns,
+    } = collected;
     let resolver = resolve::Resolver::new(plan, sources);
     let lists = prefix_list::PrefixLists::read(plan, &resolver)?;
     let mut set = RuleSet::default();
     let mut hints: Vec<group::GroupHint> = Vec::new();
-    // Each current group's `vpc_id`, for the VPC CIDRs a fix can suggest (see `vpc`).
-    let mut group_vpc_ids: Vec<vpc::GroupVpcId<'_>> = Vec::new();
+    // Each current group's `vpc_id`, for the VPC CIDRs a fix can suggest (see `vpc`), with
+    // the index of its resource.
+    let mut group_vpc_ids: Vec<(usize, vpc::GroupVpcId<'_>)> = Vec::new();
+    // The taken resources, each with the number of raw resources before it: the raw ones are
+    // extracted first, into `set`, and the taken ones put back between them at the end.
+    let mut taken_places: Vec<(usize, &crate::plan::Taken)> = Vec::new();
     // What a standalone rule says about its group when `security_group_id` is unknown, and
     // why the sources could not confirm the group the configuration suggests.
     let mut group_notes: Vec<(usize, String)> = Vec::new();
@@ -271,31 +329,7 @@ pub fn extract_with(
         let resource = match item {
             InOrder::Raw(resource) => resource,
             InOrder::Taken(place) => {
-                let taken = collected
-                    .taken
-                    .get_mut(place.token as usize)
-                    .and_then(Option::take)
-                    .expect("the intake holds every resource the plan says it took");
-                let TakenRules {
-                    mut resource,
-                    rules,
-                    hint,
-                    vpc_id,
-                } = *taken;
-                let index = set.resources.len();
-                resource.module_calls = resolver.module_calls_of(place.module_address.as_deref());
-                if let Some(vpc_id) = vpc_id {
-                    group_vpc_ids.push(vpc::GroupVpcId::Known {
-                        address: resource.address.clone(),
-                        vpc_id,
-                    });
-                }
-                hints.push(hint);
-                set.resources.push(resource);
-                set.rules.extend(rules.into_iter().map(|mut rule| {
-                    rule.resource = index;
-                    rule
-                }));
+                taken_places.push((set.resources.len(), place));
                 continue;
             }
         };
@@ -350,13 +384,14 @@ pub fn extract_with(
                     id: reader.scalar(&sg.id, "id").known().cloned().flatten(),
                 });
                 if resource.deposed.is_none() {
-                    group_vpc_ids.push(match reader.scalar(&sg.vpc_id, "vpc_id") {
+                    let vpc_id = match reader.scalar(&sg.vpc_id, "vpc_id") {
                         Known::Known(vpc_id) => vpc::GroupVpcId::Known {
                             address: resource.address.clone(),
                             vpc_id,
                         },
                         Known::Unknown => vpc::GroupVpcId::Unknown(resource),
-                    });
+                    };
+                    group_vpc_ids.push((index, vpc_id));
                 }
                 let inline = Inline {
                     index,
@@ -432,10 +467,105 @@ pub fn extract_with(
             resolve::add_note(rule, note.clone());
         }
     }
-    group::assign(&mut set, &hints, set_aside);
-    set.group_vpcs = vpc::group_vpcs(plan, &resolver, &group_vpc_ids, set_aside)?;
+    // Which taken resources the rule set needs (see `held`): every one, unless rules may be
+    // set aside.
+    if let Some(concerns) = concerns {
+        let mut raw_rules = Vec::new();
+        for rule in set.rules.iter().filter(|rule| concerns(rule)) {
+            let resource = &set.resources[rule.resource];
+            let key = held::GroupKey::of(
+                &hints[rule.resource],
+                &resource.address,
+                resource.deposed.is_some(),
+            );
+            raw_rules.extend(key.map(|key| (key, rule)));
+        }
+        let raw_groups: Vec<(&str, &str)> = set
+            .resources
+            .iter()
+            .zip(&hints)
+            .filter(|(resource, _)| resource.deposed.is_none())
+            .filter_map(|(resource, hint)| match hint {
+                group::GroupHint::Group { id: Some(id) } => {
+                    Some((id.as_str(), resource.address.as_str()))
+                }
+                _ => None,
+            })
+            .collect();
+        held.choose(&raw_rules, &raw_groups, &set_aside, concerns);
+    }
+    // The raw resources and the taken ones needed, in the plan's order.
+    let raw = std::mem::take(&mut set);
+    set.unchecked_prefix_lists = raw.unchecked_prefix_lists;
+    let mut raw_resources = raw.resources.into_iter().zip(hints).enumerate().peekable();
+    let mut raw_rules = raw.rules.into_iter().peekable();
+    let mut raw_vpc_ids = group_vpc_ids.into_iter().peekable();
+    let mut hints = Vec::new();
+    let mut group_vpc_ids = Vec::new();
+    let mut dropped = 0;
+    let places = taken_places
+        .into_iter()
+        .map(Some)
+        .chain(std::iter::once(None));
+    for place in places {
+        let raw_before = place.map_or(usize::MAX, |(before, _)| before);
+        while let Some((old, (resource, hint))) = raw_resources.next_if(|(i, _)| *i < raw_before) {
+            let index = set.resources.len();
+            set.resources.push(resource);
+            hints.push(hint);
+            while let Some(mut rule) = raw_rules.next_if(|rule| rule.resource == old) {
+                rule.resource = index;
+                set.rules.push(rule);
+            }
+            while let Some((_, vpc_id)) = raw_vpc_ids.next_if(|(i, _)| *i == old) {
+                group_vpc_ids.push(vpc_id);
+            }
+        }
+        let Some((_, place)) = place else {
+            break;
+        };
+        if !held.needed(place.token) {
+            dropped += 1;
+            if held.is_current_group(place.token) {
+                let taken = held.take_back(place.token);
+                set_aside.push(SetAsideGroup {
+                    id: match taken.hint {
+                        group::GroupHint::Group { id } => id,
+                        group::GroupHint::Rule { .. } => None,
+                    },
+                    vpc_id: taken.vpc_id.flatten(),
+                    address: taken.resource.address,
+                });
+            } else {
+                held.release(place.token);
+            }
+            continue;
+        }
+        let TakenRules {
+            mut resource,
+            rules,
+            hint,
+            vpc_id,
+        } = held.take_back(place.token);
+        let index = set.resources.len();
+        resource.module_calls = resolver.module_calls_of(place.module_address.as_deref());
+        if let Some(vpc_id) = vpc_id {
+            group_vpc_ids.push(vpc::GroupVpcId::Known {
+                address: resource.address.clone(),
+                vpc_id,
+            });
+        }
+        hints.push(hint);
+        set.resources.push(resource);
+        set.rules.extend(rules.into_iter().map(|mut rule| {
+            rule.resource = index;
+            rule
+        }));
+    }
+    group::assign(&mut set, &hints, &set_aside);
+    set.group_vpcs = vpc::group_vpcs(plan, &resolver, &group_vpc_ids, &set_aside)?;
     set.root_variables = plan.variables.clone();
-    set.resources_set_aside = plan.set_aside;
+    set.resources_set_aside = plan.set_aside + dropped;
     Ok(set)
 }
 
