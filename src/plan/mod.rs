@@ -345,8 +345,9 @@ impl Collector for KeepAll {
 pub struct Taken {
     pub before: usize,
     pub token: u32,
-    /// `module.a["x"].module.b`, absent for the root module.
-    pub module_address: Option<Box<str>>,
+    /// `module.a["x"].module.b`, absent for the root module; one copy per module instance,
+    /// shared by its resources.
+    pub module_address: Option<std::sync::Arc<str>>,
 }
 
 /// A Terraform plan, read and validated, ready for rule extraction.

@@ -14,6 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -65,7 +66,7 @@ enum PlannedSlot {
         /// The [`address_key`], in two halves: an `u128` would align the slot to 16 bytes.
         key: [u64; 2],
         token: u32,
-        module_address: Option<Box<str>>,
+        module_address: Option<Arc<str>>,
     },
 }
 
@@ -101,6 +102,8 @@ pub(super) struct Walker<'k, R> {
     /// CIDR-like attributes from `planned_values`, used for addresses `resource_changes` lacks.
     planned_cidrs: HashMap<String, Vec<(String, String)>>,
     head: Head,
+    /// One copy of each module address the taken resources name.
+    module_addresses: HashSet<Arc<str>>,
     /// The module call names down to the configuration module being read.
     config_path: Vec<String>,
     /// The configuration blocks raw resources need (see `raw_blocks`); `None` keeps them all.
@@ -199,6 +202,7 @@ impl<'k, R: Read> Walker<'k, R> {
             in_prior_state: false,
             changed: HashSet::new(),
             planned_cidrs: HashMap::new(),
+            module_addresses: HashSet::new(),
             config_path: Vec::new(),
             config_needed: None,
         }
@@ -467,7 +471,7 @@ impl<'k, R: Read> Walker<'k, R> {
                     resource.module_address.clone_from(&address);
                 }
                 PlannedSlot::Taken { module_address, .. } if module_address.is_none() => {
-                    *module_address = address.as_deref().map(Box::from);
+                    *module_address = shared(&mut self.module_addresses, address.as_deref());
                 }
                 _ => {}
             }
@@ -583,7 +587,10 @@ impl<'k, R: Read> Walker<'k, R> {
             Offered::Taken(token) => self.doc.taken.push(Taken {
                 before: self.doc.resources.len(),
                 token,
-                module_address: resource.module_address.map(String::into_boxed_str),
+                module_address: shared(
+                    &mut self.module_addresses,
+                    resource.module_address.as_deref(),
+                ),
             }),
         }
         Ok(())
@@ -995,6 +1002,17 @@ impl<'k, R: Read> Walker<'k, R> {
 
 /// A 128-bit key of an address, from two randomly keyed hashers: sets of these stand in for
 /// sets of addresses, at 16 bytes each whatever the address.
+/// The one copy of `address` in `addresses`.
+fn shared(addresses: &mut HashSet<Arc<str>>, address: Option<&str>) -> Option<Arc<str>> {
+    let address = address?;
+    if let Some(known) = addresses.get(address) {
+        return Some(known.clone());
+    }
+    let new: Arc<str> = Arc::from(address);
+    addresses.insert(new.clone());
+    Some(new)
+}
+
 fn address_key(hashers: &[std::hash::RandomState; 2], address: &str) -> u128 {
     use std::hash::BuildHasher;
     (u128::from(hashers[0].hash_one(address)) << 64) | u128::from(hashers[1].hash_one(address))
