@@ -97,19 +97,58 @@ impl Union {
     }
 }
 
-/// Where a held record is, and what the choice needs to know of it without reading it.
+/// Where a held record is, and what the choice needs to know of it without reading it: 24
+/// bytes, for every resource of a plan of rules.
 struct Record {
+    /// Its group key ([`GroupKey`]) hashed, when it has one (see [`Key`]).
+    key_hash: u64,
     chunk: u32,
     start: u32,
     len: u32,
     /// Index of its type in [`super::RESOURCE_TYPES`] (`u8::MAX`: the type is in the record).
     kind: u8,
+    flags: u8,
+}
+
+impl Record {
+    /// Superseded or read back: its token may be given to a new record.
+    const RELEASED: u8 = 1;
+    const MUST_KEEP: u8 = 2;
+    const CURRENT_GROUP: u8 = 4;
+    /// Some rule that may touch a guarded port has a public CIDR: without one, no group it is
+    /// in can cover a family on its account.
+    const PUBLIC: u8 = 8;
+    const HAS_KEY: u8 = 16;
+    const KEY_IS_ID: u8 = 32;
     /// Its group is at risk (see [`Held::choose`]).
-    at_risk: bool,
-    /// Superseded or read back.
-    released: bool,
-    must_keep: bool,
-    current_group: bool,
+    const AT_RISK: u8 = 64;
+
+    fn is(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
+    }
+
+    fn key(&self) -> Option<Key> {
+        self.is(Record::HAS_KEY).then_some(Key {
+            hash: self.key_hash,
+            is_id: self.is(Record::KEY_IS_ID),
+        })
+    }
+}
+
+/// A hashed [`GroupKey`]. Group names are compared by hash: two names that collide only
+/// merge two unions, which can put a group at risk, never take one out of it.
+#[derive(Clone, Copy)]
+struct Key {
+    hash: u64,
+    is_id: bool,
 }
 
 struct Chunk {
@@ -124,12 +163,19 @@ struct Chunk {
 pub(super) struct Held {
     chunks: Vec<Option<Chunk>>,
     records: Vec<Record>,
+    /// Tokens of released records, given to new ones: a `planned_values` twin's token goes to
+    /// its change record.
+    free: Vec<u32>,
+    /// The hashed id of each current group held with a known id, by token.
+    group_ids: HashMap<u32, u64>,
     /// Bytes of live records, and of released records whose chunks are still there: the
     /// arena is compacted when the second passes a quarter of the first (see `compact`), so
     /// that it holds at most a quarter more than its live records (and a chunk).
     live_bytes: usize,
     released_bytes: usize,
     scratch: Vec<u8>,
+    /// Random keys for the hashes of group names.
+    hasher: std::hash::RandomState,
 }
 
 impl Held {
@@ -142,21 +188,27 @@ impl Held {
     ) -> u32 {
         let current_group =
             matches!(taken.hint, GroupHint::Group { .. }) && taken.resource.deposed.is_none();
-        let must_keep = match concerns {
+        let key = GroupKey::of(
+            &taken.hint,
+            &taken.resource.address,
+            taken.resource.deposed.is_some(),
+        )
+        .map(|key| self.key(&key));
+        let id = match (&taken.hint, current_group, concerns) {
+            (GroupHint::Group { id: Some(id) }, true, Some(_)) => Some(self.hash(id)),
+            _ => None,
+        };
+        let (must_keep, public) = match concerns {
             Some(concerns) => {
-                !taken.resource.tags.is_empty()
-                    || GroupKey::of(
-                        &taken.hint,
-                        &taken.resource.address,
-                        taken.resource.deposed.is_some(),
-                    )
-                    .is_none()
-                    || taken
-                        .rules
-                        .iter()
-                        .any(|rule| concerns(rule) && rule_must_be_kept(rule))
+                let concerning = || taken.rules.iter().filter(|rule| concerns(rule));
+                (
+                    !taken.resource.tags.is_empty()
+                        || key.is_none()
+                        || concerning().any(rule_must_be_kept),
+                    concerning().any(has_public_cidr),
+                )
             }
-            None => true,
+            None => (true, false),
         };
         // What follows from the rest is left out of the record (see `read`): the rules' JSON
         // paths (the resource's), the resource's type (its index) and the JSON path of a
@@ -180,18 +232,51 @@ impl Held {
             .expect("a rule record always serializes into a vector");
         let (chunk, start) = self.place(&scratch);
         self.live_bytes += scratch.len();
-        self.records.push(Record {
+        let mut record = Record {
+            key_hash: key.map_or(0, |k| k.hash),
             chunk,
             start,
             len: scratch.len() as u32,
             kind,
-            at_risk: false,
-            released: false,
-            must_keep,
-            current_group,
-        });
+            flags: 0,
+        };
+        record.set(Record::MUST_KEEP, must_keep);
+        record.set(Record::CURRENT_GROUP, current_group);
+        record.set(Record::PUBLIC, public);
+        record.set(Record::HAS_KEY, key.is_some());
+        record.set(Record::KEY_IS_ID, key.is_some_and(|k| k.is_id));
         self.scratch = scratch;
-        (self.records.len() - 1) as u32
+        let token = match self.free.pop() {
+            Some(token) => {
+                self.records[token as usize] = record;
+                token
+            }
+            None => {
+                self.records.push(record);
+                (self.records.len() - 1) as u32
+            }
+        };
+        if let Some(id) = id {
+            self.group_ids.insert(token, id);
+        }
+        token
+    }
+
+    fn hash(&self, name: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, name)
+    }
+
+    fn key(&self, key: &GroupKey) -> Key {
+        match key {
+            GroupKey::Address(address) => Key {
+                hash: self.hash(address),
+                is_id: false,
+            },
+            GroupKey::Id(id) => Key {
+                hash: self.hash(id),
+                is_id: true,
+            },
+        }
     }
 
     /// Copies a record into the arena: (chunk, start).
@@ -218,10 +303,16 @@ impl Held {
     /// Forgets a record (superseded): its chunk goes when nothing else in it is live, and the
     /// arena is compacted when released records take too much of it.
     pub(super) fn release(&mut self, token: u32) {
-        let Some(record) = self.records.get_mut(token as usize).filter(|r| !r.released) else {
+        let Some(record) = self
+            .records
+            .get_mut(token as usize)
+            .filter(|r| !r.is(Record::RELEASED))
+        else {
             return;
         };
-        record.released = true;
+        record.set(Record::RELEASED, true);
+        self.free.push(token);
+        self.group_ids.remove(&token);
         self.live_bytes -= record.len as usize;
         self.released_bytes += record.len as usize;
         let slot = &mut self.chunks[record.chunk as usize];
@@ -238,17 +329,24 @@ impl Held {
         }
     }
 
-    /// Moves the live records into new chunks, in token order (the order they were written
-    /// in), freeing each old chunk once passed: the arena never holds more than the live
-    /// records and one chunk more than it will hold after.
+    /// Moves the live records into new chunks, in the order they were written in, freeing
+    /// each old chunk once passed: the arena never holds more than the live records and one
+    /// chunk more than it will hold after.
     fn compact(&mut self) {
         let mut old = std::mem::take(&mut self.chunks);
         let mut passed = 0;
-        for token in 0..self.records.len() {
+        let mut live: Vec<u32> = (0..self.records.len() as u32)
+            .filter(|&t| !self.records[t as usize].is(Record::RELEASED))
+            .collect();
+        live.sort_unstable_by_key(|&t| {
+            (
+                self.records[t as usize].chunk,
+                self.records[t as usize].start,
+            )
+        });
+        for token in live {
+            let token = token as usize;
             let record = &self.records[token];
-            if record.released {
-                continue;
-            }
             let (from, start, end) = (
                 record.chunk as usize,
                 record.start as usize,
@@ -282,7 +380,7 @@ impl Held {
     fn read(&self, token: u32) -> TakenRules {
         let record = &self.records[token as usize];
         assert!(
-            !record.released,
+            !record.is(Record::RELEASED),
             "the plan only places records it did not supersede"
         );
         let chunk = self.chunks[record.chunk as usize]
@@ -310,21 +408,20 @@ impl Held {
     /// always.
     pub(super) fn needed(&self, token: u32) -> bool {
         let record = &self.records[token as usize];
-        record.must_keep || record.at_risk
+        record.is(Record::MUST_KEEP) || record.is(Record::AT_RISK)
     }
 
     /// Whether the record of `token` is a current group (a dropped one leaves a
     /// [`SetAsideGroup`]).
     pub(super) fn is_current_group(&self, token: u32) -> bool {
-        self.records[token as usize].current_group
+        self.records[token as usize].is(Record::CURRENT_GROUP)
     }
 
     /// Marks the held records whose group is at risk, once the plan is read. `raw` are the
     /// rules of the resources left raw with their group key, `raw_groups` the `(id, address)`
     /// of the current groups left raw, `set_aside` the groups the intake set aside; only rules
-    /// that may touch a guarded port (`concerns`) count. The records are read twice: for the
-    /// ids of the groups, then for the unions (kept per group only now, not while the plan
-    /// streams).
+    /// that may touch a guarded port (`concerns`) count. Only the groups with a public CIDR
+    /// can cover a family: only their records are read back, for the union.
     pub(super) fn choose(
         &mut self,
         raw: &[(GroupKey, &IngressRule)],
@@ -332,97 +429,103 @@ impl Held {
         set_aside: &[SetAsideGroup],
         concerns: &dyn Fn(&IngressRule) -> bool,
     ) {
-        let live = |records: &[Record]| -> Vec<u32> {
-            (0..records.len() as u32)
-                .filter(|&t| !records[t as usize].released)
-                .collect()
-        };
-        let tokens = live(&self.records);
-        let held_groups: Vec<(String, String)> = tokens
+        // Which group of the plan each id names: (address, and whether another claims it).
+        let mut by_id: HashMap<u64, (u64, bool)> = HashMap::new();
+        let held_groups: Vec<(u64, u64)> = self
+            .group_ids
             .iter()
-            .filter(|&&t| self.records[t as usize].current_group)
-            .filter_map(|&t| match self.read(t) {
-                TakenRules {
-                    hint: GroupHint::Group { id: Some(id) },
-                    resource,
-                    ..
-                } => Some((id, resource.address)),
-                _ => None,
-            })
+            .map(|(token, id)| (*id, self.records[*token as usize].key_hash))
             .collect();
-        // Which groups of the plan each id names.
-        let mut by_id: HashMap<&str, Vec<&str>> = HashMap::new();
-        let groups = set_aside
+        let others: Vec<(u64, u64)> = set_aside
             .iter()
-            .filter_map(|g| Some((g.id.as_deref()?, g.address.as_str())))
-            .chain(held_groups.iter().map(|(i, a)| (i.as_str(), a.as_str())))
-            .chain(raw_groups.iter().copied());
-        for (id, address) in groups {
-            let addresses = by_id.entry(id).or_default();
-            if !addresses.contains(&address) {
-                addresses.push(address);
-            }
+            .filter_map(|g| Some((self.hash(g.id.as_deref()?), self.hash(&g.address))))
+            .chain(raw_groups.iter().map(|(i, a)| (self.hash(i), self.hash(a))))
+            .collect();
+        for &(id, address) in held_groups.iter().chain(&others) {
+            let entry = by_id.entry(id).or_insert((address, false));
+            entry.1 |= entry.0 != address;
         }
         // The groups an id names when two groups claim it: which of them the rules naming it
         // join is not for this choice to guess, so all of them are at risk.
-        let claimed_twice: std::collections::HashSet<&str> = by_id
-            .values()
-            .filter(|addresses| addresses.len() > 1)
-            .flatten()
-            .copied()
+        let mut claimed: HashMap<u64, Vec<u64>> = HashMap::new();
+        for &(id, address) in held_groups.iter().chain(&others) {
+            if by_id.get(&id).is_some_and(|(_, twice)| *twice) {
+                claimed.entry(id).or_default().push(address);
+            }
+        }
+        let claimed_twice: std::collections::HashSet<u64> =
+            claimed.into_values().flatten().collect();
+        // The group a key names; `None`: an id two groups claim, or one of those groups.
+        let group_of = |key: Key| -> Option<u64> {
+            if !key.is_id {
+                return (!claimed_twice.contains(&key.hash)).then_some(key.hash);
+            }
+            match by_id.get(&key.hash) {
+                None => Some(key.hash),
+                Some((address, false)) => Some(*address),
+                Some((_, true)) => None,
+            }
+        };
+        let raw: Vec<(Option<u64>, &IngressRule)> = raw
+            .iter()
+            .filter(|(_, rule)| concerns(rule))
+            .map(|(key, rule)| (group_of(self.key(key)), *rule))
             .collect();
-        // `None`: an id two groups claim, or one of those groups.
-        let group_of = |key: &GroupKey| -> Option<String> {
-            match key {
-                GroupKey::Address(address) if claimed_twice.contains(&**address) => None,
-                GroupKey::Address(address) => Some(address.to_string()),
-                GroupKey::Id(id) => match by_id.get(&**id).map(Vec::as_slice) {
-                    None | Some([]) => Some(id.to_string()),
-                    Some([address]) => Some(address.to_string()),
-                    Some(_) => None,
-                },
+        let public: std::collections::HashSet<u64> = self
+            .records
+            .iter()
+            .filter(|r| !r.is(Record::RELEASED) && r.is(Record::PUBLIC))
+            .filter_map(|r| group_of(r.key()?))
+            .chain(
+                raw.iter()
+                    .filter(|(_, rule)| has_public_cidr(rule))
+                    .filter_map(|(group, _)| *group),
+            )
+            .collect();
+        let mut unions: HashMap<u64, Union> = HashMap::new();
+        let mut add = |group: u64, rule: &IngressRule| {
+            let union = unions.entry(group).or_default();
+            for net in rule.cidrs.iter().filter_map(|c| cidr::parse(c.text()?)) {
+                union.add(net);
             }
         };
-        // Each group's union, and the group of each held record (`None`: at risk).
-        let mut index: HashMap<String, u32> = HashMap::new();
-        let mut unions: Vec<Union> = Vec::new();
-        let mut add = |group: String, rules: &mut dyn Iterator<Item = &IngressRule>| -> u32 {
-            let next = unions.len() as u32;
-            let at = *index.entry(group).or_insert(next);
-            if at == next {
-                unions.push(Union::default());
-            }
-            for rule in rules.filter(|rule| concerns(rule)) {
-                for net in rule.cidrs.iter().filter_map(|c| cidr::parse(c.text()?)) {
-                    unions[at as usize].add(net);
-                }
-            }
-            at
-        };
-        for (key, rule) in raw {
-            if let Some(group) = group_of(key) {
-                add(group, &mut std::iter::once(*rule));
+        for (group, rule) in &raw {
+            if let Some(group) = group.filter(|g| public.contains(g)) {
+                add(group, rule);
             }
         }
-        let mut group_of_record: Vec<(u32, Option<u32>)> = Vec::with_capacity(tokens.len());
-        for &token in &tokens {
-            let taken = self.read(token);
-            let key = GroupKey::of(
-                &taken.hint,
-                &taken.resource.address,
-                taken.resource.deposed.is_some(),
-            );
-            let group = key
-                .as_ref()
-                .and_then(group_of)
-                .map(|group| add(group, &mut taken.rules.iter()));
-            group_of_record.push((token, group));
+        for token in 0..self.records.len() {
+            let record = &self.records[token];
+            let Some(group) = record.key().and_then(group_of) else {
+                continue;
+            };
+            if record.is(Record::RELEASED) || !public.contains(&group) {
+                continue;
+            }
+            for rule in self.read(token as u32).rules.iter().filter(|r| concerns(r)) {
+                add(group, rule);
+            }
         }
-        let covers: Vec<bool> = unions.iter().map(Union::covers_a_family).collect();
-        for (token, group) in group_of_record {
-            self.records[token as usize].at_risk = group.is_none_or(|g| covers[g as usize]);
+        let covers: HashMap<u64, bool> = unions
+            .into_iter()
+            .map(|(group, union)| (group, union.covers_a_family()))
+            .collect();
+        for record in self.records.iter_mut() {
+            let at_risk = match record.key().map(group_of) {
+                Some(Some(group)) => covers.get(&group).copied().unwrap_or(false),
+                Some(None) | None => true,
+            };
+            record.set(Record::AT_RISK, at_risk);
         }
     }
+}
+
+/// Whether a rule has a known public CIDR (without one it cannot help cover a family).
+fn has_public_cidr(rule: &IngressRule) -> bool {
+    rule.cidrs
+        .iter()
+        .filter_map(|c| cidr::parse(c.text()?))
+        .any(|net| cidr::is_public(&net))
 }
 
 /// `n` when `json_path` is exactly `resource_changes[n].change.after` (written back the same).
