@@ -200,3 +200,87 @@ fn taken_resources_keep_their_place_and_module() {
     assert_eq!(parsed.resources.len(), 2);
     assert_eq!(parsed.configuration.as_ref().map(config_blocks), Some(2));
 }
+
+/// Prefix lists are added to taken rules once the plan is read: a list defined after the rule,
+/// a list outside the plan named by a taken rule before a raw one (the warning's order), an
+/// inline block with a list and an `aws_vpc_security_group_ingress_rule` with one.
+#[test]
+fn taken_rules_get_their_prefix_lists_once_the_plan_is_read() {
+    let change = |address: &str, kind: &str, after: &str, unknown: &str| {
+        let name = address.rsplit('.').next().unwrap();
+        format!(
+            r#"{{"address":"{address}","mode":"managed","type":"{kind}","name":"{name}",
+              "change":{{"actions":["create"],"after":{after},"after_unknown":{unknown}}}}}"#
+        )
+    };
+    let rule = |list: &str, cidrs: &str| {
+        format!(
+            r#"{{"type":"ingress","protocol":"tcp","from_port":445,"to_port":445,"cidr_blocks":{cidrs},"ipv6_cidr_blocks":null,"self":false,"security_group_id":"sg-1","prefix_list_ids":["{list}"]}}"#
+        )
+    };
+    let changes = [
+        change(
+            "aws_security_group_rule.outside_taken",
+            "aws_security_group_rule",
+            &rule("pl-outside", "null"),
+            "{}",
+        ),
+        change(
+            "aws_security_group_rule.outside_raw",
+            "aws_security_group_rule",
+            &rule("pl-outside", "[null]"),
+            r#"{"cidr_blocks":[true]}"#,
+        ),
+        change(
+            "aws_security_group_rule.later",
+            "aws_security_group_rule",
+            &rule("pl-later", "null"),
+            "{}",
+        ),
+        change(
+            "aws_security_group.inline",
+            "aws_security_group",
+            r#"{"id":"sg-2","vpc_id":"vpc-1","ingress":[{"protocol":"udp","from_port":137,"to_port":139,"cidr_blocks":[],"ipv6_cidr_blocks":[],"prefix_list_ids":["pl-later","pl-gone"],"security_groups":[],"self":false}]}"#,
+            "{}",
+        ),
+        change(
+            "aws_vpc_security_group_ingress_rule.scalar",
+            "aws_vpc_security_group_ingress_rule",
+            r#"{"ip_protocol":"tcp","from_port":445,"to_port":445,"cidr_ipv4":null,"cidr_ipv6":null,"prefix_list_id":"pl-later","referenced_security_group_id":null,"security_group_id":"sg-3"}"#,
+            "{}",
+        ),
+        change(
+            "aws_ec2_managed_prefix_list.later",
+            "aws_ec2_managed_prefix_list",
+            r#"{"id":"pl-later","address_family":"IPv4","entry":[{"cidr":"0.0.0.0/0","description":""}]}"#,
+            "{}",
+        ),
+    ];
+    let plan = format!(
+        r#"{{"format_version":"1.2","planned_values":{{"root_module":{{}}}},"resource_changes":[{}]}}"#,
+        changes.join(",")
+    );
+    let (parsed, set) = taken(plan.as_bytes());
+    assert_eq!(set, raw(plan.as_bytes()));
+    assert_eq!(parsed.taken.len(), 4, "every rule resource but the raw one");
+    assert_eq!(
+        set.unchecked_prefix_lists,
+        [
+            (
+                "pl-outside".to_string(),
+                "aws_security_group_rule.outside_taken".to_string()
+            ),
+            (
+                "pl-outside".to_string(),
+                "aws_security_group_rule.outside_raw".to_string()
+            ),
+            ("pl-gone".to_string(), "aws_security_group.inline".to_string()),
+        ]
+    );
+    let later = set
+        .rules
+        .iter()
+        .filter(|r| r.cidrs.iter().any(|c| c.text() == Some("0.0.0.0/0")))
+        .count();
+    assert_eq!(later, 3, "the list defined last reaches the three rules naming it");
+}

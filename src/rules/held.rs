@@ -203,6 +203,7 @@ impl Held {
                 let concerning = || taken.rules.iter().filter(|rule| concerns(rule));
                 (
                     !taken.resource.tags.is_empty()
+                        || !taken.prefix_lists.is_empty()
                         || key.is_none()
                         || concerning().any(rule_must_be_kept),
                     concerning().any(has_public_cidr),
@@ -593,6 +594,7 @@ mod tests {
                 reference: None,
             },
             vpc_id: None,
+            prefix_lists: Vec::new(),
         }
     }
 

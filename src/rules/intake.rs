@@ -61,6 +61,24 @@ pub(super) struct TakenRules {
     pub hint: GroupHint,
     /// A current group's known `vpc_id`.
     pub vpc_id: Option<Option<String>>,
+    /// Prefix list ids of its rules, known, whose entries are added once the plan is read
+    /// (the lists may come later in it).
+    pub prefix_lists: Vec<PrefixListIds>,
+}
+
+/// The known prefix list ids of one rule, waiting for the plan's prefix lists.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(super) struct PrefixListIds {
+    /// Index of the rule among the resource's.
+    pub rule: usize,
+    /// `prefix_list_id` (of an `aws_vpc_security_group_ingress_rule`), else `prefix_list_ids`.
+    pub scalar: bool,
+    pub ids: Vec<String>,
+}
+
+/// Known ids of a prefix-list attribute: `None` when the list or an id is unknown until apply.
+fn known_ids(ids: Option<Vec<Option<String>>>) -> Option<Vec<String>> {
+    ids?.into_iter().collect()
 }
 
 /// What the plan's reader handed over: the groups set aside and the resources taken, by token.
@@ -248,6 +266,11 @@ fn take(
     let after_path = resource.after_path();
     let has_unknown_cidr =
         |rule: &IngressRule| rule.cidrs.iter().any(|c| c.value == CidrValue::Unknown);
+    // A rule's prefix list entries are added after its own sources and before its unknown
+    // ports are named: added at the end instead, they must have no unknown port to follow.
+    let ports_known =
+        |rule: &IngressRule| rule.from_port != Known::Unknown && rule.to_port != Known::Unknown;
+    let mut prefix_lists = Vec::new();
     let (rules, hint, vpc_id) = match typed {
         TypedAfter::Group(sg) => {
             if reader.is_unknown("ingress") || (reader.planned_only && sg.ingress.is_none()) {
@@ -269,13 +292,18 @@ fn take(
                     planned_only: reader.planned_only,
                 };
                 let block = block.as_ref()?;
-                if !no_list(&r, &block.prefix_list_ids, "prefix_list_ids") {
+                let ids = known_ids(r.id_list(&block.prefix_list_ids, "prefix_list_ids"))?;
+                // The prefix lists are added at the end (see `extract_with`).
+                let rule = inline_rule(0, i, block, &r, &after_path, &mut |_, _| {});
+                if has_unknown_cidr(&rule) || !(ids.is_empty() || ports_known(&rule)) {
                     return None;
                 }
-                // Known and empty prefix list ids: none to add.
-                let rule = inline_rule(0, i, block, &r, &after_path, &mut |_, _| {});
-                if has_unknown_cidr(&rule) {
-                    return None;
+                if !ids.is_empty() {
+                    prefix_lists.push(PrefixListIds {
+                        rule: rules.len(),
+                        scalar: false,
+                        ids,
+                    });
                 }
                 rules.push(rule);
             }
@@ -284,14 +312,22 @@ fn take(
         }
         TypedAfter::Rule(r) => {
             let id = reader.scalar(&r.security_group_id, "security_group_id");
-            if id == Known::Unknown || !no_list(reader, &r.prefix_list_ids, "prefix_list_ids") {
+            if id == Known::Unknown {
                 return None;
             }
+            let ids = known_ids(reader.id_list(&r.prefix_list_ids, "prefix_list_ids"))?;
             let rules: Vec<IngressRule> = security_group_rule(0, r, reader, &after_path)
                 .into_iter()
                 .collect();
             if rules.iter().any(has_unknown_cidr) {
                 return None;
+            }
+            if !ids.is_empty() && !rules.is_empty() {
+                prefix_lists.push(PrefixListIds {
+                    rule: 0,
+                    scalar: false,
+                    ids,
+                });
             }
             (
                 rules,
@@ -304,14 +340,22 @@ fn take(
         }
         TypedAfter::VpcRule(r) => {
             let id = reader.scalar(&r.security_group_id, "security_group_id");
-            if id == Known::Unknown
-                || reader.scalar(&r.prefix_list_id, "prefix_list_id") != Known::Known(None)
-            {
+            let Known::Known(list) = reader.scalar(&r.prefix_list_id, "prefix_list_id") else {
+                return None;
+            };
+            if id == Known::Unknown {
                 return None;
             }
             let rule = vpc_ingress_rule(0, r, reader, &after_path);
             if has_unknown_cidr(&rule) {
                 return None;
+            }
+            if let Some(list) = list {
+                prefix_lists.push(PrefixListIds {
+                    rule: 0,
+                    scalar: true,
+                    ids: vec![list],
+                });
             }
             (
                 vec![rule],
@@ -346,6 +390,7 @@ fn take(
         rules,
         hint,
         vpc_id,
+        prefix_lists,
     })
 }
 

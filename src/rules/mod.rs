@@ -303,6 +303,8 @@ pub fn extract_with(
     // The taken resources, each with the number of raw resources before it: the raw ones are
     // extracted first, into `set`, and the taken ones put back between them at the end.
     let mut taken_places: Vec<(usize, &crate::plan::Taken)> = Vec::new();
+    // Where each raw resource's unchecked prefix lists start in `set.unchecked_prefix_lists`.
+    let mut pair_marks: Vec<usize> = Vec::new();
     // What a standalone rule says about its group when `security_group_id` is unknown, and
     // why the sources could not confirm the group the configuration suggests.
     let mut group_notes: Vec<(usize, String)> = Vec::new();
@@ -349,6 +351,7 @@ pub fn extract_with(
                     rule_hint(resource, Known::Unknown, set.resources.len())
                 });
                 let index = set.resources.len();
+                pair_marks.push(set.unchecked_prefix_lists.len());
                 set.resources
                     .push(checked_resource(resource, &resolver, None, BTreeMap::new()));
                 set.rules.push(unknown_rule(
@@ -372,6 +375,7 @@ pub fn extract_with(
         let index = set.resources.len();
         let (typed, tags) = read_after(plan, resource, after, &after_path)?;
         let tags = string_tags(tags);
+        pair_marks.push(set.unchecked_prefix_lists.len());
         set.resources.push(checked_resource(
             resource,
             &resolver,
@@ -496,7 +500,8 @@ pub fn extract_with(
     }
     // The raw resources and the taken ones needed, in the plan's order.
     let raw = std::mem::take(&mut set);
-    set.unchecked_prefix_lists = raw.unchecked_prefix_lists;
+    pair_marks.push(raw.unchecked_prefix_lists.len());
+    let mut raw_pairs = raw.unchecked_prefix_lists.into_iter();
     let mut raw_resources = raw.resources.into_iter().zip(hints).enumerate().peekable();
     let mut raw_rules = raw.rules.into_iter().peekable();
     let mut raw_vpc_ids = group_vpc_ids.into_iter().peekable();
@@ -513,6 +518,9 @@ pub fn extract_with(
             let index = set.resources.len();
             set.resources.push(resource);
             hints.push(hint);
+            let pairs = pair_marks[old + 1] - pair_marks[old];
+            set.unchecked_prefix_lists
+                .extend(raw_pairs.by_ref().take(pairs));
             while let Some(mut rule) = raw_rules.next_if(|rule| rule.resource == old) {
                 rule.resource = index;
                 set.rules.push(rule);
@@ -543,10 +551,27 @@ pub fn extract_with(
         }
         let TakenRules {
             mut resource,
-            rules,
+            mut rules,
             hint,
             vpc_id,
+            prefix_lists,
         } = held.take_back(place.token);
+        for deferred in prefix_lists {
+            let attribute = if deferred.scalar {
+                "prefix_list_id"
+            } else {
+                "prefix_list_ids"
+            };
+            let ids: Vec<Option<String>> = deferred.ids.into_iter().map(Some).collect();
+            if let Some(rule) = rules.get_mut(deferred.rule) {
+                add_prefix_list_sources(
+                    rule,
+                    lists.sources(attribute, Some(&ids), || None),
+                    &resource.address,
+                    &mut set.unchecked_prefix_lists,
+                );
+            }
+        }
         let index = set.resources.len();
         resource.module_calls = resolver.module_calls_of(place.module_address.as_deref());
         if let Some(vpc_id) = vpc_id {
@@ -562,6 +587,9 @@ pub fn extract_with(
             rule
         }));
     }
+    let mut seen = std::collections::HashSet::new();
+    set.unchecked_prefix_lists
+        .retain(|pair| seen.insert(pair.clone()));
     group::assign(&mut set, &hints, &set_aside);
     set.group_vpcs = vpc::group_vpcs(plan, &resolver, &group_vpc_ids, &set_aside)?;
     set.root_variables = plan.variables.clone();
@@ -599,12 +627,8 @@ fn add_prefix_list_sources(
         }
     }
     rule.cidrs.extend(entries);
-    for id in unchecked {
-        let pair = (id, address.to_string());
-        if !unchecked_lists.contains(&pair) {
-            unchecked_lists.push(pair);
-        }
-    }
+    // Repeats are removed once all are in (see `extract_with`).
+    unchecked_lists.extend(unchecked.into_iter().map(|id| (id, address.to_string())));
 }
 
 /// The name [`IngressRule::unknown_attributes`] gives a resource whose whole planned state is
