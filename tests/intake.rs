@@ -274,7 +274,10 @@ fn taken_rules_get_their_prefix_lists_once_the_plan_is_read() {
                 "pl-outside".to_string(),
                 "aws_security_group_rule.outside_raw".to_string()
             ),
-            ("pl-gone".to_string(), "aws_security_group.inline".to_string()),
+            (
+                "pl-gone".to_string(),
+                "aws_security_group.inline".to_string()
+            ),
         ]
     );
     let later = set
@@ -282,5 +285,37 @@ fn taken_rules_get_their_prefix_lists_once_the_plan_is_read() {
         .iter()
         .filter(|r| r.cidrs.iter().any(|c| c.text() == Some("0.0.0.0/0")))
         .count();
-    assert_eq!(later, 3, "the list defined last reaches the three rules naming it");
+    assert_eq!(
+        later, 3,
+        "the list defined last reaches the three rules naming it"
+    );
+}
+
+/// What a held resource costs, counted (docs/performance.md quotes it): memory grows by this
+/// much per rule resource (or group with its inline rules) that may touch a guarded port until
+/// the plan is read.
+#[test]
+fn a_held_resource_costs_a_bounded_number_of_bytes() {
+    let policies = PolicySet::builtin().unwrap();
+    let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
+    for (shape, per_resource) in [(gen_plan::Shape::Rules, 200), (gen_plan::Shape::Dense, 650)] {
+        let opts = gen_plan::Options {
+            resources: 4000,
+            seed: 11,
+            shape,
+            ..gen_plan::Options::default()
+        };
+        let bytes = generated(&opts);
+        let mut intake = Intake::new(&concerns, true);
+        Plan::read_filtered(bytes.as_slice(), "p.json", &keep, &mut intake).expect("it reads");
+        let (held, size) = intake.finish().held();
+        eprintln!("{shape:?}: {held} resources held in {size} bytes");
+        assert!(held > 200, "{shape:?}: {held} held");
+        // The arena's last chunk (256 KiB) is not full: leave it out of the average.
+        let average = size.saturating_sub(256 * 1024) / held;
+        assert!(
+            average <= per_resource,
+            "{shape:?}: {average} bytes per held resource (at most {per_resource})"
+        );
+    }
 }

@@ -263,6 +263,26 @@ impl Held {
         token
     }
 
+    /// Live records.
+    pub(super) fn len(&self) -> usize {
+        self.records.len() - self.free.len()
+    }
+
+    /// Bytes the held records take: their chunks of the arena, the records' table and the
+    /// ids of the groups among them.
+    pub(super) fn bytes(&self) -> usize {
+        let chunks: usize = self
+            .chunks
+            .iter()
+            .flatten()
+            .map(|c| c.bytes.capacity())
+            .sum();
+        chunks
+            + self.records.capacity() * std::mem::size_of::<Record>()
+            + self.free.capacity() * 4
+            + self.group_ids.capacity() * 16
+    }
+
     fn hash(&self, name: &str) -> u64 {
         std::hash::BuildHasher::hash_one(&self.hasher, name)
     }

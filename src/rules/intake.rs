@@ -90,6 +90,14 @@ pub struct Collected<'c> {
     pub(super) concerns: Option<&'c dyn Fn(&IngressRule) -> bool>,
 }
 
+impl Collected<'_> {
+    /// How many resources are held (taken and not superseded), and the bytes they take: what
+    /// memory grows by with the rules that must wait for the end of the plan.
+    pub fn held(&self) -> (usize, usize) {
+        (self.held.len(), self.held.bytes())
+    }
+}
+
 /// Decides, resource by resource, what [`crate::plan::Plan::read_filtered`] may drop or hand
 /// over (see the module documentation).
 pub struct Intake<'c> {
