@@ -545,8 +545,8 @@ $(cat "$table")
 ## Plan shapes
 
 How common security groups are decides portgate's work far more than the plan's size: every
-other resource is skipped at scanner speed, every security group resource is decoded and
-checked. \`scripts/gen-plan --resources $shape_size --seed 3 --shape SHAPE\` writes three shapes:
+other resource is skipped at scanner speed, every security group resource is decoded (once)
+and checked. \`scripts/gen-plan --resources $shape_size --seed 3 --shape SHAPE\` writes three shapes:
 \`sparse\` (1% security-group related, the plans above), \`dense\` (21% security groups, most
 with five inline rules: a workspace that owns its networking) and \`rules\` (every resource an
 ingress rule resource with a known \`security_group_id\`: a networking workspace); \`--pretty\`
@@ -556,6 +556,19 @@ every quote counted), \`serde_json\` into \`IgnoredAny\` (the baseline above) an
 check PLAN --format json\`, whose findings were checked against the generator's expectation.
 
 $(cat "$shape_table")
+
+Memory on these plans: each security group resource is handed to the rules stage as soon as
+it is read (\`rules::Intake\`). One that no policy can concern is counted and dropped. One whose
+rules need nothing but itself (known CIDRs, known group, known prefix list ids) is turned
+into its rules at once and held as a compact record until the plan is read: about 165 bytes
+for a rule resource and 550 for a group with five inline rules (\`tests/intake.rs\` counts
+it; the limits it holds are 200 and 650). The rest stay raw JSON until the end. Once the plan
+is read, a held resource goes back into the rule set only when its group's rules that may
+touch a guarded port could cover a family together, or when it must be kept (PG003/PG004
+material, a waiver tag, prefix lists); the others are counted like the dropped ones. So
+memory is the reader's base (the window, 1 MiB of read-ahead) plus N x B, N the resources
+held (those that may touch a guarded port) and B the bytes above, plus the rule set of the
+groups at risk and the findings.
 
 ## Source patches
 

@@ -1,11 +1,13 @@
-//! Rules no policy can concern are set aside as the plan streams (`rules::Prefilter`): they are
-//! counted, not kept. These tests hold that to its two promises:
+//! Rules that cannot take part in a finding are set aside (`rules::Intake`: as the plan
+//! streams when no policy can concern them, once it is read when their group's rules cannot
+//! cover a family together): they are counted, not kept. These tests hold that to its two
+//! promises:
 //! - nothing a report shows changes: every plan of `testdata/`, every real plan of
 //!   `../shared/testdata/real*/` and generated plans of every shape give byte-for-byte the
 //!   same JSON and text reports (with the VPC CIDR suggestions a fix makes without a trusted
 //!   CIDR) whether rules are set aside or all kept;
 //! - what is kept is what matters: on a plan of rule resources, the resources kept are exactly
-//!   those with a rule that may touch a guarded port, counted, the rest only counted.
+//!   those with a rule that may touch a guarded port in a group at risk, the rest only counted.
 
 #[path = "../examples/gen_plan.rs"]
 #[allow(dead_code)]

@@ -2,15 +2,18 @@
 //!
 //! The walk follows Terraform's layout (`planned_values`, `resource_changes`, `configuration`,
 //! in any order) and, for every resource, decides from its `type` whether to keep it:
-//! - a resource of a kept type (the security group types) is captured whole and deserialized
-//!   with `serde_json` into [`PlannedResource`], exactly as a whole-file parse would;
+//! - a resource of a kept type (the security group types) is captured whole, read into a
+//!   [`PlannedResource`] exactly as a whole-file parse would, and offered to the caller's
+//!   [`Collector`], which may drop it, take what it needs of it (the plan then keeps only its
+//!   place), or leave it to the plan;
 //! - any other resource is skipped at scanner speed; only its top-level planned string
 //!   attributes that look like CIDRs are noted (see [`PlannedCidrs`]), because a security group
 //!   rule may reference one (`cidr_blocks = [aws_vpc.main.cidr_block]`) and the reference can
 //!   only be followed once `configuration`, which comes last, has been read.
 //!
-//! Memory therefore grows with the number of security group resources and CIDR-valued
-//! attributes, not with the size of the plan.
+//! Memory therefore grows with the security group resources the collector leaves raw or holds
+//! and with CIDR-valued attributes, not with the size of the plan. The configuration keeps the
+//! blocks of the resources left raw only (when it comes after them, as Terraform writes it).
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
