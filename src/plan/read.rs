@@ -81,13 +81,13 @@ pub(super) struct Walker<'k, R> {
     collector: &'k mut dyn Collector,
     /// Keys of the `planned_values` resources the filter dropped: counted at the end unless
     /// `resource_changes` has them too.
-    planned_set_aside: HashSet<u128>,
+    planned_set_aside: KeyLog,
     /// The `planned_values` resources the collector took, by key: told to it as superseded as
     /// soon as `resource_changes` has them.
     planned_taken: HashMap<u128, u32>,
     /// Keys ([`address_key`]) of the addresses of current objects of kept types in
     /// `resource_changes` (kept or dropped).
-    changed: HashSet<u128>,
+    changed: KeyLog,
     /// Random keys for [`address_key`]: a plan cannot be written to make two addresses collide.
     hashers: [std::hash::RandomState; 2],
     key: Vec<u8>,
@@ -193,7 +193,7 @@ impl<'k, R: Read> Walker<'k, R> {
             sc,
             keep,
             collector,
-            planned_set_aside: HashSet::new(),
+            planned_set_aside: KeyLog::default(),
             planned_taken: HashMap::new(),
             hashers: Default::default(),
             key: Vec::with_capacity(64),
@@ -203,7 +203,7 @@ impl<'k, R: Read> Walker<'k, R> {
             planned_only: Vec::new(),
             prior_data: Vec::new(),
             in_prior_state: false,
-            changed: HashSet::new(),
+            changed: KeyLog::default(),
             planned_cidrs: HashMap::new(),
             module_addresses: HashSet::new(),
             config_path: Vec::new(),
@@ -253,13 +253,12 @@ impl<'k, R: Read> Walker<'k, R> {
         for cidrs in self.planned_cidrs.drain() {
             self.doc.cidrs.by_address.entry(cidrs.0).or_insert(cidrs.1);
         }
+        let changed = std::mem::take(&mut self.changed).into_sorted();
+        let changed = |key: &u128| changed.binary_search(key).is_ok();
         for slot in std::mem::take(&mut self.planned_only) {
             match slot {
                 PlannedSlot::Raw(resource) => {
-                    if !self
-                        .changed
-                        .contains(&address_key(&self.hashers, &resource.address))
-                    {
+                    if !changed(&address_key(&self.hashers, &resource.address)) {
                         self.doc.resources.push(*resource);
                     }
                 }
@@ -269,7 +268,7 @@ impl<'k, R: Read> Walker<'k, R> {
                     module_address,
                 } => {
                     let key = u128::from(key[0]) << 64 | u128::from(key[1]);
-                    if !self.changed.contains(&key) {
+                    if !changed(&key) {
                         self.doc.taken.push(Taken {
                             before: self.doc.resources.len(),
                             token,
@@ -279,10 +278,10 @@ impl<'k, R: Read> Walker<'k, R> {
                 }
             }
         }
-        self.doc.set_aside += self
-            .planned_set_aside
+        self.doc.set_aside += std::mem::take(&mut self.planned_set_aside)
+            .into_sorted()
             .iter()
-            .filter(|key| !self.changed.contains(key))
+            .filter(|key| !changed(key))
             .count();
         let known: HashSet<String> = self
             .doc
@@ -524,7 +523,7 @@ impl<'k, R: Read> Walker<'k, R> {
                 Offered::Keep => self.planned_only.push(PlannedSlot::Raw(Box::new(parsed))),
                 Offered::SetAside => {
                     let key = address_key(&self.hashers, &parsed.address);
-                    self.planned_set_aside.insert(key);
+                    self.planned_set_aside.push(key);
                 }
                 Offered::Taken(token) => {
                     let key = address_key(&self.hashers, &parsed.address);
@@ -579,7 +578,7 @@ impl<'k, R: Read> Walker<'k, R> {
         let resource = parsed?;
         if resource.deposed.is_none() {
             let key = address_key(&self.hashers, &resource.address);
-            self.changed.insert(key);
+            self.changed.push(key);
             if let Some(token) = self.planned_taken.remove(&key) {
                 self.collector.superseded(token);
             }
@@ -1005,6 +1004,39 @@ impl<'k, R: Read> Walker<'k, R> {
 
 /// A 128-bit key of an address, from two randomly keyed hashers: sets of these stand in for
 /// sets of addresses, at 16 bytes each whatever the address.
+/// Address keys, only looked up once the whole document is read: logged in chunks (no hash
+/// table, no doubling: 16 bytes a key), then sorted once.
+#[derive(Default)]
+struct KeyLog {
+    chunks: Vec<Vec<u128>>,
+}
+
+impl KeyLog {
+    const CHUNK: usize = 4096;
+
+    fn push(&mut self, key: u128) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < KeyLog::CHUNK => chunk.push(key),
+            _ => {
+                let mut chunk = Vec::with_capacity(KeyLog::CHUNK);
+                chunk.push(key);
+                self.chunks.push(chunk);
+            }
+        }
+    }
+
+    /// The keys, sorted, without repeats.
+    fn into_sorted(self) -> Vec<u128> {
+        let mut keys: Vec<u128> = Vec::with_capacity(self.chunks.iter().map(Vec::len).sum());
+        for chunk in self.chunks {
+            keys.extend(chunk);
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+}
+
 /// The one copy of `address` in `addresses`.
 fn shared(addresses: &mut HashSet<Arc<str>>, address: Option<&str>) -> Option<Arc<str>> {
     let address = address?;
