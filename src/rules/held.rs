@@ -41,26 +41,26 @@ const CHUNK: usize = 256 * 1024;
 /// What [`super::group`] will key a rule's group by, before the plan tells which ids belong to
 /// groups of the plan: a current group's address, or a known `security_group_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(super) enum GroupKey {
-    Address(Box<str>),
-    Id(Box<str>),
+pub(super) enum GroupKey<'a> {
+    Address(&'a str),
+    Id(&'a str),
 }
 
-impl GroupKey {
+impl<'a> GroupKey<'a> {
     /// The key of a resource's rules, from its hint (`None`: the group is unknown, or a deposed
     /// object, which is a group of its own).
-    pub(super) fn of(hint: &GroupHint, address: &str, deposed: bool) -> Option<GroupKey> {
+    pub(super) fn of(hint: &'a GroupHint, address: &'a str, deposed: bool) -> Option<Self> {
         match hint {
-            GroupHint::Group { .. } if !deposed => Some(GroupKey::Address(address.into())),
+            GroupHint::Group { .. } if !deposed => Some(GroupKey::Address(address)),
             GroupHint::Group { .. } => None,
             GroupHint::Rule {
                 id: Known::Known(Some(id)),
                 ..
-            } => Some(GroupKey::Id(id.as_str().into())),
+            } => Some(GroupKey::Id(id)),
             GroupHint::Rule {
                 id: Known::Unknown,
                 reference: Some(address),
-            } => Some(GroupKey::Address(address.as_str().into())),
+            } => Some(GroupKey::Address(address)),
             GroupHint::Rule { .. } => None,
         }
     }
@@ -287,7 +287,7 @@ impl Held {
         std::hash::BuildHasher::hash_one(&self.hasher, name)
     }
 
-    fn key(&self, key: &GroupKey) -> Key {
+    fn key(&self, key: &GroupKey<'_>) -> Key {
         match key {
             GroupKey::Address(address) => Key {
                 hash: self.hash(address),
@@ -445,7 +445,7 @@ impl Held {
     /// can cover a family: only their records are read back, for the union.
     pub(super) fn choose(
         &mut self,
-        raw: &[(GroupKey, &IngressRule)],
+        raw: &[(GroupKey<'_>, &IngressRule)],
         raw_groups: &[(&str, &str)],
         set_aside: &[SetAsideGroup],
         concerns: &dyn Fn(&IngressRule) -> bool,
