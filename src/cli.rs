@@ -818,10 +818,9 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
     report.warnings.extend(stale);
     // Without a trusted CIDR, each group's own VPC CIDR is suggested (labelled, to confirm).
     let fixes = {
-        let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
         Some(fix::suggest(
             &report.rules,
-            &findings,
+            report.findings.iter().map(|g| &g.finding),
             &policies,
             &FixOptions {
                 trusted: trusted.clone(),
@@ -835,8 +834,11 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
             args.format,
             CheckFormat::Sarif | CheckFormat::Github | CheckFormat::Junit
         ) {
-        let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
-        fix::locate(&report.rules, &findings, &args.source)
+        fix::locate(
+            &report.rules,
+            report.findings.iter().map(|g| &g.finding),
+            &args.source,
+        )
     } else {
         Default::default()
     };

@@ -150,7 +150,8 @@ pub struct GatedFinding {
     /// Waived by an active waiver: shown, but does not fail the gate.
     pub waived: bool,
     /// The waiver that matched (active or expired).
-    pub waiver: Option<waiver::AppliedWaiver>,
+    /// Boxed: most findings have none, and a report may hold very many findings.
+    pub waiver: Option<Box<waiver::AppliedWaiver>>,
 }
 
 /// The outcome of one check.
@@ -275,35 +276,39 @@ pub fn check_reader(
         });
     }
     let mut used = vec![false; waivers.len()];
-    let findings: Vec<GatedFinding> = findings
-        .into_iter()
-        .filter(|f| !options.only_changes || f.is_change)
-        .filter(|f| !(f.kind == FindingKind::Unknown && options.unknown == UnknownMode::Ignore))
-        .map(|finding| {
-            let matched = waivers
-                .iter()
-                .position(|w| w.matches(&finding.rule_id, &finding.address));
-            let waiver = matched.map(|i| {
-                used[i] = true;
-                waiver::AppliedWaiver {
-                    waiver: waivers[i].clone(),
-                    expired: !waivers[i].is_active(options.today),
+    let index = waiver::Index::new(&waivers);
+    let mut gated = Vec::with_capacity(findings.len());
+    gated.extend(
+        findings
+            .into_iter()
+            .filter(|f| !options.only_changes || f.is_change)
+            .filter(|f| !(f.kind == FindingKind::Unknown && options.unknown == UnknownMode::Ignore))
+            .map(|finding| {
+                let matched = index.first_match(&waivers, &finding.rule_id, &finding.address);
+                let waiver = matched.map(|i| {
+                    used[i] = true;
+                    Box::new(waiver::AppliedWaiver {
+                        waiver: waivers[i].clone(),
+                        expired: !waivers[i].is_active(options.today),
+                    })
+                });
+                let waived = waiver.as_ref().is_some_and(|w| !w.expired);
+                let fails_gate = !waived
+                    && match finding.kind {
+                        FindingKind::Unknown => options.unknown == UnknownMode::Fail,
+                        _ => finding.severity >= options.fail_on,
+                    };
+                GatedFinding {
+                    finding,
+                    fails_gate,
+                    waived,
+                    waiver,
                 }
-            });
-            let waived = waiver.as_ref().is_some_and(|w| !w.expired);
-            let fails_gate = !waived
-                && match finding.kind {
-                    FindingKind::Unknown => options.unknown == UnknownMode::Fail,
-                    _ => finding.severity >= options.fail_on,
-                };
-            GatedFinding {
-                finding,
-                fails_gate,
-                waived,
-                waiver,
-            }
-        })
-        .collect();
+            }),
+    );
+    // Kept until the reports are written: no room left from filtering.
+    gated.shrink_to_fit();
+    let findings: Vec<GatedFinding> = gated;
     let stale_waivers: Vec<waiver::Waiver> = waivers
         .iter()
         .zip(&used)

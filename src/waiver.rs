@@ -10,6 +10,7 @@
 //!
 //! The date of "today" is an input, never read here, so expiry is testable.
 
+use std::collections::HashMap;
 use time::Date;
 use time::macros::format_description;
 
@@ -50,6 +51,44 @@ impl Waiver {
     /// True on and before the expiry date.
     pub fn is_active(&self, today: Date) -> bool {
         today <= self.expires
+    }
+}
+
+/// Finds the first waiver that matches a finding without trying every waiver on every finding
+/// (a plan may carry a waiver tag on each of many resources): waivers whose address has no
+/// wildcard are looked up by rule and address, the others are tried in order.
+pub struct Index<'w> {
+    exact: HashMap<(&'w str, &'w str), usize>,
+    globs: Vec<usize>,
+}
+
+impl<'w> Index<'w> {
+    pub fn new(waivers: &'w [Waiver]) -> Index<'w> {
+        let mut exact = HashMap::new();
+        let mut globs = Vec::new();
+        for (i, w) in waivers.iter().enumerate() {
+            if w.address.contains(['*', '?']) {
+                globs.push(i);
+            } else {
+                exact
+                    .entry((w.rule.as_str(), w.address.as_str()))
+                    .or_insert(i);
+            }
+        }
+        Index { exact, globs }
+    }
+
+    /// The position in `waivers` (those the index was made of) of the first waiver that
+    /// matches, as [`Waiver::matches`] decides.
+    pub fn first_match(&self, waivers: &[Waiver], rule_id: &str, address: &str) -> Option<usize> {
+        let exact = self.exact.get(&(rule_id, address)).copied();
+        let glob = self
+            .globs
+            .iter()
+            .copied()
+            .take_while(|&i| exact.is_none_or(|e| i < e))
+            .find(|&i| waivers[i].matches(rule_id, address));
+        glob.or(exact)
     }
 }
 
@@ -120,6 +159,42 @@ pub fn from_tag(value: &str, address: &str) -> Result<Vec<Waiver>, String> {
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn the_index_finds_the_first_waiver_a_linear_scan_finds() {
+        let waiver = |rule: &str, address: &str| Waiver {
+            rule: rule.to_string(),
+            address: address.to_string(),
+            reason: String::new(),
+            expires: date!(2030 - 01 - 01),
+            origin: String::new(),
+        };
+        let waivers = vec![
+            waiver("PG002", "aws_security_group.b"),
+            waiver("PG002", "aws_security_group.*"),
+            waiver("PG001", "aws_security_group.a"),
+            waiver("PG002", "aws_security_group.a"),
+            waiver("PG001", "aws_security_group.?"),
+            waiver("PG001", "aws_security_group.a"),
+            waiver("PG003", "module.m[*].aws_security_group.x"),
+        ];
+        let index = Index::new(&waivers);
+        for rule in ["PG001", "PG002", "PG003", "PG004"] {
+            for address in [
+                "aws_security_group.a",
+                "aws_security_group.b",
+                "aws_security_group.cc",
+                "module.m[0].aws_security_group.x",
+                "module.m[*].aws_security_group.x",
+            ] {
+                assert_eq!(
+                    index.first_match(&waivers, rule, address),
+                    waivers.iter().position(|w| w.matches(rule, address)),
+                    "{rule} {address}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn globs_match_whole_addresses_with_brackets_taken_literally() {

@@ -188,9 +188,9 @@ impl FixSet {
 
 /// Computes the fixes of every exposed finding. A fix is only kept when, with every fix made,
 /// `policies` find its security group closed (see `prove`).
-pub fn suggest(
+pub fn suggest<'f>(
     rules: &RuleSet,
-    findings: &[Finding],
+    findings: impl IntoIterator<Item = &'f Finding>,
     policies: &PolicySet,
     options: &FixOptions,
 ) -> FixSet {
@@ -198,7 +198,7 @@ pub fn suggest(
     // A finding with no CIDR to replace is part of a group's cover that the patches of the
     // group's other rules close (see `policy::groups`): nothing to change in its rule.
     for finding in findings
-        .iter()
+        .into_iter()
         .filter(|f| f.kind == FindingKind::Exposed && !f.cidrs.is_empty())
     {
         let world = worlds.entry(finding.rule_index).or_default();
@@ -565,9 +565,9 @@ fn source_fix(
 
 /// Where each rule that has a finding is declared: the matching `ingress` block, or the
 /// resource block. Rules whose source cannot be found are left out.
-pub fn locate(
+pub fn locate<'f>(
     rules: &RuleSet,
-    findings: &[Finding],
+    findings: impl IntoIterator<Item = &'f Finding>,
     source_dir: &std::path::Path,
 ) -> BTreeMap<usize, SourceLocation> {
     let mut tree = SourceTree::new(source_dir);

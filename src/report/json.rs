@@ -16,13 +16,33 @@ use crate::{CheckReport, GatedFinding, PlanInfo};
 struct JsonReport<'a> {
     portgate_version: &'static str,
     plan: &'a PlanInfo,
-    findings: Vec<JsonFinding<'a>>,
+    findings: Findings<'a>,
     warnings: &'a [String],
     /// The combined source patch of all findings (`null` without trusted CIDRs).
     patch: Option<String>,
     /// Waivers that matched no finding.
     stale_waivers: &'a [crate::waiver::Waiver],
     summary: Summary,
+}
+
+/// The findings, each with its fix, made as they are written (see [`super::Streamed`]).
+struct Findings<'a> {
+    report: &'a CheckReport,
+    fixes: Option<&'a FixSet>,
+}
+
+impl Serialize for Findings<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fixes = self.fixes;
+        super::Streamed(|| {
+            self.report.findings.iter().map(|finding| JsonFinding {
+                finding,
+                fix: fixes.and_then(|f| f.for_finding(&finding.finding)),
+                fix_reason: fix_reason(finding, fixes),
+            })
+        })
+        .serialize(serializer)
+    }
 }
 
 #[derive(Serialize)]
@@ -83,15 +103,7 @@ pub fn write(
     let doc = JsonReport {
         portgate_version: env!("CARGO_PKG_VERSION"),
         plan: &report.plan,
-        findings: report
-            .findings
-            .iter()
-            .map(|finding| JsonFinding {
-                finding,
-                fix: fixes.and_then(|f| f.for_finding(&finding.finding)),
-                fix_reason: fix_reason(finding, fixes),
-            })
-            .collect(),
+        findings: Findings { report, fixes },
         warnings: &report.warnings,
         patch: fixes.map(FixSet::combined_patch),
         stale_waivers: &report.stale_waivers,

@@ -50,15 +50,17 @@ pub fn write(context: &ReportContext<'_>, out: &mut dyn io::Write) -> io::Result
         let mut suite = TestSuite::new(format!("{} {}", meta.id, meta.title));
         suite.add_property(("severity", meta.severity.as_str()));
         suite.add_property(("plan", report.plan.file.as_str()));
+        // Each rule's findings, in report order: one pass, not one per rule.
+        let mut by_rule: std::collections::HashMap<usize, Vec<&GatedFinding>> =
+            std::collections::HashMap::new();
+        for f in &findings {
+            by_rule.entry(f.finding.rule_index).or_default().push(f);
+        }
         for (index, rule) in report.rules.rules.iter().enumerate() {
             let Some(resource) = report.rules.resources.get(rule.resource) else {
                 continue;
             };
-            let own: Vec<&GatedFinding> = findings
-                .iter()
-                .filter(|f| f.finding.rule_index == index)
-                .copied()
-                .collect();
+            let own = by_rule.remove(&index).unwrap_or_default();
             suite.add_test_case(test_case(context, meta, resource, rule, index, &own));
         }
         junit.add_test_suite(suite);

@@ -45,6 +45,22 @@ impl ReportContext<'_> {
     }
 }
 
+/// A JSON array whose items are made as it is written: a report of many findings does not
+/// hold every rendered item at once (serializers that need the length up front, none of
+/// those portgate uses, get the iterator's lower bound).
+pub(crate) struct Streamed<F>(pub F);
+
+impl<F, I> serde::Serialize for Streamed<F>
+where
+    F: Fn() -> I,
+    I: IntoIterator,
+    I::Item: serde::Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq((self.0)())
+    }
+}
+
 /// Counts of findings by severity, highest first, for summaries.
 pub fn severity_counts(report: &crate::CheckReport) -> Vec<(Severity, usize)> {
     let mut counts = Vec::new();

@@ -172,8 +172,26 @@ struct Run<'a> {
     tool: Tool,
     invocations: [Invocation; 1],
     column_kind: &'static str,
-    results: Vec<SarifResult>,
+    results: Results<'a>,
     properties: RunProperties<'a>,
+}
+
+/// The results, each made as it is written (see [`super::Streamed`]).
+struct Results<'a> {
+    context: ReportContext<'a>,
+    rules: Vec<RuleMeta>,
+}
+
+impl Serialize for Results<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let findings = &self.context.report.findings;
+        super::Streamed(|| {
+            findings
+                .iter()
+                .map(|finding| result(&self.context, &self.rules, finding))
+        })
+        .serialize(serializer)
+    }
 }
 
 #[derive(Serialize)]
@@ -397,11 +415,6 @@ struct Replacement {
 fn log<'a>(context: &ReportContext<'a>) -> Log<'a> {
     let rules = all_rules(context);
     let report = context.report;
-    let results = report
-        .findings
-        .iter()
-        .map(|finding| result(context, &rules, finding))
-        .collect();
     let notifications = report
         .warnings
         .iter()
@@ -428,7 +441,10 @@ fn log<'a>(context: &ReportContext<'a>) -> Log<'a> {
                 tool_execution_notifications: notifications,
             }],
             column_kind: "unicodeCodePoints",
-            results,
+            results: Results {
+                context: *context,
+                rules,
+            },
             properties: RunProperties {
                 plan: &report.plan,
                 resources_scanned: report.resources_scanned,

@@ -594,6 +594,9 @@ pub fn extract_with(
     set.group_vpcs = vpc::group_vpcs(plan, &resolver, &group_vpc_ids, &set_aside)?;
     set.root_variables = plan.variables.clone();
     set.resources_set_aside = plan.set_aside + dropped;
+    // The rule set lives until the reports are written: no room left from growing.
+    set.resources.shrink_to_fit();
+    set.rules.shrink_to_fit();
     Ok(set)
 }
 

@@ -434,10 +434,9 @@ fn evaluate(
                 let _ = std::fs::create_dir(&empty);
                 empty
             });
-            let findings: Vec<_> = report.findings.iter().map(|g| g.finding.clone()).collect();
             Some(fix::suggest(
                 &report.rules,
-                &findings,
+                report.findings.iter().map(|g| &g.finding),
                 &checker.policies,
                 &FixOptions {
                     trusted: checker.trusted.clone(),
