@@ -34,9 +34,38 @@ pub(super) fn still_open(
     if changes.is_empty() {
         return BTreeMap::new();
     }
-    let mut patched = rules.clone();
+    // Only the groups of the changed rules can be closed or left open by the changes: the
+    // policies are evaluated again on their rules alone (each group whole), not on a copy of
+    // every rule of the plan.
+    let group_of = |index: usize| match &rules.rules[index].group {
+        Some(group) => group.clone(),
+        None => format!("rule {index}"),
+    };
+    let fixed_groups: BTreeSet<String> = changes.keys().map(|&i| group_of(i)).collect();
+    let kept: Vec<usize> = (0..rules.rules.len())
+        .filter(|&i| match &rules.rules[i].group {
+            Some(group) => fixed_groups.contains(group),
+            None => changes.contains_key(&i),
+        })
+        .collect();
+    let mut patched = RuleSet::default();
+    let mut resource_of: BTreeMap<usize, usize> = BTreeMap::new();
+    for &i in &kept {
+        let mut rule = rules.rules[i].clone();
+        rule.resource = *resource_of.entry(rule.resource).or_insert_with(|| {
+            patched
+                .resources
+                .push(rules.resources[rule.resource].clone());
+            patched.resources.len() - 1
+        });
+        patched.rules.push(rule);
+    }
+    let position = |index: usize| {
+        kept.binary_search(&index)
+            .unwrap_or_else(|_| unreachable!("every changed rule is kept"))
+    };
     for (&index, change) in changes {
-        let rule = &mut patched.rules[index];
+        let rule = &mut patched.rules[position(index)];
         let attribute_of = |family: cidr::Family| {
             rule.cidrs
                 .iter()
@@ -66,18 +95,13 @@ pub(super) fn still_open(
         rule.cidrs.extend(added);
     }
     // Each rule's group (or the rule alone, when its group cannot be told).
-    let group_of = |index: usize| match &patched.rules[index].group {
-        Some(group) => group.clone(),
-        None => format!("rule {index}"),
-    };
     let mut open: BTreeMap<String, String> = BTreeMap::new();
     for finding in crate::policy::evaluate(&patched, policies) {
         if finding.kind == FindingKind::Exposed {
-            open.entry(group_of(finding.rule_index))
+            open.entry(group_of(kept[finding.rule_index]))
                 .or_insert(finding.message);
         }
     }
-    let fixed_groups: BTreeSet<String> = changes.keys().map(|&i| group_of(i)).collect();
     changes
         .keys()
         .filter_map(|&index| {
