@@ -494,10 +494,13 @@ impl<'a> Eval<'a> {
     pub fn local(&mut self, name: &str, scope: &Scope) -> Result<Val, String> {
         let dir = self.tree.module_dir(&scope.calls)?;
         let mut found: Option<(Rc<SourceFile>, Expression)> = None;
-        let mut paths = self.tree.files_in(&dir, ".tf");
         // Primary files first, then overrides, as Terraform merges them.
-        paths.sort_by_key(|p| is_override(p));
-        for path in paths {
+        let (primary, overrides): (Vec<PathBuf>, Vec<PathBuf>) = self
+            .tree
+            .files_in(&dir, ".tf")
+            .into_iter()
+            .partition(|p| !is_override(p));
+        for path in primary.into_iter().chain(overrides) {
             let file = self.tree.file(&path)?;
             for structure in file.body.iter() {
                 if let Structure::Block(b) = structure

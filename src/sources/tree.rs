@@ -27,9 +27,21 @@ pub struct SourceTree {
     pub(crate) variables: std::collections::BTreeMap<String, serde_json::Value>,
     files: HashMap<PathBuf, Result<Rc<SourceFile>, String>>,
     dirs: HashMap<PathBuf, Vec<PathBuf>>,
+    /// Where each directory's resource blocks are (see [`DirResources`]), made once per
+    /// directory: looking a block up is then one hash lookup, not a walk through every file.
+    resources: HashMap<PathBuf, DirResources>,
     /// Texts read instead of the files at these (real) paths: the tree as a patch would leave
     /// it, for proving the patch.
     overlay: HashMap<PathBuf, String>,
+}
+
+/// The resource blocks of one directory's primary `.tf` files, as a walk through them in name
+/// order finds them: the first file that declares a block wins, and a file that cannot be read
+/// or parsed ends the walk (a block declared only after it is that error).
+#[derive(Default)]
+struct DirResources {
+    found: HashMap<(String, String), ResourceBlock>,
+    error: Option<String>,
 }
 
 /// A resource block found in the sources.
@@ -68,6 +80,7 @@ impl SourceTree {
             variables: Default::default(),
             files: HashMap::new(),
             dirs: HashMap::new(),
+            resources: HashMap::new(),
             overlay: HashMap::new(),
         }
     }
@@ -85,6 +98,8 @@ impl SourceTree {
                 .map(|(k, f)| (k.clone(), f.clone()))
                 .collect(),
             dirs: self.dirs.clone(),
+            // Made again: the overlay's texts may declare other blocks.
+            resources: HashMap::new(),
             overlay: texts,
         }
     }
@@ -223,11 +238,40 @@ impl SourceTree {
         if paths.is_empty() {
             return Err(format!("no .tf files in {}", self.shown(dir)));
         }
-        for path in paths.into_iter().filter(|p| !is_override(p)) {
-            let file = self.file(&path)?;
-            if let Some(index) = declares(&file, resource_type, name) {
-                return Ok(ResourceBlock { file, index });
+        if !self.resources.contains_key(dir) {
+            let mut index = DirResources::default();
+            for path in paths.into_iter().filter(|p| !is_override(p)) {
+                let file = match self.file(&path) {
+                    Ok(file) => file,
+                    Err(e) => {
+                        index.error = Some(e);
+                        break;
+                    }
+                };
+                for (position, structure) in file.body.iter().enumerate() {
+                    if let Structure::Block(b) = structure
+                        && b.ident.as_str() == "resource"
+                        && let [kind, block_name] = &b.labels[..]
+                    {
+                        let key = (label(kind).to_string(), label(block_name).to_string());
+                        index.found.entry(key).or_insert_with(|| ResourceBlock {
+                            file: file.clone(),
+                            index: position,
+                        });
+                    }
+                }
             }
+            self.resources.insert(dir.to_path_buf(), index);
+        }
+        let index = &self.resources[dir];
+        if let Some(found) = index
+            .found
+            .get(&(resource_type.to_string(), name.to_string()))
+        {
+            return Ok(found.clone());
+        }
+        if let Some(error) = &index.error {
+            return Err(error.clone());
         }
         Err(format!(
             "no .tf file in {} declares resource \"{resource_type}\" \"{name}\"",
