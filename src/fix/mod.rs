@@ -1409,8 +1409,8 @@ fn references_to(
 ) -> Result<Vec<String>, String> {
     let own_span = own_block.span().unwrap_or(0..0);
     let mut users = Vec::new();
-    for path in tree.files_in(dir, ".tf") {
-        let file = tree.file(&path)?;
+    for path in tree.files_in(dir, ".tf").iter() {
+        let file = tree.file(path)?;
         let found = References::of_body(&file.body);
         for offset in found.offsets(resource_type, name) {
             if file.path == own_file.path && own_span.contains(&offset) {

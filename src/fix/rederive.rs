@@ -705,13 +705,16 @@ pub(super) fn verdict(
             );
         }
     }
-    // Other users of edited variables and locals that are not derived instances.
+    // Other users of edited variables and locals that are not derived instances. The blocks
+    // the derivations cover are the same for every candidate: collected once, when needed.
+    let covered = std::cell::OnceCell::new();
     for (&i, candidate) in candidates {
         if out.contains_key(&i) {
             continue;
         }
         let mut outputs = Vec::new();
-        if let Some(user) = other_users(tree, baseline, &candidate.edits, &mut outputs) {
+        let user = other_users(tree, baseline, &covered, &candidate.edits, &mut outputs);
+        if let Some(user) = user {
             out.insert(
                 i,
                 format!(
@@ -861,8 +864,8 @@ fn split_copies(
             return BTreeSet::new();
         };
         let mut out = BTreeSet::new();
-        for path in t.files_in(&dir, ".tf") {
-            let Ok(file) = t.file(&path) else { continue };
+        for path in t.files_in(&dir, ".tf").iter() {
+            let Ok(file) = t.file(path) else { continue };
             for s in file.body.iter() {
                 if let Structure::Block(b) = s
                     && b.ident.as_str() == "resource"
@@ -887,6 +890,7 @@ fn split_copies(
 fn other_users(
     tree: &mut SourceTree,
     baseline: &Baseline,
+    covered: &std::cell::OnceCell<BTreeSet<(PathBuf, usize)>>,
     edits: &[(PathBuf, Edit)],
     outputs: &mut Vec<String>,
 ) -> Option<String> {
@@ -954,20 +958,25 @@ fn other_users(
             }
         }
     }
+    if names.is_empty() {
+        return None;
+    }
     // Blocks of derived instances, which the proof covered.
-    let covered: BTreeSet<(PathBuf, usize)> = baseline
-        .instances
-        .iter()
-        .flatten()
-        .flat_map(|(_, deps)| deps.iter().map(|d| (d.path.clone(), d.range.start)))
-        .collect();
+    let covered = covered.get_or_init(|| {
+        baseline
+            .instances
+            .iter()
+            .flatten()
+            .flat_map(|(_, deps)| deps.iter().map(|d| (d.path.clone(), d.range.start)))
+            .collect()
+    });
     let mut seen = BTreeSet::new();
     while let Some((dir, root, name)) = names.pop() {
         if !seen.insert((dir.clone(), root.clone(), name.clone())) {
             continue;
         }
-        for path in tree.files_in(&dir, ".tf") {
-            let Ok(file) = tree.file(&path) else { continue };
+        for path in tree.files_in(&dir, ".tf").iter() {
+            let Ok(file) = tree.file(path) else { continue };
             for s in file.body.iter() {
                 let Structure::Block(b) = s else { continue };
                 if !reads(&b.body, &root, &name) {

@@ -65,8 +65,8 @@ impl SourceTree {
         if let Some((parent, last)) = calls.split_last().map(|(l, p)| (p, l)) {
             // A child module: the value is the argument of its `module` block in the parent.
             let parent_dir = self.module_dir(parent)?;
-            for path in self.files_in(&parent_dir, ".tf") {
-                let file = self.file(&path)?;
+            for path in self.files_in(&parent_dir, ".tf").iter() {
+                let file = self.file(path)?;
                 let call = file.body.iter().find_map(|s| match s {
                     Structure::Block(b)
                         if b.ident.as_str() == "module"
@@ -132,8 +132,8 @@ impl SourceTree {
             }
         }
         // Otherwise the variable's default.
-        for path in self.files_in(&dir, ".tf") {
-            let file = self.file(&path)?;
+        for path in self.files_in(&dir, ".tf").iter() {
+            let file = self.file(path)?;
             let default = file.body.iter().find_map(|s| match s {
                 Structure::Block(b)
                     if b.ident.as_str() == "variable"

@@ -26,7 +26,7 @@ use hcl_edit::structure::{Block, Body, Structure};
 use hcl_edit::template::Element;
 use hcl_edit::visit::{Visit, visit_traversal};
 
-use super::tree::{SourceFile, SourceTree, is_override, label};
+use super::tree::{SourceFile, SourceTree, label};
 use crate::rules::ModuleCallSource;
 
 /// A value as the sources give it.
@@ -465,8 +465,8 @@ impl<'a> Eval<'a> {
                 ));
             }
         }
-        for path in self.tree.files_in(&dir, ".tf") {
-            let file = self.tree.file(&path)?;
+        for path in self.tree.files_in(&dir, ".tf").iter() {
+            let file = self.tree.file(path)?;
             let declared = file.body.iter().find_map(|s| match s {
                 Structure::Block(b)
                     if b.ident.as_str() == "variable"
@@ -495,13 +495,8 @@ impl<'a> Eval<'a> {
         let dir = self.tree.module_dir(&scope.calls)?;
         let mut found: Option<(Rc<SourceFile>, Expression)> = None;
         // Primary files first, then overrides, as Terraform merges them.
-        let (primary, overrides): (Vec<PathBuf>, Vec<PathBuf>) = self
-            .tree
-            .files_in(&dir, ".tf")
-            .into_iter()
-            .partition(|p| !is_override(p));
-        for path in primary.into_iter().chain(overrides) {
-            let file = self.tree.file(&path)?;
+        for path in self.tree.tf_files_merge_order(&dir).iter() {
+            let file = self.tree.file(path)?;
             for structure in file.body.iter() {
                 if let Structure::Block(b) = structure
                     && b.ident.as_str() == "locals"
@@ -523,8 +518,8 @@ impl<'a> Eval<'a> {
         name: &str,
     ) -> Result<Option<(Rc<SourceFile>, Block)>, String> {
         let dir = self.tree.module_dir(&scope.calls)?;
-        for path in self.tree.files_in(&dir, ".tf") {
-            let file = self.tree.file(&path)?;
+        for path in self.tree.files_in(&dir, ".tf").iter() {
+            let file = self.tree.file(path)?;
             let call = file.body.iter().find_map(|s| match s {
                 Structure::Block(b)
                     if b.ident.as_str() == "module"
@@ -707,8 +702,8 @@ impl SourceTree {
 
 /// The root module's variable definitions files that exist, highest precedence first.
 pub fn tfvars_files(tree: &mut SourceTree, dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut files = tree.files_in(dir, ".auto.tfvars");
-    files.extend(tree.files_in(dir, ".auto.tfvars.json"));
+    let mut files = tree.files_in(dir, ".auto.tfvars").to_vec();
+    files.extend(tree.files_in(dir, ".auto.tfvars.json").iter().cloned());
     files.sort_by_key(|p| p.file_name().map(|n| n.to_os_string()));
     files.reverse();
     files.push(dir.join("terraform.tfvars.json"));

@@ -117,7 +117,7 @@ impl Sources {
         let shown = tree.shown(&dir);
         let mut primary: Vec<(Rc<tree::SourceFile>, Block)> = Vec::new();
         let mut overrides: Vec<(Rc<tree::SourceFile>, Block)> = Vec::new();
-        for path in tree.files_in(&dir, "") {
+        for path in tree.files_in(&dir, "").iter() {
             let file_name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -133,7 +133,7 @@ impl Sources {
                     .json_files
                     .borrow_mut()
                     .entry(path.clone())
-                    .or_insert_with(|| read_json(&path))
+                    .or_insert_with(|| read_json(path))
                     .clone()?;
                 if json_declares(&parsed, resource_type, name) {
                     return Err(format!(
@@ -142,7 +142,7 @@ impl Sources {
                 }
                 continue;
             }
-            let file = tree.file(&path)?;
+            let file = tree.file(path)?;
             for structure in file.body.iter() {
                 let Structure::Block(block) = structure else {
                     continue;

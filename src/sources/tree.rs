@@ -27,6 +27,10 @@ pub struct SourceTree {
     pub(crate) variables: std::collections::BTreeMap<String, serde_json::Value>,
     files: HashMap<PathBuf, Result<Rc<SourceFile>, String>>,
     dirs: HashMap<PathBuf, Vec<PathBuf>>,
+    /// [`SourceTree::files_in`]'s answers.
+    listed: HashMap<(PathBuf, &'static str), Rc<[PathBuf]>>,
+    /// [`SourceTree::tf_files_merge_order`]'s answers.
+    merge_order: HashMap<PathBuf, Rc<[PathBuf]>>,
     /// Where each directory's resource blocks are (see [`DirResources`]), made once per
     /// directory: looking a block up is then one hash lookup, not a walk through every file.
     resources: HashMap<PathBuf, DirResources>,
@@ -35,13 +39,33 @@ pub struct SourceTree {
     overlay: HashMap<PathBuf, String>,
 }
 
-/// The resource blocks of one directory's primary `.tf` files, as a walk through them in name
-/// order finds them: the first file that declares a block wins, and a file that cannot be read
-/// or parsed ends the walk (a block declared only after it is that error).
+/// The resource blocks of one directory's `.tf` files, as walks through them in name order
+/// find them. Primary files: the first file that declares a block wins, and a file that cannot
+/// be read or parsed ends the walk (a block declared only after it is that error). Override
+/// files: every block, in order, unless one of them cannot be read (then that error, for every
+/// block).
 #[derive(Default)]
 struct DirResources {
     found: HashMap<(String, String), ResourceBlock>,
     error: Option<String>,
+    overrides: HashMap<(String, String), Vec<ResourceBlock>>,
+    override_error: Option<String>,
+}
+
+/// Each `resource "TYPE" "NAME"` block of `file`, with its index among the file's structures.
+fn resource_blocks(file: &SourceFile) -> impl Iterator<Item = ((String, String), usize)> + '_ {
+    file.body
+        .iter()
+        .enumerate()
+        .filter_map(|(position, structure)| match structure {
+            Structure::Block(b) if b.ident.as_str() == "resource" => match &b.labels[..] {
+                [kind, name] => {
+                    Some(((label(kind).to_string(), label(name).to_string()), position))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
 }
 
 /// A resource block found in the sources.
@@ -80,6 +104,8 @@ impl SourceTree {
             variables: Default::default(),
             files: HashMap::new(),
             dirs: HashMap::new(),
+            listed: HashMap::new(),
+            merge_order: HashMap::new(),
             resources: HashMap::new(),
             overlay: HashMap::new(),
         }
@@ -98,6 +124,8 @@ impl SourceTree {
                 .map(|(k, f)| (k.clone(), f.clone()))
                 .collect(),
             dirs: self.dirs.clone(),
+            listed: self.listed.clone(),
+            merge_order: self.merge_order.clone(),
             // Made again: the overlay's texts may declare other blocks.
             resources: HashMap::new(),
             overlay: texts,
@@ -136,8 +164,12 @@ impl SourceTree {
         Some(parts.join("/"))
     }
 
-    /// The files of `dir` whose names end with `suffix`, sorted by name.
-    pub(crate) fn files_in(&mut self, dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    /// The files of `dir` whose names end with `suffix`, sorted by name. Listed once per
+    /// directory and suffix: a module's files are asked for again for every lookup in it.
+    pub(crate) fn files_in(&mut self, dir: &Path, suffix: &'static str) -> Rc<[PathBuf]> {
+        if let Some(files) = self.listed.get(&(dir.to_path_buf(), suffix)) {
+            return files.clone();
+        }
         let listed = self.dirs.entry(dir.to_path_buf()).or_insert_with(|| {
             let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
                 .map(|entries| {
@@ -150,11 +182,28 @@ impl SourceTree {
             paths.sort();
             paths
         });
-        listed
+        let files: Rc<[PathBuf]> = listed
             .iter()
             .filter(|p| p.to_string_lossy().ends_with(suffix))
             .cloned()
-            .collect()
+            .collect();
+        self.listed
+            .insert((dir.to_path_buf(), suffix), files.clone());
+        files
+    }
+
+    /// The `.tf` files of `dir` in the order Terraform merges them: primary files by name,
+    /// then override files by name.
+    pub(crate) fn tf_files_merge_order(&mut self, dir: &Path) -> Rc<[PathBuf]> {
+        if let Some(files) = self.merge_order.get(dir) {
+            return files.clone();
+        }
+        let files = self.files_in(dir, ".tf");
+        let (primary, overrides): (Vec<&PathBuf>, Vec<&PathBuf>) =
+            files.iter().partition(|p| !is_override(p));
+        let ordered: Rc<[PathBuf]> = primary.into_iter().chain(overrides).cloned().collect();
+        self.merge_order.insert(dir.to_path_buf(), ordered.clone());
+        ordered
     }
 
     /// Parses a file (once).
@@ -238,32 +287,7 @@ impl SourceTree {
         if paths.is_empty() {
             return Err(format!("no .tf files in {}", self.shown(dir)));
         }
-        if !self.resources.contains_key(dir) {
-            let mut index = DirResources::default();
-            for path in paths.into_iter().filter(|p| !is_override(p)) {
-                let file = match self.file(&path) {
-                    Ok(file) => file,
-                    Err(e) => {
-                        index.error = Some(e);
-                        break;
-                    }
-                };
-                for (position, structure) in file.body.iter().enumerate() {
-                    if let Structure::Block(b) = structure
-                        && b.ident.as_str() == "resource"
-                        && let [kind, block_name] = &b.labels[..]
-                    {
-                        let key = (label(kind).to_string(), label(block_name).to_string());
-                        index.found.entry(key).or_insert_with(|| ResourceBlock {
-                            file: file.clone(),
-                            index: position,
-                        });
-                    }
-                }
-            }
-            self.resources.insert(dir.to_path_buf(), index);
-        }
-        let index = &self.resources[dir];
+        let index = self.dir_resources(dir);
         if let Some(found) = index
             .found
             .get(&(resource_type.to_string(), name.to_string()))
@@ -287,18 +311,59 @@ impl SourceTree {
         resource_type: &str,
         name: &str,
     ) -> Result<Vec<ResourceBlock>, String> {
-        let mut found = Vec::new();
-        for path in self
-            .files_in(dir, ".tf")
-            .into_iter()
-            .filter(|p| is_override(p))
-        {
-            let file = self.file(&path)?;
-            if let Some(index) = declares(&file, resource_type, name) {
-                found.push(ResourceBlock { file, index });
-            }
+        let index = self.dir_resources(dir);
+        if let Some(error) = &index.override_error {
+            return Err(error.clone());
         }
-        Ok(found)
+        Ok(index
+            .overrides
+            .get(&(resource_type.to_string(), name.to_string()))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// The resource blocks of `dir`, indexed once (see [`DirResources`]).
+    fn dir_resources(&mut self, dir: &Path) -> &DirResources {
+        if !self.resources.contains_key(dir) {
+            let mut index = DirResources::default();
+            let paths = self.files_in(dir, ".tf");
+            for path in paths.iter().filter(|p| !is_override(p)) {
+                let file = match self.file(path) {
+                    Ok(file) => file,
+                    Err(e) => {
+                        index.error = Some(e);
+                        break;
+                    }
+                };
+                for (key, position) in resource_blocks(&file) {
+                    index.found.entry(key).or_insert_with(|| ResourceBlock {
+                        file: file.clone(),
+                        index: position,
+                    });
+                }
+            }
+            for path in paths.iter().filter(|p| is_override(p)) {
+                let file = match self.file(path) {
+                    Ok(file) => file,
+                    Err(e) => {
+                        index.override_error = Some(e);
+                        break;
+                    }
+                };
+                // A file's first block of a name counts, as Terraform's merge reads it.
+                let mut seen = std::collections::HashSet::new();
+                for (key, position) in resource_blocks(&file) {
+                    if seen.insert(key.clone()) {
+                        index.overrides.entry(key).or_default().push(ResourceBlock {
+                            file: file.clone(),
+                            index: position,
+                        });
+                    }
+                }
+            }
+            self.resources.insert(dir.to_path_buf(), index);
+        }
+        &self.resources[dir]
     }
 
     pub(crate) fn shown(&self, dir: &Path) -> String {
@@ -368,19 +433,6 @@ pub fn is_override(path: &Path) -> bool {
         .or_else(|| name.strip_suffix(".tf"))
         .unwrap_or(&name);
     stem == "override" || stem.ends_with("_override")
-}
-
-/// The index of `resource "TYPE" "NAME"` among the structures of `file`.
-fn declares(file: &SourceFile, resource_type: &str, name: &str) -> Option<usize> {
-    file.body.iter().position(|s| match s {
-        Structure::Block(b) => {
-            b.ident.as_str() == "resource"
-                && b.labels.len() == 2
-                && label(&b.labels[0]) == resource_type
-                && label(&b.labels[1]) == name
-        }
-        Structure::Attribute(_) => false,
-    })
 }
 
 /// `dir` with `/` separators, as reports and patches name paths (`infra/modules`, `../x`; an
