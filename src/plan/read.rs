@@ -1002,8 +1002,6 @@ impl<'k, R: Read> Walker<'k, R> {
     }
 }
 
-/// A 128-bit key of an address, from two randomly keyed hashers: sets of these stand in for
-/// sets of addresses, at 16 bytes each whatever the address.
 /// Address keys, only looked up once the whole document is read: logged in chunks (no hash
 /// table, no doubling: 16 bytes a key), then sorted once.
 #[derive(Default)]
@@ -1048,6 +1046,8 @@ fn shared(addresses: &mut HashSet<Arc<str>>, address: Option<&str>) -> Option<Ar
     Some(new)
 }
 
+/// A 128-bit key of an address, from two randomly keyed hashers: sets of these stand in for
+/// sets of addresses, at 16 bytes each whatever the address.
 fn address_key(hashers: &[std::hash::RandomState; 2], address: &str) -> u128 {
     use std::hash::BuildHasher;
     (u128::from(hashers[0].hash_one(address)) << 64) | u128::from(hashers[1].hash_one(address))
