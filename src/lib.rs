@@ -212,6 +212,212 @@ pub fn check_reader(
     policies: &PolicySet,
     options: &CheckOptions,
 ) -> Result<CheckReport, Error> {
+    let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
+    let parsed = read_plan(reader, source_name, options, &concerns)?;
+    let (parsed, collected) = parsed;
+    let sources = options.source_dir.as_deref().map(sources::Sources::open);
+    let extraction = rules::Extraction::new(&parsed, sources.as_ref(), collected)?;
+    let mut warnings = Vec::new();
+    let waivers = gate::waivers(&extraction, options, &mut warnings);
+    let rule_set = extraction.into_rule_set()?;
+    let findings = policy::evaluate(&rule_set, policies);
+
+    let mut used = vec![false; waivers.len()];
+    let index = waiver::Index::new(&waivers);
+    let mut gated = Vec::with_capacity(findings.len());
+    gated.extend(
+        findings
+            .into_iter()
+            .filter_map(|finding| gate::judge(finding, &waivers, &index, options, &mut used)),
+    );
+    // Kept until the reports are written: no room left from filtering.
+    gated.shrink_to_fit();
+    let findings: Vec<GatedFinding> = gated;
+    let stale_waivers = gate::stale(&waivers, &used, &mut warnings);
+    warnings.extend(findings.iter().filter_map(gate::expired_warning));
+    let pairs: Vec<(&str, &str)> = rule_set
+        .unchecked_prefix_lists
+        .iter()
+        .map(|(list, address)| (list.as_str(), address.as_str()))
+        .collect();
+    gate::plan_warnings(&parsed, &pairs, &mut warnings);
+    Ok(CheckReport {
+        plan: PlanInfo::of(&parsed, source_name),
+        resources_scanned: rule_set.resources.len() + rule_set.resources_set_aside,
+        findings,
+        warnings,
+        rules: rule_set,
+        stale_waivers,
+    })
+}
+
+/// What a run task shows of a check (see [`check_top`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopReport {
+    /// The check's report, but with only the first findings in the report's order, and the
+    /// rules of their groups (the findings' indices point into them).
+    pub report: CheckReport,
+    /// How many findings there are in all, and how many of them fail the gate.
+    pub total: usize,
+    pub blocking: usize,
+    /// `RULE ADDRESS` of the first five findings that fail the gate, in the report's order.
+    pub first_blocking: Vec<String>,
+}
+
+impl TopReport {
+    /// The same view of a whole report.
+    pub fn of(mut report: CheckReport, keep: usize) -> TopReport {
+        let total = report.findings.len();
+        let blocking = report.findings.iter().filter(|f| f.fails_gate).count();
+        let first_blocking = report
+            .findings
+            .iter()
+            .filter(|f| f.fails_gate)
+            .take(FIRST_BLOCKING)
+            .map(gate::label)
+            .collect();
+        report.findings.truncate(keep);
+        TopReport {
+            report,
+            total,
+            blocking,
+            first_blocking,
+        }
+    }
+
+    /// True when any finding fails the gate.
+    pub fn fails(&self) -> bool {
+        self.blocking > 0
+    }
+}
+
+/// How many blocking findings a [`TopReport`] names.
+const FIRST_BLOCKING: usize = 5;
+
+/// [`check_reader`] for a caller that shows only the first `keep` findings (a run task): the
+/// same findings, warnings and verdict, but the rules are evaluated in batches of whole groups
+/// of about `batch_resources` resources each, and only the findings shown are kept, with the
+/// rules of their groups. So memory grows with the plan's held rules (a compact record each,
+/// see `rules::held`), not with its findings.
+pub fn check_top(
+    reader: impl std::io::Read,
+    source_name: &str,
+    policies: &PolicySet,
+    options: &CheckOptions,
+    keep: usize,
+    batch_resources: usize,
+) -> Result<TopReport, Error> {
+    let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
+    let (parsed, collected) = read_plan(reader, source_name, options, &concerns)?;
+    let sources = options.source_dir.as_deref().map(sources::Sources::open);
+    let mut extraction = rules::Extraction::new(&parsed, sources.as_ref(), collected)?;
+    let mut warnings = Vec::new();
+    let waivers = gate::waivers(&extraction, options, &mut warnings);
+    let mut used = vec![false; waivers.len()];
+    let index = waiver::Index::new(&waivers);
+    let resources = extraction.resources();
+    let batches = resources.div_ceil(batch_resources.max(1)).max(1);
+    // The findings shown so far, by sort key, with the group each comes from.
+    let mut shown: Vec<(GatedFinding, rules::GroupTag)> = Vec::new();
+    let mut first_blocking: Vec<GatedFinding> = Vec::new();
+    let (mut total, mut blocking) = (0, 0);
+    let mut expired: Vec<GatedFinding> = Vec::new();
+    let mut pairs: Vec<(usize, (String, String))> = Vec::new();
+    let mut scanned = 0;
+    let by_key =
+        |a: &GatedFinding, b: &GatedFinding| a.finding.sort_key().cmp(&b.finding.sort_key());
+    for batch in 0..batches {
+        let assembled = extraction.batch(batch, batches)?;
+        scanned += assembled.rules.resources.len();
+        pairs.extend(
+            assembled
+                .pair_places
+                .iter()
+                .copied()
+                .zip(assembled.rules.unchecked_prefix_lists.iter().cloned()),
+        );
+        for finding in policy::evaluate(&assembled.rules, policies) {
+            let Some(gated) = gate::judge(finding, &waivers, &index, options, &mut used) else {
+                continue;
+            };
+            total += 1;
+            if gated.waiver.as_ref().is_some_and(|w| w.expired) {
+                expired.push(gated.clone());
+            }
+            if gated.fails_gate {
+                blocking += 1;
+                first_blocking.push(gated.clone());
+            }
+            let rule = &assembled.rules.rules[gated.finding.rule_index];
+            shown.push((gated, assembled.tags[rule.resource]));
+        }
+        shown.sort_by(|a, b| by_key(&a.0, &b.0));
+        shown.truncate(keep);
+        first_blocking.sort_by(by_key);
+        first_blocking.truncate(FIRST_BLOCKING);
+    }
+    // The rules behind the findings shown: their groups again, evaluated as one rule set, so
+    // that fixes see every rule of each group and the findings' indices point into it.
+    let tags: std::collections::HashSet<rules::GroupTag> =
+        shown.iter().map(|(_, tag)| *tag).collect();
+    let keys: std::collections::HashSet<policy::SortKey<'_>> =
+        shown.iter().map(|(f, _)| f.finding.sort_key()).collect();
+    let assembled = extraction.select(&tags)?;
+    let mut again = vec![false; waivers.len()];
+    let mut findings: Vec<GatedFinding> = policy::evaluate(&assembled.rules, policies)
+        .into_iter()
+        .filter(|f| keys.contains(&f.sort_key()))
+        .filter_map(|finding| gate::judge(finding, &waivers, &index, options, &mut again))
+        .collect();
+    findings.shrink_to_fit();
+    drop(keys);
+    drop(shown);
+
+    let stale_waivers = gate::stale(&waivers, &used, &mut warnings);
+    expired.sort_by(by_key);
+    warnings.extend(expired.iter().filter_map(gate::expired_warning));
+    pairs.sort_by_key(|(place, _)| *place);
+    let mut seen = std::collections::HashSet::new();
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .filter(|(_, pair)| seen.insert(pair))
+        .map(|(_, (list, address))| (list.as_str(), address.as_str()))
+        .collect();
+    gate::plan_warnings(&parsed, &pairs, &mut warnings);
+    Ok(TopReport {
+        report: CheckReport {
+            plan: PlanInfo::of(&parsed, source_name),
+            resources_scanned: scanned + assembled.rules.resources_set_aside,
+            findings,
+            warnings,
+            rules: assembled.rules,
+            stale_waivers,
+        },
+        total,
+        blocking,
+        first_blocking: first_blocking.iter().map(gate::label).collect(),
+    })
+}
+
+impl PlanInfo {
+    fn of(plan: &plan::Plan, source_name: &str) -> PlanInfo {
+        PlanInfo {
+            file: source_name.to_string(),
+            format_version: plan.format_version.clone(),
+            terraform_version: plan.terraform_version.clone(),
+            errored: plan.errored,
+            complete: plan.complete,
+        }
+    }
+}
+
+/// Reads the plan, keeping only what the rules stage needs (see `rules::Intake`).
+fn read_plan<'c>(
+    reader: impl std::io::Read,
+    source_name: &str,
+    options: &CheckOptions,
+    concerns: &'c dyn Fn(&rules::IngressRule) -> bool,
+) -> Result<(plan::Plan, rules::Collected<'c>), Error> {
     let keep = |resource_type: &str| {
         if rules::RESOURCE_TYPES.contains(&resource_type) {
             plan::Keep::NotATarget
@@ -228,152 +434,175 @@ pub fn check_reader(
     // them, or fixes against the sources, whose proofs compare every rule of an instance. The
     // rules of any other resource that needs nothing but itself are read at once, and its raw
     // JSON dropped.
-    let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
     let sources_present = options
         .source_dir
         .as_deref()
         .is_some_and(sources::tree::holds_terraform);
     let filter = !options.list_every_rule && !sources_present;
-    let mut intake = rules::Intake::new(&concerns, filter);
+    let mut intake = rules::Intake::new(concerns, filter);
     let parsed = plan::Plan::read_filtered(reader, source_name, &keep, &mut intake)?;
-    let sources = options.source_dir.as_deref().map(sources::Sources::open);
-    let rule_set = rules::extract_with(&parsed, sources.as_ref(), intake.finish())?;
-    let findings = policy::evaluate(&rule_set, policies);
+    Ok((parsed, intake.finish()))
+}
 
-    let mut warnings = Vec::new();
-    let mut waivers = options.waivers.clone();
-    for resource in &rule_set.resources {
-        if let Some(tag) = resource.tags.get(rules::WAIVER_TAG) {
+/// The gate: which findings a check reports, which of them fail it, and what it says about
+/// its waivers and the plan.
+mod gate {
+    use super::*;
+
+    /// The waivers of a check: the configured ones and those of the plan's tags, less those
+    /// that run too long (each refused one is a warning).
+    pub(super) fn waivers(
+        extraction: &rules::Extraction<'_>,
+        options: &CheckOptions,
+        warnings: &mut Vec<String>,
+    ) -> Vec<waiver::Waiver> {
+        let mut waivers = options.waivers.clone();
+        extraction.for_each_tagged(|resource| {
+            let Some(tag) = resource.tags.get(rules::WAIVER_TAG) else {
+                return;
+            };
             if !options.tag_waivers {
                 warnings.push(format!(
                     "tag portgate:waive on {} is ignored: waivers from tags are turned off (--no-tag-waivers)",
                     resource.address
                 ));
-                continue;
+                return;
             }
             match waiver::from_tag(tag, &resource.address) {
                 Ok(found) => waivers.extend(found),
                 Err(message) => warnings.push(format!("{message}; the tag is ignored")),
             }
-        }
-    }
-    if let Some(days) = options.max_waiver_days {
-        let latest = options
-            .today
-            .saturating_add(time::Duration::days(i64::from(days)));
-        waivers.retain(|w| {
-            let within = w.expires <= latest;
-            if !within {
-                warnings.push(format!(
-                    "waiver ({}): {} on {} runs until {}, more than {days} days from today (--max-waiver-days {days}); it is ignored",
-                    w.origin,
-                    w.rule,
-                    w.address,
-                    waiver::format_date(w.expires)
-                ));
-            }
-            within
         });
-    }
-    let mut used = vec![false; waivers.len()];
-    let index = waiver::Index::new(&waivers);
-    let mut gated = Vec::with_capacity(findings.len());
-    gated.extend(
-        findings
-            .into_iter()
-            .filter(|f| !options.only_changes || f.is_change)
-            .filter(|f| !(f.kind == FindingKind::Unknown && options.unknown == UnknownMode::Ignore))
-            .map(|finding| {
-                let matched = index.first_match(&waivers, &finding.rule_id, &finding.address);
-                let waiver = matched.map(|i| {
-                    used[i] = true;
-                    Box::new(waiver::AppliedWaiver {
-                        waiver: waivers[i].clone(),
-                        expired: !waivers[i].is_active(options.today),
-                    })
-                });
-                let waived = waiver.as_ref().is_some_and(|w| !w.expired);
-                let fails_gate = !waived
-                    && match finding.kind {
-                        FindingKind::Unknown => options.unknown == UnknownMode::Fail,
-                        _ => finding.severity >= options.fail_on,
-                    };
-                GatedFinding {
-                    finding,
-                    fails_gate,
-                    waived,
-                    waiver,
+        if let Some(days) = options.max_waiver_days {
+            let latest = options
+                .today
+                .saturating_add(time::Duration::days(i64::from(days)));
+            waivers.retain(|w| {
+                let within = w.expires <= latest;
+                if !within {
+                    warnings.push(format!(
+                        "waiver ({}): {} on {} runs until {}, more than {days} days from today (--max-waiver-days {days}); it is ignored",
+                        w.origin,
+                        w.rule,
+                        w.address,
+                        waiver::format_date(w.expires)
+                    ));
                 }
-            }),
-    );
-    // Kept until the reports are written: no room left from filtering.
-    gated.shrink_to_fit();
-    let findings: Vec<GatedFinding> = gated;
-    let stale_waivers: Vec<waiver::Waiver> = waivers
-        .iter()
-        .zip(&used)
-        .filter(|(_, used)| !**used)
-        .map(|(w, _)| w.clone())
-        .collect();
-    for w in &stale_waivers {
-        warnings.push(format!(
-            "stale waiver ({}): {} on {} matches no finding; remove it",
-            w.origin, w.rule, w.address
-        ));
+                within
+            });
+        }
+        waivers
     }
-    for f in &findings {
-        if let Some(applied) = f.waiver.as_ref().filter(|w| w.expired) {
+
+    /// A finding as the gate sees it: `None` when the options leave it out of the report;
+    /// `used` marks the waiver that matched.
+    pub(super) fn judge(
+        finding: Finding,
+        waivers: &[waiver::Waiver],
+        index: &waiver::Index<'_>,
+        options: &CheckOptions,
+        used: &mut [bool],
+    ) -> Option<GatedFinding> {
+        if (options.only_changes && !finding.is_change)
+            || (finding.kind == FindingKind::Unknown && options.unknown == UnknownMode::Ignore)
+        {
+            return None;
+        }
+        let matched = index.first_match(waivers, &finding.rule_id, &finding.address);
+        let waiver = matched.map(|i| {
+            used[i] = true;
+            Box::new(waiver::AppliedWaiver {
+                waiver: waivers[i].clone(),
+                expired: !waivers[i].is_active(options.today),
+            })
+        });
+        let waived = waiver.as_ref().is_some_and(|w| !w.expired);
+        let fails_gate = !waived
+            && match finding.kind {
+                FindingKind::Unknown => options.unknown == UnknownMode::Fail,
+                _ => finding.severity >= options.fail_on,
+            };
+        Some(GatedFinding {
+            finding,
+            fails_gate,
+            waived,
+            waiver,
+        })
+    }
+
+    /// The waivers that matched no finding, each with a warning.
+    pub(super) fn stale(
+        waivers: &[waiver::Waiver],
+        used: &[bool],
+        warnings: &mut Vec<String>,
+    ) -> Vec<waiver::Waiver> {
+        let stale: Vec<waiver::Waiver> = waivers
+            .iter()
+            .zip(used)
+            .filter(|(_, used)| !**used)
+            .map(|(w, _)| w.clone())
+            .collect();
+        for w in &stale {
             warnings.push(format!(
-                "expired waiver ({}): {} on {} ended on {}, so the finding counts again",
-                applied.waiver.origin,
-                applied.waiver.rule,
-                f.finding.address,
-                waiver::format_date(applied.waiver.expires)
+                "stale waiver ({}): {} on {} matches no finding; remove it",
+                w.origin, w.rule, w.address
             ));
+        }
+        stale
+    }
+
+    /// The warning about a finding whose waiver has expired.
+    pub(super) fn expired_warning(f: &GatedFinding) -> Option<String> {
+        let applied = f.waiver.as_ref().filter(|w| w.expired)?;
+        Some(format!(
+            "expired waiver ({}): {} on {} ended on {}, so the finding counts again",
+            applied.waiver.origin,
+            applied.waiver.rule,
+            f.finding.address,
+            waiver::format_date(applied.waiver.expires)
+        ))
+    }
+
+    /// The warnings about the plan itself: prefix lists it names but does not define
+    /// (`(list, address)`, in the plan's order), and a plan that errored or is incomplete.
+    pub(super) fn plan_warnings(
+        parsed: &plan::Plan,
+        pairs: &[(&str, &str)],
+        warnings: &mut Vec<String>,
+    ) {
+        let mut unchecked: Vec<(&str, Vec<&str>)> = Vec::new();
+        for &(list, address) in pairs {
+            match unchecked.iter_mut().find(|(l, _)| *l == list) {
+                Some((_, addresses)) => addresses.push(address),
+                None => unchecked.push((list, vec![address])),
+            }
+        }
+        for (list, addresses) in unchecked {
+            let more = match addresses.len() {
+                1 => String::new(),
+                n => format!(" and {} more", n - 1),
+            };
+            warnings.push(format!(
+                "prefix list {list} (a source of {}{more}) is not in the plan: its entries are not checked",
+                addresses[0]
+            ));
+        }
+        if parsed.errored {
+            warnings.push(
+                "the plan is marked errored: `terraform plan` failed, so its planned values may be incomplete"
+                    .to_string(),
+            );
+        }
+        if !parsed.complete {
+            warnings.push(
+                "the plan is marked incomplete: some changes were deferred and are not checked"
+                    .to_string(),
+            );
         }
     }
 
-    let mut unchecked: Vec<(&str, Vec<&str>)> = Vec::new();
-    for (list, address) in &rule_set.unchecked_prefix_lists {
-        match unchecked.iter_mut().find(|(l, _)| l == list) {
-            Some((_, addresses)) => addresses.push(address),
-            None => unchecked.push((list, vec![address])),
-        }
+    /// How a run task's summary names a blocking finding.
+    pub(super) fn label(f: &GatedFinding) -> String {
+        format!("{} {}", f.finding.rule_id, f.finding.address)
     }
-    for (list, addresses) in unchecked {
-        let more = match addresses.len() {
-            1 => String::new(),
-            n => format!(" and {} more", n - 1),
-        };
-        warnings.push(format!(
-            "prefix list {list} (a source of {}{more}) is not in the plan: its entries are not checked",
-            addresses[0]
-        ));
-    }
-    if parsed.errored {
-        warnings.push(
-            "the plan is marked errored: `terraform plan` failed, so its planned values may be incomplete"
-                .to_string(),
-        );
-    }
-    if !parsed.complete {
-        warnings.push(
-            "the plan is marked incomplete: some changes were deferred and are not checked"
-                .to_string(),
-        );
-    }
-    Ok(CheckReport {
-        plan: PlanInfo {
-            file: source_name.to_string(),
-            format_version: parsed.format_version.clone(),
-            terraform_version: parsed.terraform_version.clone(),
-            errored: parsed.errored,
-            complete: parsed.complete,
-        },
-        resources_scanned: rule_set.resources.len() + rule_set.resources_set_aside,
-        findings,
-        warnings,
-        rules: rule_set,
-        stale_waivers,
-    })
 }

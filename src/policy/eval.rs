@@ -95,11 +95,31 @@ pub fn evaluate(rules: &RuleSet, policies: &PolicySet) -> Vec<Finding> {
         }
     }
     super::groups::evaluate_groups(rules, policies, &mut findings);
-    findings.sort_by(|a, b| {
-        (&a.address, &a.deposed, &a.block, &a.rule_id, a.family)
-            .cmp(&(&b.address, &b.deposed, &b.block, &b.rule_id, b.family))
-    });
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings
+}
+
+/// How [`Finding::sort_key`] orders findings.
+pub type SortKey<'f> = (
+    &'f str,
+    Option<&'f str>,
+    Option<&'f str>,
+    &'f str,
+    Option<Family>,
+);
+
+impl Finding {
+    /// The order reports list findings in: by resource, rule and policy. No two findings of
+    /// one plan share a key (a rule has at most one finding per policy and family).
+    pub fn sort_key(&self) -> SortKey<'_> {
+        (
+            &self.address,
+            self.deposed.as_deref(),
+            self.block.as_deref(),
+            &self.rule_id,
+            self.family,
+        )
+    }
 }
 
 fn evaluate_rule(set: &RuleSet, rule: &IngressRule, policies: &PolicySet, out: &mut Vec<Finding>) {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use eval::{Finding, FindingKind, evaluate};
+pub use eval::{Finding, FindingKind, SortKey, evaluate};
 
 use crate::rules::protocol::{L4, PortRange};
 

@@ -26,7 +26,7 @@
 //! a group at risk is then there for the group pass, for the proofs of the fixes and for their
 //! messages, exactly as if every rule had been kept.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ipnet::IpNet;
 
@@ -117,6 +117,8 @@ impl Record {
     const KEY_IS_ID: u8 = 32;
     /// Its group is at risk (see [`Held::choose`]).
     const AT_RISK: u8 = 64;
+    /// The resource has tags (waivers): a check reads them before it judges any finding.
+    const TAGGED: u8 = 128;
 
     fn is(&self, flag: u8) -> bool {
         self.flags & flag != 0
@@ -144,6 +146,59 @@ impl Record {
 struct Key {
     hash: u64,
     is_id: bool,
+}
+
+/// Which group of the plan each group key names, by hash, once the plan is read: an id names
+/// the group of the plan that has it, else a group outside the plan.
+pub(super) struct Grouping {
+    /// Which group of the plan each id names: (address, and whether another claims it).
+    by_id: HashMap<u64, (u64, bool)>,
+    /// The addresses of groups that claim an id another group claims too.
+    claimed_twice: HashSet<u64>,
+}
+
+impl Grouping {
+    /// The group a key names; `None`: an id two groups claim, or one of those groups.
+    fn group_of(&self, key: Key) -> Option<u64> {
+        if !key.is_id {
+            return (!self.claimed_twice.contains(&key.hash)).then_some(key.hash);
+        }
+        match self.by_id.get(&key.hash) {
+            None => Some(key.hash),
+            Some((address, false)) => Some(*address),
+            Some((_, true)) => None,
+        }
+    }
+}
+
+/// Which rules a resource's rules are judged with, as far as a check made in batches must know:
+/// resources with one tag are evaluated in one batch (see [`super::Extraction`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GroupTag {
+    /// A group, by the hash of the address or id that names it.
+    Group(u64),
+    /// Rules whose group is an id two groups of the plan claim, and those groups: judged
+    /// together.
+    Ambiguous,
+    /// A raw resource whose rules have no group key (an unknown group, a deposed object), by
+    /// its place among the raw resources.
+    Raw(u32),
+    /// A held resource whose rules have no group key, by token.
+    Held(u32),
+}
+
+impl GroupTag {
+    /// The batch of `batches` this tag is evaluated in.
+    pub(super) fn batch(self, batches: usize) -> usize {
+        let n = batches.max(1) as u64;
+        let spread = |x: u64| (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % n;
+        (match self {
+            GroupTag::Group(hash) => spread(hash),
+            GroupTag::Ambiguous => 0,
+            GroupTag::Raw(i) => spread(u64::from(i) ^ 0x5555),
+            GroupTag::Held(t) => spread(u64::from(t)),
+        }) as usize
+    }
 }
 
 struct Chunk {
@@ -189,10 +244,11 @@ impl Held {
             taken.resource.deposed.is_some(),
         )
         .map(|key| self.key(&key));
-        let id = match (&taken.hint, current_group, concerns) {
-            (GroupHint::Group { id: Some(id) }, true, Some(_)) => Some(self.hash(id)),
+        let id = match (&taken.hint, current_group) {
+            (GroupHint::Group { id: Some(id) }, true) => Some(self.hash(id)),
             _ => None,
         };
+        let tagged = !taken.resource.tags.is_empty();
         let (must_keep, public) = match concerns {
             Some(concerns) => {
                 let concerning = || taken.rules.iter().filter(|rule| concerns(rule));
@@ -241,6 +297,7 @@ impl Held {
         record.set(Record::PUBLIC, public);
         record.set(Record::HAS_KEY, key.is_some());
         record.set(Record::KEY_IS_ID, key.is_some_and(|k| k.is_id));
+        record.set(Record::TAGGED, tagged);
         self.scratch = scratch;
         let token = match self.free.pop() {
             Some(token) => {
@@ -393,7 +450,7 @@ impl Held {
     }
 
     /// The record of `token`, read back (its rules' JSON paths restored).
-    fn read(&self, token: u32) -> TakenRules {
+    pub(super) fn read(&self, token: u32) -> TakenRules {
         let record = &self.records[token as usize];
         assert!(
             !record.is(Record::RELEASED),
@@ -433,6 +490,79 @@ impl Held {
         self.records[token as usize].is(Record::CURRENT_GROUP)
     }
 
+    /// Whether the record of `token` was released (superseded, read back or dropped).
+    pub(super) fn is_released(&self, token: u32) -> bool {
+        self.records[token as usize].is(Record::RELEASED)
+    }
+
+    /// Whether the resource of `token` has tags.
+    pub(super) fn is_tagged(&self, token: u32) -> bool {
+        self.records[token as usize].is(Record::TAGGED)
+    }
+
+    /// Which group of the plan each id and address names, once the plan is read (see
+    /// [`Grouping`]). `raw_groups` are the `(id, address)` of the current groups left raw,
+    /// `set_aside` the groups the intake set aside.
+    pub(super) fn grouping(
+        &self,
+        raw_groups: &[(&str, &str)],
+        set_aside: &[SetAsideGroup],
+    ) -> Grouping {
+        let mut by_id: HashMap<u64, (u64, bool)> = HashMap::new();
+        let held_groups = self
+            .group_ids
+            .iter()
+            .map(|(token, id)| (*id, self.records[*token as usize].key_hash));
+        let others = set_aside
+            .iter()
+            .filter_map(|g| Some((self.hash(g.id.as_deref()?), self.hash(&g.address))))
+            .chain(raw_groups.iter().map(|(i, a)| (self.hash(i), self.hash(a))));
+        let claims: Vec<(u64, u64)> = held_groups.chain(others).collect();
+        for &(id, address) in &claims {
+            let entry = by_id.entry(id).or_insert((address, false));
+            entry.1 |= entry.0 != address;
+        }
+        // The groups an id names when two groups claim it: which of them the rules naming it
+        // join is not for a hash to guess.
+        let claimed_twice = claims
+            .iter()
+            .filter(|(id, _)| by_id.get(id).is_some_and(|(_, twice)| *twice))
+            .map(|(_, address)| *address)
+            .collect();
+        Grouping {
+            by_id,
+            claimed_twice,
+        }
+    }
+
+    /// The [`GroupTag`] of a resource with group key `key` (`alone`: the tag of a resource
+    /// without one).
+    pub(super) fn tag_of(
+        &self,
+        key: Option<&GroupKey<'_>>,
+        grouping: &Grouping,
+        alone: GroupTag,
+    ) -> GroupTag {
+        match key {
+            None => alone,
+            Some(key) => match grouping.group_of(self.key(key)) {
+                Some(group) => GroupTag::Group(group),
+                None => GroupTag::Ambiguous,
+            },
+        }
+    }
+
+    /// The [`GroupTag`] of the record of `token`.
+    pub(super) fn record_tag(&self, token: u32, grouping: &Grouping) -> GroupTag {
+        match self.records[token as usize].key() {
+            None => GroupTag::Held(token),
+            Some(key) => match grouping.group_of(key) {
+                Some(group) => GroupTag::Group(group),
+                None => GroupTag::Ambiguous,
+            },
+        }
+    }
+
     /// Marks the held records whose group is at risk, once the plan is read. `raw` are the
     /// rules of the resources left raw with their group key, `raw_groups` the `(id, address)`
     /// of the current groups left raw, `set_aside` the groups the intake set aside; only rules
@@ -445,49 +575,14 @@ impl Held {
         set_aside: &[SetAsideGroup],
         concerns: &dyn Fn(&IngressRule) -> bool,
     ) {
-        // Which group of the plan each id names: (address, and whether another claims it).
-        let mut by_id: HashMap<u64, (u64, bool)> = HashMap::new();
-        let held_groups: Vec<(u64, u64)> = self
-            .group_ids
-            .iter()
-            .map(|(token, id)| (*id, self.records[*token as usize].key_hash))
-            .collect();
-        let others: Vec<(u64, u64)> = set_aside
-            .iter()
-            .filter_map(|g| Some((self.hash(g.id.as_deref()?), self.hash(&g.address))))
-            .chain(raw_groups.iter().map(|(i, a)| (self.hash(i), self.hash(a))))
-            .collect();
-        for &(id, address) in held_groups.iter().chain(&others) {
-            let entry = by_id.entry(id).or_insert((address, false));
-            entry.1 |= entry.0 != address;
-        }
-        // The groups an id names when two groups claim it: which of them the rules naming it
-        // join is not for this choice to guess, so all of them are at risk.
-        let mut claimed: HashMap<u64, Vec<u64>> = HashMap::new();
-        for &(id, address) in held_groups.iter().chain(&others) {
-            if by_id.get(&id).is_some_and(|(_, twice)| *twice) {
-                claimed.entry(id).or_default().push(address);
-            }
-        }
-        let claimed_twice: std::collections::HashSet<u64> =
-            claimed.into_values().flatten().collect();
-        // The group a key names; `None`: an id two groups claim, or one of those groups.
-        let group_of = |key: Key| -> Option<u64> {
-            if !key.is_id {
-                return (!claimed_twice.contains(&key.hash)).then_some(key.hash);
-            }
-            match by_id.get(&key.hash) {
-                None => Some(key.hash),
-                Some((address, false)) => Some(*address),
-                Some((_, true)) => None,
-            }
-        };
+        let grouping = self.grouping(raw_groups, set_aside);
+        let group_of = |key: Key| grouping.group_of(key);
         let raw: Vec<(Option<u64>, &IngressRule)> = raw
             .iter()
             .filter(|(_, rule)| concerns(rule))
             .map(|(key, rule)| (group_of(self.key(key)), *rule))
             .collect();
-        let public: std::collections::HashSet<u64> = self
+        let public: HashSet<u64> = self
             .records
             .iter()
             .filter(|r| !r.is(Record::RELEASED) && r.is(Record::PUBLIC))

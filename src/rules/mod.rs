@@ -18,6 +18,7 @@
 //!
 //! What this stage does not do: decide whether a rule is dangerous. That is [`crate::policy`].
 
+mod assemble;
 pub mod cidr;
 mod group;
 mod held;
@@ -27,6 +28,8 @@ pub mod protocol;
 mod resolve;
 mod vpc;
 
+pub use assemble::Extraction;
+pub use held::GroupTag;
 pub use intake::{Collected, Intake, SetAsideGroup};
 pub use prefix_list::PREFIX_LIST_TYPES;
 pub use vpc::{GroupVpc, VPC_TYPES};
@@ -288,6 +291,16 @@ pub fn extract_with(
     sources: Option<&Sources>,
     collected: Collected<'_>,
 ) -> Result<RuleSet, InputError> {
+    Extraction::new(plan, sources, collected)?.into_rule_set()
+}
+
+/// Reads the raw resources' rules and chooses the held ones the rule set needs: everything
+/// the rule set is assembled from (see [`Extraction`]).
+fn prepare<'p>(
+    plan: &'p Plan,
+    sources: Option<&'p Sources>,
+    collected: Collected<'_>,
+) -> Result<Extraction<'p>, InputError> {
     let Collected {
         groups: mut set_aside,
         mut held,
@@ -473,6 +486,18 @@ pub fn extract_with(
     }
     // Which taken resources the rule set needs (see `held`): every one, unless rules may be
     // set aside.
+    let raw_groups: Vec<(&str, &str)> = set
+        .resources
+        .iter()
+        .zip(&hints)
+        .filter(|(resource, _)| resource.deposed.is_none())
+        .filter_map(|(resource, hint)| match hint {
+            group::GroupHint::Group { id: Some(id) } => {
+                Some((id.as_str(), resource.address.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
     if let Some(concerns) = concerns {
         let mut raw_rules = Vec::new();
         for rule in set.rules.iter().filter(|rule| concerns(rule)) {
@@ -484,123 +509,54 @@ pub fn extract_with(
             );
             raw_rules.extend(key.map(|key| (key, rule)));
         }
-        let raw_groups: Vec<(&str, &str)> = set
-            .resources
-            .iter()
-            .zip(&hints)
-            .filter(|(resource, _)| resource.deposed.is_none())
-            .filter_map(|(resource, hint)| match hint {
-                group::GroupHint::Group { id: Some(id) } => {
-                    Some((id.as_str(), resource.address.as_str()))
-                }
-                _ => None,
-            })
-            .collect();
         held.choose(&raw_rules, &raw_groups, &set_aside, concerns);
     }
-    // The raw resources and the taken ones needed, in the plan's order.
-    let raw = std::mem::take(&mut set);
-    pair_marks.push(raw.unchecked_prefix_lists.len());
-    let mut raw_pairs = raw.unchecked_prefix_lists.into_iter();
-    let mut raw_resources = raw.resources.into_iter().zip(hints).enumerate().peekable();
-    let mut raw_rules = raw.rules.into_iter().peekable();
-    let mut raw_vpc_ids = group_vpc_ids.into_iter().peekable();
-    let mut hints = Vec::new();
-    let mut group_vpc_ids = Vec::new();
+    // Resources not needed are dropped now, in the plan's order: the current groups among
+    // them are set aside, and every rule set assembled below may name them.
     let mut dropped = 0;
-    let places = taken_places
-        .into_iter()
-        .map(Some)
-        .chain(std::iter::once(None));
-    for place in places {
-        let raw_before = place.map_or(usize::MAX, |(before, _)| before);
-        while let Some((old, (resource, hint))) = raw_resources.next_if(|(i, _)| *i < raw_before) {
-            let index = set.resources.len();
-            set.resources.push(resource);
-            hints.push(hint);
-            let pairs = pair_marks[old + 1] - pair_marks[old];
-            set.unchecked_prefix_lists
-                .extend(raw_pairs.by_ref().take(pairs));
-            while let Some(mut rule) = raw_rules.next_if(|rule| rule.resource == old) {
-                rule.resource = index;
-                set.rules.push(rule);
-            }
-            while let Some((_, vpc_id)) = raw_vpc_ids.next_if(|(i, _)| *i == old) {
-                group_vpc_ids.push(vpc_id);
-            }
-        }
-        let Some((_, place)) = place else {
-            break;
-        };
-        if !held.needed(place.token) {
-            dropped += 1;
-            if held.is_current_group(place.token) {
-                let taken = held.take_back(place.token);
-                set_aside.push(SetAsideGroup {
-                    id: match taken.hint {
-                        group::GroupHint::Group { id } => id,
-                        group::GroupHint::Rule { .. } => None,
-                    },
-                    vpc_id: taken.vpc_id.flatten(),
-                    address: taken.resource.address,
-                });
-            } else {
-                held.release(place.token);
-            }
+    for (_, place) in &taken_places {
+        if held.needed(place.token) {
             continue;
         }
-        let TakenRules {
-            mut resource,
-            mut rules,
-            hint,
-            vpc_id,
-            prefix_lists,
-        } = held.take_back(place.token);
-        for deferred in prefix_lists {
-            let attribute = if deferred.scalar {
-                "prefix_list_id"
-            } else {
-                "prefix_list_ids"
-            };
-            let ids: Vec<Option<String>> = deferred.ids.into_iter().map(Some).collect();
-            if let Some(rule) = rules.get_mut(deferred.rule) {
-                add_prefix_list_sources(
-                    rule,
-                    lists.sources(attribute, Some(&ids), || None),
-                    &resource.address,
-                    &mut set.unchecked_prefix_lists,
-                );
-            }
-        }
-        let index = set.resources.len();
-        resource.module_calls = resolver.module_calls_of(place.module_address.as_deref());
-        if let Some(vpc_id) = vpc_id {
-            group_vpc_ids.push(vpc::GroupVpcId::Known {
-                address: resource.address.clone(),
-                vpc_id,
+        dropped += 1;
+        if held.is_current_group(place.token) {
+            let taken = held.take_back(place.token);
+            set_aside.push(SetAsideGroup {
+                id: match taken.hint {
+                    group::GroupHint::Group { id } => id,
+                    group::GroupHint::Rule { .. } => None,
+                },
+                vpc_id: taken.vpc_id.flatten(),
+                address: taken.resource.address,
             });
+        } else {
+            held.release(place.token);
         }
-        hints.push(hint);
-        set.resources.push(resource);
-        set.rules.extend(rules.into_iter().map(|mut rule| {
-            rule.resource = index;
-            rule
-        }));
     }
-    let mut seen = std::collections::HashSet::new();
-    set.unchecked_prefix_lists
-        .retain(|pair| seen.insert(pair.clone()));
-    group::assign(&mut set, &hints, &set_aside);
-    set.group_vpcs = vpc::group_vpcs(plan, &resolver, &group_vpc_ids, &set_aside)?;
-    set.root_variables = plan.variables.clone();
-    set.resources_set_aside = plan.set_aside + dropped;
-    // The rule set lives until the reports are written: no room left from growing.
-    set.resources.shrink_to_fit();
-    set.rules.shrink_to_fit();
-    Ok(set)
+    let grouping = held.grouping(&raw_groups, &set_aside);
+    drop(raw_groups);
+    let raw = assemble::RawResource::split(
+        set,
+        hints,
+        group_vpc_ids,
+        pair_marks,
+        |i, resource, hint| {
+            let key = held::GroupKey::of(hint, &resource.address, resource.deposed.is_some());
+            held.tag_of(key.as_ref(), &grouping, GroupTag::Raw(i as u32))
+        },
+    );
+    Ok(Extraction {
+        plan,
+        resolver,
+        lists,
+        raw,
+        taken: taken_places,
+        set_aside,
+        held,
+        grouping,
+        set_aside_count: plan.set_aside + dropped,
+    })
 }
-
-use intake::TakenRules;
 
 /// The planned `tags` portgate reads ([`WAIVER_TAG`]), when a string: a plan of many tagged
 /// rules does not keep every tag of each.

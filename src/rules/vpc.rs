@@ -48,6 +48,7 @@ fn string(after: &Value, key: &str) -> Option<String> {
 }
 
 /// A current group's `vpc_id`, as the rules pass read it.
+#[derive(Clone)]
 pub(super) enum GroupVpcId<'p> {
     Known {
         address: String,

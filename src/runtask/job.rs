@@ -361,6 +361,10 @@ impl<R: std::io::Read> std::io::Read for Cancellable<R> {
     }
 }
 
+/// Resources per batch of a job's check (see [`crate::check_top`]): a job holds the rules and
+/// findings of one batch at a time, beside the plan's compact held records.
+const BATCH_RESOURCES: usize = 4096;
+
 /// Checks the plan (blocking: runs on the blocking pool) and builds the verdict.
 fn evaluate(
     ctx: &JobContext,
@@ -414,15 +418,23 @@ fn evaluate(
         found
     });
     options.source_dir = source_dir.clone().flatten();
-    let mut report = match crate::check_reader(plan, "plan.json", &checker.policies, &options) {
-        Ok(report) => report,
+    let top = crate::check_top(
+        plan,
+        "plan.json",
+        &checker.policies,
+        &options,
+        outcomes::SHOWN,
+        BATCH_RESOURCES,
+    );
+    let mut top = match top {
+        Ok(top) => top,
         Err(e) => {
             return fail(format!(
                 "portgate could not read the plan JSON: {e}. The run is not passed."
             ));
         }
     };
-    report
+    top.report
         .warnings
         .extend(crate::config::check_trusted_set(&checker.trusted).unwrap_or_default());
     let fixes = match &workspace {
@@ -435,8 +447,8 @@ fn evaluate(
                 empty
             });
             Some(fix::suggest(
-                &report.rules,
-                report.findings.iter().map(|g| &g.finding),
+                &top.report.rules,
+                top.report.findings.iter().map(|g| &g.finding),
                 &checker.policies,
                 &FixOptions {
                     trusted: checker.trusted.clone(),
@@ -449,11 +461,11 @@ fn evaluate(
     };
     drop(workspace);
 
-    for warning in report.warnings.iter().take(2) {
+    for warning in top.report.warnings.iter().take(2) {
         notes.push(format!("Warning: {warning}."));
     }
     let mut body = outcomes::result(
-        &report,
+        &top,
         &checker.policies,
         fixes.as_ref(),
         mandatory,
@@ -461,13 +473,12 @@ fn evaluate(
         None,
     );
     outcomes::append_message(&mut body, &notes.join(" "));
-    let blocking = report.findings.iter().filter(|f| f.fails_gate).count();
     Verdict::Send(
         body,
         Outcome::Checked {
-            passed: !report.fails(),
-            findings: report.findings.len(),
-            blocking,
+            passed: !top.fails(),
+            findings: top.total,
+            blocking: top.blocking,
         },
     )
 }

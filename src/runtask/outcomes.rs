@@ -12,7 +12,7 @@ use crate::fix::{FixKind, FixSet};
 use crate::policy::{FindingKind, PolicySet, Severity};
 use crate::report::markdown::meta;
 use crate::report::sarif::fingerprint;
-use crate::{CheckReport, GatedFinding};
+use crate::{GatedFinding, TopReport};
 
 pub const MAX_MESSAGE: usize = 1_000;
 pub const MAX_OUTCOMES: usize = 250;
@@ -115,58 +115,56 @@ fn non_empty(text: &str) -> &str {
 }
 
 /// The final result of a check: `failed` when a finding blocks, with one outcome per finding
-/// when `with_outcomes`.
+/// when `with_outcomes` (at most [`MAX_OUTCOMES`]: a run task needs only the first
+/// [`SHOWN`] findings of a check, see [`crate::check_top`]).
 pub fn result(
-    report: &CheckReport,
+    top: &TopReport,
     policies: &PolicySet,
     fixes: Option<&FixSet>,
     mandatory: bool,
     with_outcomes: bool,
     details_url: Option<&str>,
 ) -> Value {
-    let blocking = report.findings.iter().filter(|f| f.fails_gate).count();
-    let status = if report.fails() { "failed" } else { "passed" };
-    let message = summary(report, blocking);
+    let status = if top.fails() { "failed" } else { "passed" };
+    let message = summary(top);
     let mut attributes = json!({"status": status, "message": truncate(&message, MAX_MESSAGE)});
     if let Some(url) = valid_url(details_url) {
         attributes["url"] = Value::String(url);
     }
     let mut data = json!({"type": "task-results", "attributes": attributes});
-    if with_outcomes && !report.findings.is_empty() {
-        let total = report.findings.len();
-        let shown = if total > MAX_OUTCOMES {
-            MAX_OUTCOMES - 1
+    if with_outcomes && top.total > 0 {
+        let shown = if top.total > MAX_OUTCOMES {
+            SHOWN
         } else {
-            total
+            top.total
         };
-        let mut outcomes: Vec<Value> = report.findings[..shown]
+        let mut outcomes: Vec<Value> = top.report.findings[..shown.min(top.report.findings.len())]
             .iter()
             .map(|f| outcome(f, policies, fixes, mandatory))
             .collect();
-        if shown < total {
-            outcomes.push(more_outcome(total - shown));
+        if shown < top.total {
+            outcomes.push(more_outcome(top.total - shown));
         }
         data["relationships"] = json!({"outcomes": {"data": outcomes}});
     }
     json!({ "data": data })
 }
 
-fn summary(report: &CheckReport, blocking: usize) -> String {
-    let total = report.findings.len();
-    let scanned = report.resources_scanned;
+/// How many findings a result lists at most: one outcome is left for "n more" when there are
+/// more than [`MAX_OUTCOMES`].
+pub const SHOWN: usize = MAX_OUTCOMES - 1;
+
+fn summary(top: &TopReport) -> String {
+    let total = top.total;
+    let blocking = top.blocking;
+    let scanned = top.report.resources_scanned;
     if total == 0 {
         return format!(
             "No NetBIOS/SMB exposure: {scanned} security group resource{} checked",
             if scanned == 1 { "" } else { "s" }
         );
     }
-    let listed: Vec<String> = report
-        .findings
-        .iter()
-        .filter(|f| f.fails_gate)
-        .take(5)
-        .map(|f| format!("{} {}", f.finding.rule_id, f.finding.address))
-        .collect();
+    let listed = &top.first_blocking;
     if blocking == 0 {
         format!(
             "{total} finding{} reported, none blocking ({scanned} security group resources checked)",
@@ -406,7 +404,7 @@ mod tests {
             crate::check(plan.as_bytes(), "p.json", &policies, &Default::default()).unwrap();
         assert_eq!(report.findings.len(), 280);
         let body = result(
-            &report,
+            &TopReport::of(report, SHOWN),
             &policies,
             None,
             true,
@@ -444,7 +442,14 @@ mod tests {
             r#"{"format_version":"1.2","planned_values":{"root_module":{}},"resource_changes":[]}"#;
         let report =
             crate::check(plan.as_bytes(), "p.json", &policies, &Default::default()).unwrap();
-        let body = result(&report, &policies, None, false, true, Some("ftp://nope"));
+        let body = result(
+            &TopReport::of(report, SHOWN),
+            &policies,
+            None,
+            false,
+            true,
+            Some("ftp://nope"),
+        );
         assert_within_limits(&body);
         assert_eq!(body["data"]["attributes"]["status"], "passed");
         assert!(
