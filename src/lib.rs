@@ -315,19 +315,29 @@ pub fn check_top(
     let waivers = gate::waivers(&extraction, options, &mut warnings);
     let mut used = vec![false; waivers.len()];
     let index = waiver::Index::new(&waivers);
-    let resources = extraction.resources();
-    let batches = resources.div_ceil(batch_resources.max(1)).max(1);
+    let batches = extraction.batches(batch_resources);
     // The findings shown so far, by sort key, with the group each comes from.
     let mut shown: Vec<(GatedFinding, rules::GroupTag)> = Vec::new();
     let mut first_blocking: Vec<GatedFinding> = Vec::new();
     let (mut total, mut blocking) = (0, 0);
-    let mut expired: Vec<GatedFinding> = Vec::new();
+    // Warnings about expired waivers, by the finding they come from.
+    let mut expired: Vec<(OwnedKey, String)> = Vec::new();
     let mut pairs: Vec<(usize, (String, String))> = Vec::new();
     let mut scanned = 0;
     let by_key =
         |a: &GatedFinding, b: &GatedFinding| a.finding.sort_key().cmp(&b.finding.sort_key());
-    for batch in 0..batches {
-        let assembled = extraction.batch(batch, batches)?;
+    for batch in 0..batches.count {
+        let assembled = extraction.batch(&batches, batch)?;
+        // What a finding must come before to enter a full list (both are sorted after each
+        // batch): only those are kept.
+        let shown_bar = shown
+            .last()
+            .filter(|_| shown.len() >= keep)
+            .map(|(f, _)| OwnedKey::of(&f.finding));
+        let blocking_bar = first_blocking
+            .last()
+            .filter(|_| first_blocking.len() >= FIRST_BLOCKING)
+            .map(|f| OwnedKey::of(&f.finding));
         scanned += assembled.rules.resources.len();
         pairs.extend(
             assembled
@@ -341,21 +351,36 @@ pub fn check_top(
                 continue;
             };
             total += 1;
-            if gated.waiver.as_ref().is_some_and(|w| w.expired) {
-                expired.push(gated.clone());
+            if let Some(warning) = gate::expired_warning(&gated) {
+                expired.push((OwnedKey::of(&gated.finding), warning));
             }
             if gated.fails_gate {
                 blocking += 1;
-                first_blocking.push(gated.clone());
+                if blocking_bar
+                    .as_ref()
+                    .is_none_or(|bar| gated.finding.sort_key() < bar.key())
+                {
+                    first_blocking.push(gated.clone());
+                }
             }
-            let rule = &assembled.rules.rules[gated.finding.rule_index];
-            shown.push((gated, assembled.tags[rule.resource]));
+            if shown_bar
+                .as_ref()
+                .is_none_or(|bar| gated.finding.sort_key() < bar.key())
+            {
+                let rule = &assembled.rules.rules[gated.finding.rule_index];
+                shown.push((gated, assembled.tags[rule.resource]));
+            }
+            if shown.len() >= 2 * keep.max(1) {
+                shown.sort_by(|a, b| by_key(&a.0, &b.0));
+                shown.truncate(keep);
+            }
         }
         shown.sort_by(|a, b| by_key(&a.0, &b.0));
         shown.truncate(keep);
         first_blocking.sort_by(by_key);
         first_blocking.truncate(FIRST_BLOCKING);
     }
+    drop(batches);
     // The rules behind the findings shown: their groups again, evaluated as one rule set, so
     // that fixes see every rule of each group and the findings' indices point into it.
     let tags: std::collections::HashSet<rules::GroupTag> =
@@ -374,8 +399,8 @@ pub fn check_top(
     drop(shown);
 
     let stale_waivers = gate::stale(&waivers, &used, &mut warnings);
-    expired.sort_by(by_key);
-    warnings.extend(expired.iter().filter_map(gate::expired_warning));
+    expired.sort_by(|a, b| a.0.key().cmp(&b.0.key()));
+    warnings.extend(expired.into_iter().map(|(_, warning)| warning));
     pairs.sort_by_key(|(place, _)| *place);
     let mut seen = std::collections::HashSet::new();
     let pairs: Vec<(&str, &str)> = pairs
@@ -397,6 +422,37 @@ pub fn check_top(
         blocking,
         first_blocking: first_blocking.iter().map(gate::label).collect(),
     })
+}
+
+/// A finding's [`policy::SortKey`], owned.
+struct OwnedKey {
+    address: String,
+    deposed: Option<String>,
+    block: Option<String>,
+    rule_id: String,
+    family: Option<rules::cidr::Family>,
+}
+
+impl OwnedKey {
+    fn of(f: &Finding) -> OwnedKey {
+        OwnedKey {
+            address: f.address.clone(),
+            deposed: f.deposed.clone(),
+            block: f.block.clone(),
+            rule_id: f.rule_id.clone(),
+            family: f.family,
+        }
+    }
+
+    fn key(&self) -> policy::SortKey<'_> {
+        (
+            &self.address,
+            self.deposed.as_deref(),
+            self.block.as_deref(),
+            &self.rule_id,
+            self.family,
+        )
+    }
 }
 
 impl PlanInfo {

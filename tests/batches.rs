@@ -15,18 +15,46 @@ use portgate::config::TrustedCidr;
 use portgate::fix::FixOptions;
 use portgate::policy::PolicySet;
 use portgate::runtask::outcomes;
-use portgate::{CheckOptions, TopReport};
+use portgate::waiver::Waiver;
+use portgate::{CheckOptions, TopReport, UnknownMode};
 
 /// Batch sizes (resources per batch) and numbers of findings shown tried on every plan.
 const BATCHES: [usize; 3] = [1, 3, usize::MAX];
 const SHOWN: [usize; 2] = [2, outcomes::SHOWN];
 
-fn options(source_dir: Option<&Path>) -> CheckOptions {
-    CheckOptions {
+/// The gate options tried: the defaults, and configured waivers (an expired glob, an active
+/// one, one that matches nothing) with unknown values failing the gate.
+fn options(source_dir: Option<&Path>) -> [CheckOptions; 2] {
+    let plain = CheckOptions {
         today: time::macros::date!(2026 - 06 - 01),
         source_dir: source_dir.map(Path::to_path_buf),
         ..CheckOptions::default()
-    }
+    };
+    let waiver = |rule: &str, address: &str, expires| Waiver {
+        rule: rule.to_string(),
+        address: address.to_string(),
+        reason: "test".to_string(),
+        expires,
+        origin: "portgate.toml".to_string(),
+    };
+    let waived = CheckOptions {
+        waivers: vec![
+            waiver("PG002", "*", time::macros::date!(2026 - 01 - 01)),
+            waiver(
+                "PG001",
+                "aws_security_group.*",
+                time::macros::date!(2027 - 01 - 01),
+            ),
+            waiver(
+                "PG001",
+                "aws_nothing.here",
+                time::macros::date!(2027 - 01 - 01),
+            ),
+        ],
+        unknown: UnknownMode::Fail,
+        ..plain.clone()
+    };
+    [plain, waived]
 }
 
 /// The run task's body for `top`, with the patches a run task makes (a trusted CIDR, the
@@ -77,11 +105,24 @@ fn facts(top: &TopReport) -> String {
 /// Returns the number of findings.
 fn assert_batches_agree(name: &str, bytes: &[u8], source_dir: Option<&Path>) -> usize {
     let policies = PolicySet::builtin().unwrap();
-    let options = options(source_dir);
-    let whole = portgate::check_reader(bytes, "plan.json", &policies, &options);
+    let mut found = 0;
+    for options in options(source_dir) {
+        found = assert_agree(name, bytes, source_dir, &policies, &options);
+    }
+    found
+}
+
+fn assert_agree(
+    name: &str,
+    bytes: &[u8],
+    source_dir: Option<&Path>,
+    policies: &PolicySet,
+    options: &CheckOptions,
+) -> usize {
+    let whole = portgate::check_reader(bytes, "plan.json", policies, options);
     for shown in SHOWN {
         for batch in BATCHES {
-            let top = portgate::check_top(bytes, "plan.json", &policies, &options, shown, batch);
+            let top = portgate::check_top(bytes, "plan.json", policies, options, shown, batch);
             let (whole, top) = match (&whole, top) {
                 (Ok(whole), Ok(top)) => (TopReport::of(whole.clone(), shown), top),
                 (Err(a), Err(b)) => {
@@ -94,11 +135,14 @@ fn assert_batches_agree(name: &str, bytes: &[u8], source_dir: Option<&Path>) -> 
                     b.err()
                 ),
             };
-            let context = format!("{name}, {shown} shown, {batch} resources per batch");
+            let context = format!(
+                "{name}, {shown} shown, {batch} resources per batch, {} waivers",
+                options.waivers.len()
+            );
             assert_eq!(facts(&top), facts(&whole), "{context}");
             assert_eq!(
-                body(&top, &policies, source_dir),
-                body(&whole, &policies, source_dir),
+                body(&top, policies, source_dir),
+                body(&whole, policies, source_dir),
                 "{context}"
             );
         }

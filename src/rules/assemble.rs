@@ -83,6 +83,22 @@ pub struct Assembled {
     pub pair_places: Vec<usize>,
 }
 
+/// Which batch each resource is in (see [`Extraction::batches`]).
+pub struct Batches {
+    /// How many batches there are.
+    pub count: usize,
+    /// The batch of each raw resource, and of each taken one (`u32::MAX`: dropped).
+    raw: Vec<u32>,
+    taken: Vec<u32>,
+}
+
+/// Which resources [`Extraction::assemble`] assembles.
+enum Pick<'a> {
+    All,
+    Batch(&'a Batches, u32),
+    Tags(&'a HashSet<GroupTag>),
+}
+
 /// Everything a rule set is assembled from, once the plan is read: the raw resources' rules,
 /// the held ones (see [`super::held`]), the groups set aside and the plan's prefix lists.
 pub struct Extraction<'p> {
@@ -111,7 +127,7 @@ impl<'p> Extraction<'p> {
 
     /// The whole rule set, in the plan's order (the held records are read back and freed).
     pub fn into_rule_set(mut self) -> Result<RuleSet, InputError> {
-        let mut assembled = self.assemble(&|_| true, true)?;
+        let mut assembled = self.assemble(&Pick::All, true)?;
         // The rule set lives until the reports are written: no room left from growing.
         assembled.rules.resources.shrink_to_fit();
         assembled.rules.rules.shrink_to_fit();
@@ -128,16 +144,38 @@ impl<'p> Extraction<'p> {
         self.raw.len() + held
     }
 
-    /// The rule set of the groups in batch `batch` of `batches` (a rule set of every group
-    /// when `batches` is 1). Nothing is consumed: batches may be assembled in any order, and
-    /// again.
-    pub fn batch(&mut self, batch: usize, batches: usize) -> Result<Assembled, InputError> {
-        self.assemble(&|tag| tag.batch(batches) == batch, false)
+    /// Splits the groups into batches of about `resources` resources each (a batch holds
+    /// whole groups, so one large group makes one large batch).
+    pub fn batches(&self, resources: usize) -> Batches {
+        let count = self.resources().div_ceil(resources.max(1)).max(1);
+        let raw = self
+            .raw
+            .iter()
+            .map(|entry| entry.as_ref().map_or(0, |e| e.tag.batch(count) as u32))
+            .collect();
+        let taken = self
+            .taken
+            .iter()
+            .map(|(_, place)| match self.held.is_released(place.token) {
+                true => u32::MAX,
+                false => self
+                    .held
+                    .record_tag(place.token, &self.grouping)
+                    .batch(count) as u32,
+            })
+            .collect();
+        Batches { count, raw, taken }
+    }
+
+    /// The rule set of the groups in batch `batch` of `batches`. Nothing is consumed: batches
+    /// may be assembled in any order, and again.
+    pub fn batch(&mut self, batches: &Batches, batch: usize) -> Result<Assembled, InputError> {
+        self.assemble(&Pick::Batch(batches, batch as u32), false)
     }
 
     /// The rule set of the groups tagged `tags`.
     pub fn select(&mut self, tags: &HashSet<GroupTag>) -> Result<Assembled, InputError> {
-        self.assemble(&|tag| tags.contains(&tag), false)
+        self.assemble(&Pick::Tags(tags), false)
     }
 
     /// Calls `f` with each checked resource that has tags, in the plan's order: what a check
@@ -164,13 +202,9 @@ impl<'p> Extraction<'p> {
         }
     }
 
-    /// Assembles the resources whose tag `select` accepts, in the plan's order. `consume`:
-    /// take the raw resources and held records instead of copying them (only once).
-    fn assemble(
-        &mut self,
-        select: &dyn Fn(GroupTag) -> bool,
-        consume: bool,
-    ) -> Result<Assembled, InputError> {
+    /// Assembles the resources `pick` picks, in the plan's order. `consume`: take the raw
+    /// resources and held records instead of copying them (only once).
+    fn assemble(&mut self, pick: &Pick<'_>, consume: bool) -> Result<Assembled, InputError> {
         let mut set = RuleSet::default();
         let mut tags = Vec::new();
         let mut places = Vec::new();
@@ -183,13 +217,20 @@ impl<'p> Extraction<'p> {
             .taken
             .iter()
             .map(|(b, p)| (*b, Some(*p)))
-            .chain(std::iter::once((usize::MAX, None)));
-        for (raw_before, taken) in taken_places {
+            .chain(std::iter::once((usize::MAX, None)))
+            .enumerate();
+        for (k, (raw_before, taken)) in taken_places {
             while raw < self.raw.len() && raw < raw_before {
                 let slot = &mut self.raw[raw];
+                let picked = match (pick, slot.as_ref()) {
+                    (_, None) => false,
+                    (Pick::All, _) => true,
+                    (Pick::Batch(batches, b), _) => batches.raw[raw] == *b,
+                    (Pick::Tags(tags), Some(entry)) => tags.contains(&entry.tag),
+                };
                 raw += 1;
                 place += 1;
-                if !slot.as_ref().is_some_and(|entry| select(entry.tag)) {
+                if !picked {
                     continue;
                 }
                 let entry = match consume {
@@ -214,11 +255,17 @@ impl<'p> Extraction<'p> {
                 break;
             };
             place += 1;
-            if self.held.is_released(taken.token) {
-                continue; // dropped: not needed
+            let picked = match pick {
+                Pick::Batch(batches, b) => batches.taken[k] == *b,
+                _ => !self.held.is_released(taken.token), // else dropped: not needed
+            };
+            if !picked {
+                continue;
             }
             let tag = self.held.record_tag(taken.token, &self.grouping);
-            if !select(tag) {
+            if let Pick::Tags(tags) = pick
+                && !tags.contains(&tag)
+            {
                 continue;
             }
             let TakenRules {
