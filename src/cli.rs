@@ -794,10 +794,13 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         if args.plan.is_dir() {
             return Err(io_error(io::ErrorKind::IsADirectory.into()));
         }
-        let file = std::fs::File::open(&args.plan).map_err(io_error)?;
         // The kernel's copy of the file happens on a second thread, beside the scanning.
-        let file = crate::plan::ReadAhead::new(file);
-        crate::check_reader(file, &name, &policies, &options)?
+        let open = || -> io::Result<Box<dyn io::Read>> {
+            let file = std::fs::File::open(&args.plan)?;
+            Ok(Box::new(crate::plan::ReadAhead::new(file)))
+        };
+        let file = open().map_err(io_error)?;
+        crate::check_input(file, Some(&open), &name, &policies, &options)?
     };
     let stale = match &source_dir {
         Some(dir) if args.plan.as_os_str() != "-" => stale_plan(&args.plan, dir, &report.rules),

@@ -212,9 +212,25 @@ pub fn check_reader(
     policies: &PolicySet,
     options: &CheckOptions,
 ) -> Result<CheckReport, Error> {
+    check_input(reader, None, source_name, policies, options)
+}
+
+/// Opens a plan again from its start: a file can, a stream cannot.
+pub type Reopen<'a> = &'a dyn Fn() -> std::io::Result<Box<dyn std::io::Read + 'a>>;
+
+/// [`check_reader`] on a plan that can be read again (`reopen`, a file): the resources of
+/// `planned_values` that `resource_changes` supersedes (with Terraform, all of them) are then
+/// not decoded, and in the rare plan where one has no change record, the plan is read a second
+/// time (see `plan::Plan::read_optimistic`).
+pub fn check_input(
+    reader: impl std::io::Read,
+    reopen: Option<Reopen<'_>>,
+    source_name: &str,
+    policies: &PolicySet,
+    options: &CheckOptions,
+) -> Result<CheckReport, Error> {
     let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
-    let parsed = read_plan(reader, source_name, options, &concerns)?;
-    let (parsed, collected) = parsed;
+    let (parsed, collected) = read_plan(reader, reopen, source_name, options, &concerns)?;
     let sources = options.source_dir.as_deref().map(sources::Sources::open);
     let extraction = rules::Extraction::new(&parsed, sources.as_ref(), collected)?;
     let mut warnings = Vec::new();
@@ -301,6 +317,7 @@ const FIRST_BLOCKING: usize = 5;
 /// see `rules::held`), not with its findings.
 pub fn check_top(
     reader: impl std::io::Read,
+    reopen: Option<Reopen<'_>>,
     source_name: &str,
     policies: &PolicySet,
     options: &CheckOptions,
@@ -308,7 +325,7 @@ pub fn check_top(
     batch_resources: usize,
 ) -> Result<TopReport, Error> {
     let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
-    let (parsed, collected) = read_plan(reader, source_name, options, &concerns)?;
+    let (parsed, collected) = read_plan(reader, reopen, source_name, options, &concerns)?;
     let sources = options.source_dir.as_deref().map(sources::Sources::open);
     let mut extraction = rules::Extraction::new(&parsed, sources.as_ref(), collected)?;
     let mut warnings = Vec::new();
@@ -467,9 +484,11 @@ impl PlanInfo {
     }
 }
 
-/// Reads the plan, keeping only what the rules stage needs (see `rules::Intake`).
+/// Reads the plan, keeping only what the rules stage needs (see `rules::Intake`); with
+/// `reopen`, without decoding what `resource_changes` supersedes.
 fn read_plan<'c>(
     reader: impl std::io::Read,
+    reopen: Option<Reopen<'_>>,
     source_name: &str,
     options: &CheckOptions,
     concerns: &'c dyn Fn(&rules::IngressRule) -> bool,
@@ -496,7 +515,22 @@ fn read_plan<'c>(
         .is_some_and(sources::tree::holds_terraform);
     let filter = !options.list_every_rule && !sources_present;
     let mut intake = rules::Intake::new(concerns, filter);
-    let parsed = plan::Plan::read_filtered(reader, source_name, &keep, &mut intake)?;
+    let Some(reopen) = reopen else {
+        let parsed = plan::Plan::read_filtered(reader, source_name, &keep, &mut intake)?;
+        return Ok((parsed, intake.finish()));
+    };
+    if let Some(parsed) = plan::Plan::read_optimistic(reader, source_name, &keep, &mut intake)? {
+        return Ok((parsed, intake.finish()));
+    }
+    // A resource of `planned_values` has no change record: read it all again, decoding every
+    // resource (the collector starts afresh).
+    drop(intake);
+    let again = reopen().map_err(|e| Error::Io {
+        path: source_name.to_string(),
+        message: format!("cannot read the plan a second time: {e}"),
+    })?;
+    let mut intake = rules::Intake::new(concerns, filter);
+    let parsed = plan::Plan::read_filtered(again, source_name, &keep, &mut intake)?;
     Ok((parsed, intake.finish()))
 }
 

@@ -69,7 +69,7 @@ fn measure(plan: &[u8], policies: &PolicySet) -> (usize, usize) {
     let options = CheckOptions::default();
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
-    let top = check_top(plan, "plan.json", policies, &options, 249, 4096).unwrap();
+    let top = check_top(plan, None, "plan.json", policies, &options, 249, 4096).unwrap();
     let peak = PEAK.load(Ordering::Relaxed) - before;
     (top.total, peak)
 }

@@ -403,12 +403,38 @@ impl Plan {
         keep_type: &dyn Fn(&str) -> Keep,
         collector: &mut dyn Collector,
     ) -> Result<Plan, InputError> {
+        Plan::read_with(reader, source_name, keep_type, collector, false)
+            .map(|plan| plan.expect("every planned resource is decoded"))
+    }
+
+    /// [`Plan::read_filtered`] for a plan that can be read again (a file): the managed
+    /// resources of `planned_values` are not decoded, since Terraform writes a change record
+    /// for each, which supersedes it. `None` when one has none (a plan made by hand or cut
+    /// down): the caller must then read the plan again with [`Plan::read_filtered`], with a
+    /// new collector. Errors inside a superseded `planned_values` resource's values are not
+    /// seen (its change record is what is checked).
+    pub fn read_optimistic<R: Read>(
+        reader: R,
+        source_name: &str,
+        keep_type: &dyn Fn(&str) -> Keep,
+        collector: &mut dyn Collector,
+    ) -> Result<Option<Plan>, InputError> {
+        Plan::read_with(reader, source_name, keep_type, collector, true)
+    }
+
+    fn read_with<R: Read>(
+        reader: R,
+        source_name: &str,
+        keep_type: &dyn Fn(&str) -> Keep,
+        collector: &mut dyn Collector,
+        defer_planned: bool,
+    ) -> Result<Option<Plan>, InputError> {
         let error = |kind| InputError {
             source_name: source_name.to_string(),
             kind,
         };
         let scanner = scan::Scanner::new(reader).map_err(error)?;
-        let doc = read::Walker::new(scanner, keep_type, collector)
+        let doc = read::Walker::new(scanner, keep_type, collector, defer_planned)
             .document()
             .map_err(error)?;
 
@@ -435,7 +461,10 @@ impl Plan {
         if !doc.has_planned_values {
             return Err(error(InputErrorKind::MissingPlannedValues));
         }
-        Ok(Plan {
+        if doc.deferred_missing {
+            return Ok(None);
+        }
+        Ok(Some(Plan {
             source_name: source_name.to_string(),
             format_version,
             terraform_version: doc.terraform_version,
@@ -447,7 +476,7 @@ impl Plan {
             variables: doc.variables,
             set_aside: doc.set_aside,
             taken: doc.taken,
-        })
+        }))
     }
 
     /// Deserializes part of the plan (a resource's `after`, say) into `T`, turning a type

@@ -57,6 +57,9 @@ pub(super) struct Document {
     pub set_aside: usize,
     /// Where the resources the collector took go among `resources`.
     pub taken: Vec<Taken>,
+    /// A `planned_values` resource read without decoding (see [`Walker::defer_planned`]) has
+    /// no change record: the plan must be read again, decoding them all.
+    pub deferred_missing: bool,
 }
 
 /// A kept resource of `planned_values`, in order: added at the end unless `resource_changes`
@@ -88,6 +91,13 @@ pub(super) struct Walker<'k, R> {
     /// Keys ([`address_key`]) of the addresses of current objects of kept types in
     /// `resource_changes` (kept or dropped).
     changed: KeyLog,
+    /// Whether managed resources of `planned_values` are only checked for their head (address,
+    /// type, mode, name) and not decoded: Terraform writes a change record for every one of
+    /// them, which supersedes it, so decoding it is wasted (it took half the time on a plan of
+    /// rules). The caller can read the plan again (a file) should one lack its change record.
+    defer_planned: bool,
+    /// Keys of the `planned_values` resources not decoded: each must be in `changed`.
+    deferred: KeyLog,
     /// Random keys for [`address_key`]: a plan cannot be written to make two addresses collide.
     hashers: [std::hash::RandomState; 2],
     key: Vec<u8>,
@@ -187,8 +197,11 @@ impl<'k, R: Read> Walker<'k, R> {
         sc: Scanner<R>,
         keep: &'k dyn Fn(&str) -> Keep,
         collector: &'k mut dyn Collector,
+        defer_planned: bool,
     ) -> Self {
         Walker {
+            defer_planned,
+            deferred: KeyLog::default(),
             head: Head::default(),
             sc,
             keep,
@@ -255,6 +268,10 @@ impl<'k, R: Read> Walker<'k, R> {
         }
         let changed = std::mem::take(&mut self.changed).into_sorted();
         let changed = |key: &u128| changed.binary_search(key).is_ok();
+        self.doc.deferred_missing = std::mem::take(&mut self.deferred)
+            .into_sorted()
+            .iter()
+            .any(|key| !changed(key));
         for slot in std::mem::take(&mut self.planned_only) {
             match slot {
                 PlannedSlot::Raw(resource) => {
@@ -496,6 +513,17 @@ impl<'k, R: Read> Walker<'k, R> {
             }
             return Ok(());
         };
+        if self.defer_planned
+            && !self.in_prior_state
+            && self.head.managed
+            && !self.head.address_escaped
+            && let Ok(address) = std::str::from_utf8(&self.head.address)
+        {
+            // Its change record will supersede it (see `defer_planned`).
+            self.deferred.push(address_key(&self.hashers, address));
+            self.sc.clear_mark(mark);
+            return Ok(());
+        }
         let parsed = self
             .read_marked(mark, Kind::Planned)
             .map(|kept| PlannedResource {
@@ -1491,7 +1519,7 @@ mod tests {
     fn walk(text: &str, keep: &dyn Fn(&str) -> bool) -> Document {
         let scanner = Scanner::new(text.as_bytes()).unwrap();
         let keep = |t: &str| if keep(t) { Keep::Yes } else { Keep::Skip };
-        Walker::new(scanner, &keep, &mut super::super::KeepAll)
+        Walker::new(scanner, &keep, &mut super::super::KeepAll, false)
             .document()
             .unwrap()
     }
@@ -1509,6 +1537,87 @@ mod tests {
         }
         text.push_str(r#"{"address":"aws_security_group.g","mode":"managed","type":"aws_security_group","name":"g","change":{"actions":["create"],"after":{"ingress":[]}}}]}"#);
         text
+    }
+
+    /// Counts what it is offered, keeping everything.
+    #[derive(Default)]
+    struct Counting {
+        planned: usize,
+        changes: usize,
+    }
+
+    impl Collector for Counting {
+        fn offer(&mut self, resource: &PlannedResource) -> Offered {
+            match resource.from_planned_values {
+                true => self.planned += 1,
+                false => self.changes += 1,
+            }
+            Offered::Keep
+        }
+        fn superseded(&mut self, _: u32) {}
+    }
+
+    /// With `defer_planned`, a managed resource of `planned_values` is not decoded (nor offered)
+    /// when its change record follows; a data source always is; and one without a change record
+    /// makes the document ask to be read again (`deferred_missing`), decoding everything.
+    #[test]
+    fn planned_resources_with_change_records_are_not_decoded_when_deferred() {
+        let resource = |address: &str, mode: &str| {
+            format!(
+                r#"{{"address":"{address}","mode":"{mode}","type":"aws_security_group","name":"g","values":{{"ingress":[]}}}}"#
+            )
+        };
+        let change = |address: &str| {
+            format!(
+                r#"{{"address":"{address}","mode":"managed","type":"aws_security_group","name":"g","change":{{"actions":["create"],"after":{{"ingress":[]}},"after_unknown":{{}}}}}}"#
+            )
+        };
+        let plan = |planned: &[String], changes: &[String]| {
+            format!(
+                r#"{{"format_version":"1.2","planned_values":{{"root_module":{{"resources":[{}]}}}},"resource_changes":[{}]}}"#,
+                planned.join(","),
+                changes.join(",")
+            )
+        };
+        let read = |text: &str, defer: bool| {
+            let mut counting = Counting::default();
+            let keep = |_: &str| Keep::Yes;
+            let doc = Walker::new(
+                Scanner::new(text.as_bytes()).unwrap(),
+                &keep,
+                &mut counting,
+                defer,
+            )
+            .document()
+            .unwrap();
+            (doc.deferred_missing, counting.planned, counting.changes)
+        };
+        let twins = plan(
+            &[
+                resource("aws_security_group.a", "managed"),
+                resource("data.aws_security_group.d", "data"),
+                resource("aws_security_group.b", "managed"),
+            ],
+            &[
+                change("aws_security_group.b"),
+                change("aws_security_group.a"),
+            ],
+        );
+        assert_eq!(
+            read(&twins, true),
+            (false, 1, 2),
+            "only the data source is decoded"
+        );
+        assert_eq!(read(&twins, false), (false, 3, 2));
+        let lone = plan(
+            &[
+                resource("aws_security_group.a", "managed"),
+                resource("aws_security_group.c", "managed"),
+            ],
+            &[change("aws_security_group.a")],
+        );
+        assert_eq!(read(&lone, true), (true, 0, 1), "c has no change record");
+        assert_eq!(read(&lone, false), (false, 2, 1));
     }
 
     #[test]

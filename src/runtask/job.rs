@@ -311,13 +311,28 @@ async fn work(ctx: &Arc<JobContext>, job: &Job, workers: &Arc<Semaphore>) -> Ver
     let cancelled = Arc::clone(&cancel.0);
     let checked = tokio::task::spawn_blocking(move || {
         let _slot = slot;
+        // The spooled file can be read again from its start: the plan is then read without
+        // decoding what its change records supersede (see `crate::check_input`).
+        let again = plan.try_clone().ok();
+        let reopen = || -> std::io::Result<Box<dyn std::io::Read>> {
+            let mut file = again
+                .as_ref()
+                .ok_or_else(|| std::io::Error::other("the spooled plan cannot be reopened"))?
+                .try_clone()?;
+            std::io::Seek::rewind(&mut file)?;
+            Ok(Box::new(Cancellable {
+                inner: file,
+                cancelled: Arc::clone(&cancelled),
+            }))
+        };
         let plan = Cancellable {
             inner: plan,
-            cancelled,
+            cancelled: Arc::clone(&cancelled),
         };
         evaluate(
             &ctx,
             plan,
+            Some(&reopen),
             config,
             working_directory.as_deref(),
             mandatory,
@@ -369,6 +384,7 @@ const BATCH_RESOURCES: usize = 4096;
 fn evaluate(
     ctx: &JobContext,
     plan: impl std::io::Read,
+    reopen: Option<crate::Reopen<'_>>,
     config: Option<Result<Vec<u8>, super::client::FetchError>>,
     working_directory: Option<&str>,
     mandatory: bool,
@@ -420,6 +436,7 @@ fn evaluate(
     options.source_dir = source_dir.clone().flatten();
     let top = crate::check_top(
         plan,
+        reopen,
         "plan.json",
         &checker.policies,
         &options,
