@@ -149,6 +149,17 @@ struct Head {
 }
 
 impl Head {
+    /// The address, unescaped (`for_each` keys are quoted: `aws_x.y[\"a\"]`).
+    fn decoded_address(&self) -> Option<std::borrow::Cow<'_, str>> {
+        let raw = std::str::from_utf8(&self.address).ok()?;
+        if !self.address_escaped {
+            return Some(std::borrow::Cow::Borrowed(raw));
+        }
+        serde_json::from_str::<String>(&format!("\"{raw}\""))
+            .ok()
+            .map(std::borrow::Cow::Owned)
+    }
+
     fn reset(&mut self) {
         self.address.clear();
         self.address_escaped = false;
@@ -516,11 +527,10 @@ impl<'k, R: Read> Walker<'k, R> {
         if self.defer_planned
             && !self.in_prior_state
             && self.head.managed
-            && !self.head.address_escaped
-            && let Ok(address) = std::str::from_utf8(&self.head.address)
+            && let Some(address) = self.head.decoded_address()
         {
             // Its change record will supersede it (see `defer_planned`).
-            self.deferred.push(address_key(&self.hashers, address));
+            self.deferred.push(address_key(&self.hashers, &address));
             self.sc.clear_mark(mark);
             return Ok(());
         }
@@ -1597,18 +1607,20 @@ mod tests {
                 resource("aws_security_group.a", "managed"),
                 resource("data.aws_security_group.d", "data"),
                 resource("aws_security_group.b", "managed"),
+                resource(r#"aws_security_group.f[\"k\"]"#, "managed"),
             ],
             &[
                 change("aws_security_group.b"),
+                change(r#"aws_security_group.f[\"k\"]"#),
                 change("aws_security_group.a"),
             ],
         );
         assert_eq!(
             read(&twins, true),
-            (false, 1, 2),
+            (false, 1, 3),
             "only the data source is decoded"
         );
-        assert_eq!(read(&twins, false), (false, 3, 2));
+        assert_eq!(read(&twins, false), (false, 4, 3));
         let lone = plan(
             &[
                 resource("aws_security_group.a", "managed"),
