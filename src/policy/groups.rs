@@ -349,6 +349,9 @@ fn merge(ports: &[PortSpec]) -> Vec<PortSpec> {
 /// (or may) to public CIDRs: with other rules of whatever group it lands in, it could cover the
 /// world. Rules that already have a finding of a policy are not reported again for it.
 fn undetermined_groups(set: &RuleSet, policies: &PolicySet, out: &mut Vec<Finding>) {
+    // The policies each rule already has a finding of, gathered the first time a rule needs
+    // them (a scan of every finding per rule would take quadratic time on a plan of many).
+    let mut reported_ids: Option<std::collections::HashMap<usize, Vec<String>>> = None;
     for (index, rule) in set.rules.iter().enumerate() {
         if rule.group.is_some() || rule.block.is_some() {
             continue;
@@ -361,7 +364,16 @@ fn undetermined_groups(set: &RuleSet, policies: &PolicySet, out: &mut Vec<Findin
         if public.is_empty() {
             continue;
         }
-        let reported = |id: &str| out.iter().any(|f| f.rule_index == index && f.rule_id == id);
+        let ids = reported_ids
+            .get_or_insert_with(|| {
+                let mut ids: std::collections::HashMap<usize, Vec<String>> = Default::default();
+                for f in out.iter() {
+                    ids.entry(f.rule_index).or_default().push(f.rule_id.clone());
+                }
+                ids
+            })
+            .get(&index);
+        let reported = |id: &str| ids.is_some_and(|ids| ids.iter().any(|i| i == id));
         if reported(&unknown_value_meta().id) {
             continue;
         }
