@@ -19,6 +19,12 @@ use portgate::runtask::outcomes;
 use portgate::waiver::Waiver;
 use portgate::{CheckOptions, TopReport, UnknownMode};
 
+thread_local! {
+    /// How many times a check read its plan a second time (a planned resource without a
+    /// change record), on this test's thread.
+    static REOPENED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Batch sizes (resources per batch) and numbers of findings shown tried on every plan.
 const BATCHES: [usize; 3] = [1, 3, usize::MAX];
 const SHOWN: [usize; 2] = [2, outcomes::SHOWN];
@@ -125,7 +131,10 @@ fn assert_agree(
         for batch in BATCHES {
             // Read as a file is: without decoding what change records supersede, and again
             // when a planned resource has none.
-            let reopen = || -> std::io::Result<Box<dyn std::io::Read>> { Ok(Box::new(bytes)) };
+            let reopen = || -> std::io::Result<Box<dyn std::io::Read>> {
+                REOPENED.with(|n| n.set(n.get() + 1));
+                Ok(Box::new(bytes))
+            };
             let top = portgate::check_top(
                 bytes,
                 Some(&reopen),
@@ -191,6 +200,10 @@ fn every_project_plan_shows_the_same_in_batches() {
         found += assert_batches_agree(&file.display().to_string(), &bytes, None);
     }
     assert!(found > 100, "only {found} findings in all");
+    assert!(
+        REOPENED.with(|n| n.get()) > 0,
+        "no plan was read a second time: the path where a planned resource has no change record is not covered"
+    );
 }
 
 fn shared() -> Option<PathBuf> {

@@ -217,20 +217,14 @@ mod tests {
     use super::*;
 
     fn pieces_of(l4: &str, from: i64, to: i64) -> Vec<(i64, i64, bool)> {
-        let rule = IngressRule {
-            resource: 0,
-            block: None,
-            json_path: String::new(),
-            protocol: crate::rules::Known::Known(Some(l4.to_string())),
-            from_port: crate::rules::Known::Known(Some(from)),
-            to_port: crate::rules::Known::Known(Some(to)),
-            cidrs: Vec::new(),
-            other_sources: Vec::new(),
-            direction_known: true,
-            unknown_attributes: Vec::new(),
-            note: None,
-            group: None,
-        };
+        let rule = IngressRule::new(
+            0,
+            None,
+            String::new(),
+            crate::rules::Known::Known(Some(l4.to_string())),
+            crate::rules::Known::Known(Some(from)),
+            crate::rules::Known::Known(Some(to)),
+        );
         match width(&rule, &PolicySet::builtin().unwrap()) {
             Width::Wider { pieces, .. } => {
                 pieces.iter().map(|p| (p.from, p.to, p.guarded)).collect()

@@ -239,20 +239,14 @@ impl<'c> Intake<'c> {
         from_port: &Field<i64>,
         to_port: &Field<i64>,
     ) -> bool {
-        let rule = IngressRule {
-            resource: 0,
-            block: None,
-            json_path: String::new(),
-            protocol: reader.scalar(protocol, "protocol"),
-            from_port: reader.scalar(from_port, "from_port"),
-            to_port: reader.scalar(to_port, "to_port"),
-            cidrs: Vec::new(),
-            other_sources: Vec::new(),
-            direction_known: true,
-            unknown_attributes: Vec::new(),
-            note: None,
-            group: None,
-        };
+        let rule = IngressRule::new(
+            0,
+            None,
+            String::new(),
+            reader.scalar(protocol, "protocol"),
+            reader.scalar(from_port, "from_port"),
+            reader.scalar(to_port, "to_port"),
+        );
         let known = [
             rule.protocol.known().is_some(),
             rule.from_port.known().is_some(),

@@ -234,6 +234,32 @@ pub struct IngressRule {
 }
 
 impl IngressRule {
+    /// An ingress rule of resource `resource` with nothing but its protocol and ports: no
+    /// sources yet, its direction known, nothing unknown, its group not yet assigned.
+    pub fn new(
+        resource: usize,
+        block: Option<usize>,
+        json_path: String,
+        protocol: Known<Option<String>>,
+        from_port: Known<Option<i64>>,
+        to_port: Known<Option<i64>>,
+    ) -> IngressRule {
+        IngressRule {
+            resource,
+            block,
+            json_path,
+            protocol,
+            from_port,
+            to_port,
+            cidrs: Vec::new(),
+            other_sources: Vec::new(),
+            direction_known: true,
+            unknown_attributes: Vec::new(),
+            note: None,
+            group: None,
+        }
+    }
+
     pub fn block_label(&self) -> Option<String> {
         self.block.map(|i| format!("ingress[{i}]"))
     }
@@ -621,26 +647,25 @@ fn unknown_rule(
     attribute: &'static str,
     note: Option<String>,
 ) -> IngressRule {
-    IngressRule {
-        resource: index,
-        block: None,
+    let mut rule = IngressRule::new(
+        index,
+        None,
         json_path,
-        protocol: Known::Unknown,
-        from_port: Known::Unknown,
-        to_port: Known::Unknown,
-        cidrs: vec![CidrEntry {
-            attribute,
-            index: None,
-            value: CidrValue::Unknown,
-        }],
-        other_sources: Vec::new(),
-        // An `aws_security_group_rule` of unknown type may still be an ingress rule: PG003
-        // holds either way, and no exposure is claimed without the direction.
-        direction_known: attribute != WHOLE_STATE,
-        unknown_attributes: vec![attribute.to_string()],
-        note,
-        group: None,
-    }
+        Known::Unknown,
+        Known::Unknown,
+        Known::Unknown,
+    );
+    rule.cidrs.push(CidrEntry {
+        attribute,
+        index: None,
+        value: CidrValue::Unknown,
+    });
+    // An `aws_security_group_rule` of unknown type may still be an ingress rule: PG003 holds
+    // either way, and no exposure is claimed without the direction.
+    rule.direction_known = attribute != WHOLE_STATE;
+    rule.unknown_attributes.push(attribute.to_string());
+    rule.note = note;
+    rule
 }
 
 // ---- reading the three shapes ---------------------------------------------------------------
@@ -730,20 +755,14 @@ fn inline_rule(
     after_path: &str,
     prefix_lists: &mut AddPrefixLists<'_>,
 ) -> IngressRule {
-    let mut rule = IngressRule {
-        resource: index,
-        block: Some(i),
-        json_path: format!("{after_path}.ingress[{i}]"),
-        protocol: r.scalar(&block.protocol, "protocol"),
-        from_port: r.scalar(&block.from_port, "from_port"),
-        to_port: r.scalar(&block.to_port, "to_port"),
-        cidrs: Vec::new(),
-        other_sources: Vec::new(),
-        direction_known: true,
-        unknown_attributes: Vec::new(),
-        note: None,
-        group: None,
-    };
+    let mut rule = IngressRule::new(
+        index,
+        Some(i),
+        format!("{after_path}.ingress[{i}]"),
+        r.scalar(&block.protocol, "protocol"),
+        r.scalar(&block.from_port, "from_port"),
+        r.scalar(&block.to_port, "to_port"),
+    );
     r.cidr_list(&mut rule, &block.cidr_blocks, "cidr_blocks");
     r.cidr_list(&mut rule, &block.ipv6_cidr_blocks, "ipv6_cidr_blocks");
     r.source_list(&mut rule, &block.security_groups, "security_groups");
@@ -769,20 +788,15 @@ fn security_group_rule(
         Known::Known(_) => return None, // egress (or nothing): not an ingress rule
         Known::Unknown => false,
     };
-    let mut rule = IngressRule {
-        resource: index,
-        block: None,
-        json_path: after_path.to_string(),
-        protocol: reader.scalar(&r.protocol, "protocol"),
-        from_port: reader.scalar(&r.from_port, "from_port"),
-        to_port: reader.scalar(&r.to_port, "to_port"),
-        cidrs: Vec::new(),
-        other_sources: Vec::new(),
-        direction_known,
-        unknown_attributes: Vec::new(),
-        note: None,
-        group: None,
-    };
+    let mut rule = IngressRule::new(
+        index,
+        None,
+        after_path.to_string(),
+        reader.scalar(&r.protocol, "protocol"),
+        reader.scalar(&r.from_port, "from_port"),
+        reader.scalar(&r.to_port, "to_port"),
+    );
+    rule.direction_known = direction_known;
     if !direction_known {
         rule.unknown_attributes.push("type".to_string());
     }
@@ -807,20 +821,14 @@ fn vpc_ingress_rule(
     reader: &FieldReader<'_>,
     after_path: &str,
 ) -> IngressRule {
-    let mut rule = IngressRule {
-        resource: index,
-        block: None,
-        json_path: after_path.to_string(),
-        protocol: reader.scalar(&r.ip_protocol, "ip_protocol"),
-        from_port: reader.scalar(&r.from_port, "from_port"),
-        to_port: reader.scalar(&r.to_port, "to_port"),
-        cidrs: Vec::new(),
-        other_sources: Vec::new(),
-        direction_known: true,
-        unknown_attributes: Vec::new(),
-        note: None,
-        group: None,
-    };
+    let mut rule = IngressRule::new(
+        index,
+        None,
+        after_path.to_string(),
+        reader.scalar(&r.ip_protocol, "ip_protocol"),
+        reader.scalar(&r.from_port, "from_port"),
+        reader.scalar(&r.to_port, "to_port"),
+    );
     reader.cidr_scalar(&mut rule, &r.cidr_ipv4, "cidr_ipv4");
     reader.cidr_scalar(&mut rule, &r.cidr_ipv6, "cidr_ipv6");
     reader.source_scalar(&mut rule, &r.prefix_list_id, "prefix_list_id");
