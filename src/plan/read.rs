@@ -98,6 +98,13 @@ pub(super) struct Walker<'k, R> {
     defer_planned: bool,
     /// Keys of the `planned_values` resources not decoded: each must be in `changed`.
     deferred: KeyLog,
+    /// Once `resource_changes` starts after `planned_values` (Terraform's order): the keys of
+    /// `deferred`, sorted, and whether a change record has come for each. The change records
+    /// then only tick these off, and are logged in `changed` only if some resource of
+    /// `planned_values` was decoded (`log_changed`): a plan of a million resources keeps 16
+    /// bytes and a flag for each, not a log of both lists.
+    deferred_found: Option<(Vec<u128>, Vec<bool>)>,
+    log_changed: bool,
     /// Random keys for [`address_key`]: a plan cannot be written to make two addresses collide.
     hashers: [std::hash::RandomState; 2],
     key: Vec<u8>,
@@ -213,6 +220,8 @@ impl<'k, R: Read> Walker<'k, R> {
         Walker {
             defer_planned,
             deferred: KeyLog::default(),
+            deferred_found: None,
+            log_changed: true,
             head: Head::default(),
             sc,
             keep,
@@ -279,10 +288,13 @@ impl<'k, R: Read> Walker<'k, R> {
         }
         let changed = std::mem::take(&mut self.changed).into_sorted();
         let changed = |key: &u128| changed.binary_search(key).is_ok();
-        self.doc.deferred_missing = std::mem::take(&mut self.deferred)
-            .into_sorted()
-            .iter()
-            .any(|key| !changed(key));
+        self.doc.deferred_missing = match self.deferred_found.take() {
+            Some((_, found)) => found.contains(&false),
+            None => std::mem::take(&mut self.deferred)
+                .into_sorted()
+                .iter()
+                .any(|key| !changed(key)),
+        };
         for slot in std::mem::take(&mut self.planned_only) {
             match slot {
                 PlannedSlot::Raw(resource) => {
@@ -582,6 +594,12 @@ impl<'k, R: Read> Walker<'k, R> {
     // ---- resource_changes ---------------------------------------------------------------------
 
     fn resource_changes(&mut self) -> Result<()> {
+        if self.doc.has_planned_values && self.deferred_found.is_none() {
+            let keys = std::mem::take(&mut self.deferred).into_sorted();
+            let found = vec![false; keys.len()];
+            self.deferred_found = Some((keys, found));
+            self.log_changed = !self.planned_only.is_empty() || !self.planned_set_aside.is_empty();
+        }
         self.list(|w, i| {
             w.resource_change(i)
                 .map_err(|e| with_path(e, &format!("[{i}]")))
@@ -616,7 +634,14 @@ impl<'k, R: Read> Walker<'k, R> {
         let resource = parsed?;
         if resource.deposed.is_none() {
             let key = address_key(&self.hashers, &resource.address);
-            self.changed.push(key);
+            if self.log_changed {
+                self.changed.push(key);
+            }
+            if let Some((keys, found)) = &mut self.deferred_found
+                && let Ok(i) = keys.binary_search(&key)
+            {
+                found[i] = true;
+            }
             if let Some(token) = self.planned_taken.remove(&key) {
                 self.collector.superseded(token);
             }
@@ -1059,6 +1084,10 @@ impl KeyLog {
                 self.chunks.push(chunk);
             }
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
     }
 
     /// The keys, sorted, without repeats.
@@ -1621,6 +1650,16 @@ mod tests {
             "only the data source is decoded"
         );
         assert_eq!(read(&twins, false), (false, 4, 3));
+        // The same with `resource_changes` first (not Terraform's order, still a plan).
+        let reversed = {
+            let (head, rest) = twins.split_once(r#""planned_values":"#).unwrap();
+            let (planned, changes) = rest.split_once(r#","resource_changes":"#).unwrap();
+            format!(
+                "{head}\"resource_changes\":{},\"planned_values\":{planned}}}",
+                changes.strip_suffix('}').unwrap()
+            )
+        };
+        assert_eq!(read(&reversed, true), (false, 1, 3), "{reversed}");
         let lone = plan(
             &[
                 resource("aws_security_group.a", "managed"),
