@@ -6,7 +6,7 @@
 //! not interpret any resource: the planned attribute values stay raw JSON ([`RawJson`]) until a
 //! later stage asks for them.
 //!
-//! The file is read as a stream ([`scan`]), once, in a window of a few hundred kilobytes: a
+//! The file is read as a stream (`scan`), once, in a window of a few hundred kilobytes: a
 //! 500 MB plan costs one validating pass and memory for the resources the caller keeps (chosen
 //! by type), never a copy of the file or a tree of it.
 //!

@@ -100,7 +100,7 @@ enum Pick<'a> {
 }
 
 /// Everything a rule set is assembled from, once the plan is read: the raw resources' rules,
-/// the held ones (see [`super::held`]), the groups set aside and the plan's prefix lists.
+/// the held ones (see `rules::held`), the groups set aside and the plan's prefix lists.
 pub struct Extraction<'p> {
     pub(super) plan: &'p Plan,
     pub(super) resolver: Resolver<'p>,

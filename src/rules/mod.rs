@@ -228,7 +228,7 @@ pub struct IngressRule {
     /// Why the plan cannot settle this rule, when there is more to say than which attributes
     /// are unknown.
     pub note: Option<String>,
-    /// The security group the rule belongs to (see [`group`]); `None` when the plan cannot
+    /// The security group the rule belongs to (see `rules::group`); `None` when the plan cannot
     /// tell. AWS allows the union of every rule of a group, so rules are judged together.
     pub group: Option<String>,
 }
@@ -286,7 +286,7 @@ pub struct RuleSet {
 
 /// Reads the ingress rules of every checked resource in the plan. `sources`, the Terraform
 /// root module the plan was made from, can prove what the plan's configuration only suggests
-/// (see [`resolve`]); without them those values stay unknown.
+/// (see `rules::resolve`); without them those values stay unknown.
 pub fn extract(plan: &Plan, sources: Option<&Sources>) -> Result<RuleSet, InputError> {
     extract_with(plan, sources, Collected::default())
 }

@@ -7,7 +7,7 @@
 //! `aws_vpc.main.cidr_block` record the same references. The sources can: they show the
 //! expression itself. This module reads them ([`tree`]), merges a resource block with its
 //! override files as Terraform does ([`Declared`]), checks that the result says what the plan's
-//! configuration recorded ([`matches`]: a tree edited after the plan, or another root module in
+//! configuration recorded ([`matches`](mod@matches): a tree edited after the plan, or another root module in
 //! the directory, proves nothing), and gives the rules stage the shapes it may rely on
 //! ([`proof`]).
 //!
