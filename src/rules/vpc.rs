@@ -11,7 +11,7 @@
 //! associations of the plan tied to it, and, for a `data.aws_vpc` read into `prior_state`, its
 //! `cidr_block_associations`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
@@ -107,6 +107,16 @@ pub(super) fn group_vpcs(
             cidrs,
         });
     }
+    // Each VPC by id and by address (the first of a repeated one, as a scan finds it): a plan
+    // of many groups and VPCs would otherwise compare every group with every VPC.
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    let mut by_address: HashMap<String, usize> = HashMap::new();
+    for (i, vpc) in vpcs.iter().enumerate() {
+        if let Some(id) = &vpc.id {
+            by_id.entry(id.clone()).or_insert(i);
+        }
+        by_address.entry(vpc.address.clone()).or_insert(i);
+    }
     // CIDR block associations of the plan, tied to their VPC by known id or reference.
     for r in plan.resources.iter().filter(current).filter(|r| r.managed) {
         let key = match r.resource_type.as_str() {
@@ -119,34 +129,36 @@ pub(super) fn group_vpcs(
             continue;
         };
         let vpc = match string(&after, "vpc_id") {
-            Some(id) => vpcs.iter_mut().find(|v| v.id.as_deref() == Some(&id)),
+            Some(id) => by_id.get(&id).copied(),
             None => match resolver
                 .config_id_references(r, "vpc_id", &["aws_vpc", "aws_default_vpc"])
                 .as_deref()
             {
-                Some([address]) => vpcs.iter_mut().find(|v| v.address == *address),
+                Some([address]) => by_address.get(address).copied(),
                 _ => None,
             },
         };
-        if let Some(vpc) = vpc
+        if let Some(vpc) = vpc.map(|i| &mut vpcs[i])
             && !vpc.cidrs.contains(&cidr)
         {
             vpc.cidrs.push(cidr);
         }
     }
     let mut out = BTreeMap::new();
+    // No vpc_id: the default VPC, when the plan has exactly one.
+    let default_vpc = match vpcs
+        .iter()
+        .filter(|v| v.default)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [only] => Some(*only),
+        _ => None,
+    };
+    let by_address = |address: &str| by_address.get(address).map(|&i| &vpcs[i]);
     let by_known_id = |vpc_id: &Option<String>| match vpc_id {
-        Some(id) => vpcs.iter().find(|v| v.id.as_deref() == Some(id.as_str())),
-        // No vpc_id: the default VPC, when the plan has exactly one.
-        None => match vpcs
-            .iter()
-            .filter(|v| v.default)
-            .collect::<Vec<_>>()
-            .as_slice()
-        {
-            [only] => Some(*only),
-            _ => None,
-        },
+        Some(id) => by_id.get(id).map(|&i| &vpcs[i]),
+        None => default_vpc,
     };
     let mut insert = |address: &str, vpc: Option<&Vpc>| {
         if let Some(vpc) = vpc.filter(|v| !v.cidrs.is_empty()) {
@@ -171,9 +183,8 @@ pub(super) fn group_vpcs(
                     .config_id_references(r, "vpc_id", &["aws_vpc", "aws_default_vpc"])
                     .as_deref()
                 {
-                    Some([address]) => vpcs.iter().find(|v| v.address == *address),
-                    _ => data_reference(resolver, r)
-                        .and_then(|address| vpcs.iter().find(|v| v.address == address)),
+                    Some([address]) => by_address(address),
+                    _ => data_reference(resolver, r).and_then(|address| by_address(&address)),
                 },
             ),
         };
