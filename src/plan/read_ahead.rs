@@ -43,7 +43,8 @@ impl ReadAhead {
                             Err(_) => return, // the reader was dropped
                         },
                     };
-                    buf.clear();
+                    // A recycled buffer is full length already: its old bytes are read over,
+                    // and only `buf[..filled]` is ever handed on (no zeroing per chunk).
                     buf.resize(CHUNK, 0);
                     let mut filled = 0;
                     let result = loop {
