@@ -10,7 +10,12 @@
 #[allow(dead_code)]
 mod gen_plan;
 
+#[path = "common/corpus.rs"]
+mod corpus;
+
 use std::path::{Path, PathBuf};
+
+use corpus::json_files;
 
 use portgate::config::TrustedCidr;
 use portgate::fix::FixOptions;
@@ -169,23 +174,6 @@ fn assert_agree(
         }
     }
     whole.map_or(0, |w| w.findings.len())
-}
-
-fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            json_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "json")
-            && !path.to_string_lossy().contains("expected")
-        {
-            out.push(path);
-        }
-    }
 }
 
 #[test]

@@ -5,63 +5,18 @@
 //! One test in this file on purpose: the counting allocator sees every thread of the test
 //! binary, so nothing may run beside it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "common/counting.rs"]
+mod counting;
+
+use std::sync::atomic::Ordering;
 
 use portgate::policy::PolicySet;
 use portgate::{CheckOptions, check_reader};
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        new
-    }
-}
+use counting::{Counting, LIVE, PEAK, open_rules};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-/// A plan of `n` standalone rules, each opening SMB to the world in a group of its own: `n`
-/// PG002 findings, none of which the group pass or a waiver changes.
-fn open_rules(n: usize) -> Vec<u8> {
-    let mut plan = String::from(
-        r#"{"format_version":"1.2","terraform_version":"1.9.0","planned_values":{"root_module":{}},"resource_changes":["#,
-    );
-    for i in 0..n {
-        if i > 0 {
-            plan.push(',');
-        }
-        plan.push_str(&format!(
-            r#"{{"address":"aws_security_group_rule.smb[{i}]","mode":"managed","type":"aws_security_group_rule","name":"smb","index":{i},"change":{{"actions":["create"],"before":null,"after":{{"type":"ingress","protocol":"tcp","from_port":445,"to_port":445,"cidr_blocks":["0.0.0.0/0"],"ipv6_cidr_blocks":null,"prefix_list_ids":null,"security_group_id":"sg-{i:017x}","self":false,"source_security_group_id":null,"description":"smb from anywhere"}},"after_unknown":{{"id":true}}}}}}"#
-        ));
-    }
-    plan.push_str(r#"],"configuration":{"root_module":{}}}"#);
-    plan.into_bytes()
-}
 
 /// Bytes a finished check holds (its report) and the most it held while checking, beyond
 /// what was live before it started.

@@ -13,7 +13,12 @@
 #[allow(dead_code)]
 mod gen_plan;
 
-use std::path::{Path, PathBuf};
+#[path = "common/corpus.rs"]
+mod corpus;
+
+use std::path::Path;
+
+use corpus::json_files;
 
 use portgate::fix::FixOptions;
 use portgate::policy::{Finding, PolicySet};
@@ -74,23 +79,6 @@ fn assert_same(name: &str, bytes: &[u8]) -> Option<(CheckReport, CheckReport)> {
             a.err(),
             b.err()
         ),
-    }
-}
-
-fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            json_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "json")
-            && !path.to_string_lossy().contains("expected")
-        {
-            out.push(path);
-        }
     }
 }
 
