@@ -327,8 +327,22 @@ impl<'p> Extraction<'p> {
         let mut keep = first.iter();
         pair_places.retain(|_| keep.next().copied().unwrap_or(true));
         group::assign(&mut set, &hints, &self.set_aside);
-        set.group_vpcs =
-            vpc::group_vpcs(self.plan, &self.resolver, &group_vpc_ids, &self.set_aside)?;
+        // Fixes look a group's VPC up by the group a rule names: the groups set aside that no
+        // rule of this set names need no entry (a batch would otherwise copy all of them).
+        let named: HashSet<&str> = set
+            .rules
+            .iter()
+            .filter_map(|r| r.group.as_deref())
+            .collect();
+        let set_aside: Vec<&SetAsideGroup> = self
+            .set_aside
+            .iter()
+            .filter(|g| named.contains(g.address.as_str()))
+            .collect();
+        let group_vpcs = vpc::group_vpcs(self.plan, &self.resolver, &group_vpc_ids, &set_aside)?;
+        drop(set_aside);
+        drop(named);
+        set.group_vpcs = group_vpcs;
         set.root_variables = self.plan.variables.clone();
         set.resources_set_aside = self.set_aside_count;
         Ok(Assembled {

@@ -274,7 +274,8 @@ pub struct RuleSet {
     /// resource naming it: their entries are not checked.
     pub unchecked_prefix_lists: Vec<(String, String)>,
     /// The VPC of each security group (by address) whose VPC CIDRs the plan shows: what a fix
-    /// can suggest when no trusted CIDR was configured.
+    /// can suggest when no trusted CIDR was configured. A group set aside is listed only when
+    /// a rule of this set names it.
     pub group_vpcs: BTreeMap<String, GroupVpc>,
     /// The root module's variable values in the plan, however they were set: a fix compares
     /// them with the file it would patch.

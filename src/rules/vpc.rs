@@ -65,7 +65,7 @@ pub(super) fn group_vpcs(
     plan: &Plan,
     resolver: &Resolver<'_>,
     groups: &[GroupVpcId<'_>],
-    set_aside: &[SetAsideGroup],
+    set_aside: &[&SetAsideGroup],
 ) -> Result<BTreeMap<String, GroupVpc>, InputError> {
     let current = |r: &&PlannedResource| r.deposed.is_none() && r.after.is_some();
     let after_of = |r: &PlannedResource| -> Result<Value, InputError> {
