@@ -180,6 +180,17 @@ impl Grouping {
             Some((_, true)) => None,
         }
     }
+
+    /// The tag of a resource whose rules have group key `key` (`alone` without one).
+    fn tag(&self, key: Option<Key>, alone: GroupTag) -> GroupTag {
+        match key {
+            None => alone,
+            Some(key) => match self.group_of(key) {
+                Some(group) => GroupTag::Group(group),
+                None => GroupTag::Ambiguous,
+            },
+        }
+    }
 }
 
 /// Which rules a resource's rules are judged with, as far as a check made in batches must know:
@@ -554,39 +565,25 @@ impl Held {
         grouping: &Grouping,
         alone: GroupTag,
     ) -> GroupTag {
-        match key {
-            None => alone,
-            Some(key) => match grouping.group_of(self.key(key)) {
-                Some(group) => GroupTag::Group(group),
-                None => GroupTag::Ambiguous,
-            },
-        }
+        grouping.tag(key.map(|key| self.key(key)), alone)
     }
 
     /// The [`GroupTag`] of the record of `token`.
     pub(super) fn record_tag(&self, token: u32, grouping: &Grouping) -> GroupTag {
-        match self.records[token as usize].key() {
-            None => GroupTag::Held(token),
-            Some(key) => match grouping.group_of(key) {
-                Some(group) => GroupTag::Group(group),
-                None => GroupTag::Ambiguous,
-            },
-        }
+        grouping.tag(self.records[token as usize].key(), GroupTag::Held(token))
     }
 
     /// Marks the held records whose group is at risk, once the plan is read. `raw` are the
-    /// rules of the resources left raw with their group key, `raw_groups` the `(id, address)`
-    /// of the current groups left raw, `set_aside` the groups the intake set aside; only rules
-    /// that may touch a guarded port (`concerns`) count. Only the groups with a public CIDR
+    /// rules of the resources left raw with their group key, `grouping` which group each key
+    /// names (see [`Held::grouping`]); only rules that may touch a guarded port (`concerns`)
+    /// count. Only the groups with a public CIDR
     /// can cover a family: only their records are read back, for the union.
     pub(super) fn choose(
         &mut self,
         raw: &[(GroupKey<'_>, &IngressRule)],
-        raw_groups: &[(&str, &str)],
-        set_aside: &[SetAsideGroup],
+        grouping: &Grouping,
         concerns: &dyn Fn(&IngressRule) -> bool,
     ) {
-        let grouping = self.grouping(raw_groups, set_aside);
         let group_of = |key: Key| grouping.group_of(key);
         // Every held record and raw rule that may touch a guarded port, by group, sorted so
         // that each group's union is made in turn: 16 bytes each, not a union per group.
@@ -793,7 +790,8 @@ mod tests {
             rule("aws_security_group_rule.c", by_id("sg-c"), "128.0.0.0/1"),
             Some(&concerns),
         );
-        held.choose(&[], &[], &[], &concerns);
+        let grouping = held.grouping(&[], &[]);
+        held.choose(&[], &grouping, &concerns);
         assert!(held.needed(a) && held.needed(b));
         assert!(!held.needed(c));
     }

@@ -525,6 +525,10 @@ fn prepare<'p>(
             _ => None,
         })
         .collect();
+    // Which group each key names. Dropping resources below moves the groups among them from
+    // the held records to `set_aside`, which names them alike: one grouping serves both.
+    let grouping = held.grouping(&raw_groups, &set_aside);
+    drop(raw_groups);
     if let Some(concerns) = concerns {
         let mut raw_rules = Vec::new();
         for rule in set.rules.iter().filter(|rule| concerns(rule)) {
@@ -536,7 +540,7 @@ fn prepare<'p>(
             );
             raw_rules.extend(key.map(|key| (key, rule)));
         }
-        held.choose(&raw_rules, &raw_groups, &set_aside, concerns);
+        held.choose(&raw_rules, &grouping, concerns);
     }
     // Resources not needed are dropped now, in the plan's order: the current groups among
     // them are set aside, and every rule set assembled below may name them.
@@ -560,8 +564,6 @@ fn prepare<'p>(
             held.release(place.token);
         }
     }
-    let grouping = held.grouping(&raw_groups, &set_aside);
-    drop(raw_groups);
     let raw = assemble::RawResource::split(
         set,
         hints,
