@@ -96,7 +96,8 @@ pub(super) struct Walker<'k, R> {
     /// them, which supersedes it, so decoding it is wasted (it took half the time on a plan of
     /// rules). The caller can read the plan again (a file) should one lack its change record.
     defer_planned: bool,
-    /// Keys of the `planned_values` resources not decoded: each must be in `changed`.
+    /// Keys of the `planned_values` resources not decoded: each must have a change record
+    /// (ticked off in `deferred_found`, else looked up in `changed` at the end).
     deferred: KeyLog,
     /// Once `resource_changes` starts after `planned_values` (Terraform's order): the keys of
     /// `deferred`, sorted, and whether a change record has come for each. The change records
@@ -158,13 +159,12 @@ struct Head {
 impl Head {
     /// The address, unescaped (`for_each` keys are quoted: `aws_x.y[\"a\"]`).
     fn decoded_address(&self) -> Option<std::borrow::Cow<'_, str>> {
-        let raw = std::str::from_utf8(&self.address).ok()?;
         if !self.address_escaped {
-            return Some(std::borrow::Cow::Borrowed(raw));
+            return std::str::from_utf8(&self.address)
+                .ok()
+                .map(std::borrow::Cow::Borrowed);
         }
-        serde_json::from_str::<String>(&format!("\"{raw}\""))
-            .ok()
-            .map(std::borrow::Cow::Owned)
+        unescape(&self.address).map(std::borrow::Cow::Owned)
     }
 
     fn reset(&mut self) {
@@ -927,9 +927,7 @@ impl<'k, R: Read> Walker<'k, R> {
                     self.head.resource_type.clear();
                     if self.sc.raw_string_into(&mut self.head.resource_type)? {
                         // An escaped type name (never seen in practice): decode it.
-                        let raw =
-                            format!("\"{}\"", String::from_utf8_lossy(&self.head.resource_type));
-                        let decoded: String = serde_json::from_str(&raw).unwrap_or_default();
+                        let decoded = unescape(&self.head.resource_type).unwrap_or_default();
                         self.head.resource_type = decoded.into_bytes();
                     }
                     self.head.has_type = true;
@@ -1111,6 +1109,11 @@ fn shared(addresses: &mut HashSet<Arc<str>>, address: Option<&str>) -> Option<Ar
     let new: Arc<str> = Arc::from(address);
     addresses.insert(new.clone());
     Some(new)
+}
+
+/// The text of a JSON string's raw bytes (between its quotes) with its escapes decoded.
+fn unescape(raw: &[u8]) -> Option<String> {
+    serde_json::from_str(&format!("\"{}\"", String::from_utf8_lossy(raw))).ok()
 }
 
 /// A 128-bit key of an address, from two randomly keyed hashers: sets of these stand in for
