@@ -20,9 +20,15 @@
 //! expired waivers) go to the first suite's `<system-err>`. No times or timestamps are written,
 //! so the same plan always gives the same XML.
 //!
+//! The test cases are written a batch at a time (serialized by quick-junit and put in the
+//! place of a placeholder in the report's skeleton, whose counts are worked out first):
+//! a plan of many rules has four test cases per rule, which whole would take far more memory
+//! than the findings themselves.
+//!
 //! quick-junit removes control characters from text, tabs and carriage returns included, so
 //! patches are written with each tab as four spaces (and line ends as `\n`).
 
+use std::collections::HashMap;
 use std::io;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -37,32 +43,40 @@ use crate::rules::{CheckedResource, IngressRule};
 pub fn write(context: &ReportContext<'_>, out: &mut dyn io::Write) -> io::Result<()> {
     let report = context.report;
     let policy_count = context.policies.policies.len();
-    let mut junit = Report::new("portgate");
-    for (position, meta) in all_rules(context).iter().enumerate() {
-        let findings: Vec<&GatedFinding> = report
-            .findings
-            .iter()
-            .filter(|f| f.finding.rule_id == meta.id)
-            .collect();
-        if position >= policy_count && findings.is_empty() {
+    let mut suites = Vec::new();
+    for (position, meta) in all_rules(context).into_iter().enumerate() {
+        // Each rule's findings of this policy, in report order: one pass, not one per rule.
+        let mut by_rule: HashMap<usize, Vec<&GatedFinding>> = HashMap::new();
+        for f in &report.findings {
+            if f.finding.rule_id == meta.id {
+                by_rule.entry(f.finding.rule_index).or_default().push(f);
+            }
+        }
+        if position >= policy_count && by_rule.is_empty() {
             continue;
         }
+        suites.push((meta, by_rule));
+    }
+    // The skeleton: every suite with its counts and properties, and one placeholder test
+    // case where its test cases go. It is small; the test cases are written one at a time
+    // in its place, so a plan of many rules never holds them all.
+    let mut junit = Report::new("portgate");
+    for (slot, (meta, by_rule)) in suites.iter().enumerate() {
         let mut suite = TestSuite::new(format!("{} {}", meta.id, meta.title));
         suite.add_property(("severity", meta.severity.as_str()));
         suite.add_property(("plan", report.plan.file.as_str()));
-        // Each rule's findings, in report order: one pass, not one per rule.
-        let mut by_rule: std::collections::HashMap<usize, Vec<&GatedFinding>> =
-            std::collections::HashMap::new();
-        for f in &findings {
-            by_rule.entry(f.finding.rule_index).or_default().push(f);
+        for (index, _) in cases(context) {
+            match outcome(by_rule.get(&index).map_or(&[][..], Vec::as_slice)) {
+                Outcome::Fails => suite.failures += 1,
+                Outcome::Waived => suite.skipped += 1,
+                Outcome::Passes => {}
+            }
+            suite.tests += 1;
         }
-        for (index, rule) in report.rules.rules.iter().enumerate() {
-            let Some(resource) = report.rules.resources.get(rule.resource) else {
-                continue;
-            };
-            let own = by_rule.remove(&index).unwrap_or_default();
-            suite.add_test_case(test_case(context, meta, resource, rule, index, &own));
-        }
+        // Pushed, not added: the placeholder is not counted.
+        suite
+            .test_cases
+            .push(TestCase::new(placeholder(slot), TestCaseStatus::success()));
         junit.add_test_suite(suite);
     }
     if !report.warnings.is_empty()
@@ -70,7 +84,119 @@ pub fn write(context: &ReportContext<'_>, out: &mut dyn io::Write) -> io::Result
     {
         first.set_system_err(report.warnings.join("\n"));
     }
-    junit.serialize(out).map_err(io::Error::other)
+    let mut skeleton = Vec::new();
+    junit.serialize(&mut skeleton).map_err(io::Error::other)?;
+
+    let mut rest = &skeleton[..];
+    let mut batch = Batch::new();
+    for (slot, (meta, by_rule)) in suites.iter().enumerate() {
+        let (before, after) = around_placeholder(rest, &placeholder(slot))?;
+        out.write_all(before)?;
+        for (index, rule) in cases(context) {
+            let resource = &report.rules.resources[rule.resource];
+            let own = by_rule.get(&index).map_or(&[][..], Vec::as_slice);
+            let case = test_case(context, meta, resource, rule, index, own);
+            batch.push(case, out)?;
+        }
+        batch.flush(out)?;
+        rest = after;
+    }
+    out.write_all(rest)
+}
+
+/// The rules that have a test case in every suite, with their index: those whose resource is
+/// in the report.
+fn cases<'a>(context: &ReportContext<'a>) -> impl Iterator<Item = (usize, &'a IngressRule)> {
+    let resources = &context.report.rules.resources;
+    context
+        .report
+        .rules
+        .rules
+        .iter()
+        .enumerate()
+        .filter(move |(_, rule)| rule.resource < resources.len())
+}
+
+/// A rule's test case result in one suite, from its findings there.
+enum Outcome {
+    Fails,
+    Waived,
+    Passes,
+}
+
+fn outcome(findings: &[&GatedFinding]) -> Outcome {
+    if findings.iter().any(|f| f.fails_gate) {
+        Outcome::Fails
+    } else if findings.iter().any(|f| f.waived) {
+        Outcome::Waived
+    } else {
+        Outcome::Passes
+    }
+}
+
+/// The name of the placeholder test case of suite `slot` in the skeleton. Attribute values
+/// and text are escaped (`<` is `&lt;`), so `<testcase name="` followed by it occurs only
+/// where the placeholder is.
+fn placeholder(slot: usize) -> String {
+    format!("portgate placeholder {slot}")
+}
+
+/// The skeleton before and after the placeholder's line (`<testcase name="…"/>`).
+fn around_placeholder<'a>(skeleton: &'a [u8], name: &str) -> io::Result<(&'a [u8], &'a [u8])> {
+    let tag = format!("<testcase name=\"{name}\"/>\n");
+    let missing = || io::Error::other("JUnit skeleton without its placeholder test case");
+    let at = memchr::memmem::find(skeleton, tag.as_bytes()).ok_or_else(missing)?;
+    let line_start = skeleton[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    Ok((&skeleton[..line_start], &skeleton[at + tag.len()..]))
+}
+
+/// Test cases written into a suite's place, a batch at a time: quick-junit writes each batch
+/// as the only test cases of a report of one suite, and the lines between the suite's tags
+/// (its test cases, indented two levels as in the whole report) are kept.
+struct Batch {
+    alone: Report,
+    buffer: Vec<u8>,
+}
+
+impl Batch {
+    /// Test cases held at once: enough that the small report around them costs little (a
+    /// few in unit tests, so their small plans fill several batches).
+    const CASES: usize = if cfg!(test) { 3 } else { 256 };
+
+    fn new() -> Batch {
+        let mut alone = Report::new("");
+        alone.test_suites.push(TestSuite::new(""));
+        Batch {
+            alone,
+            buffer: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, case: TestCase, out: &mut dyn io::Write) -> io::Result<()> {
+        self.alone.test_suites[0].test_cases.push(case);
+        if self.alone.test_suites[0].test_cases.len() >= Batch::CASES {
+            self.flush(out)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, out: &mut dyn io::Write) -> io::Result<()> {
+        const START: &[u8] = b"\n        <testcase";
+        const END: &[u8] = b"\n    </testsuite>";
+        if self.alone.test_suites[0].test_cases.is_empty() {
+            return Ok(());
+        }
+        self.buffer.clear();
+        (self.alone.serialize(&mut self.buffer)).map_err(io::Error::other)?;
+        self.alone.test_suites[0].test_cases.clear();
+        let malformed = || io::Error::other("JUnit test cases not where they were expected");
+        let start = memchr::memmem::find(&self.buffer, START).ok_or_else(malformed)? + 1;
+        let end = memchr::memmem::rfind(&self.buffer, END).ok_or_else(malformed)? + 1;
+        out.write_all(&self.buffer[start..end])
+    }
 }
 
 /// The test case of one ingress rule in the suite of `meta`, given the rule's findings of it.
@@ -224,4 +350,131 @@ fn failure_text(
 /// `text` with each tab as four spaces: quick-junit would drop tabs (see the module docs).
 fn visible_tabs(text: &str) -> String {
     text.replace('\t', "    ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::fix::FixOptions;
+    use crate::policy::PolicySet;
+    use crate::waiver::Waiver;
+    use crate::{CheckOptions, UnknownMode};
+
+    /// The report as quick-junit writes it whole: every test case built first.
+    fn whole(context: &ReportContext<'_>) -> Vec<u8> {
+        let report = context.report;
+        let policy_count = context.policies.policies.len();
+        let mut junit = Report::new("portgate");
+        for (position, meta) in all_rules(context).iter().enumerate() {
+            let findings: Vec<&GatedFinding> = (report.findings.iter())
+                .filter(|f| f.finding.rule_id == meta.id)
+                .collect();
+            if position >= policy_count && findings.is_empty() {
+                continue;
+            }
+            let mut suite = TestSuite::new(format!("{} {}", meta.id, meta.title));
+            suite.add_property(("severity", meta.severity.as_str()));
+            suite.add_property(("plan", report.plan.file.as_str()));
+            for (index, rule) in cases(context) {
+                let resource = &report.rules.resources[rule.resource];
+                let own: Vec<&GatedFinding> = (findings.iter().copied())
+                    .filter(|f| f.finding.rule_index == index)
+                    .collect();
+                suite.add_test_case(test_case(context, meta, resource, rule, index, &own));
+            }
+            junit.add_test_suite(suite);
+        }
+        if !report.warnings.is_empty()
+            && let Some(first) = junit.test_suites.first_mut()
+        {
+            first.set_system_err(report.warnings.join("\n"));
+        }
+        let mut out = Vec::new();
+        junit.serialize(&mut out).unwrap();
+        out
+    }
+
+    /// Written case by case into the skeleton, the report is byte for byte the one quick-junit
+    /// writes whole: on every testdata plan, with and without fixes, with waivers (skipped
+    /// cases), failing unknowns, warnings (in the first suite's `system-err`) and with no rules.
+    #[test]
+    fn spliced_test_cases_give_the_whole_report() {
+        let policies = PolicySet::builtin().unwrap();
+        let waiver = |rule: &str, address: &str| Waiver {
+            rule: rule.to_string(),
+            address: address.to_string(),
+            reason: "a <reason> & \"quotes\"".to_string(),
+            expires: time::macros::date!(2027 - 01 - 01),
+            origin: "portgate.toml".to_string(),
+        };
+        let plain = CheckOptions {
+            today: time::macros::date!(2026 - 06 - 01),
+            list_every_rule: true,
+            ..CheckOptions::default()
+        };
+        let waived = CheckOptions {
+            waivers: vec![
+                waiver("PG001", "aws_security_group.*"),
+                waiver("PG002", "*"),
+            ],
+            unknown: UnknownMode::Fail,
+            ..plain.clone()
+        };
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/plans");
+        let mut plans: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "json"))
+            .collect();
+        plans.sort();
+        assert!(plans.len() > 40, "{}", dir.display());
+        let (mut skipped, mut failed, mut warned) = (0, 0, 0);
+        for plan in &plans {
+            let bytes = std::fs::read(plan).unwrap();
+            for options in [&plain, &waived] {
+                let Ok(mut report) = crate::check(&bytes, "plan.json", &policies, options) else {
+                    continue;
+                };
+                report.warnings.push("a warning with <markup>".to_string());
+                let fix_options = FixOptions {
+                    trusted: Vec::new(),
+                    source_dir: None,
+                    use_vpc: true,
+                };
+                let findings = report.findings.iter().map(|g| &g.finding);
+                let fixes = crate::fix::suggest(&report.rules, findings, &policies, &fix_options);
+                for fixes in [None, Some(&fixes)] {
+                    let context = ReportContext {
+                        report: &report,
+                        policies: &policies,
+                        fixes,
+                        locations: &BTreeMap::new(),
+                        source_dir: Path::new("."),
+                    };
+                    let mut streamed = Vec::new();
+                    write(&context, &mut streamed).unwrap();
+                    let expected = whole(&context);
+                    assert!(
+                        streamed == expected,
+                        "{}:\n{}\n---- expected ----\n{}",
+                        plan.display(),
+                        String::from_utf8_lossy(&streamed),
+                        String::from_utf8_lossy(&expected)
+                    );
+                    let text = String::from_utf8(streamed).unwrap();
+                    skipped += text.matches("<skipped").count();
+                    failed += text.matches("<failure").count();
+                    warned += text.matches("<system-out>").count();
+                }
+            }
+        }
+        // The plans hold each kind of test case, so each kind was compared.
+        assert!(
+            skipped > 0 && failed > 0 && warned > 0,
+            "{skipped} {failed} {warned}"
+        );
+    }
 }
