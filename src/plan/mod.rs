@@ -170,19 +170,19 @@ pub enum Action {
 
 impl Action {
     fn from_actions(actions: &[String]) -> Action {
-        let lower: Vec<String> = actions.iter().map(|a| a.to_ascii_lowercase()).collect();
-        let words: Vec<&str> = lower.iter().map(String::as_str).collect();
-        match words.as_slice() {
-            ["create"] => Action::Create,
-            ["update"] => Action::Update,
-            ["no-op"] | ["noop"] => Action::NoOp,
-            ["delete"] => Action::Delete,
-            ["delete", "create"]
-            | ["create", "delete"]
-            | ["deletethencreate"]
-            | ["createthendelete"] => Action::Replace,
-            ["read"] => Action::Read,
-            ["forget"] => Action::Forget,
+        // Without allocating: this runs once per resource change.
+        let is = |i: usize, word: &str| actions[i].eq_ignore_ascii_case(word);
+        match actions.len() {
+            1 if is(0, "create") => Action::Create,
+            1 if is(0, "update") => Action::Update,
+            1 if is(0, "no-op") || is(0, "noop") => Action::NoOp,
+            1 if is(0, "delete") => Action::Delete,
+            1 if is(0, "deletethencreate") || is(0, "createthendelete") => Action::Replace,
+            2 if (is(0, "delete") && is(1, "create")) || (is(0, "create") && is(1, "delete")) => {
+                Action::Replace
+            }
+            1 if is(0, "read") => Action::Read,
+            1 if is(0, "forget") => Action::Forget,
             _ => Action::Other(actions.join(",")),
         }
     }
@@ -557,5 +557,42 @@ fn describe_json_error(e: &serde_json::Error) -> String {
         }
         serde_json::error::Category::Syntax => format!("invalid JSON: {message}"),
         _ => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Action;
+
+    #[test]
+    fn action_lists_are_read_in_any_case() {
+        let action = |words: &[&str]| {
+            Action::from_actions(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(action(&["create"]), Action::Create);
+        assert_eq!(action(&["Update"]), Action::Update);
+        assert_eq!(action(&["no-op"]), Action::NoOp);
+        assert_eq!(action(&["NoOp"]), Action::NoOp);
+        assert_eq!(action(&["DELETE"]), Action::Delete);
+        for replace in [
+            &["delete", "create"][..],
+            &["create", "delete"],
+            &["DeleteThenCreate"],
+            &["createthendelete"],
+        ] {
+            assert_eq!(action(replace), Action::Replace, "{replace:?}");
+        }
+        assert_eq!(action(&["read"]), Action::Read);
+        assert_eq!(action(&["forget"]), Action::Forget);
+        assert_eq!(
+            action(&["create", "create"]),
+            Action::Other("create,create".into())
+        );
+        assert_eq!(action(&[]), Action::Other(String::new()));
+        assert_eq!(
+            action(&["delete", "read"]),
+            Action::Other("delete,read".into())
+        );
+        assert_eq!(action(&["creat"]), Action::Other("creat".into()));
     }
 }

@@ -111,7 +111,7 @@ pub(super) struct Walker<'k, R> {
     key: Vec<u8>,
     scratch: Vec<u8>,
     /// Reused by [`read_kept`]: the members of the resource being read.
-    members: Vec<unique_keys::Member>,
+    members: unique_keys::Members,
     doc: Document,
     /// Kept resources from `planned_values`, added at the end unless `resource_changes` has them.
     planned_only: Vec<PlannedSlot>,
@@ -231,7 +231,7 @@ impl<'k, R: Read> Walker<'k, R> {
             hashers: Default::default(),
             key: Vec::with_capacity(64),
             scratch: Vec::with_capacity(256),
-            members: Vec::with_capacity(32),
+            members: Default::default(),
             doc: Document::default(),
             planned_only: Vec::new(),
             prior_data: Vec::new(),
@@ -1323,7 +1323,7 @@ fn read_kept(
     bytes: &[u8],
     base: (usize, usize),
     kind: Kind,
-    members: &mut Vec<unique_keys::Member>,
+    members: &mut unique_keys::Members,
 ) -> Result<Kept> {
     match read_plain(bytes, base, kind, members) {
         Some(kept) => Ok(kept),
@@ -1371,7 +1371,7 @@ fn read_plain(
     bytes: &[u8],
     base: (usize, usize),
     kind: Kind,
-    members: &mut Vec<unique_keys::Member>,
+    members: &mut unique_keys::Members,
 ) -> Option<Kept> {
     if !unique_keys::members_if_unique(bytes, members) {
         return None;
@@ -1865,7 +1865,7 @@ mod tests {
         /// what serde reads, positions of `after` and `after_unknown` included.
         #[test]
         fn plain_reading_agrees_with_serde((text, kind) in resource_text(), line in 1usize..5, column in 1usize..9) {
-            let mut members = Vec::new();
+            let mut members = unique_keys::Members::default();
             let base = (line, column);
             if let Some(plain) = read_plain(text.as_bytes(), base, kind, &mut members) {
                 let exact = read_with_serde(text.as_bytes(), base, kind);
@@ -1880,7 +1880,7 @@ mod tests {
         let text = r#"{"address":"module.m[\"a\"].aws_security_group_rule.r[\"x\"]","module_address":"module.m[\"a\"]","mode":"managed","type":"aws_security_group_rule","name":"r","index":"x",
             "change": {"actions": ["delete", "create"], "before": {"x": 1}, "after": {"cidr_blocks": ["0.0.0.0/0"]},
             "after_unknown": {"id": true}}}"#;
-        let mut members = Vec::new();
+        let mut members = unique_keys::Members::default();
         let kept = read_plain(text.as_bytes(), (3, 5), Kind::Change, &mut members)
             .expect("read in one pass");
         assert_eq!(

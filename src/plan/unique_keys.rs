@@ -88,7 +88,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
 /// proves every object's keys are distinct. Keys are compared as written; a key with an escape
 /// (`"t\u0061gs"` is `"tags"`) makes the answer "may", so the exact check decides.
 pub(super) fn may_repeat_a_key(bytes: &[u8]) -> bool {
-    walk(bytes, None)
+    walk(bytes, &mut Vec::new(), &mut Vec::new(), None)
 }
 
 /// A member of an object near the top of a checked value: its key (raw, unescaped: a key with
@@ -101,13 +101,31 @@ pub(super) struct Member {
     pub value: (usize, usize),
 }
 
+/// The members [`members_if_unique`] lists, and the walk's stacks: reused from resource to
+/// resource, so a walk allocates nothing once they have grown.
+#[derive(Default)]
+pub(super) struct Members {
+    list: Vec<Member>,
+    keys: Vec<(u64, usize, usize)>,
+    frames: Vec<Frame>,
+}
+
+impl std::ops::Deref for Members {
+    type Target = [Member];
+
+    fn deref(&self) -> &[Member] {
+        &self.list
+    }
+}
+
 /// [`may_repeat_a_key`], also listing the members of the objects at depth 1 and 2 (in the
 /// order their values end) into `members`: a kept resource's fields and those of its `change`
 /// are read from these spans, so the key check's pass is the only pass over its bytes.
 /// True when no key repeats; `members` is only complete then.
-pub(super) fn members_if_unique(bytes: &[u8], members: &mut Vec<Member>) -> bool {
-    members.clear();
-    !walk(bytes, Some(members))
+pub(super) fn members_if_unique(bytes: &[u8], members: &mut Members) -> bool {
+    let Members { list, keys, frames } = members;
+    list.clear();
+    !walk(bytes, keys, frames, Some(list))
 }
 
 /// An open container: where its keys start in the key stack (objects), or `None` (arrays).
@@ -116,12 +134,17 @@ type Frame = Option<usize>;
 /// The walk behind [`may_repeat_a_key`]: a token loop over validated JSON with the scanner's
 /// word-at-a-time string search. Returns true ("may repeat") at the first candidate, and on
 /// anything it does not expect (so only a careful reader's verdict counts).
-fn walk(bytes: &[u8], mut members: Option<&mut Vec<Member>>) -> bool {
+fn walk(
+    bytes: &[u8],
+    keys: &mut Vec<(u64, usize, usize)>,
+    frames: &mut Vec<Frame>,
+    mut members: Option<&mut Vec<Member>>,
+) -> bool {
     use super::scan::{literal_len, number_end, skip_space, string_end_escaped};
     // Keys of the objects open at the cursor: a fingerprint (most comparisons are one integer
     // compare) and the span.
-    let mut keys: Vec<(u64, usize, usize)> = Vec::new();
-    let mut frames: Vec<Frame> = Vec::new();
+    keys.clear();
+    frames.clear();
     // Per depth 1 and 2: the open member's key span and where its value starts.
     let mut open = [(0usize, 0usize, 0usize); 3];
     // Where the last complete value ended.
@@ -172,7 +195,7 @@ fn walk(bytes: &[u8], mut members: Option<&mut Vec<Member>>) -> bool {
                     pos = inner + 1;
                 } else {
                     frames.push(Some(keys.len()));
-                    let Some(value) = key(inner, &mut keys, &frames, &mut open) else {
+                    let Some(value) = key(inner, keys, frames, &mut open) else {
                         return true;
                     };
                     pos = value;
@@ -237,7 +260,7 @@ fn walk(bytes: &[u8], mut members: Option<&mut Vec<Member>>) -> bool {
             // A comma: the next member's key, or the next element.
             let next = skip_space(bytes, pos + 1);
             if frame.is_some() {
-                let Some(value) = key(next, &mut keys, &frames, &mut open) else {
+                let Some(value) = key(next, keys, frames, &mut open) else {
                     return true;
                 };
                 pos = value;
@@ -415,7 +438,7 @@ mod tests {
     #[test]
     fn members_are_listed_down_to_depth_two() {
         let text = r#"{"a": 1, "b" : {"c":[{"d":2}], "e": "x,}"} ,"f":{}, "g":[{"h":3}]}"#;
-        let mut members = Vec::new();
+        let mut members = Members::default();
         assert!(members_if_unique(text.as_bytes(), &mut members));
         let listed: Vec<(u8, &str, &str)> = members
             .iter()

@@ -158,10 +158,7 @@ fn evaluate_rule(set: &RuleSet, rule: &IngressRule, policies: &PolicySet, out: &
         out.push(unknown_finding(set, rule, &maybe));
     }
     if !invalid.is_empty() {
-        let reachable = policies
-            .policies
-            .iter()
-            .any(|p| !matches!(port_match(rule, p), PortMatch::No));
+        let reachable = policies.policies.iter().any(|p| may_touch(rule, p));
         if reachable {
             out.push(invalid_finding(set, rule, &invalid));
         }
@@ -245,10 +242,20 @@ fn entry_label(entry: &crate::rules::CidrEntry) -> String {
     }
 }
 
-pub(super) fn port_match(rule: &IngressRule, policy: &Policy) -> PortMatch {
+/// What a rule's protocol and ports may open, before any policy is asked.
+enum Reach {
+    /// The protocol is unknown until apply: anything.
+    Anything,
+    /// No protocol (AWS requires one): nothing.
+    Nothing,
+    /// This, surely (`true`) or at most (`false`, a port bound is unknown).
+    Exposure(Exposure, bool),
+}
+
+fn reach(rule: &IngressRule) -> Reach {
     let protocol = match &rule.protocol {
-        Known::Unknown => return PortMatch::Maybe(policy.ports.clone()),
-        Known::Known(None) => return PortMatch::No, // AWS requires a protocol
+        Known::Unknown => return Reach::Anything,
+        Known::Known(None) => return Reach::Nothing,
         Known::Known(Some(p)) => Protocol::parse(p),
     };
     let (exposure, certain) = match (&protocol, rule.from_port.known(), rule.to_port.known()) {
@@ -258,6 +265,28 @@ pub(super) fn port_match(rule: &IngressRule, policy: &Policy) -> PortMatch {
         (_, Some(from), Some(to)) => (Exposure::of(&protocol, *from, *to), true),
         // `-1` and port-less protocols: the ports do not matter.
         _ => (Exposure::of(&protocol, None, None), true),
+    };
+    Reach::Exposure(exposure, certain)
+}
+
+/// Whether `port_match` is not [`PortMatch::No`], without making its list (this is asked of
+/// every rule of a plan, most of which touch no guarded port).
+pub(super) fn may_touch(rule: &IngressRule, policy: &Policy) -> bool {
+    match reach(rule) {
+        Reach::Anything => true,
+        Reach::Nothing => false,
+        Reach::Exposure(exposure, _) => policy
+            .ports
+            .iter()
+            .any(|spec| exposure.overlap(spec.protocol, spec.range).is_some()),
+    }
+}
+
+pub(super) fn port_match(rule: &IngressRule, policy: &Policy) -> PortMatch {
+    let (exposure, certain) = match reach(rule) {
+        Reach::Anything => return PortMatch::Maybe(policy.ports.clone()),
+        Reach::Nothing => return PortMatch::No,
+        Reach::Exposure(exposure, certain) => (exposure, certain),
     };
     let hits: Vec<PortSpec> = policy
         .ports
@@ -476,6 +505,68 @@ mod tests {
     use super::*;
     use crate::plan::Action;
     use crate::rules::{CheckedResource, CidrEntry, CidrValue};
+
+    /// `may_touch` answers what `port_match` answers (not `No`) for every protocol and port
+    /// shape, known and unknown, valid and invalid, against every built-in policy.
+    #[test]
+    fn may_touch_agrees_with_port_match() {
+        let policies = crate::policy::PolicySet::builtin().unwrap();
+        let protocols = [
+            Known::Unknown,
+            Known::Known(None),
+            Known::Known(Some("tcp".to_string())),
+            Known::Known(Some("6".to_string())),
+            Known::Known(Some("udp".to_string())),
+            Known::Known(Some("17".to_string())),
+            Known::Known(Some("-1".to_string())),
+            Known::Known(Some("all".to_string())),
+            Known::Known(Some("icmp".to_string())),
+            Known::Known(Some("58".to_string())),
+            Known::Known(Some("bogus".to_string())),
+        ];
+        let ports = [
+            Known::Unknown,
+            Known::Known(None),
+            Known::Known(Some(-1)),
+            Known::Known(Some(0)),
+            Known::Known(Some(137)),
+            Known::Known(Some(139)),
+            Known::Known(Some(140)),
+            Known::Known(Some(445)),
+            Known::Known(Some(65535)),
+            Known::Known(Some(70000)),
+        ];
+        let (mut touched, mut untouched) = (0, 0);
+        for protocol in &protocols {
+            for from in &ports {
+                for to in &ports {
+                    let rule = IngressRule::new(
+                        0,
+                        None,
+                        String::new(),
+                        protocol.clone(),
+                        from.clone(),
+                        to.clone(),
+                    );
+                    for policy in &policies.policies {
+                        let expected = !matches!(port_match(&rule, policy), PortMatch::No);
+                        assert_eq!(
+                            may_touch(&rule, policy),
+                            expected,
+                            "{protocol:?} {from:?}-{to:?} {}",
+                            policy.meta.id
+                        );
+                        if expected {
+                            touched += 1
+                        } else {
+                            untouched += 1
+                        }
+                    }
+                }
+            }
+        }
+        assert!(touched > 100 && untouched > 100, "{touched} {untouched}");
+    }
 
     fn set_with(rule: IngressRule) -> RuleSet {
         RuleSet {

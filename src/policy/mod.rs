@@ -234,9 +234,7 @@ impl PolicySet {
     /// Whether any policy may concern the rule: it opens, or may open, a port one guards.
     /// A rule that none concerns yields no finding of any kind.
     pub fn may_concern(&self, rule: &crate::rules::IngressRule) -> bool {
-        self.policies
-            .iter()
-            .any(|p| !matches!(eval::port_match(rule, p), eval::PortMatch::No))
+        self.policies.iter().any(|p| eval::may_touch(rule, p))
     }
 
     pub fn get(&self, id: &str) -> Option<&Policy> {
