@@ -128,8 +128,9 @@ pub(super) fn members_if_unique(bytes: &[u8], members: &mut Members) -> bool {
     !walk(bytes, keys, frames, Some(list))
 }
 
-/// An open container: where its keys start in the key stack (objects), or `None` (arrays).
-type Frame = Option<usize>;
+/// An open container: for an object, where its keys start in the key stack and a one-word
+/// filter of their prints (a key whose bit is clear repeats none of them); `None` for arrays.
+type Frame = Option<(usize, u64)>;
 
 /// The walk behind [`may_repeat_a_key`]: a token loop over validated JSON with the scanner's
 /// word-at-a-time string search. Returns true ("may repeat") at the first candidate, and on
@@ -154,23 +155,27 @@ fn walk(
     // opens its member when the object is at depth 1 or 2, and returns where its value starts.
     let key = |at: usize,
                keys: &mut Vec<(u64, usize, usize)>,
-               frames: &[Frame],
+               frames: &mut [Frame],
                open: &mut [(usize, usize, usize); 3]| {
         let (end, escaped) = string_end_escaped(bytes, at + 1)?;
         let (start, stop) = (at + 1, end - 1);
-        let first = frames.last().copied().flatten()?;
+        let (first, filter) = frames.last_mut()?.as_mut()?;
+        let first = *first;
         let text = &bytes[start..stop];
         let print = fingerprint(text);
+        let bit = 1u64 << (print.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58);
         // A big object (a long `tags` map) is left to the exact check, which hashes: comparing
         // each key with all before it would be quadratic.
         if escaped
             || keys.len() - first >= 64
-            || keys[first..]
-                .iter()
-                .any(|&(p, s, e)| p == print && &bytes[s..e] == text)
+            || (*filter & bit != 0
+                && keys[first..]
+                    .iter()
+                    .any(|&(p, s, e)| p == print && &bytes[s..e] == text))
         {
             return None;
         }
+        *filter |= bit;
         keys.push((print, start, stop));
         let colon = skip_space(bytes, end);
         if bytes.get(colon) != Some(&b':') {
@@ -194,7 +199,7 @@ fn walk(
                 if bytes.get(inner) == Some(&b'}') {
                     pos = inner + 1;
                 } else {
-                    frames.push(Some(keys.len()));
+                    frames.push(Some((keys.len(), 0)));
                     let Some(value) = key(inner, keys, frames, &mut open) else {
                         return true;
                     };
@@ -250,7 +255,7 @@ fn walk(
             };
             if close {
                 let frame = frames.pop().flatten();
-                if let Some(first) = frame {
+                if let Some((first, _)) = frame {
                     keys.truncate(first);
                 }
                 pos += 1;
