@@ -160,7 +160,7 @@ impl Head {
     /// The address, unescaped (`for_each` keys are quoted: `aws_x.y[\"a\"]`).
     fn decoded_address(&self) -> Option<std::borrow::Cow<'_, str>> {
         if !self.address_escaped {
-            return std::str::from_utf8(&self.address)
+            return simdutf8::basic::from_utf8(&self.address)
                 .ok()
                 .map(std::borrow::Cow::Borrowed);
         }
@@ -931,7 +931,7 @@ impl<'k, R: Read> Walker<'k, R> {
                         self.head.resource_type = decoded.into_bytes();
                     }
                     self.head.has_type = true;
-                    let keep = std::str::from_utf8(&self.head.resource_type)
+                    let keep = simdutf8::basic::from_utf8(&self.head.resource_type)
                         .map_or(Keep::Skip, |t| (self.keep)(t));
                     self.head.note_cidrs = keep != Keep::NotATarget;
                     if keep == Keep::Skip {
@@ -1382,7 +1382,7 @@ fn read_plain(
             return Some(None);
         }
         let (line, column) = advance(bytes, start, base);
-        let json = std::str::from_utf8(text((start, end))).ok()?.into();
+        let json = simdutf8::basic::from_utf8(text((start, end))).ok()?.into();
         Some(Some(RawJson { json, line, column }))
     };
     let (mut address, mut module_address, mut mode) = (None, None, None);
@@ -1450,7 +1450,7 @@ fn json_string(value: &[u8]) -> Option<String> {
     if memchr::memchr(b'\\', inner).is_some() {
         return serde_json::from_slice(value).ok();
     }
-    std::str::from_utf8(inner).ok().map(str::to_string)
+    simdutf8::basic::from_utf8(inner).ok().map(str::to_string)
 }
 
 /// `null` or a [`json_string`].
