@@ -58,8 +58,8 @@ pub fn write(context: &ReportContext<'_>, out: &mut dyn io::Write) -> io::Result
         suites.push((meta, by_rule));
     }
     // The skeleton: every suite with its counts and properties, and one placeholder test
-    // case where its test cases go. It is small; the test cases are written one at a time
-    // in its place, so a plan of many rules never holds them all.
+    // case where its test cases go. It is small; the test cases are written in its place a
+    // batch at a time, so a plan of many rules never holds them all.
     let mut junit = Report::new("portgate");
     for (slot, (meta, by_rule)) in suites.iter().enumerate() {
         let mut suite = TestSuite::new(format!("{} {}", meta.id, meta.title));
