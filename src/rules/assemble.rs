@@ -339,10 +339,7 @@ impl<'p> Extraction<'p> {
             .iter()
             .filter(|g| named.contains(g.address.as_str()))
             .collect();
-        let group_vpcs = vpc::group_vpcs(self.plan, &self.resolver, &group_vpc_ids, &set_aside)?;
-        drop(set_aside);
-        drop(named);
-        set.group_vpcs = group_vpcs;
+        set.group_vpcs = vpc::group_vpcs(self.plan, &self.resolver, &group_vpc_ids, &set_aside)?;
         set.root_variables = self.plan.variables.clone();
         set.resources_set_aside = self.set_aside_count;
         Ok(Assembled {
