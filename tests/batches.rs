@@ -1,10 +1,11 @@
 //! A run task shows at most 249 findings of a check, so it checks in batches of whole groups
 //! and keeps only the findings it shows (`portgate::check_top`), and it reads its spooled plan
 //! without decoding the `planned_values` resources that change records supersede (read again
-//! when one has none). These tests hold it to what a whole check of a stream shows: for every batch size and number shown, the run task's body (status,
-//! message, outcomes with their patches) is byte-for-byte the one the whole report gives, and
-//! so are the counts and warnings, on every plan of `testdata/`, every real plan (with its
-//! sources where the corpus has them) and generated plans of every shape.
+//! when one has none). These tests hold it to what a whole check of a stream shows: for every
+//! batch size and number shown, the run task's body (status, message, outcomes with their
+//! patches) is byte-for-byte the one the whole report gives, and so are the counts and
+//! warnings, on every plan of `testdata/`, every real plan (with its sources where the corpus
+//! has them) and generated plans of every shape.
 
 #[path = "../examples/gen_plan.rs"]
 #[allow(dead_code)]
