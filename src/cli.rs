@@ -274,7 +274,7 @@ impl GateArgs {
             max_waiver_days: self.max_waiver_days,
             today,
             source_dir: None,
-            list_every_rule: false,
+            ..CheckOptions::default()
         };
         Ok(Gate {
             config,

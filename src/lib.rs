@@ -113,6 +113,10 @@ pub struct CheckOptions {
     /// concern (a report with a test case per rule needs them). Otherwise they are set aside as
     /// the plan streams, and only counted.
     pub list_every_rule: bool,
+    /// When the plan can be read again ([`check_input`]): the bytes its held rules may take
+    /// before the plan is read a second time, holding only the rules that can take part in a
+    /// finding (see `rules::spill`). Tests set it low to take that path on small plans.
+    pub hold_budget: usize,
 }
 
 impl Default for CheckOptions {
@@ -127,6 +131,7 @@ impl Default for CheckOptions {
             today: time::OffsetDateTime::now_utc().date(),
             source_dir: None,
             list_every_rule: false,
+            hold_budget: HOLD_BUDGET,
         }
     }
 }
@@ -230,8 +235,15 @@ pub fn check_input(
     options: &CheckOptions,
 ) -> Result<CheckReport, Error> {
     let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
-    let (parsed, collected) = read_plan(reader, reopen, source_name, options, &concerns)?;
     let sources = options.source_dir.as_deref().map(sources::Sources::open);
+    let (parsed, collected) = read_plan(
+        reader,
+        reopen,
+        source_name,
+        options,
+        sources.as_ref(),
+        &concerns,
+    )?;
     let extraction = rules::Extraction::new(&parsed, sources.as_ref(), collected)?;
     let mut warnings = Vec::new();
     let waivers = gate::waivers(&extraction, options, &mut warnings);
@@ -325,8 +337,15 @@ pub fn check_top(
     batch_resources: usize,
 ) -> Result<TopReport, Error> {
     let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
-    let (parsed, collected) = read_plan(reader, reopen, source_name, options, &concerns)?;
     let sources = options.source_dir.as_deref().map(sources::Sources::open);
+    let (parsed, collected) = read_plan(
+        reader,
+        reopen,
+        source_name,
+        options,
+        sources.as_ref(),
+        &concerns,
+    )?;
     let mut extraction = rules::Extraction::new(&parsed, sources.as_ref(), collected)?;
     let mut warnings = Vec::new();
     let waivers = gate::waivers(&extraction, options, &mut warnings);
@@ -484,13 +503,19 @@ impl PlanInfo {
     }
 }
 
+/// The default [`CheckOptions::hold_budget`]: plans of up to about 100,000 rule resources are
+/// read once.
+pub const HOLD_BUDGET: usize = 16 << 20;
+
 /// Reads the plan, keeping only what the rules stage needs (see `rules::Intake`); with
-/// `reopen`, without decoding what `resource_changes` supersedes.
+/// `reopen`, without decoding what `resource_changes` supersedes, and in bounded memory
+/// however many rules it holds.
 fn read_plan<'c>(
     reader: impl std::io::Read,
     reopen: Option<Reopen<'_>>,
     source_name: &str,
     options: &CheckOptions,
+    sources: Option<&sources::Sources>,
     concerns: &'c dyn Fn(&rules::IngressRule) -> bool,
 ) -> Result<(plan::Plan, rules::Collected<'c>), Error> {
     let keep = |resource_type: &str| {
@@ -514,24 +539,59 @@ fn read_plan<'c>(
         .as_deref()
         .is_some_and(sources::tree::holds_terraform);
     let filter = !options.list_every_rule && !sources_present;
-    let mut intake = rules::Intake::new(concerns, filter);
+    let intake = || rules::Intake::new(concerns, filter).spilling_above(options.hold_budget);
     let Some(reopen) = reopen else {
+        let mut intake = rules::Intake::new(concerns, filter);
         let parsed = plan::Plan::read_filtered(reader, source_name, &keep, &mut intake)?;
         return Ok((parsed, intake.finish()));
     };
-    if let Some(parsed) = plan::Plan::read_optimistic(reader, source_name, &keep, &mut intake)? {
-        return Ok((parsed, intake.finish()));
+    let read_again = || {
+        reopen().map_err(|e| Error::Io {
+            path: source_name.to_string(),
+            message: format!("cannot read the plan a second time: {e}"),
+        })
+    };
+    let mut first = intake();
+    let (parsed, collected, optimistic) =
+        match plan::Plan::read_optimistic(reader, source_name, &keep, &mut first)? {
+            Some(parsed) => (parsed, first.finish(), true),
+            None => {
+                // A resource of `planned_values` has no change record: read it all again,
+                // decoding every resource (the collector starts afresh).
+                drop(first);
+                let mut again = intake();
+                let parsed =
+                    plan::Plan::read_filtered(read_again()?, source_name, &keep, &mut again)?;
+                (parsed, again.finish(), false)
+            }
+        };
+    if !collected.spilled() {
+        return Ok((parsed, collected));
     }
-    // A resource of `planned_values` has no change record: read it all again, decoding every
-    // resource (the collector starts afresh).
-    drop(intake);
-    let again = reopen().map_err(|e| Error::Io {
-        path: source_name.to_string(),
-        message: format!("cannot read the plan a second time: {e}"),
-    })?;
-    let mut intake = rules::Intake::new(concerns, filter);
-    let parsed = plan::Plan::read_filtered(again, source_name, &keep, &mut intake)?;
-    Ok((parsed, intake.finish()))
+    // Too many rules to hold: read once more, holding only those that may be needed.
+    let narrowing = rules::narrowing(&parsed, sources, collected)?;
+    drop(parsed);
+    let mut narrowed = rules::Intake::narrowed(concerns, narrowing);
+    let parsed = if optimistic {
+        plan::Plan::read_optimistic(read_again()?, source_name, &keep, &mut narrowed)?
+    } else {
+        Some(plan::Plan::read_filtered(
+            read_again()?,
+            source_name,
+            &keep,
+            &mut narrowed,
+        )?)
+    };
+    let collected = narrowed.finish();
+    match parsed {
+        Some(parsed) if !collected.saw_another_plan() => Ok((parsed, collected)),
+        _ => Err(Error::Io {
+            path: source_name.to_string(),
+            message: "the plan changed between its two reads (it holds too many rules to be \
+                      read once in bounded memory): check it again once it is written"
+                .to_string(),
+        }),
+    }
 }
 
 /// The gate: which findings a check reports, which of them fail it, and what it says about

@@ -133,14 +133,42 @@ fn assert_agree(
     options: &CheckOptions,
 ) -> usize {
     let whole = portgate::check_reader(bytes, "plan.json", policies, options);
+    // Read as a file is: without decoding what change records supersede, and again when a
+    // planned resource has none.
+    let reopen = || -> std::io::Result<Box<dyn std::io::Read>> {
+        REOPENED.with(|n| n.set(n.get() + 1));
+        Ok(Box::new(bytes))
+    };
+    // And read twice, holding only the rules that may be needed, when held rules pass their
+    // budget: none here, so every plan that holds a rule takes that path.
+    let twice = CheckOptions {
+        hold_budget: 0,
+        ..options.clone()
+    };
+    let read_twice = portgate::check_input(bytes, Some(&reopen), "plan.json", policies, &twice);
+    match (&whole, read_twice) {
+        (Ok(whole), Ok(read_twice)) => {
+            let (whole, read_twice) = (
+                TopReport::of(whole.clone(), usize::MAX),
+                TopReport::of(read_twice, usize::MAX),
+            );
+            assert_eq!(facts(&read_twice), facts(&whole), "{name}, read twice");
+            assert_eq!(
+                body(&read_twice, policies, source_dir),
+                body(&whole, policies, source_dir),
+                "{name}, read twice"
+            );
+        }
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{name}: read twice"),
+        (a, b) => panic!(
+            "{name}: one way read it, the other did not: {:?} / {:?}",
+            a.as_ref().err(),
+            b.err()
+        ),
+    }
     for shown in SHOWN {
         for batch in BATCHES {
-            // Read as a file is: without decoding what change records supersede, and again
-            // when a planned resource has none.
-            let reopen = || -> std::io::Result<Box<dyn std::io::Read>> {
-                REOPENED.with(|n| n.set(n.get() + 1));
-                Ok(Box::new(bytes))
-            };
+            let options = if batch == 3 { &twice } else { options };
             let top = portgate::check_top(
                 bytes,
                 Some(&reopen),

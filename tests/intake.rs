@@ -319,3 +319,112 @@ fn a_held_resource_costs_a_bounded_number_of_bytes() {
         );
     }
 }
+
+/// A plan whose held rules pass their budget is read twice (`rules::spill`), counted: the first
+/// read holds nothing past the budget, and the second holds only the resources of groups that
+/// may be at risk and those that must be kept, a small part of what one read holds.
+#[test]
+fn a_plan_read_twice_holds_only_what_may_be_needed() {
+    let policies = PolicySet::builtin().unwrap();
+    let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
+    let opts = gen_plan::Options {
+        resources: 6000,
+        seed: 12,
+        shape: gen_plan::Shape::Rules,
+        ..gen_plan::Options::default()
+    };
+    let bytes = generated(&opts);
+    let read = |intake: &mut Intake<'_>| {
+        Plan::read_optimistic(bytes.as_slice(), "p.json", &keep, intake)
+            .expect("it reads")
+            .expect("every planned resource has a change record")
+    };
+
+    let mut once = Intake::new(&concerns, true);
+    let plan = read(&mut once);
+    let once = once.finish();
+    let (held_once, _) = once.held();
+    let whole = rules::extract_with(&plan, None, once).expect("rules extract");
+
+    let budget = 64 * 1024;
+    let mut first = Intake::new(&concerns, true).spilling_above(budget);
+    let plan = read(&mut first);
+    let first = first.finish();
+    assert!(
+        first.spilled(),
+        "{held_once} held resources fit in {budget} bytes"
+    );
+    assert_eq!(
+        first.held(),
+        (0, 0),
+        "the first read keeps no record once spilled"
+    );
+    let narrowing = rules::narrowing(&plan, None, first).expect("the raw rules read");
+    let mut second = Intake::narrowed(&concerns, narrowing);
+    let plan = read(&mut second);
+    let second = second.finish();
+    assert!(!second.saw_another_plan());
+    let (held_twice, _) = second.held();
+    let narrowed = rules::extract_with(&plan, None, second).expect("rules extract");
+
+    let findings = portgate::policy::evaluate(&whole, &policies);
+    assert_eq!(portgate::policy::evaluate(&narrowed, &policies), findings);
+    assert_eq!(
+        whole.resources.len() + whole.resources_set_aside,
+        narrowed.resources.len() + narrowed.resources_set_aside
+    );
+    let with_findings: std::collections::HashSet<&str> =
+        findings.iter().map(|f| f.address.as_str()).collect();
+    eprintln!(
+        "held in one read: {held_once}; in the second of two: {held_twice}; resources with findings: {}",
+        with_findings.len()
+    );
+    assert!(held_twice >= with_findings.len());
+    assert!(
+        held_twice * 4 < held_once,
+        "{held_twice} of {held_once} held in the second read"
+    );
+}
+
+/// A file replaced between the two reads is refused: what the second read holds was chosen
+/// from the first.
+#[test]
+fn a_plan_that_changes_between_its_two_reads_is_refused() {
+    let policies = PolicySet::builtin().unwrap();
+    let plan = |seed| {
+        generated(&gen_plan::Options {
+            resources: 300,
+            seed,
+            shape: gen_plan::Shape::Rules,
+            ..gen_plan::Options::default()
+        })
+    };
+    let (first, second) = (plan(1), plan(2));
+    let reopen = || -> std::io::Result<Box<dyn std::io::Read>> { Ok(Box::new(second.as_slice())) };
+    let options = portgate::CheckOptions {
+        hold_budget: 0,
+        ..portgate::CheckOptions::default()
+    };
+    let error = portgate::check_input(
+        first.as_slice(),
+        Some(&reopen),
+        "plan.json",
+        &policies,
+        &options,
+    )
+    .expect_err("two plans read as one");
+    assert!(
+        error.to_string().contains("changed between its two reads"),
+        "{error}"
+    );
+    // The same plan twice is read.
+    let reopen = || -> std::io::Result<Box<dyn std::io::Read>> { Ok(Box::new(first.as_slice())) };
+    portgate::check_input(
+        first.as_slice(),
+        Some(&reopen),
+        "plan.json",
+        &policies,
+        &options,
+    )
+    .expect("one plan read twice");
+}

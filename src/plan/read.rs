@@ -96,15 +96,20 @@ pub(super) struct Walker<'k, R> {
     /// them, which supersedes it, so decoding it is wasted (it took half the time on a plan of
     /// rules). The caller can read the plan again (a file) should one lack its change record.
     defer_planned: bool,
-    /// Keys of the `planned_values` resources not decoded: each must have a change record
-    /// (ticked off in `deferred_found`, else looked up in `changed` at the end).
-    deferred: KeyLog,
-    /// Once `resource_changes` starts after `planned_values` (Terraform's order): the keys of
-    /// `deferred`, sorted, and whether a change record has come for each. The change records
-    /// then only tick these off, and are logged in `changed` only if some resource of
-    /// `planned_values` was decoded (`log_changed`): a plan of a million resources keeps 16
-    /// bytes and a flag for each, not a log of both lists.
-    deferred_found: Option<(Vec<u128>, Vec<bool>)>,
+    /// The keys of the managed resources of `planned_values` (of kept types), summed, decoded
+    /// or not: a resource not decoded must have a change record. Terraform writes one for
+    /// every resource of the planned state, and those are the current objects of
+    /// `resource_changes` that are not deleted or forgotten (`superseding`, summed alike): two
+    /// multisets of keys are equal exactly when their sums are (the keys are keyed hashes), so
+    /// a plan of a million resources keeps two sums, not a key per resource. Should they
+    /// differ (a plan made by hand, or cut down), the plan is read again with everything
+    /// decoded.
+    planned: KeySum,
+    superseding: KeySum,
+    /// How many resources of `planned_values` were not decoded.
+    deferred: u64,
+    /// Whether the current objects of `resource_changes` are logged in `changed`: only when
+    /// some resource of `planned_values` was decoded, or before `planned_values` is read.
     log_changed: bool,
     /// Random keys for [`address_key`]: a plan cannot be written to make two addresses collide.
     hashers: [std::hash::RandomState; 2],
@@ -219,8 +224,9 @@ impl<'k, R: Read> Walker<'k, R> {
     ) -> Self {
         Walker {
             defer_planned,
-            deferred: KeyLog::default(),
-            deferred_found: None,
+            planned: KeySum::default(),
+            superseding: KeySum::default(),
+            deferred: 0,
             log_changed: true,
             head: Head::default(),
             sc,
@@ -288,13 +294,7 @@ impl<'k, R: Read> Walker<'k, R> {
         }
         let changed = std::mem::take(&mut self.changed).into_sorted();
         let changed = |key: &u128| changed.binary_search(key).is_ok();
-        self.doc.deferred_missing = match self.deferred_found.take() {
-            Some((_, found)) => found.contains(&false),
-            None => std::mem::take(&mut self.deferred)
-                .into_sorted()
-                .iter()
-                .any(|key| !changed(key)),
-        };
+        self.doc.deferred_missing = self.deferred > 0 && self.planned != self.superseding;
         for slot in std::mem::take(&mut self.planned_only) {
             match slot {
                 PlannedSlot::Raw(resource) => {
@@ -542,7 +542,8 @@ impl<'k, R: Read> Walker<'k, R> {
             && let Some(address) = self.head.decoded_address()
         {
             // Its change record will supersede it (see `defer_planned`).
-            self.deferred.push(address_key(&self.hashers, &address));
+            self.planned.add(address_key(&self.hashers, &address));
+            self.deferred += 1;
             self.sc.clear_mark(mark);
             return Ok(());
         }
@@ -569,6 +570,10 @@ impl<'k, R: Read> Walker<'k, R> {
                 self.prior_data.push(parsed);
             }
         } else {
+            if parsed.managed {
+                self.planned
+                    .add(address_key(&self.hashers, &parsed.address));
+            }
             match self.collector.offer(&parsed) {
                 Offered::Keep => self.planned_only.push(PlannedSlot::Raw(Box::new(parsed))),
                 Offered::SetAside => {
@@ -594,10 +599,7 @@ impl<'k, R: Read> Walker<'k, R> {
     // ---- resource_changes ---------------------------------------------------------------------
 
     fn resource_changes(&mut self) -> Result<()> {
-        if self.doc.has_planned_values && self.deferred_found.is_none() {
-            let keys = std::mem::take(&mut self.deferred).into_sorted();
-            let found = vec![false; keys.len()];
-            self.deferred_found = Some((keys, found));
+        if self.doc.has_planned_values {
             self.log_changed = !self.planned_only.is_empty() || !self.planned_set_aside.is_empty();
         }
         self.list(|w, i| {
@@ -637,10 +639,8 @@ impl<'k, R: Read> Walker<'k, R> {
             if self.log_changed {
                 self.changed.push(key);
             }
-            if let Some((keys, found)) = &mut self.deferred_found
-                && let Ok(i) = keys.binary_search(&key)
-            {
-                found[i] = true;
+            if resource.managed && !matches!(resource.action, Action::Delete | Action::Forget) {
+                self.superseding.add(key);
             }
             if let Some(token) = self.planned_taken.remove(&key) {
                 self.collector.superseded(token);
@@ -1060,6 +1060,21 @@ impl<'k, R: Read> Walker<'k, R> {
             Some(b @ (b't' | b'f')) => self.sc.skip().map(|()| Some(b == b't')),
             _ => Err(self.sc.type_error("true, false or null")),
         }
+    }
+}
+
+/// A multiset of address keys, as their count and wrapping sum: two are equal when the
+/// multisets are (but for a collision of keyed 128-bit hashes).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct KeySum {
+    count: u64,
+    sum: u128,
+}
+
+impl KeySum {
+    fn add(&mut self, key: u128) {
+        self.count += 1;
+        self.sum = self.sum.wrapping_add(key);
     }
 }
 
@@ -1672,6 +1687,42 @@ mod tests {
         );
         assert_eq!(read(&lone, true), (true, 0, 1), "c has no change record");
         assert_eq!(read(&lone, false), (false, 2, 1));
+        // Change records of objects the planned state does not hold (deleted, forgotten,
+        // deposed) stand for no planned resource: the twins are still all found...
+        let gone = |address: &str, actions: &str, deposed: &str| {
+            format!(
+                r#"{{"address":"{address}","mode":"managed","type":"aws_security_group","name":"g"{deposed},"change":{{"actions":{actions},"after":null,"after_unknown":{{}}}}}}"#
+            )
+        };
+        let with_gone = plan(
+            &[resource("aws_security_group.a", "managed")],
+            &[
+                gone("aws_security_group.x", r#"["delete"]"#, ""),
+                change("aws_security_group.a"),
+                gone("aws_security_group.y", r#"["forget"]"#, ""),
+                gone(
+                    "aws_security_group.a",
+                    r#"["delete"]"#,
+                    r#","deposed":"00000001""#,
+                ),
+            ],
+        );
+        assert!(!read(&with_gone, true).0, "{with_gone}");
+        // ...and one resource's change record never stands for another's.
+        let swapped = plan(
+            &[
+                resource("aws_security_group.a", "managed"),
+                resource("aws_security_group.c", "managed"),
+            ],
+            &[
+                change("aws_security_group.a"),
+                change("aws_security_group.d"),
+            ],
+        );
+        assert!(
+            read(&swapped, true).0,
+            "c has no change record, d no planned twin"
+        );
     }
 
     #[test]

@@ -33,6 +33,7 @@ use ipnet::IpNet;
 use super::cidr::{self, Family};
 use super::group::GroupHint;
 use super::intake::TakenRules;
+use super::spill::{Narrowing, Sketch, Units};
 use super::{IngressRule, Known, SetAsideGroup};
 
 /// Chunks of the arena: large enough to hold many records, small enough to be freed early.
@@ -230,6 +231,21 @@ struct Chunk {
     released: usize,
 }
 
+/// What the holding does beyond holding (see `rules::spill`).
+#[derive(Default)]
+enum Spill {
+    /// Hold every record.
+    #[default]
+    No,
+    /// Hold every record until they take `budget` bytes, then sketch them instead.
+    Above(usize),
+    /// The first of two reads, past its budget: nothing is held; every record's networks go
+    /// into the sketch, and the ids the current groups among them claim are kept.
+    Sketching(Sketch),
+    /// The second read: only records that may be needed are held.
+    Narrowed(Narrowing),
+}
+
 /// The held records, by token.
 #[derive(Default)]
 pub(super) struct Held {
@@ -248,16 +264,72 @@ pub(super) struct Held {
     scratch: Vec<u8>,
     /// Random keys for the hashes of group names.
     hasher: std::hash::RandomState,
+    spill: Spill,
+    /// `(id, address)` hashed, of the current groups not held while sketching.
+    claims: Vec<(u64, u64)>,
+    /// What either read of a plan read twice offered, to tell that both read the same plan.
+    seen: Seen,
+}
+
+/// How many resources were offered to be held, and a sum of their hashed keys, addresses and
+/// network sizes: two reads of one plan see the same.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Seen {
+    count: u64,
+    sum: u64,
+}
+
+impl Seen {
+    fn note(&mut self, hash: u64) {
+        self.count += 1;
+        self.sum = self
+            .sum
+            .wrapping_add((hash ^ (hash >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    }
 }
 
 impl Held {
+    /// Holds records until they take `budget` bytes, then only sketches them: the plan must
+    /// then be read again (see [`Held::spilled`]).
+    pub(super) fn spilling_above(budget: usize) -> Held {
+        Held {
+            spill: Spill::Above(budget),
+            ..Held::default()
+        }
+    }
+
+    /// Holds only the records a second read may need (see `rules::spill`).
+    pub(super) fn narrowed(narrowing: Narrowing) -> Held {
+        Held {
+            hasher: narrowing.hasher.clone(),
+            spill: Spill::Narrowed(narrowing),
+            ..Held::default()
+        }
+    }
+
+    /// Whether this, a second read, saw another plan than the first (see [`Seen`]).
+    pub(super) fn saw_another_plan(&self) -> bool {
+        match &self.spill {
+            Spill::Narrowed(narrowing) => narrowing.first_read != self.seen,
+            _ => false,
+        }
+    }
+
+    /// Whether the records passed their budget: what was held is gone, and the plan must be
+    /// read again with [`Held::narrowing`].
+    pub(super) fn spilled(&self) -> bool {
+        matches!(self.spill, Spill::Sketching(_))
+    }
+
     /// Holds `taken` and returns its token. `concerns` (when rules may be set aside) says
     /// whether a rule may touch a guarded port; without it, every held resource is kept.
+    /// A resource not held (see `rules::spill`) is counted as set aside: `Err` then gives the
+    /// group it leaves, if a current group.
     pub(super) fn hold(
         &mut self,
         mut taken: TakenRules,
         concerns: Option<&dyn Fn(&IngressRule) -> bool>,
-    ) -> u32 {
+    ) -> Result<u32, Option<SetAsideGroup>> {
         let current_group =
             matches!(taken.hint, GroupHint::Group { .. }) && taken.resource.deposed.is_none();
         let key = GroupKey::of(
@@ -284,6 +356,37 @@ impl Held {
             }
             None => (true, false),
         };
+        if let (Some(concerns), false) = (concerns, matches!(self.spill, Spill::No)) {
+            let units = Units::of_rules(&taken.rules, concerns);
+            let address = self.hash(&taken.resource.address);
+            self.seen
+                .note(address ^ key.map_or(0, |k| k.hash).rotate_left(1) ^ units.bits());
+            match &mut self.spill {
+                Spill::No | Spill::Above(_) => {}
+                Spill::Sketching(sketch) => {
+                    if let Some(key) = key {
+                        sketch.add(key.hash, units);
+                    }
+                    if let (Some(id), Some(key)) = (id, key) {
+                        self.claims.push((id, key.hash));
+                    }
+                    return Err(None);
+                }
+                Spill::Narrowed(narrowing) => {
+                    let needed = must_keep || key.is_none_or(|k| narrowing.may_be_at_risk(k.hash));
+                    if !needed {
+                        return Err(current_group.then(|| SetAsideGroup {
+                            id: match taken.hint {
+                                GroupHint::Group { id } => id,
+                                GroupHint::Rule { .. } => None,
+                            },
+                            vpc_id: taken.vpc_id.flatten(),
+                            address: taken.resource.address,
+                        }));
+                    }
+                }
+            }
+        }
         // What follows from the rest is left out of the record (see `read`): the rules' JSON
         // paths (the resource's), the resource's type (its index) and the JSON path of a
         // change record's planned state (its index in `resource_changes`).
@@ -334,7 +437,67 @@ impl Held {
         if let Some(id) = id {
             self.group_ids.insert(token, id);
         }
-        token
+        if let (Spill::Above(budget), Some(concerns)) = (&self.spill, concerns)
+            && self.live_bytes > *budget
+        {
+            self.start_sketching(concerns);
+        }
+        Ok(token)
+    }
+
+    /// Moves every live record into a new sketch, with the ids of the current groups among
+    /// them, and forgets them all: their tokens are never read back or given out again.
+    fn start_sketching(&mut self, concerns: &dyn Fn(&IngressRule) -> bool) {
+        let mut sketch = Sketch::new();
+        for token in 0..self.records.len() as u32 {
+            let record = &self.records[token as usize];
+            if record.is(Record::RELEASED) {
+                continue;
+            }
+            if let Some(key) = record.key() {
+                sketch.add(key.hash, Units::of_rules(&self.read(token).rules, concerns));
+                if let Some(id) = self.group_ids.get(&token) {
+                    self.claims.push((*id, key.hash));
+                }
+            }
+        }
+        self.spill = Spill::Sketching(sketch);
+        self.chunks = Vec::new();
+        self.records = Vec::new();
+        self.free = Vec::new();
+        self.group_ids = HashMap::new();
+        self.live_bytes = 0;
+        self.released_bytes = 0;
+    }
+
+    /// What the second read needs (see `rules::spill`), once a read that spilled is over:
+    /// `raw_groups` and `set_aside` as for [`Held::grouping`], `raw` the rules of the
+    /// resources left raw that may touch a guarded port, with their group keys.
+    pub(super) fn narrowing(
+        self,
+        raw_groups: &[(&str, &str)],
+        set_aside: &[SetAsideGroup],
+        raw: &[(GroupKey<'_>, &IngressRule)],
+        concerns: &dyn Fn(&IngressRule) -> bool,
+    ) -> Narrowing {
+        let grouping = self.grouping(raw_groups, set_aside);
+        let raw: Vec<(u64, Units)> = raw
+            .iter()
+            .map(|(key, rule)| (self.key(key).hash, Units::of_rules([*rule], concerns)))
+            .collect();
+        let Spill::Sketching(mut sketch) = self.spill else {
+            panic!("only a read that spilled is narrowed");
+        };
+        for (hash, units) in raw {
+            sketch.add(hash, units);
+        }
+        Narrowing::new(
+            sketch,
+            &grouping.by_id,
+            &grouping.claimed_twice,
+            self.hasher,
+            self.seen,
+        )
     }
 
     /// Live records.
@@ -539,7 +702,10 @@ impl Held {
             .iter()
             .filter_map(|g| Some((self.hash(g.id.as_deref()?), self.hash(&g.address))))
             .chain(raw_groups.iter().map(|(i, a)| (self.hash(i), self.hash(a))));
-        let claims: Vec<(u64, u64)> = held_groups.chain(others).collect();
+        let claims: Vec<(u64, u64)> = held_groups
+            .chain(others)
+            .chain(self.claims.iter().copied())
+            .collect();
         for &(id, address) in &claims {
             let entry = by_id.entry(id).or_insert((address, false));
             entry.1 |= entry.0 != address;
@@ -729,7 +895,7 @@ mod tests {
         let mut held = Held::default();
         let concerns = |_: &IngressRule| true;
         for i in 0..n {
-            assert_eq!(held.hold(taken(i), Some(&concerns)), i as u32);
+            assert_eq!(held.hold(taken(i), Some(&concerns)), Ok(i as u32));
         }
         let written: usize = held.live_bytes;
         // Release every other record, from the end: chunks empty late, so only compaction can
@@ -778,18 +944,24 @@ mod tests {
             id: Known::Known(Some(id.to_string())),
             reference: None,
         };
-        let a = held.hold(
-            rule("aws_security_group.a", group("sg-a"), "0.0.0.0/1"),
-            Some(&concerns),
-        );
-        let b = held.hold(
-            rule("aws_security_group_rule.b", by_id("sg-a"), "128.0.0.0/1"),
-            Some(&concerns),
-        );
-        let c = held.hold(
-            rule("aws_security_group_rule.c", by_id("sg-c"), "128.0.0.0/1"),
-            Some(&concerns),
-        );
+        let a = held
+            .hold(
+                rule("aws_security_group.a", group("sg-a"), "0.0.0.0/1"),
+                Some(&concerns),
+            )
+            .unwrap();
+        let b = held
+            .hold(
+                rule("aws_security_group_rule.b", by_id("sg-a"), "128.0.0.0/1"),
+                Some(&concerns),
+            )
+            .unwrap();
+        let c = held
+            .hold(
+                rule("aws_security_group_rule.c", by_id("sg-c"), "128.0.0.0/1"),
+                Some(&concerns),
+            )
+            .unwrap();
         let grouping = held.grouping(&[], &[]);
         held.choose(&[], &grouping, &concerns);
         assert!(held.needed(a) && held.needed(b));

@@ -96,6 +96,18 @@ impl Collected<'_> {
     pub fn held(&self) -> (usize, usize) {
         (self.held.len(), self.held.bytes())
     }
+
+    /// Whether the held records passed their budget (see [`Intake::spilling_above`]): nothing
+    /// was kept of them, and the plan must be read again.
+    pub fn spilled(&self) -> bool {
+        self.held.spilled()
+    }
+
+    /// Whether a second read (see [`Intake::narrowed`]) read another plan than the first: the
+    /// file changed between them, and what it held cannot be trusted.
+    pub fn saw_another_plan(&self) -> bool {
+        self.held.saw_another_plan()
+    }
 }
 
 /// Decides, resource by resource, what [`crate::plan::Plan::read_filtered`] may drop or hand
@@ -134,7 +146,13 @@ impl Collector for Intake<'_> {
             return Offered::SetAside;
         }
         match take(resource, &typed, tags, &reader) {
-            Some(taken) => Offered::Taken(self.collected.held.hold(taken, self.collected.concerns)),
+            Some(taken) => match self.collected.held.hold(taken, self.collected.concerns) {
+                Ok(token) => Offered::Taken(token),
+                Err(group) => {
+                    self.collected.groups.extend(group);
+                    Offered::SetAside
+                }
+            },
             None => Offered::Keep,
         }
     }
@@ -155,6 +173,25 @@ impl<'c> Intake<'c> {
                 ..Collected::default()
             },
         }
+    }
+
+    /// An intake whose held records, past `budget` bytes, give way to a sketch of them (see
+    /// `rules::spill`): the plan must then be read again, through [`Intake::narrowed`].
+    pub fn spilling_above(mut self, budget: usize) -> Self {
+        if self.set_aside {
+            self.collected.held = Held::spilling_above(budget);
+        }
+        self
+    }
+
+    /// The intake of a second read (see `rules::spill`): resources may be set aside.
+    pub fn narrowed(
+        concerns: &'c dyn Fn(&IngressRule) -> bool,
+        narrowing: super::Narrowing,
+    ) -> Self {
+        let mut intake = Intake::new(concerns, true);
+        intake.collected.held = Held::narrowed(narrowing);
+        intake
     }
 
     /// What the reader handed over, for [`super::extract_with`].

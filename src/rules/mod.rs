@@ -26,12 +26,14 @@ mod intake;
 mod prefix_list;
 pub mod protocol;
 mod resolve;
+mod spill;
 mod vpc;
 
 pub use assemble::Extraction;
 pub use held::GroupTag;
 pub use intake::{Collected, Intake, SetAsideGroup};
 pub use prefix_list::PREFIX_LIST_TYPES;
+pub use spill::Narrowing;
 pub use vpc::{GroupVpc, VPC_TYPES};
 
 use std::collections::BTreeMap;
@@ -321,29 +323,87 @@ pub fn extract_with(
     Extraction::new(plan, sources, collected)?.into_rule_set()
 }
 
-/// Reads the raw resources' rules and chooses the held ones the rule set needs: everything
-/// the rule set is assembled from (see [`Extraction`]).
-fn prepare<'p>(
-    plan: &'p Plan,
-    sources: Option<&'p Sources>,
+/// The rules of the plan's raw resources, read in the plan's order, with the places of the
+/// taken ones between them.
+struct RawRead<'p> {
+    resolver: resolve::Resolver<'p>,
+    lists: prefix_list::PrefixLists,
+    set: RuleSet,
+    /// One per resource of `set`.
+    hints: Vec<group::GroupHint>,
+    /// Each current group's `vpc_id`, for the VPC CIDRs a fix can suggest (see `vpc`), with
+    /// the index of its resource.
+    group_vpc_ids: Vec<(usize, vpc::GroupVpcId<'p>)>,
+    /// The taken resources, each with the number of raw resources before it: the raw ones are
+    /// extracted first, into `set`, and the taken ones put back between them at the end.
+    taken_places: Vec<(usize, &'p crate::plan::Taken)>,
+    /// Where each raw resource's unchecked prefix lists start in `set.unchecked_prefix_lists`.
+    pair_marks: Vec<usize>,
+}
+
+impl RawRead<'_> {
+    /// `(id, address)` of the current groups among the raw resources that have a known id.
+    fn groups(&self) -> Vec<(&str, &str)> {
+        self.set
+            .resources
+            .iter()
+            .zip(&self.hints)
+            .filter(|(resource, _)| resource.deposed.is_none())
+            .filter_map(|(resource, hint)| match hint {
+                group::GroupHint::Group { id: Some(id) } => {
+                    Some((id.as_str(), resource.address.as_str()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The rules that may touch a guarded port (`concerns`), with their group keys.
+    fn concerning_rules(
+        &self,
+        concerns: &dyn Fn(&IngressRule) -> bool,
+    ) -> Vec<(held::GroupKey<'_>, &IngressRule)> {
+        let mut rules = Vec::new();
+        for rule in self.set.rules.iter().filter(|rule| concerns(rule)) {
+            let resource = &self.set.resources[rule.resource];
+            let key = held::GroupKey::of(
+                &self.hints[rule.resource],
+                &resource.address,
+                resource.deposed.is_some(),
+            );
+            rules.extend(key.map(|key| (key, rule)));
+        }
+        rules
+    }
+}
+
+/// What a second read of a plan needs to hold only the rules that can take part in a finding,
+/// from a first read that held too many (see `rules::spill`).
+pub fn narrowing(
+    plan: &Plan,
+    sources: Option<&Sources>,
     collected: Collected<'_>,
-) -> Result<Extraction<'p>, InputError> {
-    let Collected {
-        groups: mut set_aside,
-        mut held,
+) -> Result<spill::Narrowing, InputError> {
+    let raw = read_raw(plan, sources)?;
+    let concerns = collected
+        .concerns
+        .expect("only a read that may set rules aside spills");
+    Ok(collected.held.narrowing(
+        &raw.groups(),
+        &collected.groups,
+        &raw.concerning_rules(concerns),
         concerns,
-    } = collected;
+    ))
+}
+
+/// Reads the rules of the plan's raw resources (see [`RawRead`]).
+fn read_raw<'p>(plan: &'p Plan, sources: Option<&'p Sources>) -> Result<RawRead<'p>, InputError> {
     let resolver = resolve::Resolver::new(plan, sources);
     let lists = prefix_list::PrefixLists::read(plan, &resolver)?;
     let mut set = RuleSet::default();
     let mut hints: Vec<group::GroupHint> = Vec::new();
-    // Each current group's `vpc_id`, for the VPC CIDRs a fix can suggest (see `vpc`), with
-    // the index of its resource.
     let mut group_vpc_ids: Vec<(usize, vpc::GroupVpcId<'_>)> = Vec::new();
-    // The taken resources, each with the number of raw resources before it: the raw ones are
-    // extracted first, into `set`, and the taken ones put back between them at the end.
     let mut taken_places: Vec<(usize, &crate::plan::Taken)> = Vec::new();
-    // Where each raw resource's unchecked prefix lists start in `set.unchecked_prefix_lists`.
     let mut pair_marks: Vec<usize> = Vec::new();
     // What a standalone rule says about its group when `security_group_id` is unknown, and
     // why the sources could not confirm the group the configuration suggests.
@@ -511,37 +571,47 @@ fn prepare<'p>(
             resolve::add_note(rule, note.clone());
         }
     }
+    Ok(RawRead {
+        resolver,
+        lists,
+        set,
+        hints,
+        group_vpc_ids,
+        taken_places,
+        pair_marks,
+    })
+}
+
+/// Reads the raw resources' rules and chooses the held ones the rule set needs: everything
+/// the rule set is assembled from (see [`Extraction`]).
+fn prepare<'p>(
+    plan: &'p Plan,
+    sources: Option<&'p Sources>,
+    collected: Collected<'_>,
+) -> Result<Extraction<'p>, InputError> {
+    let Collected {
+        groups: mut set_aside,
+        mut held,
+        concerns,
+    } = collected;
+    let raw = read_raw(plan, sources)?;
     // Which taken resources the rule set needs (see `held`): every one, unless rules may be
-    // set aside.
-    let raw_groups: Vec<(&str, &str)> = set
-        .resources
-        .iter()
-        .zip(&hints)
-        .filter(|(resource, _)| resource.deposed.is_none())
-        .filter_map(|(resource, hint)| match hint {
-            group::GroupHint::Group { id: Some(id) } => {
-                Some((id.as_str(), resource.address.as_str()))
-            }
-            _ => None,
-        })
-        .collect();
-    // Which group each key names. Dropping resources below moves the groups among them from
-    // the held records to `set_aside`, which names them alike: one grouping serves both.
-    let grouping = held.grouping(&raw_groups, &set_aside);
-    drop(raw_groups);
+    // set aside. Which group each key names: dropping resources below moves the groups among
+    // them from the held records to `set_aside`, which names them alike: one grouping serves
+    // both.
+    let grouping = held.grouping(&raw.groups(), &set_aside);
     if let Some(concerns) = concerns {
-        let mut raw_rules = Vec::new();
-        for rule in set.rules.iter().filter(|rule| concerns(rule)) {
-            let resource = &set.resources[rule.resource];
-            let key = held::GroupKey::of(
-                &hints[rule.resource],
-                &resource.address,
-                resource.deposed.is_some(),
-            );
-            raw_rules.extend(key.map(|key| (key, rule)));
-        }
-        held.choose(&raw_rules, &grouping, concerns);
+        held.choose(&raw.concerning_rules(concerns), &grouping, concerns);
     }
+    let RawRead {
+        resolver,
+        lists,
+        set,
+        hints,
+        group_vpc_ids,
+        taken_places,
+        pair_marks,
+    } = raw;
     // Resources not needed are dropped now, in the plan's order: the current groups among
     // them are set aside, and every rule set assembled below may name them.
     let mut dropped = 0;

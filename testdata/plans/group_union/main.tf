@@ -43,3 +43,13 @@ resource "aws_security_group_rule" "lost" {
 resource "aws_security_group_rule" "lost_private" {
   security_group_id = local.group_id
 }
+
+resource "aws_vpc_security_group_ingress_rule" "partial_low" {
+  security_group_id = "sg-0e0e0e0e0e0e0e0e0"
+}
+
+resource "aws_security_group_rule" "partial_high" {
+  security_group_id = "sg-0e0e0e0e0e0e0e0e0"
+  type              = "ingress"
+  cidr_blocks       = ["128.0.0.0/1", "${aws_eip.office.public_ip}/32"]
+}
