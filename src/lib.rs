@@ -114,8 +114,9 @@ pub struct CheckOptions {
     /// the plan streams, and only counted.
     pub list_every_rule: bool,
     /// When the plan can be read again ([`check_input`]): the bytes its held rules may take
-    /// before the plan is read a second time, holding only the rules that can take part in a
-    /// finding (see `rules::spill`). Tests set it low to take that path on small plans.
+    /// (their compact records and the places the plan keeps for them) before the plan is read
+    /// a second time, holding only the rules that can take part in a finding (see
+    /// `rules::spill`). Tests set it low to take that path on small plans.
     pub hold_budget: usize,
 }
 

@@ -438,11 +438,19 @@ impl Held {
             self.group_ids.insert(token, id);
         }
         if let (Spill::Above(budget), Some(concerns)) = (&self.spill, concerns)
-            && self.live_bytes > *budget
+            && self.footprint() > *budget
         {
             self.start_sketching(concerns);
         }
         Ok(token)
+    }
+
+    /// What the held records cost, about: their bytes in the arena (with released ones not yet
+    /// compacted away), their entries in the records table, and the place the plan keeps for
+    /// each ([`crate::plan::Taken`]).
+    fn footprint(&self) -> usize {
+        let per_record = std::mem::size_of::<Record>() + std::mem::size_of::<crate::plan::Taken>();
+        self.live_bytes + self.released_bytes + self.records.len() * per_record
     }
 
     /// Moves every live record into a new sketch, with the ids of the current groups among
