@@ -13,10 +13,10 @@
 //! leaves a [`SetAsideGroup`]. The argument, rule by rule of the policy stage:
 //! - PG001/PG002 of one rule (its own CIDRs cover a family) and of a group (the union of its
 //!   rules' CIDRs covers it) both need the union of the known CIDRs of the group's rules that
-//!   may touch a guarded port to cover a family. That union is accumulated per group as the
-//!   plan streams (per group key before the plan tells which ids are groups of the plan; a few
-//!   merged networks per group, not a list per rule) and completed, at the end, with the rules
-//!   of the resources left raw. A group whose union covers no family is not at risk.
+//!   may touch a guarded port to cover a family. That union is made per group once the plan
+//!   is read (a group key names a group of the plan, or one outside it: [`Grouping`]), from the
+//!   held records with a public CIDR and the rules of the resources left raw. A group whose
+//!   union covers no family is not at risk.
 //! - PG003 (unknown values, a group the plan cannot tell) and PG004 (a CIDR that does not
 //!   parse) are about one rule: a resource with such a rule that may touch a guarded port is
 //!   always kept, and so is one with a waiver tag (a stale waiver is reported), a deposed
@@ -25,6 +25,10 @@
 //! So a resource is put back when it must be kept or when its group is at risk; every rule of
 //! a group at risk is then there for the group pass, for the proofs of the fixes and for their
 //! messages, exactly as if every rule had been kept.
+//!
+//! **Bounded.** Records past a budget are not held at all: a plan that can be read again is
+//! read twice instead, and the second read holds only what the choice may need (see
+//! [`super::spill`]).
 
 use std::collections::{HashMap, HashSet};
 
