@@ -14,6 +14,8 @@
 
 use std::io::Read;
 
+use wide::u8x16;
+
 use super::InputErrorKind;
 
 /// Initial window size. The window doubles only while a marked value does not fit.
@@ -1057,22 +1059,22 @@ pub(super) fn string_end_escaped(buf: &[u8], start: usize) -> Option<(usize, boo
     }
 }
 
-/// The SWAR masks of 8 bytes of string contents: the high bit of each byte equal to `"`
-/// (`quotes`), and of each `\\` or control byte below 0x20 (`others`), by the classic "has
-/// zero/less byte" trick (xor leaves zero on a match). Bytes above the lowest flagged one may be
-/// flagged wrongly (a borrow); the lowest flag of each mask is exact, and only it is used.
+/// The masks of 16 bytes of string contents: bit `i` set when byte `i` is `"` (`quotes`), or a
+/// `\\` or a control byte below 0x20 (`others`). Compared 16 at a time (SSE2 on x86-64, through
+/// `wide`'s safe vectors): about ten instructions for what took twenty per 8 bytes as SWAR.
 #[inline(always)]
-fn special_masks(chunk: &[u8]) -> (u64, u64) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-    let quote = word ^ (ONES * u64::from(b'"'));
-    let backslash = word ^ (ONES * u64::from(b'\\'));
-    let quotes = quote.wrapping_sub(ONES) & !quote & HIGHS;
-    let others = ((backslash.wrapping_sub(ONES) & !backslash)
-        | (word.wrapping_sub(ONES * 0x20) & !word))
-        & HIGHS;
-    (quotes, others)
+fn special_masks(chunk: &[u8; 16]) -> (u32, u32) {
+    let bytes = u8x16::new(*chunk);
+    let quotes = bytes.simd_eq(u8x16::splat(b'"'));
+    let backslashes = bytes.simd_eq(u8x16::splat(b'\\'));
+    let controls = bytes.max(u8x16::splat(0x1F)).simd_eq(u8x16::splat(0x1F));
+    (quotes.to_bitmask(), (backslashes | controls).to_bitmask())
+}
+
+/// The 16 bytes of `bytes` at `at`, when there are that many.
+#[inline(always)]
+fn chunk16(bytes: &[u8], at: usize) -> Option<&[u8; 16]> {
+    bytes.get(at..at + 16)?.try_into().ok()
 }
 
 /// The common case, decided without reading the found byte back: the index of the closing
@@ -1082,13 +1084,13 @@ fn special_masks(chunk: &[u8]) -> (u64, u64) {
 fn plain_short_string_end(bytes: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i < 64 {
-        let (quotes, others) = special_masks(bytes.get(i..i + 8)?);
+        let (quotes, others) = special_masks(chunk16(bytes, i)?);
         if quotes | others != 0 {
-            // The lowest flag of each mask is exact; the quote wins only if it comes first.
+            // The quote ends the string only if nothing special comes first.
             return (quotes.trailing_zeros() < others.trailing_zeros())
-                .then(|| i + (quotes.trailing_zeros() / 8) as usize);
+                .then(|| i + quotes.trailing_zeros() as usize);
         }
-        i += 8;
+        i += 16;
     }
     None
 }
@@ -1121,12 +1123,12 @@ fn skip_space_at(buf: &[u8], pos: usize) -> (usize, Option<&u8>) {
 /// backslash with SIMD, then a loop the compiler vectorizes checks the bytes before it.
 #[inline(always)]
 fn find_special(bytes: &[u8]) -> Option<usize> {
-    // Keys and most values are short: SWAR over the first 64 bytes finds their end (see
-    // `special_masks`).
+    // Keys and most values are short: 16 bytes at a time over the first 64 find their end
+    // (see `special_masks`).
     const SHORT: usize = 64;
     let mut i = 0;
     while i < SHORT {
-        let Some(chunk) = bytes.get(i..i + 8) else {
+        let Some(chunk) = chunk16(bytes, i) else {
             return bytes[i..]
                 .iter()
                 .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
@@ -1135,9 +1137,9 @@ fn find_special(bytes: &[u8]) -> Option<usize> {
         let (quotes, others) = special_masks(chunk);
         let flags = quotes | others;
         if flags != 0 {
-            return Some(i + (flags.trailing_zeros() / 8) as usize);
+            return Some(i + flags.trailing_zeros() as usize);
         }
-        i += 8;
+        i += 16;
     }
     find_special_long(&bytes[SHORT..]).map(|p| p + SHORT)
 }
@@ -1346,6 +1348,26 @@ mod tests {
             (b"\x7f\x80\xff\xfe\"", Some(4)),
         ] {
             assert_eq!(find_special(text), expected, "{text:?}");
+        }
+        // Every byte value at every place of the 16-byte steps and across them.
+        for len in [15, 16, 17, 40, 80] {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    let special = b == b'"' || b == b'\\' || b < 0x20;
+                    assert_eq!(
+                        find_special(&bytes),
+                        special.then_some(at),
+                        "{b:#x} at {at}"
+                    );
+                    let end = plain_short_string_end(&bytes);
+                    assert!(
+                        end.is_none() || (b == b'"' && end == Some(at)),
+                        "{b:#x} at {at}"
+                    );
+                }
+            }
         }
     }
 
