@@ -149,6 +149,10 @@ struct Head {
     /// `mode` is absent, null or `managed`.
     managed: bool,
     name: bool,
+    /// A configuration block's name (raw, still escaped when `name_escaped`): whether the
+    /// block is needed is decided from its head (see `Walker::config_resource`).
+    name_text: Vec<u8>,
+    name_escaped: bool,
     deposed: bool,
     change: bool,
     after_seen: bool,
@@ -181,6 +185,8 @@ impl Head {
         self.note_cidrs = true;
         self.managed = true;
         self.name = false;
+        self.name_text.clear();
+        self.name_escaped = false;
         self.deposed = false;
         self.change = false;
         self.after_seen = false;
@@ -851,6 +857,28 @@ impl<'k, R: Read> Walker<'k, R> {
 
     /// Whether a configuration block is kept: a managed block some raw resource has (data
     /// blocks are never looked up), or any block when the resources are not all read yet.
+    /// [`Walker::config_block_needed`] from the block's head alone, when that can tell it is
+    /// not needed: a managed block (mode absent, null or `managed`) with a plain name.
+    fn config_block_may_be_needed(&self) -> bool {
+        let Some(needed) = &self.config_needed else {
+            return true;
+        };
+        if !self.head.managed || self.head.name_escaped {
+            return true; // read whole, and decided from what it reads
+        }
+        let (Ok(resource_type), Ok(name)) = (
+            simdutf8::basic::from_utf8(&self.head.resource_type),
+            simdutf8::basic::from_utf8(&self.head.name_text),
+        ) else {
+            return true;
+        };
+        needed.contains(&(
+            self.config_path.clone(),
+            resource_type.to_string(),
+            name.to_string(),
+        ))
+    }
+
     fn config_block_needed(&self, block: &ConfigResource) -> bool {
         let Some(needed) = &self.config_needed else {
             return true;
@@ -867,6 +895,12 @@ impl<'k, R: Read> Walker<'k, R> {
         let Some(mark) = self.resource(Kind::Config)? else {
             return Ok(None);
         };
+        if !self.config_block_may_be_needed() {
+            // Not read at all: what the walk checks of it (repeated keys, the shape of its
+            // fields) is about a block nothing looks up, like a resource of a type not kept.
+            self.sc.clear_mark(mark);
+            return Ok(None);
+        }
         let parsed = self
             .read_marked(mark, Kind::Config)
             .map(|kept| ConfigResource {
@@ -943,7 +977,12 @@ impl<'k, R: Read> Walker<'k, R> {
                 }
                 b"name" => {
                     self.expect_string().map_err(|e| with_path(e, "name"))?;
-                    self.sc.skip_string()?;
+                    if kind == Kind::Config {
+                        self.head.name_escaped =
+                            self.sc.raw_string_into(&mut self.head.name_text)?;
+                    } else {
+                        self.sc.skip_string()?;
+                    }
                     self.head.name = true;
                 }
                 b"mode" => {

@@ -48,13 +48,17 @@ impl Protocol {
     /// any case, or a number read like Go's `strconv.Atoi`, so `06` and `+6` are TCP and `-01`
     /// is every protocol.
     pub fn parse(text: &str) -> Protocol {
-        let lower = text.trim().to_ascii_lowercase();
-        let number = lower.parse::<i64>().ok();
-        match (lower.as_str(), number) {
-            ("all", _) | (_, Some(-1)) => Protocol::All,
-            ("tcp", _) | (_, Some(6)) => Protocol::Ported(L4::Tcp),
-            ("udp", _) | (_, Some(17)) => Protocol::Ported(L4::Udp),
-            _ => Protocol::Other(lower),
+        // Asked of every rule by every policy: no allocation unless the protocol is another.
+        let text = text.trim();
+        let is = |name: &str| text.eq_ignore_ascii_case(name);
+        match text.parse::<i64>().ok() {
+            Some(-1) => Protocol::All,
+            Some(6) => Protocol::Ported(L4::Tcp),
+            Some(17) => Protocol::Ported(L4::Udp),
+            _ if is("all") => Protocol::All,
+            _ if is("tcp") => Protocol::Ported(L4::Tcp),
+            _ if is("udp") => Protocol::Ported(L4::Udp),
+            _ => Protocol::Other(text.to_ascii_lowercase()),
         }
     }
 }
