@@ -162,7 +162,7 @@ fn walk(
         let (first, filter) = frames.last_mut()?.as_mut()?;
         let first = *first;
         let text = &bytes[start..stop];
-        let print = fingerprint(text);
+        let print = fingerprint(bytes, start, stop);
         let bit = 1u64 << (print.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58);
         // A big object (a long `tags` map) is left to the exact check, which hashes: comparing
         // each key with all before it would be quadratic.
@@ -277,18 +277,28 @@ fn walk(
     }
 }
 
-/// A key's length and its first and last eight bytes, folded: equal keys have equal prints,
-/// and different keys of an object almost never do.
-fn fingerprint(key: &[u8]) -> u64 {
-    let len = key.len() as u64;
-    let word = |at: usize| key.get(at..at + 8).and_then(|w| w.try_into().ok());
-    match (word(0), word(key.len().saturating_sub(8))) {
-        (Some(head), Some(tail)) => {
-            u64::from_le_bytes(head) ^ u64::from_le_bytes(tail).rotate_left(29) ^ (len << 56)
-        }
-        // Shorter than a word: the bytes themselves, and the length.
-        _ => key.iter().fold(len, |acc, &b| (acc << 8) | u64::from(b)),
+/// The key `bytes[start..stop]`'s length and its first and last eight bytes, folded: equal
+/// keys have equal prints, and different keys of an object almost never do.
+#[inline(always)]
+fn fingerprint(bytes: &[u8], start: usize, stop: usize) -> u64 {
+    let len = (stop - start) as u64;
+    let word = |at: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+    };
+    if len >= 8 {
+        let (head, tail) = (word(start), word(stop - 8));
+        return head.unwrap_or(0) ^ tail.unwrap_or(0).rotate_left(29) ^ (len << 56);
     }
+    // Shorter than a word: its bytes (the word that starts with them, the rest masked off; at
+    // the end of the input, byte by byte), and the length.
+    let own = match word(start) {
+        Some(w) => w & ((1u64 << (8 * len)) - 1),
+        None => bytes[start..stop]
+            .iter()
+            .rev()
+            .fold(0, |acc, &b| (acc << 8) | u64::from(b)),
+    };
+    own ^ (len << 56)
 }
 
 /// An object key: borrowed from the input when it has no escapes (the usual case), so checking
@@ -352,6 +362,31 @@ impl<'de> Deserialize<'de> for Key<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key's print is the same wherever it lies: mid-input (read as a word) or at its end
+    /// (read byte by byte); keys that differ in a byte or in length differ.
+    #[test]
+    fn a_key_prints_alike_wherever_it_lies() {
+        for key in [
+            "",
+            "a",
+            "id",
+            "tags",
+            "to_port",
+            "protocol",
+            "cidr_blocks",
+            r"x\u0041",
+        ] {
+            let middle = format!("\"{key}\": 1234567890");
+            let end = format!("\"{key}");
+            let at = |text: &str| fingerprint(text.as_bytes(), 1, 1 + key.len());
+            assert_eq!(at(&middle), at(&end), "{key}");
+        }
+        let print = |key: &str| fingerprint(key.as_bytes(), 0, key.len());
+        assert_ne!(print("ab"), print("ac"));
+        assert_ne!(print("a"), print("a\0"));
+        assert_ne!(print("abcdefghi"), print("abcdefghj"));
+    }
 
     fn check(text: &str) -> Result<(), String> {
         let mut de = serde_json::Deserializer::from_str(text);
