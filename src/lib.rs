@@ -504,8 +504,8 @@ impl PlanInfo {
     }
 }
 
-/// The default [`CheckOptions::hold_budget`]: plans of up to about 100,000 rule resources are
-/// read once.
+/// The default [`CheckOptions::hold_budget`]: plans of up to about 150,000 rule resources (of
+/// which about 40% may touch a guarded port and are held) are read once.
 pub const HOLD_BUDGET: usize = 16 << 20;
 
 /// Reads the plan, keeping only what the rules stage needs (see `rules::Intake`); with
