@@ -236,15 +236,7 @@ pub fn check_input(
     options: &CheckOptions,
 ) -> Result<CheckReport, Error> {
     let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
-    let sources = options.source_dir.as_deref().map(sources::Sources::open);
-    let (parsed, collected) = read_plan(
-        reader,
-        reopen,
-        source_name,
-        options,
-        sources.as_ref(),
-        &concerns,
-    )?;
+    let (sources, parsed, collected) = open_input(reader, reopen, source_name, options, &concerns)?;
     let extraction = rules::Extraction::new(&parsed, sources.as_ref(), collected)?;
     let mut warnings = Vec::new();
     let waivers = gate::waivers(&extraction, options, &mut warnings);
@@ -338,15 +330,7 @@ pub fn check_top(
     batch_resources: usize,
 ) -> Result<TopReport, Error> {
     let concerns = |rule: &rules::IngressRule| policies.may_concern(rule);
-    let sources = options.source_dir.as_deref().map(sources::Sources::open);
-    let (parsed, collected) = read_plan(
-        reader,
-        reopen,
-        source_name,
-        options,
-        sources.as_ref(),
-        &concerns,
-    )?;
+    let (sources, parsed, collected) = open_input(reader, reopen, source_name, options, &concerns)?;
     let mut extraction = rules::Extraction::new(&parsed, sources.as_ref(), collected)?;
     let mut warnings = Vec::new();
     let waivers = gate::waivers(&extraction, options, &mut warnings);
@@ -507,6 +491,26 @@ impl PlanInfo {
 /// The default [`CheckOptions::hold_budget`]: plans of up to about 150,000 rule resources (of
 /// which about 40% may touch a guarded port and are held) are read once.
 pub const HOLD_BUDGET: usize = 16 << 20;
+
+/// What every check starts from: the sources (when given) and the plan read (see [`read_plan`]).
+fn open_input<'c>(
+    reader: impl std::io::Read,
+    reopen: Option<Reopen<'_>>,
+    source_name: &str,
+    options: &CheckOptions,
+    concerns: &'c dyn Fn(&rules::IngressRule) -> bool,
+) -> Result<(Option<sources::Sources>, plan::Plan, rules::Collected<'c>), Error> {
+    let sources = options.source_dir.as_deref().map(sources::Sources::open);
+    let (parsed, collected) = read_plan(
+        reader,
+        reopen,
+        source_name,
+        options,
+        sources.as_ref(),
+        concerns,
+    )?;
+    Ok((sources, parsed, collected))
+}
 
 /// Reads the plan, keeping only what the rules stage needs (see `rules::Intake`); with
 /// `reopen`, without decoding what `resource_changes` supersedes, and in bounded memory
