@@ -19,13 +19,21 @@ burner=$(mktemp -d)
 logs="$burner/logs"
 mkdir -p "$logs"
 
+# The suite's verdict is the script's exit status: a build still writing into the burner's
+# clone while it is removed (its cargo outlives the loop) must not turn it into a failure.
 cleanup() {
+  local status=$?
   touch "$burner/stop"
   if [[ -n "${burner_pid:-}" ]]; then
+    pkill -TERM -P "$burner_pid" 2>/dev/null || true
     kill "$burner_pid" 2>/dev/null || true
     wait "$burner_pid" 2>/dev/null || true
   fi
-  rm -rf "$burner" "$suite"
+  for _ in 1 2 3 4 5; do
+    rm -rf "$burner" "$suite" 2>/dev/null && break
+    sleep 2
+  done
+  exit "$status"
 }
 trap cleanup EXIT
 
