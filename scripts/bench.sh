@@ -16,6 +16,8 @@
 #      --pretty, at --shape-size resources (default 100k, --quick: 10k): the same three-way
 #      measurement, with the machine's limit beside it (validate_json --memchr: the file read in
 #      1 MiB pieces and every quote counted).
+#   2c. with valgrind installed: the instructions (callgrind) of serde_json's parse and of
+#      portgate check on a compact plan of 10,000 resources of each shape.
 #   3. the patch step: portgate check PLAN --source DIR --trusted-cidr 10.0.0.0/8 --format diff on
 #      a plan generated with --source-dir (hundreds of .tf files); the patch must apply cleanly.
 #   4. target/release/examples/load_serve against portgate serve: the small test plan, then a
@@ -308,6 +310,36 @@ for shape in "${shape_list[@]}"; do
 done
 
 # ---------------------------------------------------------------------------------------------
+# 2c. Instructions (callgrind): the same readers' cost, counted rather than timed, so that it
+#     does not move with the host's speed. Compact plans of 10,000 resources of each shape.
+
+count_instructions() {
+  # (portgate exits 1 on these plans: its findings)
+  { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null || true; } |
+    awk '/Collected :/ {print $NF}'
+}
+instruction_table=$tmp/instructions.md
+if command -v valgrind >/dev/null 2>&1; then
+  {
+    echo "| shape | resources | plan MiB | serde_json instructions | portgate instructions | portgate/serde_json |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for shape in "${shape_list[@]}"; do
+      plan=$tmp/plan-$shape-counted.json
+      note "counting instructions on a compact $shape plan of 10000 resources"
+      "$gen" --resources 10000 --seed 3 --shape "$shape" --out "$plan" >/dev/null ||
+        die "scripts/gen-plan --shape $shape failed"
+      bi=$(count_instructions "$validate" "$plan")
+      pi=$(count_instructions "$portgate" check "$plan" --format json)
+      [[ -n $bi && -n $pi ]] || die "callgrind gave no instruction count on the $shape plan"
+      echo "| $shape | 10000 | $(mib_of_file "$plan") | $bi | $pi | $(fmt_ratio "$pi" "$bi") |"
+      rm -f "$plan"
+    done
+  } >"$instruction_table"
+else
+  echo "Not measured: valgrind is not installed." >"$instruction_table"
+fi
+
+# ---------------------------------------------------------------------------------------------
 # 3. The patch step.
 
 patch_n=10000
@@ -556,6 +588,13 @@ every quote counted), \`serde_json\` into \`IgnoredAny\` (the baseline above) an
 check PLAN --format json\`, whose findings were checked against the generator's expectation.
 
 $(cat "$shape_table")
+
+The same readers counted rather than timed (\`valgrind --tool=callgrind\`, instructions of the
+whole process, compact plans of 10,000 resources of each shape): wall times on a shared machine
+move with its speed from minute to minute, instruction counts do not, so these are what a
+change's effect on the CPU target is judged by.
+
+$(cat "$instruction_table")
 
 Memory on these plans: each security group resource is handed to the rules stage as soon as
 it is read (\`rules::Intake\`). One that no policy can concern is counted and dropped. One whose
