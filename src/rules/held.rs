@@ -90,7 +90,7 @@ impl Union {
     }
 
     fn add_rule(&mut self, rule: &IngressRule) {
-        for net in rule.cidrs.iter().filter_map(|c| cidr::parse(c.text()?)) {
+        for net in rule.known_nets() {
             self.add(net);
         }
     }
@@ -379,14 +379,7 @@ impl Held {
                 Spill::Narrowed(narrowing) => {
                     let needed = must_keep || key.is_none_or(|k| narrowing.may_be_at_risk(k.hash));
                     if !needed {
-                        return Err(current_group.then(|| SetAsideGroup {
-                            id: match taken.hint {
-                                GroupHint::Group { id } => id,
-                                GroupHint::Rule { .. } => None,
-                            },
-                            vpc_id: taken.vpc_id.flatten(),
-                            address: taken.resource.address,
-                        }));
+                        return Err(current_group.then(|| taken.into_set_aside_group()));
                     }
                 }
             }
@@ -824,10 +817,7 @@ impl Held {
 
 /// Whether a rule has a known public CIDR (without one it cannot help cover a family).
 fn has_public_cidr(rule: &IngressRule) -> bool {
-    rule.cidrs
-        .iter()
-        .filter_map(|c| cidr::parse(c.text()?))
-        .any(|net| cidr::is_public(&net))
+    rule.known_nets().any(|net| cidr::is_public(&net))
 }
 
 /// `n` when `json_path` is exactly `resource_changes[n].change.after` (written back the same).

@@ -66,6 +66,20 @@ pub(super) struct TakenRules {
     pub prefix_lists: Vec<PrefixListIds>,
 }
 
+impl TakenRules {
+    /// What a current group leaves when it is not held: the rules of the plan may name it.
+    pub(super) fn into_set_aside_group(self) -> SetAsideGroup {
+        SetAsideGroup {
+            id: match self.hint {
+                GroupHint::Group { id } => id,
+                GroupHint::Rule { .. } => None,
+            },
+            vpc_id: self.vpc_id.flatten(),
+            address: self.resource.address,
+        }
+    }
+}
+
 /// The known prefix list ids of one rule, waiting for the plan's prefix lists.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct PrefixListIds {

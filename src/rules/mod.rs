@@ -236,6 +236,12 @@ pub struct IngressRule {
 }
 
 impl IngressRule {
+    /// The networks of its CIDRs whose text is known and parses (unknown and invalid ones are
+    /// the policy stage's to report).
+    pub(crate) fn known_nets(&self) -> impl Iterator<Item = ipnet::IpNet> + '_ {
+        self.cidrs.iter().filter_map(|c| cidr::parse(c.text()?))
+    }
+
     /// An ingress rule of resource `resource` with nothing but its protocol and ports: no
     /// sources yet, its direction known, nothing unknown, its group not yet assigned.
     pub fn new(
@@ -621,15 +627,7 @@ fn prepare<'p>(
         }
         dropped += 1;
         if held.is_current_group(place.token) {
-            let taken = held.take_back(place.token);
-            set_aside.push(SetAsideGroup {
-                id: match taken.hint {
-                    group::GroupHint::Group { id } => id,
-                    group::GroupHint::Rule { .. } => None,
-                },
-                vpc_id: taken.vpc_id.flatten(),
-                address: taken.resource.address,
-            });
+            set_aside.push(held.take_back(place.token).into_set_aside_group());
         } else {
             held.release(place.token);
         }

@@ -25,7 +25,6 @@ use std::collections::{HashMap, HashSet};
 use ipnet::IpNet;
 
 use super::IngressRule;
-use super::cidr;
 use super::held::Seen;
 
 /// Rows of the sketch: a key is dropped only when each row shows it small.
@@ -52,7 +51,7 @@ impl Units {
     ) -> Units {
         let mut units = Units::default();
         for rule in rules.into_iter().filter(|rule| concerns(rule)) {
-            for net in rule.cidrs.iter().filter_map(|c| cidr::parse(c.text()?)) {
+            for net in rule.known_nets() {
                 units = units.plus(Units::of_net(&net));
             }
         }
