@@ -133,7 +133,10 @@ const VALID_PLAN: &str = r#"{"format_version":"1.2","terraform_version":"1.9.0",
 {"address":"aws_security_group.web","mode":"managed","type":"aws_security_group","name":"web",
 "change":{"actions":["create"],"before":null,
 "after":{"ingress":[{"cidr_blocks":["0.0.0.0/0"],"ipv6_cidr_blocks":null,"from_port":445,"protocol":"tcp","to_port":445,"self":false,"security_groups":[],"prefix_list_ids":[]}]},
-"after_unknown":{"ingress":[{"cidr_blocks":[false]}]}}}],
+"after_unknown":{"ingress":[{"cidr_blocks":[false]}]}}},
+{"address":"aws_security_group_rule.r[\"a\"]","mode":"managed","type":"aws_security_group_rule","name":"r","index":"a",
+"change":{"actions":["create"],"before":null,"after":{"type":"ingress","from_port":137,"to_port":139,"protocol":"udp","cidr_blocks":["0.0.0.0/0"],"self":false,"description":"x\u00e9","n":[-0.5E+2,{}]},
+"after_unknown":{"security_group_id":true}}}],
 "configuration":{"root_module":{"resources":[{"address":"aws_vpc.main","mode":"managed","type":"aws_vpc","name":"main","expressions":{"cidr_block":{"constant_value":"10.0.0.0/16"}}}]}}}"#;
 
 fn json_is_valid(bytes: &[u8]) -> bool {
@@ -205,4 +208,14 @@ fn the_valid_plan_used_for_damage_is_read() {
     )
     .unwrap();
     assert!(report.fails());
+    // The rule (read in one pass) has its finding too: damage to it is covered.
+    let labels: Vec<&str> = report
+        .findings
+        .iter()
+        .map(|f| f.finding.address.as_str())
+        .collect();
+    assert!(
+        labels.contains(&r#"aws_security_group_rule.r["a"]"#),
+        "{labels:?}"
+    );
 }

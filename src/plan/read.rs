@@ -117,6 +117,9 @@ pub(super) struct Walker<'k, R> {
     scratch: Vec<u8>,
     /// Reused by [`read_kept`]: the members of the resource being read.
     members: unique_keys::Members,
+    /// The resource the walk has just read in one pass ([`Walker::read_in_one_pass`]), for
+    /// [`Walker::read_marked`] to take instead of reading its bytes again.
+    read_ahead: Option<Kept>,
     doc: Document,
     /// Kept resources from `planned_values`, added at the end unless `resource_changes` has them.
     planned_only: Vec<PlannedSlot>,
@@ -244,6 +247,7 @@ impl<'k, R: Read> Walker<'k, R> {
             key: Vec::with_capacity(64),
             scratch: Vec::with_capacity(256),
             members: Default::default(),
+            read_ahead: None,
             doc: Document::default(),
             planned_only: Vec::new(),
             prior_data: Vec::new(),
@@ -542,6 +546,12 @@ impl<'k, R: Read> Walker<'k, R> {
             }
             return Ok(());
         };
+        if self.in_prior_state && self.head.managed {
+            // Dropped below whatever it holds (see there): not read. Its grammar and the
+            // fields the walk reads are checked all the same.
+            self.sc.clear_mark(mark);
+            return Ok(());
+        }
         if self.defer_planned
             && !self.in_prior_state
             && self.head.managed
@@ -913,8 +923,31 @@ impl<'k, R: Read> Walker<'k, R> {
         parsed.map(Some)
     }
 
+    /// Reads the whole resource that starts at `mark` from the window in one pass, when it is
+    /// there, plain and valid: its key check's walk also proves its grammar and finds its
+    /// members, and [`read_plain`] takes the fields from them, so the scanner need not walk
+    /// the rest of it and [`read_kept`] need not walk it again. Only for types whose fields
+    /// the walk does not note (rules: [`Keep::NotATarget`]), where reading the rest of the
+    /// resource would only check it. `None` leaves the cursor where it was: the walk goes on
+    /// token by token, and anything amiss gets the same error as ever.
+    fn read_in_one_pass(&mut self, mark: Mark, kind: Kind) -> Option<Kept> {
+        let depth = self.sc.depth().checked_sub(1)?;
+        let max_depth = super::scan::MAX_DEPTH.checked_sub(depth)?;
+        let window = self.sc.window_from(mark);
+        let end = unique_keys::members_of_object(window, &mut self.members, max_depth)?;
+        let base = self.sc.position_of(mark.offset);
+        let window = self.sc.window_from(mark);
+        let kept = kept_from_members(&window[..end], base, kind, &self.members)?;
+        self.sc.leave_object_at(mark.offset + end as u64);
+        Some(kept)
+    }
+
     /// Reads the kept resource under `mark` (see [`read_kept`]) and releases its bytes.
     fn read_marked(&mut self, mark: Mark, kind: Kind) -> Result<Kept> {
+        if let Some(kept) = self.read_ahead.take() {
+            self.sc.clear_mark(mark);
+            return Ok(kept);
+        }
         let base = self.sc.position_of(mark.offset);
         let kept = read_kept(self.sc.captured(mark), base, kind, &mut self.members);
         self.sc.clear_mark(mark);
@@ -932,6 +965,7 @@ impl<'k, R: Read> Walker<'k, R> {
         let mut mark = Some(self.sc.set_mark());
         self.sc.enter()?;
         self.head.reset();
+        self.read_ahead = None;
         // The keys read here decide whether the resource is kept at all, so a repeated one is
         // refused even in a resource that is then skipped: with two `type`s, the plan could be a
         // security group to one reader and a bucket to another.
@@ -968,6 +1002,17 @@ impl<'k, R: Read> Walker<'k, R> {
                     let keep = simdutf8::basic::from_utf8(&self.head.resource_type)
                         .map_or(Keep::Skip, |t| (self.keep)(t));
                     self.head.note_cidrs = keep != Keep::NotATarget;
+                    // (Not a planned twin that will be deferred, nor a managed resource of
+                    // the prior state: those are only checked, at the scanner's speed.)
+                    let decoded = kind == Kind::Change
+                        || (kind == Kind::Planned && !self.defer_planned && !self.in_prior_state);
+                    if let (Keep::NotATarget, Some(m), true) = (keep, mark, decoded)
+                        && let Some(kept) = self.read_in_one_pass(m, kind)
+                    {
+                        // The cursor is past the resource, and it had every field.
+                        self.read_ahead = Some(kept);
+                        return Ok(mark);
+                    }
                     if keep == Keep::Skip {
                         // Not kept: let the window slide over the rest of it.
                         if let Some(m) = mark.take() {
@@ -1167,7 +1212,26 @@ fn shared(addresses: &mut HashSet<Arc<str>>, address: Option<&str>) -> Option<Ar
 
 /// The text of a JSON string's raw bytes (between its quotes) with its escapes decoded.
 fn unescape(raw: &[u8]) -> Option<String> {
-    serde_json::from_str(&format!("\"{}\"", String::from_utf8_lossy(raw))).ok()
+    unescape_quotes(raw)
+        .or_else(|| serde_json::from_str(&format!("\"{}\"", String::from_utf8_lossy(raw))).ok())
+}
+
+/// The common escapes of an address (`aws_x.y["key"]` is written `aws_x.y[\"key\"]`) decoded
+/// without serde_json: `\"`, `\\` and `\/`. `None` for any other escape, or bytes that are not
+/// UTF-8 (the caller's general path decides those).
+fn unescape_quotes(raw: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = memchr::memchr(b'\\', rest) {
+        out.extend_from_slice(&rest[..at]);
+        match rest.get(at + 1)? {
+            &(b'"' | b'\\' | b'/') => out.push(rest[at + 1]),
+            _ => return None,
+        }
+        rest = &rest[at + 2..];
+    }
+    out.extend_from_slice(rest);
+    String::from_utf8(out).ok()
 }
 
 /// A 128-bit key of an address, from two randomly keyed hashers: sets of these stand in for
@@ -1430,6 +1494,17 @@ fn read_plain(
     if !unique_keys::members_if_unique(bytes, members) {
         return None;
     }
+    kept_from_members(bytes, base, kind, members)
+}
+
+/// The fields of the kept resource `bytes` from its `members` (see
+/// [`unique_keys::members_if_unique`]); `None` when one is not plain.
+fn kept_from_members(
+    bytes: &[u8],
+    base: (usize, usize),
+    kind: Kind,
+    members: &unique_keys::Members,
+) -> Option<Kept> {
     let text = |(start, end): (usize, usize)| &bytes[start..end];
     let raw = |(start, end): (usize, usize)| -> Option<Option<RawJson>> {
         if text((start, end)) == b"null" {
@@ -1502,7 +1577,7 @@ fn read_plain(
 fn json_string(value: &[u8]) -> Option<String> {
     let inner = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     if memchr::memchr(b'\\', inner).is_some() {
-        return serde_json::from_slice(value).ok();
+        return unescape_quotes(inner).or_else(|| serde_json::from_slice(value).ok());
     }
     simdutf8::basic::from_utf8(inner).ok().map(str::to_string)
 }
@@ -1656,6 +1731,30 @@ mod tests {
     /// With `defer_planned`, a managed resource of `planned_values` is not decoded (nor offered)
     /// when its change record follows; a data source always is; and one without a change record
     /// makes the document ask to be read again (`deferred_missing`), decoding everything.
+    /// The quick decoder of addresses' escapes gives what serde_json gives, or leaves the
+    /// string to it.
+    #[test]
+    fn address_escapes_decode_as_serde_json_decodes_them() {
+        for raw in [
+            r#"aws_security_group.g[\"web\"]"#,
+            r#"module.m[\"a\\b\"].x[\"c\/d\"]"#,
+            r#"plain"#,
+            r#"\\"#,
+        ] {
+            let serde: String = serde_json::from_str(&format!("\"{raw}\"")).unwrap();
+            assert_eq!(
+                unescape_quotes(raw.as_bytes()).as_ref(),
+                Some(&serde),
+                "{raw}"
+            );
+            assert_eq!(unescape(raw.as_bytes()), Some(serde));
+        }
+        for raw in [r#"a\u0041"#, r#"tab\t"#, "\\"] {
+            assert_eq!(unescape_quotes(raw.as_bytes()), None, "{raw}");
+        }
+        assert_eq!(unescape(br#"a\u0041\"b"#).as_deref(), Some("aA\"b"));
+    }
+
     #[test]
     fn planned_resources_with_change_records_are_not_decoded_when_deferred() {
         let resource = |address: &str, mode: &str| {

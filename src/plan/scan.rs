@@ -23,7 +23,7 @@ pub(super) const WINDOW: usize = 256 * 1024;
 
 /// Deeper nesting is refused. No plan comes near it, and it bounds the scanner's stack, which
 /// a hostile file of nothing but `[` would otherwise grow with its size.
-const MAX_DEPTH: usize = 1024;
+pub(super) const MAX_DEPTH: usize = 1024;
 
 const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 const UTF16LE_BOM: &[u8] = &[0xFF, 0xFE];
@@ -561,6 +561,27 @@ impl<R: Read> Scanner<R> {
     pub fn captured(&self, mark: Mark) -> &[u8] {
         let start = (mark.offset - self.base) as usize;
         &self.buf[start..self.pos]
+    }
+
+    /// The window's bytes from `mark` on, as far as they are known to be UTF-8 (a value that
+    /// ends in them lies wholly in the window).
+    pub fn window_from(&self, mark: Mark) -> &[u8] {
+        let start = (mark.offset - self.base) as usize;
+        &self.buf[start..self.validated.max(start)]
+    }
+
+    /// How many containers are open at the cursor.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Leaves the object the cursor is in, for the absolute `offset` just past its closing
+    /// brace: a caller that has read the rest of the object from [`Scanner::window_from`]
+    /// (and checked it) moves the cursor there.
+    pub fn leave_object_at(&mut self, offset: u64) {
+        self.pos = (offset - self.base) as usize;
+        debug_assert!(self.pos <= self.validated && self.buf[self.pos - 1] == b'}');
+        self.depth -= 1;
     }
 
     /// Releases `mark` (and only it: an outer mark still holds its bytes).

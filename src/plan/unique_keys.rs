@@ -8,6 +8,8 @@
 //! through `serde_path_to_error` for the message and path.
 
 use std::collections::HashSet;
+
+use super::scan::skip_space;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -88,7 +90,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
 /// proves every object's keys are distinct. Keys are compared as written; a key with an escape
 /// (`"t\u0061gs"` is `"tags"`) makes the answer "may", so the exact check decides.
 pub(super) fn may_repeat_a_key(bytes: &[u8]) -> bool {
-    walk(bytes, &mut Vec::new(), &mut Vec::new(), None)
+    walk(bytes, &mut Vec::new(), &mut Vec::new(), None, usize::MAX)
+        .is_none_or(|end| skip_space(bytes, end) != bytes.len())
 }
 
 /// A member of an object near the top of a checked value: its key (raw, unescaped: a key with
@@ -125,23 +128,46 @@ impl std::ops::Deref for Members {
 pub(super) fn members_if_unique(bytes: &[u8], members: &mut Members) -> bool {
     let Members { list, keys, frames } = members;
     list.clear();
-    !walk(bytes, keys, frames, Some(list))
+    walk(bytes, keys, frames, Some(list), usize::MAX)
+        .is_some_and(|end| skip_space(bytes, end) == bytes.len())
+}
+
+/// [`members_if_unique`] for the object that starts `bytes` (what follows it is not read), and
+/// a proof that it is valid JSON: every token is checked as the scanner checks it (bytes
+/// already known to be UTF-8), with at most `max_depth` containers open. Returns the index
+/// just past the object; `None` when it is not wholly in `bytes`, may repeat a key or has
+/// anything the walk is not sure of (the scanner's careful path then reads it and gives the
+/// error, if there is one). This is what lets a kept resource be read in one pass.
+pub(super) fn members_of_object(
+    bytes: &[u8],
+    members: &mut Members,
+    max_depth: usize,
+) -> Option<usize> {
+    if bytes.first() != Some(&b'{') {
+        return None;
+    }
+    let Members { list, keys, frames } = members;
+    list.clear();
+    walk(bytes, keys, frames, Some(list), max_depth)
 }
 
 /// An open container: for an object, where its keys start in the key stack and a one-word
 /// filter of their prints (a key whose bit is clear repeats none of them); `None` for arrays.
 type Frame = Option<(usize, u64)>;
 
-/// The walk behind [`may_repeat_a_key`]: a token loop over validated JSON with the scanner's
-/// word-at-a-time string search. Returns true ("may repeat") at the first candidate, and on
-/// anything it does not expect (so only a careful reader's verdict counts).
+/// The walk behind [`may_repeat_a_key`]: a token loop with the scanner's string search over
+/// the first JSON value of `bytes`, checking each token's grammar as it goes. Returns the
+/// index just past the value, or `None` ("may repeat") at the first candidate and on anything
+/// it does not expect (invalid JSON, a value cut off by the end of `bytes`, more than
+/// `max_depth` open containers): only a careful reader's verdict counts then.
 fn walk(
     bytes: &[u8],
     keys: &mut Vec<(u64, usize, usize)>,
     frames: &mut Vec<Frame>,
     mut members: Option<&mut Vec<Member>>,
-) -> bool {
-    use super::scan::{literal_len, number_end, skip_space, string_end_escaped};
+    max_depth: usize,
+) -> Option<usize> {
+    use super::scan::{literal_len, number_end, string_end_escaped};
     // Keys of the objects open at the cursor: a fingerprint (most comparisons are one integer
     // compare) and the span.
     keys.clear();
@@ -157,6 +183,9 @@ fn walk(
                keys: &mut Vec<(u64, usize, usize)>,
                frames: &mut [Frame],
                open: &mut [(usize, usize, usize); 3]| {
+        if bytes.get(at) != Some(&b'"') {
+            return None;
+        }
         let (end, escaped) = string_end_escaped(bytes, at + 1)?;
         let (start, stop) = (at + 1, end - 1);
         let (first, filter) = frames.last_mut()?.as_mut()?;
@@ -190,20 +219,17 @@ fn walk(
     loop {
         // A value starts at `pos`.
         match bytes.get(pos) {
-            Some(b'"') => match string_end_escaped(bytes, pos + 1) {
-                Some((end, _)) => pos = end,
-                None => return true,
-            },
+            Some(b'"') => pos = string_end_escaped(bytes, pos + 1)?.0,
             Some(b'{') => {
                 let inner = skip_space(bytes, pos + 1);
                 if bytes.get(inner) == Some(&b'}') {
                     pos = inner + 1;
                 } else {
+                    if frames.len() >= max_depth {
+                        return None;
+                    }
                     frames.push(Some((keys.len(), 0)));
-                    let Some(value) = key(inner, keys, frames, &mut open) else {
-                        return true;
-                    };
-                    pos = value;
+                    pos = key(inner, keys, frames, &mut open)?;
                     continue;
                 }
             }
@@ -212,28 +238,28 @@ fn walk(
                 if bytes.get(inner) == Some(&b']') {
                     pos = inner + 1;
                 } else {
+                    if frames.len() >= max_depth {
+                        return None;
+                    }
                     frames.push(None);
                     pos = inner;
                     continue;
                 }
             }
-            Some(b't' | b'f' | b'n') => match literal_len(bytes, pos) {
-                Some(len) => pos += len,
-                None => return true,
-            },
+            Some(b't' | b'f' | b'n') => pos += literal_len(bytes, pos)?,
             Some(b'-' | b'0'..=b'9') => match number_end(bytes, pos) {
                 Some(end) => pos = end,
                 // A number alone (nothing follows it to end it): no object, no key.
-                None if frames.is_empty() => return false,
-                None => return true,
+                None if frames.is_empty() => return Some(bytes.len()),
+                None => return None,
             },
-            _ => return true,
+            _ => return None,
         }
         // A value ended at `pos`: close containers and move to the next value.
         value_end = pos;
         loop {
             let Some(&frame) = frames.last() else {
-                return skip_space(bytes, pos) != bytes.len();
+                return Some(pos);
             };
             pos = skip_space(bytes, pos);
             let depth = frames.len();
@@ -251,7 +277,7 @@ fn walk(
                 }
                 (Some(b','), _) => false,
                 (Some(b'}'), Some(_)) | (Some(b']'), None) => true,
-                _ => return true,
+                _ => return None,
             };
             if close {
                 let frame = frames.pop().flatten();
@@ -265,10 +291,7 @@ fn walk(
             // A comma: the next member's key, or the next element.
             let next = skip_space(bytes, pos + 1);
             if frame.is_some() {
-                let Some(value) = key(next, keys, frames, &mut open) else {
-                    return true;
-                };
-                pos = value;
+                pos = key(next, keys, frames, &mut open)?;
             } else {
                 pos = next;
             }
@@ -506,6 +529,87 @@ mod tests {
             &mut members
         ));
         assert!(!may_repeat_a_key(b"1") && !may_repeat_a_key(b" -2.5e3 "));
+    }
+
+    /// The one-pass read of a kept resource trusts [`members_of_object`] for its grammar:
+    /// whatever it clears, serde_json accepts (and only the first value of its input is read),
+    /// and what it refuses still goes to the scanner's careful path, so it may only refuse
+    /// too much, never too little.
+    #[test]
+    fn an_object_is_cleared_only_when_it_is_valid_json() {
+        let mut members = Members::default();
+        let mut cleared = |text: &[u8], depth| members_of_object(text, &mut members, depth);
+        let valid = br#"{"a": [1, -2.5e3, true, null, "x\u00e9\n"], "b": {"c": {}}} , junk"#;
+        assert_eq!(cleared(valid, usize::MAX), Some(valid.len() - 7));
+        for invalid in [
+            &br#"{"a": 1,}"#[..],
+            br#"{"a": [1,]}"#,
+            br#"{"a" 1}"#,
+            br#"{a: 1}"#,
+            br#"{"a": 1, x": 2}"#,
+            br#"{x": 2}"#,
+            br#"{"a": 01}"#,
+            br#"{"a": 1.}"#,
+            br#"{"a": -}"#,
+            br#"{"a": tru}"#,
+            br#"{"a": truex}"#,
+            br#"{"a": "\x"}"#,
+            br#"{"a": "\u12g4"}"#,
+            b"{\"a\": \"\x01\"}",
+            br#"{"a": [1}"#,
+            br#"{"a": {"b": 1]}"#,
+            br#"{"a": 1 "b": 2}"#,
+            br#"{"a": 1"#,
+            br#"{"a": "unterminated"#,
+            br#"[1]"#,
+        ] {
+            let shown = String::from_utf8_lossy(invalid);
+            assert_eq!(cleared(invalid, usize::MAX), None, "{shown}");
+        }
+        // At most `max_depth` containers open, the outer object counted.
+        assert_eq!(cleared(br#"{"a":[[1]]}"#, 3), Some(11));
+        assert_eq!(cleared(br#"{"a":[[1]]}"#, 2), None);
+    }
+
+    proptest::proptest! {
+        /// Valid objects damaged at random: whatever the walk clears is one valid JSON value
+        /// to serde_json, and an undamaged object (no repeated or escaped key) is cleared whole.
+        #[test]
+        fn the_walk_clears_no_invalid_json(
+            value in json_value(),
+            edits in proptest::collection::vec(
+                (0usize..64, proptest::sample::select(&br#"{}[]:,"\ 0-.eE1tfnu"#[..])),
+                0..3,
+            ),
+            cut in 0usize..4,
+        ) {
+            let whole = format!("{{\"v\": {value}}}");
+            let mut members = Members::default();
+            if check(&whole).is_ok() && !whole.contains("c\\u0061") {
+                proptest::prop_assert_eq!(
+                    members_of_object(whole.as_bytes(), &mut members, usize::MAX),
+                    Some(whole.len())
+                );
+            }
+            let mut bytes = whole.into_bytes();
+            for (at, byte) in edits {
+                let at = at % (bytes.len() + 1);
+                if at % 2 == 0 {
+                    bytes.insert(at, byte);
+                } else if at < bytes.len() {
+                    bytes[at] = byte;
+                }
+            }
+            bytes.truncate(bytes.len() - cut.min(bytes.len()));
+            if let Some(end) = members_of_object(&bytes, &mut members, usize::MAX) {
+                let first = &bytes[..end];
+                proptest::prop_assert!(
+                    serde_json::from_slice::<serde::de::IgnoredAny>(first).is_ok(),
+                    "{}",
+                    String::from_utf8_lossy(first)
+                );
+            }
+        }
     }
 
     #[test]
