@@ -32,6 +32,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::unknown::Unknown;
+
 use super::group::GroupHint;
 use super::held::Held;
 use super::{
@@ -142,12 +144,12 @@ impl Collector for Intake<'_> {
         let Some(after) = &resource.after else {
             return Offered::Keep;
         };
-        let unknown: Value = match &resource.after_unknown {
+        let unknown: Unknown = match &resource.after_unknown {
             Some(raw) => match serde_json::from_str(raw.get()) {
                 Ok(value) => value,
                 Err(_) => return Offered::Keep,
             },
-            None => Value::Null,
+            None => Unknown::Known,
         };
         let reader = FieldReader {
             unknown: &unknown,
@@ -274,7 +276,9 @@ impl<'c> Intake<'c> {
                 return false; // a wholly unknown element
             };
             let r = FieldReader {
-                unknown: unknown_list.and_then(|u| u.get(i)).unwrap_or(&Value::Null),
+                unknown: unknown_list
+                    .and_then(|u| u.get(i))
+                    .unwrap_or(&Unknown::Known),
                 planned_only: reader.planned_only,
             };
             no_list(&r, &block.prefix_list_ids, "prefix_list_ids")
@@ -341,7 +345,9 @@ fn take(
             let mut rules = Vec::with_capacity(blocks.len());
             for (i, block) in blocks.iter().enumerate() {
                 let r = FieldReader {
-                    unknown: unknown_list.and_then(|u| u.get(i)).unwrap_or(&Value::Null),
+                    unknown: unknown_list
+                        .and_then(|u| u.get(i))
+                        .unwrap_or(&Unknown::Known),
                     planned_only: reader.planned_only,
                 };
                 let block = block.as_ref()?;

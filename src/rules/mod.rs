@@ -27,7 +27,10 @@ mod prefix_list;
 pub mod protocol;
 mod resolve;
 mod spill;
+mod unknown;
 mod vpc;
+
+use unknown::Unknown;
 
 pub use assemble::Extraction;
 pub use held::GroupTag;
@@ -470,9 +473,9 @@ fn read_raw<'p>(plan: &'p Plan, sources: Option<&'p Sources>) -> Result<RawRead<
             continue;
         };
         let after_path = resource.after_path();
-        let unknown: Value = match &resource.after_unknown {
+        let unknown: Unknown = match &resource.after_unknown {
             Some(raw) => plan.read_value(raw, &format!("{}.after_unknown", resource.json_path))?,
-            None => Value::Null,
+            None => Unknown::Known,
         };
         let reader = FieldReader {
             unknown: &unknown,
@@ -793,8 +796,10 @@ fn inline_rules(
         .enumerate()
         .map(|(i, block)| {
             let element_unknown = match block {
-                Some(_) => unknown_list.and_then(|u| u.get(i)).unwrap_or(&Value::Null),
-                None => &Value::Bool(true), // a null element stands for an unknown one
+                Some(_) => unknown_list
+                    .and_then(|u| u.get(i))
+                    .unwrap_or(&Unknown::Known),
+                None => &Unknown::True, // a null element stands for an unknown one
             };
             let r = FieldReader {
                 unknown: element_unknown,
@@ -914,7 +919,7 @@ fn vpc_ingress_rule(
 
 /// Reads attributes of one object of `after` together with its `after_unknown` counterpart.
 struct FieldReader<'u> {
-    unknown: &'u Value,
+    unknown: &'u Unknown<'u>,
     planned_only: bool,
 }
 
@@ -923,7 +928,7 @@ type Field<T> = Option<Option<T>>;
 
 impl FieldReader<'_> {
     fn is_unknown(&self, key: &str) -> bool {
-        self.unknown.get(key) == Some(&Value::Bool(true)) || self.unknown == &Value::Bool(true)
+        self.unknown.get(key) == Some(&Unknown::True) || self.unknown == &Unknown::True
     }
 
     fn scalar<T: Clone>(&self, field: &Field<T>, key: &str) -> Known<Option<T>> {
@@ -956,7 +961,7 @@ impl FieldReader<'_> {
         let Some(Some(list)) = field else { return };
         let element_unknown = self.unknown.get(key);
         for (i, element) in list.iter().enumerate() {
-            let marked = element_unknown.and_then(|u| u.get(i)) == Some(&Value::Bool(true));
+            let marked = element_unknown.and_then(|u| u.get(i)) == Some(&Unknown::True);
             let value = match element {
                 Some(text) if !marked => CidrValue::Literal(text.clone()),
                 _ => {
@@ -1021,7 +1026,7 @@ impl FieldReader<'_> {
                 .iter()
                 .enumerate()
                 .map(|(i, id)| {
-                    if marks.and_then(|m| m.get(i)) == Some(&Value::Bool(true)) {
+                    if marks.and_then(|m| m.get(i)) == Some(&Unknown::True) {
                         None
                     } else {
                         id.clone()

@@ -16,9 +16,9 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::resolve::Resolver;
+use super::unknown::Unknown;
 use super::{CidrEntry, CidrValue, Field, FieldReader, Known, present};
 use crate::plan::{Action, InputError, Plan, PlannedResource};
 
@@ -100,7 +100,7 @@ impl PrefixLists {
                                 .map(|(i, block)| {
                                     let marked = marks.and_then(|m| m.get(i));
                                     let r = FieldReader {
-                                        unknown: marked.unwrap_or(&Value::Null),
+                                        unknown: marked.unwrap_or(&Unknown::Known),
                                         planned_only: reader.planned_only,
                                     };
                                     match block {
@@ -258,13 +258,13 @@ impl PrefixLists {
 }
 
 /// A resource's planned state as `T` (`None` when wholly unknown) and its `after_unknown`.
-fn read_after<T: for<'de> Deserialize<'de>>(
+fn read_after<'p, T: for<'de> Deserialize<'de>>(
     plan: &Plan,
-    resource: &PlannedResource,
-) -> Result<(Option<T>, Value), InputError> {
-    let unknown: Value = match &resource.after_unknown {
+    resource: &'p PlannedResource,
+) -> Result<(Option<T>, Unknown<'p>), InputError> {
+    let unknown: Unknown = match &resource.after_unknown {
         Some(raw) => plan.read_value(raw, &format!("{}.after_unknown", resource.json_path))?,
-        None => Value::Null,
+        None => Unknown::Known,
     };
     let after = match &resource.after {
         Some(raw) => Some(plan.read_value(raw, &resource.after_path())?),
