@@ -24,6 +24,7 @@ mod unique_keys;
 
 pub use decode::{decode, line_column};
 pub use read_ahead::ReadAhead;
+pub(crate) use unique_keys::Key as JsonKey;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -547,8 +547,8 @@ impl<'k, R: Read> Walker<'k, R> {
             return Ok(());
         };
         if self.in_prior_state && self.head.managed {
-            // Dropped below whatever it holds (see there): not read. Its grammar and the
-            // fields the walk reads are checked all the same.
+            // Only data sources are kept from the prior state (see below), so a managed
+            // resource is not read: its grammar and the fields the walk reads were checked.
             self.sc.clear_mark(mark);
             return Ok(());
         }
@@ -926,9 +926,9 @@ impl<'k, R: Read> Walker<'k, R> {
     /// Reads the whole resource that starts at `mark` from the window in one pass, when it is
     /// there, plain and valid: its key check's walk also proves its grammar and finds its
     /// members, and [`read_plain`] takes the fields from them, so the scanner need not walk
-    /// the rest of it and [`read_kept`] need not walk it again. Only for types whose fields
-    /// the walk does not note (rules: [`Keep::NotATarget`]), where reading the rest of the
-    /// resource would only check it. `None` leaves the cursor where it was: the walk goes on
+    /// the rest of it and [`read_kept`] need not walk it again. Only for the types whose
+    /// fields the walk does not note ([`Keep::NotATarget`]: the security groups and rules
+    /// portgate checks), where reading the rest of the resource would only check it. `None` leaves the cursor where it was: the walk goes on
     /// token by token, and anything amiss gets the same error as ever.
     fn read_in_one_pass(&mut self, mark: Mark, kind: Kind) -> Option<Kept> {
         let depth = self.sc.depth().checked_sub(1)?;

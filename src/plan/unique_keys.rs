@@ -7,6 +7,7 @@
 //! object, the cost of a plain walk), and only when that finds a candidate, [`UniqueKeys`]
 //! through `serde_path_to_error` for the message and path.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::scan::skip_space;
@@ -324,19 +325,13 @@ fn fingerprint(bytes: &[u8], start: usize, stop: usize) -> u64 {
     own ^ (len << 56)
 }
 
-/// An object key: borrowed from the input when it has no escapes (the usual case), so checking
-/// a resource allocates only for escaped keys.
-enum Key<'de> {
-    Borrowed(&'de str),
-    Owned(String),
-}
+/// An object key: borrowed from the input when it has no escapes (the usual case), so reading
+/// one allocates only for escaped keys. (Also what `rules::unknown` reads its keys as.)
+pub(crate) struct Key<'de>(pub Cow<'de, str>);
 
 impl Key<'_> {
     fn as_str(&self) -> &str {
-        match self {
-            Key::Borrowed(s) => s,
-            Key::Owned(s) => s,
-        }
+        &self.0
     }
 }
 
@@ -367,15 +362,15 @@ impl<'de> Deserialize<'de> for Key<'de> {
             }
 
             fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key::Borrowed(v))
+                Ok(Key(Cow::Borrowed(v)))
             }
 
             fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key::Owned(v.to_string()))
+                Ok(Key(Cow::Owned(v.to_string())))
             }
 
             fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
-                Ok(Key::Owned(v))
+                Ok(Key(Cow::Owned(v)))
             }
         }
         deserializer.deserialize_str(KeyVisitor)

@@ -12,6 +12,8 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use crate::plan::JsonKey;
+
 /// One value of `after_unknown`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Unknown<'a> {
@@ -113,39 +115,10 @@ impl<'de> Visitor<'de> for UnknownVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Unknown<'de>, A::Error> {
         let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
-        while let Some(Key(key)) = map.next_key()? {
+        while let Some(JsonKey(key)) = map.next_key()? {
             members.push((key, map.next_value()?));
         }
         Ok(Unknown::Map(members))
-    }
-}
-
-/// A map key: borrowed from the plan's text unless it has an escape.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map key")
-            }
-
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-
-            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
-            }
-
-            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
