@@ -219,3 +219,37 @@ fn the_valid_plan_used_for_damage_is_read() {
         "{labels:?}"
     );
 }
+
+/// A checked resource is read in one pass when it is plain, and that pass keeps the scanner's
+/// depth limit exactly: an empty object one level too deep inside a rule is refused as it is
+/// anywhere else, and one level less is read.
+#[test]
+fn the_depth_limit_holds_inside_a_rule_read_in_one_pass() {
+    // The document (1), `resource_changes` (2), the record (3), `change` (4), `before` (5),
+    // then `arrays` lists, then `{}`: at level 6 + arrays.
+    let plan = |arrays: usize| {
+        format!(
+            r#"{{"format_version":"1.2","planned_values":{{"root_module":{{}}}},
+"resource_changes":[{{"address":"aws_security_group_rule.r","mode":"managed",
+"type":"aws_security_group_rule","name":"r","change":{{"actions":["create"],
+"before":{{"x":{}{{}}{}}},"after":{{"type":"ingress","from_port":445,"to_port":445,
+"protocol":"tcp","cidr_blocks":["0.0.0.0/0"],"security_group_id":"sg-1"}},
+"after_unknown":{{}}}}}}]}}"#,
+            "[".repeat(arrays),
+            "]".repeat(arrays)
+        )
+    };
+    let policies = PolicySet::builtin().unwrap();
+    let read = |arrays: usize| {
+        check(
+            plan(arrays).as_bytes(),
+            "p.json",
+            &policies,
+            &CheckOptions::default(),
+        )
+    };
+    let report = read(1018).expect("1,024 levels are allowed");
+    assert!(report.fails(), "the rule opens SMB");
+    let error = read(1019).unwrap_err().to_string();
+    assert!(error.contains("nesting deeper than 1024 levels"), "{error}");
+}

@@ -9,11 +9,11 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-
-use super::scan::skip_space;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::scan::skip_space;
 
 /// Any JSON value without a repeated key in any of its objects; deserializing fails with
 /// "duplicate field `KEY`" (with its path, through `serde_path_to_error`) otherwise.
@@ -221,14 +221,13 @@ fn walk(
         // A value starts at `pos`.
         match bytes.get(pos) {
             Some(b'"') => pos = string_end_escaped(bytes, pos + 1)?.0,
+            // (An empty container is a level too: the scanner refuses `{}` one level too deep.)
+            Some(b'{' | b'[') if frames.len() >= max_depth => return None,
             Some(b'{') => {
                 let inner = skip_space(bytes, pos + 1);
                 if bytes.get(inner) == Some(&b'}') {
                     pos = inner + 1;
                 } else {
-                    if frames.len() >= max_depth {
-                        return None;
-                    }
                     frames.push(Some((keys.len(), 0)));
                     pos = key(inner, keys, frames, &mut open)?;
                     continue;
@@ -239,9 +238,6 @@ fn walk(
                 if bytes.get(inner) == Some(&b']') {
                     pos = inner + 1;
                 } else {
-                    if frames.len() >= max_depth {
-                        return None;
-                    }
                     frames.push(None);
                     pos = inner;
                     continue;
@@ -564,6 +560,9 @@ mod tests {
         // At most `max_depth` containers open, the outer object counted.
         assert_eq!(cleared(br#"{"a":[[1]]}"#, 3), Some(11));
         assert_eq!(cleared(br#"{"a":[[1]]}"#, 2), None);
+        assert_eq!(cleared(br#"{"a":[{}]}"#, 3), Some(10));
+        assert_eq!(cleared(br#"{"a":[{}]}"#, 2), None);
+        assert_eq!(cleared(br#"{"a":[[]]}"#, 2), None);
     }
 
     proptest::proptest! {
