@@ -32,10 +32,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::unknown::Unknown;
-
 use super::group::GroupHint;
 use super::held::Held;
+use super::unknown::Unknown;
 use super::{
     CheckedResource, CidrValue, Field, FieldReader, IngressRule, Known, RESOURCE_TYPES,
     SecurityGroupAfter, TypedAfter, inline_rule, security_group_rule, string_tags,

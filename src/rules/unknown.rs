@@ -4,8 +4,9 @@
 //! (an attribute, one element of a list, one attribute of one block). The rules only ask
 //! "is the value at this key or index `true`?", so the marks are read into [`Unknown`]: keys
 //! borrowed from the plan's text, every other value folded into [`Unknown::Known`]. A
-//! `serde_json::Value` of the same text allocates a `String` per key and a tree node per map,
-//! and security groups' marks (a map per inline rule) made that a tenth of a plan's reading.
+//! `serde_json::Value` of the same text allocates a `String` per key and a tree node per map:
+//! with security groups' marks (a map per inline rule) that was 7% of reading a plan where
+//! groups are common.
 
 use std::borrow::Cow;
 use std::fmt;
