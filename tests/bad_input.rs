@@ -156,6 +156,21 @@ fn the_text_of_terraform_plan_is_refused_with_what_to_run() {
 }
 
 #[test]
+fn a_null_resource_changes_is_refused() {
+    // Terraform omits an empty `resource_changes` and never writes null: a null one only
+    // claims there is nothing to check (issue 18: the run task passed it).
+    check_error(
+        "resource_changes_null.json",
+        &[
+            "resource_changes_null.json:1:",
+            "invalid type: null, expected a list",
+            "never writes null",
+            "(at resource_changes)",
+        ],
+    );
+}
+
+#[test]
 fn invalid_json_reports_its_position() {
     check_error(
         "invalid_json_value.json",

@@ -379,8 +379,16 @@ impl<'k, R: Read> Walker<'k, R> {
                 self.planned_values()
             }
             b"resource_changes" => {
-                self.doc.has_resource_changes = true;
-                self.resource_changes()
+                // Terraform and OpenTofu omit an empty `resource_changes` and never write it
+                // as null: a null one is a document that only claims there is nothing to check.
+                if self.sc.peek()? == Some(b'n') {
+                    Err(self.sc.type_error(
+                        "a list (Terraform omits `resource_changes` when nothing changes; it never writes null)",
+                    ))
+                } else {
+                    self.doc.has_resource_changes = true;
+                    self.resource_changes()
+                }
             }
             b"configuration" => {
                 // Read after both lists of resources (Terraform's order), the configuration
