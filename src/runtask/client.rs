@@ -549,7 +549,8 @@ impl TfcClient {
     }
 }
 
-/// The absolute URL a redirect points to; only http(s), and never from https down to http.
+/// The absolute URL a redirect points to; only http(s), never from https down to http, and
+/// never with credentials in it.
 fn redirect_target(current: &Url, response: &reqwest::Response) -> Result<Url, String> {
     let location = response
         .headers()
@@ -565,6 +566,11 @@ fn redirect_target(current: &Url, response: &reqwest::Response) -> Result<Url, S
     }
     if current.scheme() == "https" && next.scheme() == "http" {
         return Err("redirect from https to plain http".to_string());
+    }
+    // The HTTP client would turn them into a Basic `Authorization` header, replacing the
+    // bearer token on the TFC origin: a redirect must not choose the credentials sent.
+    if !next.username().is_empty() || next.password().is_some() {
+        return Err("redirect to a URL that carries credentials".to_string());
     }
     Ok(next)
 }

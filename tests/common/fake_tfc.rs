@@ -90,6 +90,8 @@ pub enum PlanMode {
     /// Wait until [`FakeTfc::release_plans`], then 307: the job cannot get past its plan
     /// request before the test lets it, however fast or slow the machine is.
     Held,
+    /// 307 to this `Location`, whatever it is.
+    Location(String),
 }
 
 pub struct FakeState {
@@ -490,6 +492,7 @@ async fn api_answer(state: &Shared, seen: &Seen) -> Response {
                     let _ = release.wait_for(|go| *go).await;
                     to_archivist()
                 }
+                PlanMode::Location(to) => redirect(StatusCode::TEMPORARY_REDIRECT, to),
             }
         }
         ("GET", ["api", "v2", "configuration-versions", _, "download"]) => {
