@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use common::fake_tfc::{FakeTfc, PlanMode};
 use common::{
     KEY, TOKEN, WAIT, attributes, exchange, http, message, outcomes, post, post_head, post_raw,
-    run_request, start_and_deliver, start_service, status_of, stop, testdata, wait_idle,
+    run_request, start_and_deliver, start_service, status_of, stop, tarball, testdata, wait_idle,
     wait_until,
 };
 
@@ -45,25 +45,6 @@ fn assert_token_only_sent_to_tfc(tfc: &FakeTfc) {
             _ => assert_eq!(s.authorization, None, "no token to {}", s.path),
         }
     }
-}
-
-fn tarball(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::default(),
-    ));
-    for (path, data) in entries {
-        let mut header = tar::Header::new_gnu();
-        // Written by hand: the tar crate refuses to write the unsafe paths some tests need.
-        let name = &mut header.as_old_mut().name;
-        name[..path.len()].copy_from_slice(path.as_bytes());
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_entry_type(tar::EntryType::Regular);
-        header.set_cksum();
-        builder.append(&header, *data).unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -476,6 +476,16 @@ fn evaluate(
         }
         _ => None,
     };
+    let job_dirs: Vec<PathBuf> = workspace
+        .iter()
+        .flat_map(|dir| {
+            [
+                dir.path().to_path_buf(),
+                dir.path().canonicalize().unwrap_or_default(),
+            ]
+        })
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .collect();
     drop(workspace);
 
     for warning in top.report.warnings.iter().take(2) {
@@ -490,6 +500,9 @@ fn evaluate(
         None,
     );
     outcomes::append_message(&mut body, &notes.join(" "));
+    for dir in &job_dirs {
+        scrub_job_dir(&mut body, dir);
+    }
     Verdict::Send(
         body,
         Outcome::Checked {
@@ -498,6 +511,28 @@ fn evaluate(
             blocking: top.blocking,
         },
     )
+}
+
+/// Rewrites every mention of the job directory `dir` in the strings of `value` (what goes to
+/// HCP Terraform): a file of the configuration is named by its path inside it, anything else
+/// in the job directory as "the job directory". Messages are written to name configuration
+/// paths only; this is the last line that keeps the service's own paths from leaving it.
+fn scrub_job_dir(value: &mut Value, dir: &Path) {
+    fn walk(value: &mut Value, dir: &str, configuration: &str) {
+        match value {
+            Value::String(text) if text.contains(dir) => {
+                *text = text
+                    .replace(&format!("{configuration}/"), "")
+                    .replace(configuration, "the configuration")
+                    .replace(dir, "the job directory");
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, dir, configuration)),
+            Value::Object(map) => map.values_mut().for_each(|v| walk(v, dir, configuration)),
+            _ => {}
+        }
+    }
+    let dir = dir.display().to_string();
+    walk(value, &dir, &format!("{dir}/configuration"));
 }
 
 /// The workspace's working directory inside the unpacked configuration: the Terraform root
@@ -601,6 +636,25 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn the_job_directory_never_leaves_in_a_result() {
+        let dir = Path::new("/srv/tmp/portgate-job-abc");
+        let mut body = serde_json::json!({
+            "message": "cannot parse /srv/tmp/portgate-job-abc/configuration/net/a.tf.json: EOF",
+            "outcomes": [{"body": "in /srv/tmp/portgate-job-abc/configuration and /srv/tmp/portgate-job-abc/plan"}],
+            "n": 3,
+        });
+        scrub_job_dir(&mut body, dir);
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "message": "cannot parse net/a.tf.json: EOF",
+                "outcomes": [{"body": "in the configuration and the job directory/plan"}],
+                "n": 3,
+            })
+        );
+    }
 
     #[test]
     fn working_directories_stay_inside_the_configuration() {

@@ -68,7 +68,8 @@ pub struct Unpacked {
 }
 
 /// Why an archive was not unpacked. Paths from the archive are escaped, so every message is one
-/// line.
+/// line, and the only paths a message names are the archive's own: it goes to HCP Terraform,
+/// which must not learn where the service keeps its files.
 #[derive(Debug, thiserror::Error)]
 pub enum TarballError {
     #[error("not a readable tar or tar.gz archive: {0}")]
@@ -87,6 +88,8 @@ pub enum TarballError {
     Conflict { path: String, reason: &'static str },
     #[error("cannot write {path}: {message}")]
     Io { path: String, message: String },
+    #[error("cannot create the directory to unpack into: {0}")]
+    Destination(String),
 }
 
 /// Most bytes the `tar` crate may read between two entries: the rest of the previous entry's
@@ -105,12 +108,16 @@ pub fn unpack(bytes: &[u8], dest: &Path, limits: &Limits) -> Result<Unpacked, Ta
     if bytes.is_empty() {
         return Err(TarballError::Corrupt("the input is empty".to_string()));
     }
-    fs::create_dir_all(dest).map_err(|e| io_error(dest, &e))?;
-    if !fs::metadata(dest).map_err(|e| io_error(dest, &e))?.is_dir() {
-        return Err(TarballError::Io {
-            path: dest.display().to_string(),
-            message: "not a directory".to_string(),
-        });
+    let destination = |message: String| {
+        tracing::error!(dir = %dest.display(), error = %message, "cannot create the directory to unpack into");
+        TarballError::Destination(message)
+    };
+    fs::create_dir_all(dest).map_err(|e| destination(e.to_string()))?;
+    if !fs::metadata(dest)
+        .map_err(|e| destination(e.to_string()))?
+        .is_dir()
+    {
+        return Err(destination("not a directory".to_string()));
     }
 
     let meter = Meter::new(stream_budget(limits));
@@ -275,9 +282,9 @@ impl Unpacker<'_> {
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    create_dir(&path).map_err(|e| io_error(&path, &e))?;
+                    create_dir(&path).map_err(|e| io_error(shown, &e))?;
                 }
-                Err(e) => return Err(io_error(&path, &e)),
+                Err(e) => return Err(io_error(shown, &e)),
             }
             self.known_dirs.insert(path.clone());
         }
@@ -322,7 +329,7 @@ impl Unpacker<'_> {
                     reason: "the name is already taken",
                 }
             } else {
-                io_error(&path, &e)
+                io_error(shown, &e)
             }
         })?;
 
@@ -349,7 +356,7 @@ impl Unpacker<'_> {
                 });
             }
             file.write_all(&buffer[..n])
-                .map_err(|e| io_error(&path, &e))?;
+                .map_err(|e| io_error(shown, &e))?;
         }
         if written != size {
             return Err(TarballError::Corrupt(format!(
@@ -408,9 +415,11 @@ fn shown(raw: &[u8]) -> String {
     format!("\"{shown}\"")
 }
 
-fn io_error(path: &Path, error: &io::Error) -> TarballError {
+/// A failed write of the entry `shown` (as [`shown`] made it): named as the archive names it,
+/// never by where it was being written.
+fn io_error(shown: &str, error: &io::Error) -> TarballError {
     TarballError::Io {
-        path: path.display().to_string(),
+        path: shown.to_string(),
         message: error.to_string(),
     }
 }

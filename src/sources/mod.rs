@@ -133,7 +133,7 @@ impl Sources {
                     .json_files
                     .borrow_mut()
                     .entry(path.clone())
-                    .or_insert_with(|| read_json(path))
+                    .or_insert_with(|| read_json(path, &tree.relative(path).unwrap_or_default()))
                     .clone()?;
                 if json_declares(&parsed, resource_type, name) {
                     return Err(format!(
@@ -276,9 +276,9 @@ fn dynamic_label(block: &Block) -> Option<&str> {
 }
 
 /// A `.tf.json` file. One that cannot be read is an error: Terraform would read it, so it
-/// could hold anything.
-fn read_json(path: &Path) -> Result<Rc<Value>, String> {
-    let shown = path.display();
+/// could hold anything. Named in messages by `shown`, its path inside the source directory:
+/// where that directory is (the run task's job directory) is nobody else's business.
+fn read_json(path: &Path, shown: &str) -> Result<Rc<Value>, String> {
     let text = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
     serde_json::from_slice(&text)
         .map(Rc::new)

@@ -245,3 +245,24 @@ pub fn post_head(service: SocketAddr, signed: &[u8], extra: &str) -> String {
         sign(KEY.as_bytes(), signed)
     )
 }
+
+/// A `.tar.gz` configuration of `entries` (path, content), written by hand where the `tar` crate
+/// would refuse the unsafe paths some tests need. Paths up to 100 bytes.
+pub fn tarball(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (path, data) in entries {
+        let mut header = tar::Header::new_gnu();
+        // Written by hand: the tar crate refuses to write the unsafe paths some tests need.
+        let name = &mut header.as_old_mut().name;
+        name[..path.len()].copy_from_slice(path.as_bytes());
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        builder.append(&header, *data).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
