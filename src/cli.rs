@@ -117,6 +117,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_plan_mib: u64,
 
+    /// Connections served at once; beyond it, new connections get 503 with Retry-After (or
+    /// are closed) [default: 1024, or the open-file limit less 64 when that is lower].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: Option<u32>,
+
+    /// Most MiB of request bodies held at once, over all connections (a body is read before
+    /// its signature can be checked, so this bounds what unauthenticated clients can make the
+    /// service hold); beyond it, new requests get 503 with Retry-After.
+    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4095))]
+    pub max_body_buffer_mib: u64,
+
     /// Directory for the per-job temporary directories (unpacked configurations)
     /// [default: the system temporary directory].
     #[arg(long, value_name = "DIR")]
@@ -627,6 +638,10 @@ fn run_serve(args: &ServeArgs) -> Result<u8, Error> {
     service.jobs.timeout = args.job_timeout;
     service.jobs.max_plan_bytes = args.max_plan_mib * 1024 * 1024;
     service.jobs.work_dir = args.work_dir.clone();
+    if let Some(n) = args.max_connections {
+        service.max_connections = n as usize;
+    }
+    service.max_body_buffer_bytes = (args.max_body_buffer_mib * 1024 * 1024) as usize;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -648,6 +663,7 @@ async fn serve(service: ServiceConfig) -> Result<u8, Error> {
     let trusted = service.checker.trusted.len();
     let (max_concurrent, max_queue) = (service.max_concurrent, service.max_queue);
     let listen = service.listen;
+    let mut signals = StopSignals::new();
     let (addr, handle) = Service::bind(service).await.map_err(|e| Error::Io {
         path: listen.to_string(),
         message: e.to_string(),
@@ -663,41 +679,78 @@ async fn serve(service: ServiceConfig) -> Result<u8, Error> {
         max_queue,
         "portgate serve listening"
     );
-    shutdown_signal().await;
-    tracing::info!("signal received: shutting down (a second signal stops at once)");
-    handle.shutdown();
-    tokio::select! {
-        report = handle.wait() => {
-            if !report.drained {
-                tracing::warn!(abandoned = report.abandoned, "stopped before every job finished");
-            }
+    signals.recv().await;
+    tracing::info!(
+        "signal received: draining (new requests get 503; a second signal stops waiting for jobs)"
+    );
+    let control = handle.control();
+    control.shutdown();
+    let wait = handle.wait();
+    tokio::pin!(wait);
+    let report = tokio::select! {
+        report = &mut wait => report,
+        () = signals.recv() => {
+            tracing::warn!("second signal: unfinished jobs report failed; stopping");
+            control.force_stop();
+            wait.await
         }
-        () = shutdown_signal() => tracing::warn!("second signal: stopping without waiting for jobs"),
+    };
+    if !report.drained {
+        tracing::warn!(
+            abandoned = report.abandoned,
+            "stopped before every job finished"
+        );
     }
-    Ok(EXIT_PASS)
+    // A stop that did not wait for every job is not a clean exit: whoever sent the second
+    // signal (or a supervisor) sees it.
+    Ok(if report.forced { EXIT_ERROR } else { EXIT_PASS })
 }
 
-/// SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
+/// SIGINT (Ctrl-C) and, on Unix, SIGTERM, listened to from creation on: a signal that comes
+/// before the service is waiting for one still counts (not the default action, which would
+/// kill the process without draining).
+struct StopSignals {
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn new() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                terminate: signal(SignalKind::terminate()).ok(),
+                interrupt: signal(SignalKind::interrupt()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// The next signal.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = next(&mut self.terminate) => {}
+                () = next(&mut self.interrupt) => {}
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
     }
 }
 

@@ -2,6 +2,17 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use common::WAIT;
+use common::binary::Binary;
+
 use common::fake_tfc::{FakeTfc, PlanMode};
 use common::{attributes, message, start_and_deliver, stop};
 
@@ -125,4 +136,218 @@ async fn messages_name_no_path_of_the_server() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against the real binary.
+
+/// The status and head of an answer read from `stream` (everything up to the blank line).
+async fn read_head(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Many unauthenticated connections that each send most of a 1 MiB body and never finish it
+/// cannot make the service hold more than its body budget (16 MiB by default): the requests
+/// beyond it get 503 with Retry-After before their bodies are read. Before the budget, 200
+/// such connections held 200 MiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_unsigned_bodies_cannot_exhaust_memory() {
+    const CLIENTS: usize = 200;
+    const LENGTH: usize = 1024 * 1024 - 1;
+    const BUDGET: usize = 16 * 1024 * 1024;
+    let tfc = FakeTfc::start(common::testdata("plans/example.json")).await;
+    let mut server = Binary::start(&tfc, &[]).await;
+    let addr = server.addr;
+    let junk: Arc<Vec<u8>> = Arc::new(vec![b'x'; LENGTH - 1]);
+    let refused = Arc::new(AtomicUsize::new(0));
+    let mut connections = Vec::new();
+    for _ in 0..CLIENTS {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut reader, mut writer) = stream.into_split();
+        let junk = Arc::clone(&junk);
+        let writing = tokio::spawn(async move {
+            let head = format!(
+                "POST /runtask HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {LENGTH}\r\n\r\n"
+            );
+            if writer.write_all(head.as_bytes()).await.is_ok() {
+                let _ = writer.write_all(&junk).await;
+            }
+            // The last byte never comes; the write half stays open.
+            writer
+        });
+        let refused = Arc::clone(&refused);
+        let reading = tokio::spawn(async move {
+            let head = read_head(&mut reader).await;
+            if let Some(head) = &head {
+                assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+                assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+                refused.fetch_add(1, Ordering::SeqCst);
+            }
+            (reader, head)
+        });
+        connections.push((writing, reading));
+    }
+    let admitted = BUDGET / LENGTH;
+    // Until every request beyond the budget has its 503, or the memory gives out first.
+    const MOST_MIB: u64 = 80;
+    common::wait_until("every request beyond the body budget to get 503", || {
+        refused.load(Ordering::SeqCst) >= CLIENTS - admitted
+            || server.peak_rss_kib() / 1024 >= MOST_MIB
+    })
+    .await;
+    let peak_mib = server.peak_rss_kib() / 1024;
+    eprintln!("{CLIENTS} half-sent bodies: peak RSS {peak_mib} MiB");
+    assert!(
+        peak_mib < MOST_MIB,
+        "{CLIENTS} half-sent bodies of 1 MiB: peak RSS {peak_mib} MiB (budget 16 MiB)"
+    );
+    // Only the requests beyond the budget were answered: the admitted ones still wait for
+    // their last byte.
+    assert_eq!(refused.load(Ordering::SeqCst), CLIENTS - admitted);
+    for (writing, reading) in connections {
+        writing.abort();
+        reading.abort();
+    }
+    assert_eq!(server.terminate(WAIT).await, Some(0));
+}
+
+/// Beyond `--max-connections`, a new connection is answered 503 with Retry-After; once the
+/// others close, connections are served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_get_503() {
+    let tfc = FakeTfc::start(common::testdata("plans/example.json")).await;
+    let mut server = Binary::start(&tfc, &["--max-connections", "4"]).await;
+    let addr = server.addr;
+    // Accepted in the order they connected: these four take every place.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let mut extra = TcpStream::connect(addr).await.unwrap();
+    extra
+        .write_all(format!("GET /healthz HTTP/1.1\r\nhost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let head = read_head(&mut extra).await.expect("an answer");
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+    drop(idle);
+    // Served again once the service has seen the others close.
+    let start = Instant::now();
+    loop {
+        if common::healthz(addr).await == StatusCode::OK {
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "the service never served again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.terminate(WAIT).await, Some(0));
+}
+
+/// A client that writes its whole oversized body before it reads (Python's urllib does) reads
+/// the 413, not a broken pipe: the service answers, then reads and discards what still comes
+/// before closing. Declared with `Content-Length` (answered before the body is read) and
+/// chunked (answered once 1 MiB has come).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_still_writing_reads_its_413() {
+    use tokio::io::AsyncReadExt;
+    let tfc = FakeTfc::start(common::testdata("plans/example.json")).await;
+    let mut server = Binary::start(&tfc, &[]).await;
+    let addr = server.addr;
+    let body = vec![b'x'; 3 * 1024 * 1024];
+    let chunked: Vec<u8> = body
+        .chunks(64 * 1024)
+        .flat_map(|chunk| {
+            let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+            framed.extend_from_slice(chunk);
+            framed.extend_from_slice(b"\r\n");
+            framed
+        })
+        .chain(b"0\r\n\r\n".iter().copied())
+        .collect();
+    for (framing, payload) in [
+        (format!("content-length: {}\r\n", body.len()), &body),
+        ("transfer-encoding: chunked\r\n".to_string(), &chunked),
+    ] {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let head = format!("POST /runtask HTTP/1.1\r\nhost: {addr}\r\n{framing}\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // Every byte is written before anything is read: the writes must all succeed.
+        stream
+            .write_all(payload)
+            .await
+            .unwrap_or_else(|e| panic!("{framing}: writing the body failed: {e}"));
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .await
+            .unwrap_or_else(|e| panic!("{framing}: reading the answer failed: {e}"));
+        assert_eq!(
+            common::status_of(&answer),
+            Some(413),
+            "{framing}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    assert_eq!(server.terminate(WAIT).await, Some(0));
+}
+
+/// On SIGTERM the service drains: the listener stays open, `/healthz` and new requests answer
+/// 503, running jobs go on. A second SIGTERM makes every unfinished job send `failed`
+/// ("stopped") and the service exit non-zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_fails_running_jobs_and_exits_non_zero() {
+    let tfc = FakeTfc::start(common::testdata("plans/example.json")).await;
+    // Held: the job cannot end before the test lets it, however fast the machine is.
+    tfc.set(|s| s.plan_mode = PlanMode::Held);
+    let mut server = Binary::start(&tfc, &["--drain-timeout", "1h"]).await;
+    let addr = server.addr;
+    assert_eq!(
+        common::post(addr, &common::run_request(&tfc, "task-sigterm")).await,
+        StatusCode::OK
+    );
+    common::wait_until("the job's plan request", || tfc.plan_api_gets() == 1).await;
+
+    server.send_sigterm();
+    let start = Instant::now();
+    while common::healthz(addr).await != StatusCode::SERVICE_UNAVAILABLE {
+        assert!(
+            start.elapsed() < WAIT,
+            "/healthz never answered 503 while draining"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let answer = common::http()
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(answer.headers().contains_key("retry-after"));
+    assert_eq!(answer.text().await.unwrap(), "draining");
+    assert_eq!(
+        common::post(addr, &common::run_request(&tfc, "task-late")).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a new request while draining"
+    );
+    assert!(tfc.finals().is_empty(), "the running job goes on");
+
+    server.send_sigterm();
+    let code = server.exit_code_within(WAIT).await;
+    assert_eq!(code, Some(2), "a stop that did not wait for every job");
+    let finals = tfc.finals();
+    assert_eq!(finals.len(), 1, "{finals:?}");
+    assert_eq!(finals[0].path, "/api/v2/task-results/task-sigterm/callback");
+    let result = finals[0].json();
+    assert_eq!(attributes(&result)["status"], "failed", "{result}");
+    assert!(message(&result).contains("stopped"), "{result}");
 }

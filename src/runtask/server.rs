@@ -2,17 +2,19 @@
 //! control and graceful shutdown.
 //!
 //! Routes: `POST /` and `POST /runtask` take run task requests; `GET /healthz` answers `ok`
-//! (`503 draining` while shutting down, so load balancers stop sending).
+//! (`503 draining` while shutting down, so load balancers and readiness probes stop sending).
 //!
 //! A run task request is checked in this order, and nothing is fetched or called before the
 //! last check passes:
 //!
 //! | check | answer |
 //! |---|---|
-//! | request headers not received within 30 s (also: a connection idle that long) | connection closed |
+//! | `max_connections` connections open (then 64 more are answered, the rest closed) | 503 |
+//! | request headers not received within 30 s (also: a connection idle that long), or over 64 KiB | connection closed (431) |
 //! | body larger than the limit (1 MiB), before anything else | 413 |
+//! | bodies in flight would pass the body budget (16 MiB), before the body is read | 503 |
 //! | body not received within 30 s | 408 |
-//! | `X-TFC-Task-Signature` missing or not the HMAC-SHA512 of the body | 401 |
+//! | `X-TFC-Task-Signature` missing or not the HMAC-SHA512 of the body (computed as it arrives) | 401 |
 //! | body not a run task request | 400 |
 //! | verification request (`access_token` = `test-token`) | 200, nothing else |
 //! | callback, plan or configuration URL not on the `--tfc-url` origin | 400 |
@@ -20,6 +22,12 @@
 //! | `task_result_id` already seen within the TTL (2 h) | 200, no second job |
 //! | `--max-concurrent` jobs running and `--max-queue` waiting | 503 (TFC retries) |
 //! | otherwise | 200, job queued |
+//!
+//! Every 503 carries `Retry-After`. What an unauthenticated client can make the service hold
+//! is bounded: the body budget, plus at most 64 KiB of hyper's buffer per connection. A
+//! connection ends with a lingering close (RFC 9112 §9.6): after the answer, what the client
+//! still sends is read and thrown away (up to 8 MiB, 30 s, 5 s without a byte), so a client
+//! still writing a refused body reads its 413 or 503 instead of a reset.
 //!
 //! Admission: up to `max_concurrent` jobs run at once; up to `max_queue` more wait for a slot
 //! (their timeout already runs). Beyond that the service answers 503 instead of queueing
@@ -32,24 +40,27 @@
 //! has none), so a client that trickles its headers, or opens a connection and sends nothing,
 //! cannot hold a connection (and a task) open for long.
 //!
-//! Shutdown ([`ServiceHandle::shutdown`], or SIGTERM/SIGINT in `portgate serve`): stop
-//! accepting connections (idle ones are closed, the others after their current request),
-//! answer 503 to requests still arriving, wait up to the drain timeout
-//! for running and queued jobs, then tell the rest to send `failed` ("portgate was stopped") and
-//! give them a few seconds to deliver it.
+//! Shutdown ([`ServiceHandle::shutdown`], or SIGTERM/SIGINT in `portgate serve`): connections
+//! finish the request they are in and close, the listener stays open and answers every request
+//! 503 (`/healthz`: `draining`), and running and queued jobs get up to the drain timeout; then
+//! the rest are told to send `failed` ("portgate was stopped") and get a few seconds to deliver
+//! it, and the listener closes. [`ServiceControl::force_stop`] (a second signal) cuts the wait
+//! for jobs short: they send `failed` at once, and `portgate serve` exits with status 2.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use reqwest::Url;
@@ -61,7 +72,7 @@ use tracing::Instrument;
 use super::client::{ClientConfig, TfcClient};
 use super::job::{self, Checker, Job, JobContext, JobSettings};
 use super::request::RunTaskRequest;
-use super::signature::HmacKey;
+use super::signature::{HmacKey, Verifier};
 
 /// The header TFC signs requests with.
 pub const SIGNATURE_HEADER: &str = "x-tfc-task-signature";
@@ -95,11 +106,45 @@ pub struct ServiceConfig {
     /// How long a client may take to send a request's headers, counted from when the service
     /// starts waiting for them (so an idle keep-alive connection is closed after it too).
     pub header_timeout: Duration,
+    /// Most bytes of request bodies held at once, over all connections. A body must be read
+    /// before its signature can be checked, so this is what an unauthenticated client can make
+    /// the service hold; beyond it new requests get 503.
+    pub max_body_buffer_bytes: usize,
+    /// Connections served at once; beyond it new connections get 503 (a few at a time) or are
+    /// closed.
+    pub max_connections: usize,
+    /// After the answer on a connection whose client may still be sending (a 413, a 503, any
+    /// request whose body was not read), how much more is read and thrown away, for how long
+    /// at most, and for how long without a byte, before the connection is closed: closing with
+    /// unread data would reset it, and the client would see a broken pipe instead of the
+    /// answer (RFC 9112 §9.6). nginx's `lingering_time` and `lingering_timeout` are 30 s and
+    /// 5 s.
+    pub linger_bytes: u64,
+    pub linger_time: Duration,
+    pub linger_idle: Duration,
+}
+
+/// The default of `--max-connections`: 1,024, or fewer when the open-file limit leaves less
+/// than that with 64 to spare (jobs open connections and files too).
+pub fn default_max_connections() -> usize {
+    const MOST: usize = 1024;
+    const SPARE: u64 = 64;
+    #[cfg(unix)]
+    {
+        let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        if let Some(soft) = soft {
+            return usize::try_from(soft.saturating_sub(SPARE))
+                .unwrap_or(MOST)
+                .clamp(1, MOST);
+        }
+    }
+    MOST
 }
 
 impl ServiceConfig {
     /// A service for the TFC at `tfc_url` with production defaults: 127.0.0.1:8080, 8 jobs at
-    /// once and 32 waiting, 5 min job timeout, 60 s drain, 1 MiB bodies, 2 h de-duplication.
+    /// once and 32 waiting, 5 min job timeout, 60 s drain, 1 MiB bodies and 16 MiB of them at
+    /// once, [`default_max_connections`], 2 h de-duplication.
     pub fn new(tfc_url: Url, hmac_key: Option<HmacKey>, checker: Checker) -> ServiceConfig {
         ServiceConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -116,6 +161,11 @@ impl ServiceConfig {
             max_body_bytes: 1024 * 1024,
             body_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(30),
+            max_body_buffer_bytes: 16 * 1024 * 1024,
+            max_connections: default_max_connections(),
+            linger_bytes: 8 * 1024 * 1024,
+            linger_time: Duration::from_secs(30),
+            linger_idle: Duration::from_secs(5),
         }
     }
 }
@@ -139,6 +189,8 @@ pub struct DrainReport {
     pub drained: bool,
     /// Jobs still unfinished when the service gave up on them.
     pub abandoned: usize,
+    /// [`ServiceHandle::force_stop`] cut the drain short.
+    pub forced: bool,
 }
 
 /// `task_result_id`s seen recently. Checking, recording and forgetting cost O(1) (amortised):
@@ -248,9 +300,13 @@ struct AppState {
     abort: watch::Sender<bool>,
     /// True: shutting down.
     shutdown: watch::Sender<bool>,
+    /// True: stop waiting for jobs now ([`ServiceHandle::force_stop`]).
+    force: watch::Sender<bool>,
     draining: AtomicBool,
     max_body_bytes: usize,
     body_timeout: Duration,
+    /// One permit per byte of request bodies held at once.
+    body_budget: Arc<Semaphore>,
 }
 
 /// Counts a job from acceptance to its end.
@@ -280,6 +336,17 @@ impl Service {
                 "max_concurrent must be at least 1".to_string(),
             ));
         }
+        if config.max_connections == 0 {
+            return Err(ServeError::Config(
+                "max_connections must be at least 1".to_string(),
+            ));
+        }
+        if config.max_body_buffer_bytes < config.max_body_bytes {
+            return Err(ServeError::Config(format!(
+                "the body buffer budget ({} bytes) must hold at least one largest body ({} bytes)",
+                config.max_body_buffer_bytes, config.max_body_bytes
+            )));
+        }
         let client = TfcClient::new(config.client.clone()).map_err(ServeError::Config)?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -305,43 +372,51 @@ impl Service {
             jobs: watch::Sender::new(0),
             abort: watch::Sender::new(false),
             shutdown: watch::Sender::new(false),
+            force: watch::Sender::new(false),
             draining: AtomicBool::new(false),
             max_body_bytes: config.max_body_bytes,
             body_timeout: config.body_timeout,
+            body_budget: Arc::new(Semaphore::new(config.max_body_buffer_bytes)),
         });
 
         let app = Router::new()
             .route("/", post(runtask))
             .route("/runtask", post(runtask))
             .route("/healthz", get(healthz))
-            .layer(DefaultBodyLimit::max(config.max_body_bytes))
             .with_state(Arc::clone(&state));
+        let connections = Connections {
+            header_timeout: config.header_timeout,
+            linger: Linger {
+                bytes: config.linger_bytes,
+                time: config.linger_time,
+                idle: config.linger_idle,
+            },
+            served: Arc::new(Semaphore::new(config.max_connections)),
+            refused: Arc::new(Semaphore::new(REFUSED_AT_ONCE)),
+        };
 
         let mut stop = state.shutdown.subscribe();
         let task_state = Arc::clone(&state);
         let drain_timeout = config.drain_timeout;
         let abort_grace = config.abort_grace;
-        let header_timeout = config.header_timeout;
         let task = tokio::spawn(async move {
-            let started = tokio::spawn(serve_http(listener, app, header_timeout, stop.clone()));
-            // Connections that stay open do not hold up the shutdown beyond the drain timeout.
+            let (close, closed) = watch::channel(false);
+            let http = tokio::spawn(serve_http(listener, app, connections, stop.clone(), closed));
             let _ = stop.wait_for(|s| *s).await;
-            let shutdown_started = Instant::now();
             tracing::info!(
                 jobs = *task_state.jobs.borrow(),
-                "shutting down: no new requests; draining jobs"
+                "shutting down: new requests get 503; draining jobs"
             );
-            match tokio::time::timeout(drain_timeout, started).await {
+            // The listener stays open while jobs drain, so load balancers and readiness probes
+            // see `503 draining` rather than a refused connection.
+            let report = drain(&task_state, drain_timeout, abort_grace).await;
+            close.send_replace(true);
+            match tokio::time::timeout(CLOSE_GRACE, http).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server task failed"),
-                Err(_) => tracing::warn!("connections still open after the drain timeout"),
+                Err(_) => tracing::warn!("connections still open after the drain; closed"),
             }
-            drain(
-                &task_state,
-                drain_timeout.saturating_sub(shutdown_started.elapsed()),
-                abort_grace,
-            )
-            .await
+            report
         });
         Ok((
             addr,
@@ -353,22 +428,47 @@ impl Service {
     }
 }
 
-/// Serves `app` on `listener` until `stop` turns true: HTTP/1.1, each connection in its own task,
-/// with a timeout on reading each request's headers. Then stops accepting, lets every
-/// connection finish the request it is in (idle ones close at once) and returns once all are
-/// closed.
+/// Connections refused with a 503 at once, beyond `max_connections`; further ones are closed
+/// unanswered. Each holds a socket for at most [`REFUSAL_HEADER_TIMEOUT`] plus the linger.
+const REFUSED_AT_ONCE: usize = 64;
+/// How long a connection beyond the limit may take to send the request its 503 answers.
+const REFUSAL_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Most bytes hyper buffers per connection (a request's head must fit; hyper's default is
+/// about 400 KiB): with `max_connections` of them, what connections can hold beside the body
+/// budget (64 MiB at the default 1,024).
+const CONNECTION_BUFFER: usize = 64 * 1024;
+/// After the drain, how long open connections get to finish before the service stops anyway.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// How connections are served and limited.
+struct Connections {
+    header_timeout: Duration,
+    linger: Linger,
+    /// One permit per connection served.
+    served: Arc<Semaphore>,
+    /// One permit per connection over the limit being answered 503.
+    refused: Arc<Semaphore>,
+}
+
+/// Serves `app` on `listener` until `closed` turns true: HTTP/1.1, each connection in its own
+/// task, with a timeout on reading each request's headers, at most `max_connections` at once
+/// (see [`Connections`]). Once `draining` turns true, connections serve the request they are
+/// in and close (new ones are still served, with keep-alive off: the routes answer 503). Once
+/// `closed` turns true, stops accepting and returns when every connection has closed.
 async fn serve_http(
     listener: TcpListener,
     app: Router,
-    header_timeout: Duration,
-    mut stop: watch::Receiver<bool>,
+    limits: Connections,
+    draining: watch::Receiver<bool>,
+    mut closed: watch::Receiver<bool>,
 ) {
     // Every connection task holds a receiver; `closed()` resolves when they are all gone.
     let (open_tx, open_rx) = watch::channel(());
+    let refusal = Router::new().fallback(refuse_connection);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = stopped(&mut stop) => break,
+            () = stopped(&mut closed) => break,
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
@@ -388,36 +488,138 @@ async fn serve_http(
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        let mut stop = stop.clone();
+        let (permit, app, header_timeout) = match Arc::clone(&limits.served).try_acquire_owned() {
+            Ok(permit) => (permit, app.clone(), limits.header_timeout),
+            Err(_) => match Arc::clone(&limits.refused).try_acquire_owned() {
+                Ok(permit) => {
+                    tracing::warn!(%peer, "connection limit reached: answering 503");
+                    (permit, refusal.clone(), REFUSAL_HEADER_TIMEOUT)
+                }
+                Err(_) => {
+                    tracing::warn!(%peer, "connection limit reached: connection closed");
+                    continue;
+                }
+            },
+        };
+        let connection =
+            serve_connection(stream, app, header_timeout, limits.linger, draining.clone());
         let open = open_rx.clone();
-        tokio::spawn(async move {
-            let _open = open;
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                () = stopped(&mut stop) => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(e) = result {
-                if e.is_timeout() {
-                    tracing::debug!(%peer, "connection closed: request headers not received in time");
-                } else {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                }
+        tokio::spawn(
+            async move {
+                let _open = open;
+                let _permit = permit;
+                connection.await;
             }
-        });
+            .instrument(tracing::debug_span!("connection", %peer)),
+        );
     }
     drop(open_rx);
     drop(listener);
     open_tx.closed().await;
+}
+
+/// The answer to every request on a connection beyond the limit.
+async fn refuse_connection() -> Response {
+    let mut response = answer(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many connections, retry later\n",
+    );
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// One connection, to its end: requests served by `app` until the client or `draining` ends
+/// it, then a lingering close (see [`ServiceConfig::linger_bytes`]).
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    app: Router,
+    header_timeout: Duration,
+    linger: Linger,
+    mut draining: watch::Receiver<bool>,
+) {
+    // A connection that starts while draining serves its one request (which gets 503) and
+    // closes; the others serve the request they are in when draining starts.
+    let drain_from_start = *draining.borrow();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(CONNECTION_BUFFER)
+        .keep_alive(!drain_from_start);
+    let service = Unpinned(TowerToHyperService::new(app));
+    let mut connection = builder.serve_connection(TokioIo::new(stream), service);
+    // Polled without shutting the socket down, so that it can be closed with a linger.
+    let result = tokio::select! {
+        result = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)) => result,
+        () = stopped(&mut draining), if !drain_from_start => {
+            Pin::new(&mut connection).graceful_shutdown();
+            std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)).await
+        }
+    };
+    match result {
+        Ok(()) => {
+            let stream = connection.into_parts().io.into_inner();
+            linger.close(stream).await;
+        }
+        Err(e) if e.is_timeout() => {
+            tracing::debug!("connection closed: request headers not received in time");
+        }
+        Err(e) => tracing::debug!(error = %e, "connection ended with an error"),
+    }
+}
+
+/// How a connection is closed (see [`ServiceConfig::linger_bytes`]).
+#[derive(Debug, Clone, Copy)]
+struct Linger {
+    bytes: u64,
+    time: Duration,
+    idle: Duration,
+}
+
+impl Linger {
+    /// Closes `stream` the way RFC 9112 §9.6 asks: the write side first, so the client gets
+    /// the whole answer and its end, then whatever it still sends is read and thrown away
+    /// (within the bounds) before the socket closes. Closing at once with unread data would
+    /// reset the connection, and a client still sending its body would see a broken pipe
+    /// instead of the 413 or 503 it was answered.
+    async fn close(self, mut stream: tokio::net::TcpStream) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        if stream.shutdown().await.is_err() {
+            return;
+        }
+        let discard = async {
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut left = self.bytes;
+            while left > 0 {
+                match tokio::time::timeout(self.idle, stream.read(&mut buf)).await {
+                    Ok(Ok(0) | Err(_)) | Err(_) => break,
+                    Ok(Ok(n)) => left = left.saturating_sub(n as u64),
+                }
+            }
+        };
+        let _ = tokio::time::timeout(self.time, discard).await;
+    }
+}
+
+/// A hyper service whose futures are boxed, so the connection is `Unpin` and can be polled
+/// without shutting its socket down ([`serve_connection`]).
+#[derive(Clone)]
+struct Unpinned<S>(S);
+
+impl<S, R> hyper::service::Service<R> for Unpinned<S>
+where
+    S: hyper::service::Service<R>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn call(&self, request: R) -> Self::Future {
+        Box::pin(self.0.call(request))
+    }
 }
 
 /// Resolves once `stop` is true (or its sender is gone).
@@ -425,23 +627,37 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
+/// Waits for every job to end, up to `timeout` or until [`ServiceHandle::force_stop`]; then
+/// tells the rest to send `failed` and gives them `abort_grace` to deliver it.
 async fn drain(state: &AppState, timeout: Duration, abort_grace: Duration) -> DrainReport {
     let mut jobs = state.jobs.subscribe();
-    if tokio::time::timeout(timeout, jobs.wait_for(|n| *n == 0))
-        .await
-        .is_ok()
-    {
-        tracing::info!("all jobs finished; stopped");
-        return DrainReport {
-            drained: true,
-            abandoned: 0,
-        };
-    }
+    let mut force = state.force.subscribe();
+    let forced = tokio::select! {
+        finished = tokio::time::timeout(timeout, jobs.wait_for(|n| *n == 0)) => {
+            if finished.is_ok() {
+                tracing::info!("all jobs finished; stopped");
+                return DrainReport {
+                    drained: true,
+                    abandoned: 0,
+                    forced: false,
+                };
+            }
+            false
+        }
+        () = stopped(&mut force) => true,
+    };
     let left = *jobs.borrow();
-    tracing::warn!(
-        jobs = left,
-        "drain timeout: telling unfinished jobs to report failed"
-    );
+    if forced {
+        tracing::warn!(
+            jobs = left,
+            "second signal: telling unfinished jobs to report failed"
+        );
+    } else {
+        tracing::warn!(
+            jobs = left,
+            "drain timeout: telling unfinished jobs to report failed"
+        );
+    }
     state.abort.send_replace(true);
     let _ = tokio::time::timeout(abort_grace, jobs.wait_for(|n| *n == 0)).await;
     let abandoned = *jobs.borrow();
@@ -452,8 +668,31 @@ async fn drain(state: &AppState, timeout: Duration, abort_grace: Duration) -> Dr
         );
     }
     DrainReport {
-        drained: false,
+        drained: left == 0,
         abandoned,
+        forced,
+    }
+}
+
+/// Stops a service started by [`Service::bind`]; any number of them, beside its handle.
+#[derive(Clone)]
+pub struct ServiceControl {
+    state: Arc<AppState>,
+}
+
+impl ServiceControl {
+    /// Starts the graceful shutdown (idempotent): see the module documentation.
+    pub fn shutdown(&self) {
+        self.state.draining.store(true, Ordering::SeqCst);
+        self.state.shutdown.send_replace(true);
+    }
+
+    /// Stops waiting for jobs (a second SIGTERM): starts the shutdown if it has not started,
+    /// and every unfinished job sends `failed` at once; the service stops once they have, or
+    /// after the abort grace.
+    pub fn force_stop(&self) {
+        self.shutdown();
+        self.state.force.send_replace(true);
     }
 }
 
@@ -466,8 +705,7 @@ pub struct ServiceHandle {
 impl ServiceHandle {
     /// Starts the graceful shutdown (idempotent): see the module documentation.
     pub fn shutdown(&self) {
-        self.state.draining.store(true, Ordering::SeqCst);
-        self.state.shutdown.send_replace(true);
+        self.control().shutdown();
     }
 
     /// Waits until the service has stopped (after [`ServiceHandle::shutdown`]).
@@ -476,11 +714,25 @@ impl ServiceHandle {
             Some(task) => task.await.unwrap_or(DrainReport {
                 drained: false,
                 abandoned: *self.state.jobs.borrow(),
+                forced: false,
             }),
             None => DrainReport {
                 drained: true,
                 abandoned: 0,
+                forced: false,
             },
+        }
+    }
+
+    /// Stops waiting for jobs (a second SIGTERM): see [`ServiceControl::force_stop`].
+    pub fn force_stop(&self) {
+        self.control().force_stop();
+    }
+
+    /// What stops the service while [`ServiceHandle::wait`] holds the handle.
+    pub fn control(&self) -> ServiceControl {
+        ServiceControl {
+            state: Arc::clone(&self.state),
         }
     }
 
@@ -499,7 +751,7 @@ impl ServiceHandle {
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     if state.draining.load(Ordering::SeqCst) {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+        answer(StatusCode::SERVICE_UNAVAILABLE, "draining")
     } else {
         (StatusCode::OK, "ok").into_response()
     }
@@ -517,8 +769,8 @@ fn answer(status: StatusCode, text: &'static str) -> Response {
 
 async fn runtask(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let headers = parts.headers.clone();
-    let declared = headers
+    let declared = parts
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
@@ -526,32 +778,121 @@ async fn runtask(State(state): State<Arc<AppState>>, request: Request) -> Respon
         tracing::warn!(bytes = declared, "request refused: body too large");
         return answer(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
     }
-    let read = Bytes::from_request(Request::from_parts(parts, body), &());
-    let bytes = match tokio::time::timeout(state.body_timeout, read).await {
+    let mut verifier = state.key.as_ref().map(HmacKey::verifier);
+    let read = read_body(&state, body, declared, verifier.as_mut());
+    let (bytes, _held) = match tokio::time::timeout(state.body_timeout, read).await {
         Err(_) => return answer(StatusCode::REQUEST_TIMEOUT, "request body too slow\n"),
-        Ok(Err(rejection)) => {
-            let status = rejection.into_response().status();
-            tracing::warn!(status = status.as_u16(), "request refused: body not read");
-            return if status == StatusCode::PAYLOAD_TOO_LARGE {
-                answer(status, "request body too large\n")
-            } else {
-                answer(StatusCode::BAD_REQUEST, "cannot read the request body\n")
-            };
-        }
-        Ok(Ok(bytes)) => bytes,
+        Ok(Err(refusal)) => return refusal.answer(),
+        Ok(Ok(read)) => read,
     };
-    handle(&state, &headers, &bytes)
+    handle(&state, &parts.headers, &bytes, verifier)
 }
 
-/// Everything after the body is read: signature, parsing, URL checks, admission.
-fn handle(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) -> Response {
-    match &state.key {
-        Some(key) => {
+/// Why a request body was not read to its end.
+#[derive(Debug, Clone, Copy)]
+enum BodyRefusal {
+    /// Over `max_body_bytes`.
+    TooLarge,
+    /// The body budget is spent.
+    Busy,
+    /// The connection failed or the framing was broken.
+    Unreadable,
+}
+
+impl BodyRefusal {
+    fn answer(self) -> Response {
+        match self {
+            BodyRefusal::TooLarge => {
+                answer(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
+            }
+            BodyRefusal::Busy => answer(StatusCode::SERVICE_UNAVAILABLE, "busy, retry later\n"),
+            BodyRefusal::Unreadable => {
+                answer(StatusCode::BAD_REQUEST, "cannot read the request body\n")
+            }
+        }
+    }
+}
+
+/// Reads a request body of at most `max_body_bytes` into memory, feeding `verifier` as it
+/// goes, and holding a permit of the body budget for every byte held (released when the
+/// returned permit is dropped, once the request is answered). Bodies beyond the budget are
+/// refused with 503 before they are read: with the `Content-Length` they declare at once,
+/// else as they grow.
+async fn read_body(
+    state: &AppState,
+    mut body: axum::body::Body,
+    declared: Option<u64>,
+    mut verifier: Option<&mut Verifier>,
+) -> Result<(Vec<u8>, Option<OwnedSemaphorePermit>), BodyRefusal> {
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    let reserve = |held: &mut Option<OwnedSemaphorePermit>, total: usize| {
+        let have = held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+        if total <= have {
+            return Ok(());
+        }
+        // At most `max_body_bytes` (1 MiB by default): fits a u32.
+        let more = u32::try_from(total - have).unwrap_or(u32::MAX);
+        match Arc::clone(&state.body_budget).try_acquire_many_owned(more) {
+            Ok(permit) => {
+                match held {
+                    Some(held) => held.merge(permit),
+                    None => *held = Some(permit),
+                }
+                Ok(())
+            }
+            Err(_) => {
+                tracing::warn!(
+                    bytes = total,
+                    "request refused: request bodies in flight fill the body budget (503)"
+                );
+                Err(BodyRefusal::Busy)
+            }
+        }
+    };
+    let mut bytes = Vec::new();
+    if let Some(declared) = declared {
+        // No more than the limit, checked by the caller.
+        let declared = declared as usize;
+        reserve(&mut held, declared)?;
+        bytes.reserve_exact(declared);
+    }
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            tracing::warn!(error = %e, "request refused: body not read");
+            BodyRefusal::Unreadable
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let total = bytes.len() + data.len();
+        if total > state.max_body_bytes {
+            tracing::warn!(bytes = total, "request refused: body too large");
+            return Err(BodyRefusal::TooLarge);
+        }
+        reserve(&mut held, total)?;
+        if let Some(verifier) = verifier.as_deref_mut() {
+            verifier.update(&data);
+        }
+        bytes.extend_from_slice(&data);
+    }
+    Ok((bytes, held))
+}
+
+/// Everything after the body is read: signature (its MAC fed while the body was read),
+/// parsing, URL checks, admission.
+fn handle(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: &[u8],
+    verifier: Option<Verifier>,
+) -> Response {
+    match verifier {
+        Some(verifier) => {
             let signature = headers
                 .get(SIGNATURE_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            if signature.trim().is_empty() || !key.verify(body, signature) {
+            if signature.trim().is_empty() || !verifier.verify(signature) {
                 tracing::warn!(
                     signature_present = !signature.trim().is_empty(),
                     "request refused: bad or missing X-TFC-Task-Signature"

@@ -34,6 +34,12 @@ impl HmacKey {
         verify(&self.0, body, header)
     }
 
+    /// A MAC to feed a body piece by piece as it arrives (the service computes it while the
+    /// body streams in), then check against the header.
+    pub fn verifier(&self) -> Verifier {
+        Verifier(HmacSha512::new_from_slice(&self.0).expect("HMAC accepts keys of any length"))
+    }
+
     /// The signature of `body` under this key.
     pub fn sign(&self, body: &[u8]) -> String {
         sign(&self.0, body)
@@ -43,6 +49,24 @@ impl HmacKey {
 impl std::fmt::Debug for HmacKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("HmacKey(<redacted>)")
+    }
+}
+
+/// The MAC of a body read in pieces: [`Verifier::update`] with each, then [`Verifier::verify`].
+pub struct Verifier(HmacSha512);
+
+impl Verifier {
+    pub fn update(&mut self, piece: &[u8]) {
+        self.0.update(piece);
+    }
+
+    /// True when `header` is the hex MAC of every piece given, in order (either case,
+    /// surrounding whitespace ignored; compared in constant time).
+    pub fn verify(self, header: &str) -> bool {
+        let Ok(given) = hex::decode(header.trim()) else {
+            return false;
+        };
+        self.0.verify_slice(&given).is_ok()
     }
 }
 
@@ -56,14 +80,12 @@ pub fn sign(key: &[u8], body: &[u8]) -> String {
 /// True when `header` is the hex HMAC-SHA512 of `body` under `key` (either case, surrounding
 /// whitespace ignored).
 pub fn verify(key: &[u8], body: &[u8], header: &str) -> bool {
-    let Ok(given) = hex::decode(header.trim()) else {
+    let Ok(mac) = HmacSha512::new_from_slice(key) else {
         return false;
     };
-    let Ok(mut mac) = HmacSha512::new_from_slice(key) else {
-        return false;
-    };
-    mac.update(body);
-    mac.verify_slice(&given).is_ok()
+    let mut verifier = Verifier(mac);
+    verifier.update(body);
+    verifier.verify(header)
 }
 
 #[cfg(test)]
@@ -100,5 +122,20 @@ mod tests {
         assert!(HmacKey::new("").is_none());
         assert!(!format!("{key:?}").contains("secret"));
         assert!(key.verify(b"{}", &key.sign(b"{}")));
+    }
+
+    #[test]
+    fn a_body_verified_in_pieces_is_verified_as_a_whole() {
+        let key = HmacKey::new("secret").unwrap();
+        let body = br#"{"a":1,"b":[true,null]}"#;
+        for split in 0..=body.len() {
+            let mut verifier = key.verifier();
+            verifier.update(&body[..split]);
+            verifier.update(&body[split..]);
+            assert!(verifier.verify(&key.sign(body)), "split at {split}");
+        }
+        let mut verifier = key.verifier();
+        verifier.update(&body[1..]);
+        assert!(!verifier.verify(&key.sign(body)));
     }
 }

@@ -3,6 +3,7 @@
 //! Each test file uses part of it.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod fake_tfc;
 
 use std::net::SocketAddr;
