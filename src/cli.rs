@@ -128,6 +128,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4095))]
     pub max_body_buffer_mib: u64,
 
+    /// Most MiB of the run's Terraform files (`.tf`, `.tf.json`, `.tfvars`) a job reads, for
+    /// proofs and patches; beyond it the sources prove and patch nothing more (findings stay,
+    /// fixes become suggestions) and the outcomes say why. Parsed HCL takes up to about 26
+    /// times its size in memory.
+    #[arg(long, value_name = "MIB", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_config_mib: u64,
+
     /// Directory for the per-job temporary directories (unpacked configurations)
     /// [default: the system temporary directory].
     #[arg(long, value_name = "DIR")]
@@ -642,6 +649,7 @@ fn run_serve(args: &ServeArgs) -> Result<u8, Error> {
         service.max_connections = n as usize;
     }
     service.max_body_buffer_bytes = (args.max_body_buffer_mib * 1024 * 1024) as usize;
+    service.jobs.max_source_bytes = args.max_config_mib * 1024 * 1024;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -882,6 +890,7 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
                 trusted: trusted.clone(),
                 source_dir: source_dir.clone(),
                 use_vpc: trusted_vpc || trusted.is_empty(),
+                max_source_bytes: None,
             },
         ))
     };

@@ -109,6 +109,9 @@ pub struct CheckOptions {
     /// configuration only suggests (no `dynamic "ingress"`, a CIDR that is exactly a reference);
     /// without them such values stay unknown (PG003). See [`sources`].
     pub source_dir: Option<std::path::PathBuf>,
+    /// Most bytes of `source_dir`'s files read (`None`: no limit); beyond it the sources prove
+    /// nothing more (the run task's `--max-config-mib`, see `sources::tree::SourceTree`).
+    pub max_source_bytes: Option<u64>,
     /// Keep every ingress rule of the plan in [`CheckReport::rules`], also those no policy can
     /// concern (a report with a test case per rule needs them). Otherwise they are set aside as
     /// the plan streams, and only counted.
@@ -131,6 +134,7 @@ impl Default for CheckOptions {
             max_waiver_days: None,
             today: time::OffsetDateTime::now_utc().date(),
             source_dir: None,
+            max_source_bytes: None,
             list_every_rule: false,
             hold_budget: HOLD_BUDGET,
         }
@@ -500,7 +504,10 @@ fn open_input<'c>(
     options: &CheckOptions,
     concerns: &'c dyn Fn(&rules::IngressRule) -> bool,
 ) -> Result<(Option<sources::Sources>, plan::Plan, rules::Collected<'c>), Error> {
-    let sources = options.source_dir.as_deref().map(sources::Sources::open);
+    let sources = options
+        .source_dir
+        .as_deref()
+        .map(|dir| sources::Sources::open_with_read_limit(dir, options.max_source_bytes));
     let (parsed, collected) = read_plan(
         reader,
         reopen,

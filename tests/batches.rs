@@ -82,6 +82,7 @@ fn body(top: &TopReport, policies: &PolicySet, source_dir: Option<&Path>) -> Str
             trusted: vec![TrustedCidr::parse("10.20.0.0/16").unwrap()],
             source_dir: Some(source_dir.map_or(empty, Path::to_path_buf)),
             use_vpc: false,
+            max_source_bytes: None,
         },
     );
     let body = outcomes::result(top, policies, Some(&fixes), true, true, None);

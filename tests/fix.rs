@@ -851,6 +851,7 @@ fn write_refuses_a_file_changed_since_it_was_read() {
             trusted: vec![TrustedCidr::parse("10.0.0.0/8").unwrap()],
             source_dir: Some(copy.dir.clone()),
             use_vpc: false,
+            max_source_bytes: None,
         },
     );
     assert_eq!(fixes.files.len(), 1, "one file to patch");

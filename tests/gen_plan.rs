@@ -345,6 +345,7 @@ fn assert_source_fixes(opts: &Options) {
         ],
         source_dir: Some(dir.clone()),
         use_vpc: false,
+        max_source_bytes: None,
     };
     let policies = PolicySet::builtin().expect("the built-in policies load");
     let fixes = portgate::fix::suggest(&report.rules, &findings, &policies, &fix_options);

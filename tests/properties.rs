@@ -1443,6 +1443,7 @@ fn check_patch(case: &PatchCase) -> Result<(), TestCaseError> {
             trusted,
             source_dir: Some(dir.path().to_path_buf()),
             use_vpc: false,
+            max_source_bytes: None,
         },
     );
     let expected = patch_expectation(case, policies);

@@ -229,6 +229,7 @@ fn source_patches_of_real_plans_apply_parse_and_remove_the_world() {
                 trusted: vec![portgate::config::TrustedCidr::parse("10.0.0.0/8").unwrap()],
                 source_dir: Some(dir.clone()),
                 use_vpc: false,
+                max_source_bytes: None,
             },
         );
         if fixes.files.is_empty() {

@@ -14,7 +14,19 @@ use common::WAIT;
 use common::binary::Binary;
 
 use common::fake_tfc::{FakeTfc, PlanMode};
-use common::{attributes, message, start_and_deliver, stop};
+use common::{attributes, message, stop};
+use serde_json::Value;
+
+/// Starts `portgate serve` with `args` against `tfc`, delivers one run task request, and
+/// returns its final result once the service has stopped cleanly.
+async fn verdict_of_the_binary(tfc: &FakeTfc, args: &[&str], task: &str) -> Value {
+    let mut server = Binary::start(tfc, args).await;
+    let request = common::run_request(tfc, task);
+    assert_eq!(common::post(server.addr, &request).await, StatusCode::OK);
+    let result = tfc.final_result().await;
+    assert_eq!(server.terminate(WAIT).await, Some(0));
+    result
+}
 
 /// A plan whose `resource_changes` is null is not a plan portgate can check: `failed`, never
 /// `passed` with nothing checked.
@@ -26,9 +38,7 @@ async fn a_plan_with_null_resource_changes_fails_the_run() {
         r#"{"format_version": "1.2", "planned_values": {"root_module": {}}, "resource_changes": null}"#,
     ] {
         let tfc = FakeTfc::start(plan.as_bytes().to_vec()).await;
-        let (_service, handle) = start_and_deliver(&tfc, "task-null").await;
-        let result = tfc.final_result().await;
-        stop(handle).await;
+        let result = verdict_of_the_binary(&tfc, &[], "task-null").await;
         assert_eq!(attributes(&result)["status"], "failed", "{plan}: {result}");
         assert!(
             message(&result).contains("could not read the plan"),
@@ -48,9 +58,7 @@ async fn a_redirect_with_credentials_is_refused_and_nothing_is_sent_to_it() {
         let host = if on_tfc { tfc.api } else { tfc.archivist };
         let to = format!("http://user:pw@{host}/archive/plan?signature=presigned");
         tfc.set(|s| s.plan_mode = PlanMode::Location(to.clone()));
-        let (_service, handle) = start_and_deliver(&tfc, "task-userinfo").await;
-        let result = tfc.final_result().await;
-        stop(handle).await;
+        let result = verdict_of_the_binary(&tfc, &[], "task-userinfo").await;
         assert_eq!(attributes(&result)["status"], "failed", "{to}: {result}");
         let text = message(&result);
         assert!(text.contains("carries credentials"), "{to}: {text}");
@@ -101,32 +109,21 @@ async fn messages_name_no_path_of_the_server() {
         ("unparsable .tf.json", unparsable, "broken.tf.json"),
     ] {
         for with_trusted in [false, true] {
-            let work = tempfile::tempdir().unwrap();
-            let work_dir = work.path().to_path_buf();
             let tfc = FakeTfc::start(plan.clone()).await;
             tfc.set(|s| s.tarball = Some(tarball.clone()));
-            let (service, handle) = common::start_service(&tfc, |c| {
-                c.jobs.work_dir = Some(work_dir.clone());
-                if with_trusted {
-                    c.checker.trusted =
-                        vec![portgate::config::TrustedCidr::parse("10.0.0.0/8").unwrap()];
-                }
-            })
-            .await;
-            let request = common::run_request(&tfc, "task-paths");
-            assert_eq!(
-                common::post(service, &request).await,
-                axum::http::StatusCode::OK
-            );
-            let result = tfc.final_result().await;
-            stop(handle).await;
+            let args: &[&str] = if with_trusted {
+                &["--trusted-cidr", "10.0.0.0/8"]
+            } else {
+                &[]
+            };
+            // The binary's --work-dir is under the system's temporary directory.
+            let result = verdict_of_the_binary(&tfc, args, "task-paths").await;
             let text = result.to_string();
-            let work_text = work_dir.display().to_string();
             let temp = std::env::temp_dir().display().to_string();
             assert!(
-                !text.contains(&work_text)
-                    && !text.contains(&temp)
-                    && !text.contains("portgate-job-"),
+                !text.contains(&temp)
+                    && !text.contains("portgate-job-")
+                    && !text.contains("/work/"),
                 "{what} (trusted: {with_trusted}): a server path left the service: {text}"
             );
             // Notes on the configuration come with runs that asked for patches.
@@ -350,4 +347,101 @@ async fn a_second_sigterm_fails_running_jobs_and_exits_non_zero() {
     let result = finals[0].json();
     assert_eq!(attributes(&result)["status"], "failed", "{result}");
     assert!(message(&result).contains("stopped"), "{result}");
+}
+
+/// The configuration's Terraform files are read up to `--max-config-mib` (here a few bytes):
+/// beyond it the sources prove nothing (the PG003 they would have settled stays) and the
+/// outcome says why, instead of the job reading whatever the tarball holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_beyond_the_read_limit_prove_nothing_and_say_why() {
+    let main_tf = common::testdata("plans/resolved_vpc_cidr/main.tf");
+    for (limit, proven) in [(None, true), (Some(main_tf.len() as u64 - 1), false)] {
+        let tfc = FakeTfc::start(common::testdata("plans/resolved_vpc_cidr.json")).await;
+        tfc.set(|s| s.tarball = Some(common::tarball(&[("main.tf", &main_tf)])));
+        let (service, handle) = common::start_service(&tfc, |c| {
+            if let Some(limit) = limit {
+                c.jobs.max_source_bytes = limit;
+            }
+        })
+        .await;
+        let request = common::run_request(&tfc, "task-limit");
+        assert_eq!(common::post(service, &request).await, StatusCode::OK);
+        let result = tfc.final_result().await;
+        stop(handle).await;
+        let pg003: Vec<_> = common::outcomes(&result)
+            .into_iter()
+            .filter(|o| {
+                o["attributes"]["outcome-id"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("PG003")
+            })
+            .collect();
+        if proven {
+            assert!(pg003.is_empty(), "the sources prove the CIDR: {result}");
+        } else {
+            assert!(!pg003.is_empty(), "{result}");
+            for outcome in &pg003 {
+                let body = outcome["attributes"]["body"].as_str().unwrap();
+                assert!(
+                    body.contains("main.tf was not read") && body.contains("--max-config-mib"),
+                    "{body}"
+                );
+            }
+        }
+    }
+}
+
+/// A job's memory does not grow with the configuration's Terraform files beyond
+/// `--max-config-mib`: four 40 MiB files (a tarball of a few hundred KiB), read up to the
+/// limit of 8 MiB. Before the limit, every file was read and parsed (four 63 MiB files took
+/// 260 MB per job).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_terraform_files_are_read_within_the_limit() {
+    const FILE_MIB: usize = 40;
+    let main_tf = common::testdata("plans/group_union/main.tf");
+    let big = {
+        let line = format!("# {}\n", "x".repeat(77));
+        line.repeat(FILE_MIB * 1024 * 1024 / line.len())
+    };
+    let tarball = {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::default(),
+        ));
+        let mut entries = vec![("main.tf".to_string(), main_tf.clone())];
+        for i in 0..4 {
+            entries.push((format!("big{i}.tf"), big.clone().into_bytes()));
+        }
+        for (path, data) in &entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            builder.append_data(&mut header, path, &data[..]).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    };
+    let tfc = FakeTfc::start(common::testdata("plans/group_union.json")).await;
+    tfc.set(|s| s.tarball = Some(tarball));
+    let mut server = Binary::start(
+        &tfc,
+        &["--max-config-mib", "8", "--trusted-cidr", "10.0.0.0/8"],
+    )
+    .await;
+    let request = common::run_request(&tfc, "task-big-config");
+    assert_eq!(common::post(server.addr, &request).await, StatusCode::OK);
+    let result = tfc.final_result().await;
+    let peak_mib = server.peak_rss_kib() / 1024;
+    eprintln!("4 x {FILE_MIB} MiB .tf files, limit 8 MiB: peak RSS {peak_mib} MiB");
+    assert!(
+        common::message(&result).contains("exposure"),
+        "the plan was checked: {result}"
+    );
+    assert!(
+        result.to_string().contains("--max-config-mib"),
+        "the outcomes say why the sources were not used: {result}"
+    );
+    assert!(peak_mib < 96, "peak RSS {peak_mib} MiB");
+    assert_eq!(server.terminate(WAIT).await, Some(0));
 }

@@ -46,6 +46,7 @@ fn rendered(report: &CheckReport) -> String {
             trusted: Vec::new(),
             source_dir: None,
             use_vpc: true,
+            max_source_bytes: None,
         },
     );
     let mut out = Vec::new();

@@ -195,6 +195,7 @@ fn check_split(case: &Case) -> Result<(), TestCaseError> {
             trusted: vec![TrustedCidr::parse("10.0.0.0/8").unwrap()],
             source_dir: Some(dir.path().to_path_buf()),
             use_vpc: false,
+            max_source_bytes: None,
         },
     );
     for finding in &findings {

@@ -53,6 +53,9 @@ pub struct FixOptions {
     /// chosen with `--trusted-cidr vpc`, or the suggestion made when no trusted CIDR was
     /// configured. Every such fix says so and asks for confirmation.
     pub use_vpc: bool,
+    /// Most bytes of `source_dir`'s files read (`None`: no limit); beyond it fixes are
+    /// suggestions saying why (the run task's `--max-config-mib`).
+    pub max_source_bytes: Option<u64>,
 }
 
 /// Whether a fix patches the user's files or only shows the change.
@@ -213,7 +216,7 @@ pub fn suggest<'f>(
     }
 
     let mut tree = options.source_dir.as_deref().map(|dir| {
-        let mut tree = SourceTree::new(dir);
+        let mut tree = SourceTree::new(dir).with_read_limit(options.max_source_bytes);
         tree.variables = rules.root_variables.clone();
         tree
     });

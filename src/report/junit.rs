@@ -443,6 +443,7 @@ mod tests {
                     trusted: Vec::new(),
                     source_dir: None,
                     use_vpc: true,
+                    max_source_bytes: None,
                 };
                 let findings = report.findings.iter().map(|g| &g.finding);
                 let fixes = crate::fix::suggest(&report.rules, findings, &policies, &fix_options);

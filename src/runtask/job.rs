@@ -69,6 +69,10 @@ pub struct JobSettings {
     pub max_plan_bytes: u64,
     /// Most bytes of the compressed configuration tarball.
     pub max_config_bytes: u64,
+    /// Most bytes of the configuration's Terraform files a job reads (`--max-config-mib`), for
+    /// proofs and again for patches; beyond it the sources prove and patch nothing more, and
+    /// the outcomes say why.
+    pub max_source_bytes: u64,
     pub tarball: tarball::Limits,
     /// Where job directories are made (the system temporary directory by default).
     pub work_dir: Option<PathBuf>,
@@ -82,6 +86,7 @@ impl Default for JobSettings {
             timeout: Duration::from_secs(300),
             max_plan_bytes: 512 * 1024 * 1024,
             max_config_bytes: 128 * 1024 * 1024,
+            max_source_bytes: 4 * 1024 * 1024,
             tarball: tarball::Limits::default(),
             work_dir: None,
             abort_callback_retry: Backoff {
@@ -270,11 +275,18 @@ async fn work(ctx: &Arc<JobContext>, job: &Job, workers: &Arc<Semaphore>) -> Ver
     };
     // The configuration is fetched whenever the run offers it: its files prove what the plan
     // cannot show, and patches are made against them.
+    // Spooled to a file like the plan, and unpacked from there: a job never holds the
+    // tarball in memory.
     let config_download = async {
         match &job.config_url {
             Some(url) => Some(
                 ctx.client
-                    .download(url, token, ctx.settings.max_config_bytes)
+                    .download_to_file(
+                        url,
+                        token,
+                        ctx.settings.max_config_bytes,
+                        ctx.settings.work_dir.as_deref(),
+                    )
                     .await,
             ),
             None => None,
@@ -385,7 +397,7 @@ fn evaluate(
     ctx: &JobContext,
     plan: impl std::io::Read,
     reopen: Option<crate::Reopen<'_>>,
-    config: Option<Result<Vec<u8>, super::client::FetchError>>,
+    config: Option<Result<std::fs::File, super::client::FetchError>>,
     working_directory: Option<&str>,
     mandatory: bool,
     with_outcomes: bool,
@@ -434,6 +446,7 @@ fn evaluate(
         found
     });
     options.source_dir = source_dir.clone().flatten();
+    options.max_source_bytes = Some(ctx.settings.max_source_bytes);
     let top = crate::check_top(
         plan,
         reopen,
@@ -471,6 +484,7 @@ fn evaluate(
                     trusted: checker.trusted.clone(),
                     source_dir: Some(source_dir),
                     use_vpc: checker.trusted_vpc || checker.trusted.is_empty(),
+                    max_source_bytes: Some(ctx.settings.max_source_bytes),
                 },
             ))
         }
@@ -540,13 +554,13 @@ fn scrub_job_dir(value: &mut Value, dir: &Path) {
 fn source_dir(
     ctx: &JobContext,
     root: &Path,
-    config: Option<Result<Vec<u8>, super::client::FetchError>>,
+    config: Option<Result<std::fs::File, super::client::FetchError>>,
     working_directory: Option<&str>,
     notes: &mut Vec<String>,
 ) -> Option<PathBuf> {
-    let bytes = match config {
+    let tarball = match config {
         None => return None,
-        Some(Ok(bytes)) => bytes,
+        Some(Ok(file)) => file,
         Some(Err(e)) => {
             tracing::warn!(error = %e, "the configuration could not be downloaded");
             notes.push(format!(
@@ -556,7 +570,7 @@ fn source_dir(
         }
     };
     let unpack_dir = root.join("configuration");
-    match tarball::unpack(&bytes, &unpack_dir, &ctx.settings.tarball) {
+    match tarball::unpack(tarball, &unpack_dir, &ctx.settings.tarball) {
         Ok(unpacked) => {
             tracing::debug!(
                 files = unpacked.files,

@@ -100,14 +100,21 @@ const MAX_METADATA_BYTES: u64 = 1024 * 1024;
 /// padding and typical PAX or long-name records.
 const STREAM_BYTES_PER_ENTRY: u64 = 4096;
 
-/// Unpacks the `.tar.gz` (or plain `.tar`) in `bytes` into `dest`, creating `dest` if needed.
+/// Unpacks the `.tar.gz` (or plain `.tar`) read from `input` into `dest`, creating `dest` if
+/// needed.
 ///
 /// Returns how many files and bytes were written. See the module documentation for what is
 /// refused and what is skipped. Nothing is ever created outside `dest`.
-pub fn unpack(bytes: &[u8], dest: &Path, limits: &Limits) -> Result<Unpacked, TarballError> {
-    if bytes.is_empty() {
+pub fn unpack(input: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacked, TarballError> {
+    // Read as it is unpacked (a job spools the download to a file): the archive is never
+    // held in memory.
+    let mut input = io::BufReader::new(input);
+    let start = io::BufRead::fill_buf(&mut input)
+        .map_err(|e| TarballError::Corrupt(one_line(&e.to_string())))?;
+    if start.is_empty() {
         return Err(TarballError::Corrupt("the input is empty".to_string()));
     }
+    let gzip = start.starts_with(&[0x1f, 0x8b]);
     let destination = |message: String| {
         tracing::error!(dir = %dest.display(), error = %message, "cannot create the directory to unpack into");
         TarballError::Destination(message)
@@ -121,10 +128,10 @@ pub fn unpack(bytes: &[u8], dest: &Path, limits: &Limits) -> Result<Unpacked, Ta
     }
 
     let meter = Meter::new(stream_budget(limits));
-    let source: Box<dyn Read + '_> = if bytes.starts_with(&[0x1f, 0x8b]) {
-        Box::new(MultiGzDecoder::new(bytes))
+    let source: Box<dyn Read + '_> = if gzip {
+        Box::new(MultiGzDecoder::new(input))
     } else {
-        Box::new(bytes)
+        Box::new(input)
     };
     let mut archive = Archive::new(Metered {
         inner: source,
@@ -747,7 +754,7 @@ mod tests {
     fn an_uncompressed_tar_is_accepted_and_a_missing_dest_is_created() {
         let fixture = Fixture::new();
         let dest = fixture.dest.join("new/sub");
-        let done = unpack(&normal_tree(), &dest, &Limits::default()).unwrap();
+        let done = unpack(&normal_tree()[..], &dest, &Limits::default()).unwrap();
         assert_eq!(done.files, 5);
         assert!(dest.join("modules/net/sg.tf").is_file());
         fixture.assert_contained();

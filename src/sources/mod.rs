@@ -63,8 +63,14 @@ impl Sources {
     /// The Terraform root module at `root`. Nothing is read until a question needs it, except
     /// `.terraform/modules/modules.json`, which says where `terraform init` put remote modules.
     pub fn open(root: &Path) -> Sources {
-        let tree = SourceTree::new(root);
-        let modules = read_modules_json(&tree.root);
+        Sources::open_with_read_limit(root, None)
+    }
+
+    /// [`Sources::open`], reading at most `limit` bytes of files (see
+    /// [`SourceTree::with_read_limit`]).
+    pub fn open_with_read_limit(root: &Path, limit: Option<u64>) -> Sources {
+        let tree = SourceTree::new(root).with_read_limit(limit);
+        let modules = read_modules_json(&tree);
         Sources {
             tree: RefCell::new(tree),
             modules,
@@ -133,7 +139,7 @@ impl Sources {
                     .json_files
                     .borrow_mut()
                     .entry(path.clone())
-                    .or_insert_with(|| read_json(path, &tree.relative(path).unwrap_or_default()))
+                    .or_insert_with(|| read_json(&tree, path))
                     .clone()?;
                 if json_declares(&parsed, resource_type, name) {
                     return Err(format!(
@@ -275,12 +281,13 @@ fn dynamic_label(block: &Block) -> Option<&str> {
     }
 }
 
-/// A `.tf.json` file. One that cannot be read is an error: Terraform would read it, so it
-/// could hold anything. Named in messages by `shown`, its path inside the source directory:
-/// where that directory is (the run task's job directory) is nobody else's business.
-fn read_json(path: &Path, shown: &str) -> Result<Rc<Value>, String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    serde_json::from_slice(&text)
+/// A `.tf.json` file, read through the tree (within its read limit). One that cannot be read
+/// is an error: Terraform would read it, so it could hold anything. Named in messages by its
+/// path inside the source directory: where that directory is (the run task's job directory)
+/// is nobody else's business.
+fn read_json(tree: &tree::SourceTree, path: &Path) -> Result<Rc<Value>, String> {
+    let (_, shown, text) = tree.read_text(path)?;
+    serde_json::from_str(&text)
         .map(Rc::new)
         .map_err(|e| format!("cannot parse {shown}: {e}"))
 }
@@ -304,7 +311,8 @@ fn json_declares(value: &Value, resource_type: &str, name: &str) -> bool {
 
 /// Reads `.terraform/modules/modules.json` under `root`: `None` when there is none. A directory
 /// that leaves the root is refused (the file is input like any other).
-fn read_modules_json(root: &Path) -> Option<Result<HashMap<String, PathBuf>, String>> {
+fn read_modules_json(tree: &SourceTree) -> Option<Result<HashMap<String, PathBuf>, String>> {
+    let root = tree.root.as_path();
     #[derive(serde::Deserialize)]
     struct Manifest {
         #[serde(rename = "Modules")]
@@ -318,8 +326,15 @@ fn read_modules_json(root: &Path) -> Option<Result<HashMap<String, PathBuf>, Str
         dir: String,
     }
     let path = root.join(".terraform/modules/modules.json");
-    let text = std::fs::read(&path).ok()?;
-    let parsed = serde_json::from_slice::<Manifest>(&text)
+    if !path.is_file() {
+        return None;
+    }
+    // Through the tree: within its read limit, like every file of the configuration.
+    let text = match tree.read_text(&path) {
+        Ok((_, _, text)) => text,
+        Err(e) => return Some(Err(e)),
+    };
+    let parsed = serde_json::from_str::<Manifest>(&text)
         .map_err(|e| format!("cannot read .terraform/modules/modules.json: {e}"))
         .and_then(|manifest| {
             manifest

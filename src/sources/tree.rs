@@ -37,6 +37,11 @@ pub struct SourceTree {
     /// Texts read instead of the files at these (real) paths: the tree as a patch would leave
     /// it, for proving the patch.
     overlay: HashMap<PathBuf, String>,
+    /// Most bytes of files this tree reads from disk (`None`: no limit), and how many are
+    /// left. Once a file would pass it, nothing more is read: what needed it proves nothing
+    /// and patches nothing, and says why (the run task's `--max-config-mib`).
+    read_limit: Option<u64>,
+    read_left: std::cell::Cell<u64>,
 }
 
 /// The resource blocks of one directory's `.tf` files, as walks through them in name order
@@ -108,7 +113,16 @@ impl SourceTree {
             merge_order: HashMap::new(),
             resources: HashMap::new(),
             overlay: HashMap::new(),
+            read_limit: None,
+            read_left: std::cell::Cell::new(u64::MAX),
         }
+    }
+
+    /// The same tree, reading at most `limit` bytes of files from disk (see `read_limit`).
+    pub fn with_read_limit(mut self, limit: Option<u64>) -> SourceTree {
+        self.read_limit = limit;
+        self.read_left.set(limit.unwrap_or(u64::MAX));
+        self
     }
 
     /// The same tree with the files at `texts`' (real) paths reading as the given texts.
@@ -129,6 +143,8 @@ impl SourceTree {
             // Made again: the overlay's texts may declare other blocks.
             resources: HashMap::new(),
             overlay: texts,
+            read_limit: self.read_limit,
+            read_left: self.read_left.clone(),
         }
     }
 
@@ -235,7 +251,7 @@ impl SourceTree {
     }
 
     /// The real path, the path relative to the source directory, and the text of a file.
-    fn read_text(&self, path: &Path) -> Result<(PathBuf, String, String), String> {
+    pub(crate) fn read_text(&self, path: &Path) -> Result<(PathBuf, String, String), String> {
         // A symlinked file or module directory is read, named and written where it really is:
         // `git apply` refuses paths through a symbolic link, and writing through the link keeps
         // it a link. A link out of the source directory is not followed.
@@ -249,11 +265,31 @@ impl SourceTree {
         })?;
         let text = match self.overlay.get(&real) {
             Some(text) => text.clone(),
-            None => {
-                std::fs::read_to_string(&real).map_err(|e| format!("cannot read {rel}: {e}"))?
-            }
+            None => self.read_within_limit(&real, &rel)?,
         };
         Ok((real, rel, text))
+    }
+
+    /// The text of the file at `real` (named `rel`), charged to the read limit.
+    fn read_within_limit(&self, real: &Path, rel: &str) -> Result<String, String> {
+        use std::io::Read;
+        let left = self.read_left.get();
+        let mut text = String::new();
+        std::fs::File::open(real)
+            .and_then(|file| file.take(left.saturating_add(1)).read_to_string(&mut text))
+            .map_err(|e| format!("cannot read {rel}: {e}"))?;
+        let size = text.len() as u64;
+        if size > left {
+            // Nothing more is read, however small: which files a check can use must not
+            // depend on the order it happens to need them in beyond this point.
+            self.read_left.set(0);
+            return Err(format!(
+                "{rel} was not read: the Terraform files read for this check would pass the limit of {} MiB (--max-config-mib)",
+                self.read_limit.unwrap_or(0).div_ceil(1024 * 1024)
+            ));
+        }
+        self.read_left.set(left - size);
+        Ok(text)
     }
 
     fn load(&self, path: &Path) -> Result<Rc<SourceFile>, String> {
