@@ -30,7 +30,7 @@ use crate::fix::{Fix, FixKind, Region};
 use crate::policy::{RuleMeta, Severity, invalid_cidr_meta, unknown_value_meta};
 
 /// Where users learn about portgate (the SARIF `informationUri`).
-pub const INFORMATION_URI: &str = "https://github.com/portgate/portgate";
+pub const INFORMATION_URI: &str = env!("CARGO_PKG_REPOSITORY");
 
 const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 

@@ -1,0 +1,136 @@
+//! The ways to get portgate that the docs give: one repository address everywhere, and a
+//! package that holds what `cargo install` needs and nothing large (issue 19).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The files a user reads or copies install instructions from.
+fn documents() -> Vec<PathBuf> {
+    let mut files = vec![root().join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    for extra in ["action.yml", ".pre-commit-hooks.yaml", "Dockerfile"] {
+        let path = root().join(extra);
+        if path.exists() {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Every `github.com/OWNER/portgate` address in `text`, as written.
+fn repository_addresses(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("github.com/") {
+        let tail = &rest[at + "github.com/".len()..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')))
+            .unwrap_or(tail.len());
+        let path: Vec<&str> = tail[..end].split('/').collect();
+        if path.len() >= 2 && path[1].trim_end_matches('.') == "portgate" {
+            found.push(format!("https://github.com/{}/portgate", path[0]));
+        }
+        rest = &tail[end..];
+    }
+    found
+}
+
+#[test]
+fn one_repository_address_everywhere() {
+    assert!(
+        REPOSITORY.starts_with("https://github.com/"),
+        "{REPOSITORY}"
+    );
+    assert_eq!(env!("CARGO_PKG_HOMEPAGE"), REPOSITORY);
+    assert_eq!(portgate::report::sarif::INFORMATION_URI, REPOSITORY);
+    let mut seen = 0;
+    for path in documents() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for address in repository_addresses(&text) {
+            assert_eq!(address, REPOSITORY, "{}", path.display());
+            seen += 1;
+        }
+        assert!(
+            !text.contains("OWNER/"),
+            "{}: a placeholder address",
+            path.display()
+        );
+    }
+    assert!(seen > 0, "the docs name the repository somewhere");
+}
+
+#[test]
+fn the_licenses_the_manifest_names_are_there() {
+    assert_eq!(env!("CARGO_PKG_LICENSE"), "MIT OR Apache-2.0");
+    let mit = std::fs::read_to_string(root().join("LICENSE-MIT")).unwrap();
+    assert!(mit.contains("Permission is hereby granted, free of charge"));
+    let apache = std::fs::read_to_string(root().join("LICENSE-APACHE")).unwrap();
+    assert!(apache.contains("Apache License") && apache.contains("Version 2.0"));
+}
+
+/// `cargo package --list`: what a published crate (and so `cargo install portgate`) would hold.
+#[test]
+fn the_package_holds_what_install_needs_and_nothing_large() {
+    let output = Command::new(env!("CARGO"))
+        .args(["package", "--locked", "--list", "--allow-dirty", "--quiet"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cargo package --list failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "README.md",
+        "LICENSE-MIT",
+        "LICENSE-APACHE",
+        "src/main.rs",
+        "src/lib.rs",
+        "policies/netbios.toml",
+        "policies/smb.toml",
+    ] {
+        assert!(
+            listed.iter().any(|f| f == needed),
+            "{needed} is packaged: {listed:?}"
+        );
+    }
+    for kept_out in [
+        "testdata/",
+        "fuzz/",
+        "tests/",
+        "benches/",
+        "target/",
+        "scripts/",
+    ] {
+        assert!(
+            !listed.iter().any(|f| f.starts_with(kept_out)),
+            "nothing under {kept_out} is packaged: {listed:?}"
+        );
+    }
+    let bytes: u64 = listed
+        .iter()
+        .map(|f| Path::new(f))
+        .filter_map(|f| std::fs::metadata(root().join(f)).ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(bytes < 2 * 1024 * 1024, "the package holds {bytes} bytes");
+}
