@@ -128,7 +128,7 @@ fn the_package_holds_what_install_needs_and_nothing_large() {
     }
     let bytes: u64 = listed
         .iter()
-        .map(|f| Path::new(f))
+        .map(Path::new)
         .filter_map(|f| std::fs::metadata(root().join(f)).ok())
         .map(|m| m.len())
         .sum();
