@@ -51,6 +51,17 @@ pub enum Command {
     /// Run the HCP Terraform / Terraform Enterprise run task service (HTTP).
     #[command(long_about = SERVE_ABOUT)]
     Serve(ServeArgs),
+    /// Print a shell completion script (e.g. `portgate completions bash > /etc/bash_completion.d/portgate`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), e.g. `portgate man > /usr/local/share/man/man1/portgate.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 const SERVE_ABOUT: &str = "Run the HCP Terraform / Terraform Enterprise run task service.\n\n\
@@ -60,7 +71,8 @@ outcome per finding back to TFC. GET /healthz answers ok.\n\n\
 Requests must carry a valid X-TFC-Task-Signature (HMAC-SHA512 with the run task's HMAC key, \
 from --hmac-key-file or PORTGATE_HMAC_KEY). The access token is only ever sent to --tfc-url. \
 Serve plain HTTP behind a TLS-terminating proxy. Logs go to stderr (RUST_LOG sets the level). \
-SIGTERM or SIGINT stops accepting requests and drains running jobs (a second signal stops at once).";
+SIGTERM or SIGINT drains: running jobs finish while new requests get 503; a second signal makes \
+unfinished jobs report failed and exits with status 2.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -395,6 +407,21 @@ pub fn run(cli: Cli, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Err
         Command::Policies(args) => run_policies(&args, streams.stdout),
         Command::Init(args) => run_init(&args, streams.stdout),
         Command::Serve(args) => run_serve(&args),
+        Command::Completions(args) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut command, "portgate", streams.stdout);
+            Ok(EXIT_PASS)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command)
+                .render(streams.stdout)
+                .map_err(|e| Error::Io {
+                    path: "<stdout>".to_string(),
+                    message: e.to_string(),
+                })?;
+            Ok(EXIT_PASS)
+        }
     }
 }
 

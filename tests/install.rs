@@ -134,3 +134,68 @@ fn the_package_holds_what_install_needs_and_nothing_large() {
         .sum();
     assert!(bytes < 2 * 1024 * 1024, "the package holds {bytes} bytes");
 }
+
+fn portgate(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_portgate"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "portgate {args:?}: {output:?}");
+    assert!(output.stderr.is_empty(), "portgate {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Runs `program args… FILE` on `text` when the program is installed; `None` when it is not.
+fn checked_by(program: &str, args: &[&str], text: &str) -> Option<std::process::Output> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("input");
+    std::fs::write(&file, text).unwrap();
+    match Command::new(program).args(args).arg(&file).output() {
+        Ok(output) => Some(output),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("{program} is not installed: not checked by it");
+            None
+        }
+        Err(e) => panic!("{program}: {e}"),
+    }
+}
+
+#[test]
+fn completion_scripts_are_given_for_every_shell_and_parse() {
+    for (shell, parser) in [
+        ("bash", Some(("bash", &["-n"][..]))),
+        ("zsh", Some(("zsh", &["-n"][..]))),
+        ("fish", Some(("fish", &["--no-execute"][..]))),
+        ("powershell", None),
+        ("elvish", None),
+    ] {
+        let script = portgate(&["completions", shell]);
+        // Every subcommand and a flag of `check` can be completed.
+        for word in ["check", "serve", "policies", "init", "trusted-cidr"] {
+            assert!(script.contains(word), "{shell}: {word} in\n{script}");
+        }
+        if let Some((program, args)) = parser
+            && let Some(output) = checked_by(program, args, &script)
+        {
+            assert!(output.status.success(), "{program} {args:?}: {output:?}");
+        }
+    }
+    let error = Command::new(env!("CARGO_BIN_EXE_portgate"))
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(error.status.code(), Some(2));
+}
+
+#[test]
+fn the_man_page_is_roff_that_renders() {
+    let page = portgate(&["man"]);
+    assert!(page.contains(".TH portgate 1"), "{page}");
+    for section in [".SH NAME", ".SH SYNOPSIS", ".SH SUBCOMMANDS"] {
+        assert!(page.contains(section), "{section} in\n{page}");
+    }
+    if let Some(output) = checked_by("groff", &["-man", "-Tutf8", "-ww", "-z"], &page) {
+        assert!(output.status.success(), "{output:?}");
+        assert!(output.stderr.is_empty(), "groff warns: {output:?}");
+    }
+}
