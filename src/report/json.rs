@@ -1,7 +1,9 @@
-//! The JSON report: `{"portgate_version", "plan", "findings", "summary"}`.
+//! The JSON report: `{"schema_version", "portgate_version", "plan", "findings", "summary"}`.
 //!
-//! Field names and meanings are part of portgate's interface (README.md, "JSON output");
-//! add fields, never rename or remove them.
+//! Field names and meanings are part of portgate's interface (README.md, "JSON output", and
+//! `schemas/report.schema.json`, which tests hold every report to): add fields, never rename
+//! or remove them; an added field bumps [`SCHEMA_VERSION`]'s minor number and goes into the
+//! schema with it.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -12,8 +14,12 @@ use crate::fix::{Fix, FixKind, FixSet};
 use crate::policy::FindingKind;
 use crate::{CheckReport, GatedFinding, PlanInfo};
 
+/// The version of `schemas/report.schema.json` the report follows.
+pub const SCHEMA_VERSION: &str = "1.0";
+
 #[derive(Serialize)]
 struct JsonReport<'a> {
+    schema_version: &'static str,
     portgate_version: &'static str,
     plan: &'a PlanInfo,
     findings: Findings<'a>,
@@ -101,6 +107,7 @@ pub fn write(
         .map(|(s, n)| (s.as_str(), n))
         .collect();
     let doc = JsonReport {
+        schema_version: SCHEMA_VERSION,
         portgate_version: env!("CARGO_PKG_VERSION"),
         plan: &report.plan,
         findings: Findings { report, fixes },
