@@ -172,7 +172,8 @@ fn the_schema_refuses_a_report_that_strays() {
     let plan = root().join("testdata/plans/example.json");
     let good = report(&plan, &["--trusted-cidr", "10.0.0.0/8"], &root());
     assert_valid(&good, "the example");
-    let strays: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Stray = Box<dyn Fn(&mut Value)>;
+    let strays: Vec<(&str, Stray)> = vec![
         (
             "an unknown top-level field",
             Box::new(|d| d["extra"] = json!(1)),
