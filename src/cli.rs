@@ -210,6 +210,8 @@ pub enum CheckFormat {
     Junit,
     /// GitHub workflow commands (annotations), plus a summary in $GITHUB_STEP_SUMMARY.
     Github,
+    /// A GitLab Code Quality report (`artifacts: reports: codequality:`).
+    Gitlab,
     /// A Markdown report for pull request comments (Atlantis and other bots).
     Markdown,
     /// conftest-style lines for Atlantis `policy_check` with `custom_policy_check: true`.
@@ -924,7 +926,7 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
     let locations = if !args.no_source
         && matches!(
             args.format,
-            CheckFormat::Sarif | CheckFormat::Github | CheckFormat::Junit
+            CheckFormat::Sarif | CheckFormat::Github | CheckFormat::Gitlab | CheckFormat::Junit
         ) {
         fix::locate(
             &report.rules,
@@ -1024,6 +1026,7 @@ fn render(
             crate::report::text::write(report, policies, fixes, TextOptions { color }, stdout)
         }
         CheckFormat::Sarif => crate::report::sarif::write(context, stdout),
+        CheckFormat::Gitlab => crate::report::gitlab::write(context, stdout),
         CheckFormat::Junit => crate::report::junit::write(context, stdout),
         CheckFormat::Markdown => crate::report::markdown::write(context, stdout),
         CheckFormat::Conftest => crate::report::conftest::write(context, stdout),

@@ -7,6 +7,7 @@
 pub mod conftest;
 pub mod diff;
 pub mod github;
+pub mod gitlab;
 pub mod json;
 pub mod junit;
 pub mod markdown;
