@@ -14,10 +14,12 @@ use crate::fix::{self, FixOptions};
 use crate::policy::PolicySet;
 use crate::report::ReportContext;
 use crate::report::text::TextOptions;
-use crate::runtask::job::Checker;
-use crate::runtask::server::{Service, ServiceConfig};
-use crate::runtask::signature::HmacKey;
 use crate::{CheckOptions, Error, FailOn, UnknownMode};
+
+/// `portgate serve`: only in builds with the `serve` feature (the service's HTTP stack is half
+/// of portgate's dependencies, and a pre-commit hook builds the checker alone).
+#[cfg(feature = "serve")]
+mod serve;
 
 /// Exit code: no finding at or above `--fail-on`.
 pub const EXIT_PASS: u8 = 0;
@@ -279,6 +281,8 @@ pub struct GateArgs {
 
 /// What the gate settings resolve to, after the config file.
 pub(crate) struct Gate {
+    /// Read by `portgate serve`, which logs where its settings came from.
+    #[cfg_attr(not(feature = "serve"), allow(dead_code))]
     pub config: ProjectConfig,
     pub policies: PolicySet,
     pub trusted: Vec<TrustedCidr>,
@@ -408,7 +412,13 @@ pub fn run(cli: Cli, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Err
         Command::Check(args) => run_check(&args, streams, terminal),
         Command::Policies(args) => run_policies(&args, streams.stdout),
         Command::Init(args) => run_init(&args, streams.stdout),
-        Command::Serve(args) => run_serve(&args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run_serve(&args),
+        #[cfg(not(feature = "serve"))]
+        Command::Serve(_) => Err(Error::Usage(format!(
+            "this portgate was built without the run task service; build it with the `serve` feature: cargo install --locked --git {} portgate --features serve",
+            env!("CARGO_PKG_REPOSITORY")
+        ))),
         Command::Completions(args) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut command, "portgate", streams.stdout);
@@ -529,266 +539,6 @@ pub(crate) fn load_policies(args: &PolicyArgs, config: &ProjectConfig) -> Result
         set.load_dir(dir)?;
     }
     Ok(set)
-}
-
-/// The environment variable that can hold the run task's HMAC key.
-pub const HMAC_KEY_ENV: &str = "PORTGATE_HMAC_KEY";
-
-/// The HMAC key of `portgate serve`: from the file, else the environment; none only with
-/// `--insecure-no-hmac`.
-fn serve_hmac_key(
-    args: &ServeArgs,
-    env: Option<std::ffi::OsString>,
-) -> Result<Option<HmacKey>, Error> {
-    let env = env.filter(|v| !v.is_empty());
-    let key = match (&args.hmac_key_file, env) {
-        (Some(_), Some(_)) => {
-            return Err(Error::Usage(format!(
-                "both --hmac-key-file and {HMAC_KEY_ENV} are set; give the HMAC key one way"
-            )));
-        }
-        (Some(path), None) => {
-            let shown = path.display().to_string();
-            let bytes = std::fs::read(path).map_err(|e| Error::Io {
-                path: shown.clone(),
-                message: format!("cannot read the HMAC key file: {e}"),
-            })?;
-            warn_if_readable_by_others(path);
-            Some(HmacKey::from_text(&bytes).ok_or_else(|| Error::Io {
-                path: shown,
-                message: "the HMAC key file is empty".to_string(),
-            })?)
-        }
-        (None, Some(value)) => HmacKey::from_text(value.as_encoded_bytes()),
-        (None, None) => None,
-    };
-    match (key, args.insecure_no_hmac) {
-        (Some(_), true) => Err(Error::Usage(format!(
-            "--insecure-no-hmac turns signature checks off, but an HMAC key is given (--hmac-key-file or {HMAC_KEY_ENV}); drop one of them"
-        ))),
-        (None, false) => Err(Error::Usage(format!(
-            "portgate serve needs the run task's HMAC key to verify requests: pass --hmac-key-file PATH or set {HMAC_KEY_ENV} (the key entered on the run task in HCP Terraform). For a local trial only, --insecure-no-hmac runs without one"
-        ))),
-        (key, _) => Ok(key),
-    }
-}
-
-#[cfg(unix)]
-fn warn_if_readable_by_others(path: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o004 != 0
-    {
-        tracing::warn!(file = %path.display(), "the HMAC key file is readable by every user; chmod 600 it");
-    }
-}
-
-#[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &std::path::Path) {}
-
-/// `--tfc-url`: `http(s)://HOST[:PORT]`, nothing more.
-fn tfc_origin(text: &str) -> Result<reqwest::Url, Error> {
-    let bad = |message: &str| {
-        Error::Config(ConfigError::Flag {
-            flag: "--tfc-url",
-            value: text.to_string(),
-            message: message.to_string(),
-        })
-    };
-    let url = reqwest::Url::parse(text.trim())
-        .map_err(|_| bad("not a URL (expected e.g. https://app.terraform.io)"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(bad("must be http(s)://HOST[:PORT]"));
-    }
-    if !url.username().is_empty()
-        || url.password().is_some()
-        || url.path() != "/"
-        || url.query().is_some()
-        || url.fragment().is_some()
-    {
-        return Err(bad(
-            "give only the scheme, host and port (e.g. https://tfe.example.com)",
-        ));
-    }
-    Ok(url)
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = io::IsTerminal::is_terminal(&io::stderr())
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(io::stderr);
-    // A second initialisation (tests running the CLI twice in one process) keeps the first.
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
-    };
-}
-
-fn run_serve(args: &ServeArgs) -> Result<u8, Error> {
-    init_logging(args.log_format);
-    let key = serve_hmac_key(args, std::env::var_os(HMAC_KEY_ENV))?;
-    let tfc_url = tfc_origin(&args.tfc_url)?;
-    // The date is set again for each job (waivers expire while the service runs).
-    let Gate {
-        config,
-        policies,
-        trusted,
-        trusted_vpc,
-        options,
-    } = args.gate.resolve(time::OffsetDateTime::now_utc().date())?;
-    if let Some(dir) = &args.work_dir
-        && !dir.is_dir()
-    {
-        return Err(Error::Io {
-            path: dir.display().to_string(),
-            message: "--work-dir must be an existing directory".to_string(),
-        });
-    }
-    if let Some(path) = &config.path {
-        tracing::info!(config = %path.display(), "settings read");
-    }
-    for warning in crate::config::check_trusted_set(&trusted).unwrap_or_default() {
-        tracing::warn!("{warning}");
-    }
-    let checker = Checker {
-        policies,
-        options,
-        trusted,
-        trusted_vpc,
-    };
-    let mut service = ServiceConfig::new(tfc_url, key, checker);
-    service.listen = args.listen;
-    service.max_concurrent = args.max_concurrent as usize;
-    service.max_queue = args.max_queue as usize;
-    service.drain_timeout = args.drain_timeout;
-    service.jobs.timeout = args.job_timeout;
-    service.jobs.max_plan_bytes = args.max_plan_mib * 1024 * 1024;
-    service.jobs.work_dir = args.work_dir.clone();
-    if let Some(n) = args.max_connections {
-        service.max_connections = n as usize;
-    }
-    service.max_body_buffer_bytes = (args.max_body_buffer_mib * 1024 * 1024) as usize;
-    service.jobs.max_source_bytes = args.max_config_mib * 1024 * 1024;
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("portgate-serve")
-        .build()
-        .map_err(|e| Error::Io {
-            path: "<runtime>".to_string(),
-            message: format!("cannot start the async runtime: {e}"),
-        })?;
-    let result = runtime.block_on(serve(service));
-    // Checks still running on the blocking pool (abandoned jobs) do not hold up the exit.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-    result
-}
-
-async fn serve(service: ServiceConfig) -> Result<u8, Error> {
-    let insecure = service.hmac_key.is_none();
-    let tfc = service.client.tfc_url.to_string();
-    let trusted = service.checker.trusted.len();
-    let (max_concurrent, max_queue) = (service.max_concurrent, service.max_queue);
-    let listen = service.listen;
-    let mut signals = StopSignals::new();
-    let (addr, handle) = Service::bind(service).await.map_err(|e| Error::Io {
-        path: listen.to_string(),
-        message: e.to_string(),
-    })?;
-    if insecure {
-        tracing::warn!("--insecure-no-hmac: request signatures are NOT verified");
-    }
-    tracing::info!(
-        %addr,
-        tfc = %tfc,
-        trusted_cidrs = trusted,
-        max_concurrent,
-        max_queue,
-        "portgate serve listening"
-    );
-    signals.recv().await;
-    tracing::info!(
-        "signal received: draining (new requests get 503; a second signal stops waiting for jobs)"
-    );
-    let control = handle.control();
-    control.shutdown();
-    let wait = handle.wait();
-    tokio::pin!(wait);
-    let report = tokio::select! {
-        report = &mut wait => report,
-        () = signals.recv() => {
-            tracing::warn!("second signal: unfinished jobs report failed; stopping");
-            control.force_stop();
-            wait.await
-        }
-    };
-    if !report.drained {
-        tracing::warn!(
-            abandoned = report.abandoned,
-            "stopped before every job finished"
-        );
-    }
-    // A stop that did not wait for every job is not a clean exit: whoever sent the second
-    // signal (or a supervisor) sees it.
-    Ok(if report.forced { EXIT_ERROR } else { EXIT_PASS })
-}
-
-/// SIGINT (Ctrl-C) and, on Unix, SIGTERM, listened to from creation on: a signal that comes
-/// before the service is waiting for one still counts (not the default action, which would
-/// kill the process without draining).
-struct StopSignals {
-    #[cfg(unix)]
-    terminate: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    interrupt: Option<tokio::signal::unix::Signal>,
-}
-
-impl StopSignals {
-    fn new() -> StopSignals {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            StopSignals {
-                terminate: signal(SignalKind::terminate()).ok(),
-                interrupt: signal(SignalKind::interrupt()).ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        StopSignals {}
-    }
-
-    /// The next signal.
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        {
-            async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
-                match signal {
-                    Some(signal) => {
-                        signal.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            }
-            tokio::select! {
-                () = next(&mut self.terminate) => {}
-                () = next(&mut self.interrupt) => {}
-            }
-        }
-        #[cfg(not(unix))]
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }
 
 fn run_init(args: &InitArgs, stdout: &mut dyn Write) -> Result<u8, Error> {
@@ -1133,52 +883,5 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("5 days").is_err());
         assert!(parse_duration("soon").is_err());
-    }
-
-    #[test]
-    fn the_tfc_url_is_a_bare_origin() {
-        assert!(tfc_origin("https://app.terraform.io").is_ok());
-        assert!(tfc_origin("https://tfe.example.com:8443/").is_ok());
-        assert!(tfc_origin("http://127.0.0.1:8080").is_ok());
-        for bad in [
-            "app.terraform.io",
-            "ftp://tfe.example.com",
-            "https://tfe.example.com/api/v2",
-            "https://user@tfe.example.com",
-            "https://tfe.example.com/?x=1",
-        ] {
-            assert!(tfc_origin(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn the_hmac_key_comes_from_one_place_or_insecure_is_explicit() {
-        let args = |extra: &[&str]| {
-            let mut argv = vec!["portgate", "serve"];
-            argv.extend_from_slice(extra);
-            match Cli::try_parse_from(argv).unwrap().command {
-                Command::Serve(args) => args,
-                _ => unreachable!(),
-            }
-        };
-        let key = serve_hmac_key(&args(&[]), Some("secret\n".into())).unwrap();
-        assert_eq!(key, HmacKey::new("secret"));
-        assert!(serve_hmac_key(&args(&[]), None).is_err());
-        assert!(serve_hmac_key(&args(&[]), Some("".into())).is_err());
-        assert_eq!(
-            serve_hmac_key(&args(&["--insecure-no-hmac"]), None).unwrap(),
-            None
-        );
-        assert!(serve_hmac_key(&args(&["--insecure-no-hmac"]), Some("k".into())).is_err());
-
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("key");
-        std::fs::write(&file, "from-file\r\n").unwrap();
-        let path = file.to_str().unwrap();
-        let from_file = serve_hmac_key(&args(&["--hmac-key-file", path]), None).unwrap();
-        assert_eq!(from_file, HmacKey::new("from-file"));
-        assert!(serve_hmac_key(&args(&["--hmac-key-file", path]), Some("k".into())).is_err());
-        std::fs::write(&file, "\n").unwrap();
-        assert!(serve_hmac_key(&args(&["--hmac-key-file", path]), None).is_err());
     }
 }

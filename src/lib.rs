@@ -22,6 +22,7 @@ pub mod plan;
 pub mod policy;
 pub mod report;
 pub mod rules;
+#[cfg(feature = "serve")]
 pub mod runtask;
 pub mod sources;
 pub mod waiver;

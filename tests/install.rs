@@ -199,3 +199,94 @@ fn the_man_page_is_roff_that_renders() {
         assert!(output.stderr.is_empty(), "groff warns: {output:?}");
     }
 }
+
+/// The crates a build links, as `cargo tree` lists them (one `name vX.Y.Z` per line).
+fn linked_crates(features: &[&str]) -> Vec<String> {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "tree", "--locked", "-e", "normal", "--prefix", "none", "--quiet",
+        ])
+        .args(features)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let mut crates: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split_whitespace().next().map(str::to_string))
+        .collect();
+    crates.sort();
+    crates.dedup();
+    crates
+}
+
+/// `cargo install --path .` (what pre-commit's `language: rust` hook runs on every laptop)
+/// builds the checker alone: none of the service's HTTP stack, which needs `--features serve`.
+/// The default build compiles, and its `portgate serve` says how to get the service.
+#[test]
+fn the_default_build_is_the_checker_alone() {
+    let service_stack = [
+        "axum",
+        "hyper",
+        "tokio",
+        "reqwest",
+        "rustls",
+        "aws-lc-sys",
+        "tar",
+    ];
+    let default = linked_crates(&[]);
+    let serve = linked_crates(&["--features", "serve"]);
+    for name in service_stack {
+        assert!(
+            !default.contains(&name.to_string()),
+            "{name} in the default build"
+        );
+    }
+    for name in ["axum", "hyper", "tokio", "reqwest"] {
+        assert!(
+            serve.contains(&name.to_string()),
+            "{name} with --features serve"
+        );
+    }
+    assert!(
+        default.len() * 2 < serve.len(),
+        "{} crates by default, {} with serve",
+        default.len(),
+        serve.len()
+    );
+
+    // Built in its own target directory: the test build holds the usual one.
+    let target = root().join("target/default-features");
+    let built = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--locked",
+            "--quiet",
+            "--bin",
+            "portgate",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let binary = target.join("debug/portgate");
+    let serve = Command::new(&binary)
+        .args(["serve", "--insecure-no-hmac"])
+        .output()
+        .unwrap();
+    assert_eq!(serve.status.code(), Some(2), "{serve:?}");
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert!(
+        stderr.contains("without the run task service") && stderr.contains("--features serve"),
+        "{stderr}"
+    );
+    let check = Command::new(&binary)
+        .args(["check", "testdata/plans/example.json"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1), "the checker works: {check:?}");
+}
