@@ -16,7 +16,7 @@
 //! exits 2 when the benchmark cannot run (no binary, no port, the server does not start).
 //!
 //! ```sh
-//! cargo build --release --bins --examples
+//! cargo build --release --bins --examples --features serve
 //! target/release/examples/load_serve --requests 500 --clients 50 --max-concurrent 8
 //! target/release/examples/load_serve --plan big.json --source-dir tf/ --requests 50
 //! # TFC hiccups: every 7th final callback answered 503 (portgate must retry it)
@@ -506,7 +506,7 @@ fn start_server(args: &Args, tfc: SocketAddr, dir: &Path) -> Result<Server, Stri
     std::fs::create_dir_all(&work_dir).map_err(|e| format!("cannot create {work_dir:?}: {e}"))?;
     let portgate = std::fs::canonicalize(&args.portgate).map_err(|e| {
         format!(
-            "{}: {e} (build it: cargo build --release)",
+            "{}: {e} (build it: cargo build --release --features serve)",
             args.portgate.display()
         )
     })?;

@@ -5,7 +5,7 @@
 #                    [--shape-size N] [--with-checkov] [--runs N] [--keep]
 #
 # Steps (everything generated goes to a temporary directory, removed at the end unless --keep):
-#   1. cargo build --release --bins --examples
+#   1. cargo build --release --bins --examples --features serve
 #   2. for each size (resources; default 1k, 10k and 100k, --quick: 1k and 10k), a plan and its
 #      expectation from scripts/gen-plan; the median wall time and median peak RSS of N runs
 #      (default 3) of
@@ -118,8 +118,8 @@ load_serve=$root/target/release/examples/load_serve
 gen=$root/scripts/gen-plan
 trusted=10.0.0.0/8
 
-note "building (cargo build --release --bins --examples)"
-cargo build --release --bins --examples
+note "building (cargo build --release --bins --examples --features serve)"
+cargo build --release --bins --examples --features serve
 for bin in "$portgate" "$validate" "$load_serve"; do
   [[ -x $bin ]] || die "$bin was not built"
 done
