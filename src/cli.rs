@@ -53,10 +53,24 @@ pub enum Command {
     /// Run the HCP Terraform / Terraform Enterprise run task service (HTTP).
     #[command(long_about = SERVE_ABOUT)]
     Serve(ServeArgs),
+    /// Exit 0 when the service at URL answers its health check with 200, else 1 (for a
+    /// container HEALTHCHECK: the image has no curl).
+    #[cfg(feature = "serve")]
+    Healthcheck(HealthcheckArgs),
     /// Print a shell completion script (e.g. `portgate completions bash > /etc/bash_completion.d/portgate`).
     Completions(CompletionsArgs),
     /// Print the man page (roff), e.g. `portgate man > /usr/local/share/man/man1/portgate.1`.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The health endpoint, plain HTTP (e.g. http://127.0.0.1:8080/healthz).
+    #[arg(value_name = "URL", default_value = "http://127.0.0.1:8080/healthz")]
+    pub url: String,
+    /// How long to wait for the answer (e.g. 5s).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -414,6 +428,8 @@ pub fn run(cli: Cli, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Err
         Command::Init(args) => run_init(&args, streams.stdout),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run_serve(&args),
+        #[cfg(feature = "serve")]
+        Command::Healthcheck(args) => serve::run_healthcheck(&args, streams.stdout),
         #[cfg(not(feature = "serve"))]
         Command::Serve(_) => Err(Error::Usage(format!(
             "this portgate was built without the run task service; build it with the `serve` feature: cargo install --locked --git {} portgate --features serve",

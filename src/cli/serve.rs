@@ -3,7 +3,7 @@
 
 use std::io;
 
-use super::{EXIT_ERROR, EXIT_PASS, Gate, LogFormat, ServeArgs};
+use super::{EXIT_ERROR, EXIT_FINDINGS, EXIT_PASS, Gate, HealthcheckArgs, LogFormat, ServeArgs};
 use crate::Error;
 use crate::config::ConfigError;
 use crate::runtask::job::Checker;
@@ -268,6 +268,54 @@ impl StopSignals {
             std::future::pending::<()>().await;
         }
     }
+}
+
+/// `portgate healthcheck URL`: one plain-HTTP GET; 0 for a 200, 1 for anything else (Docker's
+/// and most probes' meaning), with the status or the error on stdout. Written on the standard
+/// library: it runs every few seconds in the container, and needs no TLS (the probe is local).
+pub(super) fn run_healthcheck(
+    args: &HealthcheckArgs,
+    stdout: &mut dyn io::Write,
+) -> Result<u8, Error> {
+    use std::io::{Read, Write};
+    let usage = |message: String| Error::Usage(format!("healthcheck {}: {message}", args.url));
+    let url = reqwest::Url::parse(&args.url).map_err(|e| usage(format!("not a URL ({e})")))?;
+    if url.scheme() != "http" {
+        return Err(usage(
+            "only plain http:// (the check runs beside the service, inside TLS)".to_string(),
+        ));
+    }
+    let host = url.host_str().ok_or_else(|| usage("no host".to_string()))?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    let target = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
+    let answer = (|| -> io::Result<String> {
+        let address = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))?
+            .next()
+            .ok_or_else(|| io::Error::other("the host has no address"))?;
+        let mut stream = std::net::TcpStream::connect_timeout(&address, args.timeout)?;
+        stream.set_read_timeout(Some(args.timeout))?;
+        stream.set_write_timeout(Some(args.timeout))?;
+        write!(
+            stream,
+            "GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\nUser-Agent: portgate-healthcheck\r\n\r\n"
+        )?;
+        let mut head = Vec::new();
+        stream.take(8 * 1024).read_to_end(&mut head)?;
+        let text = String::from_utf8_lossy(&head);
+        Ok(text.lines().next().unwrap_or("").to_string())
+    })();
+    let (line, healthy) = match answer {
+        Ok(status) => {
+            let healthy = status.split_whitespace().nth(1) == Some("200");
+            (status, healthy)
+        }
+        Err(e) => (format!("no answer: {e}"), false),
+    };
+    super::ignore_broken_pipe(writeln!(stdout, "{}: {line}", args.url))?;
+    Ok(if healthy { EXIT_PASS } else { EXIT_FINDINGS })
 }
 
 #[cfg(test)]
