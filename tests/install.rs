@@ -66,6 +66,18 @@ fn one_repository_address_everywhere() {
             "{}: a placeholder address",
             path.display()
         );
+        // `uses: OWNER/portgate@REF` names the repository on GitHub too.
+        for line in text.lines().filter(|l| l.contains("/portgate@")) {
+            let at = line.find("/portgate@").unwrap();
+            let owner = line[..at].rsplit([' ', '\'', '"']).next().unwrap();
+            assert_eq!(
+                format!("https://github.com/{owner}/portgate"),
+                REPOSITORY,
+                "{}: {line}",
+                path.display()
+            );
+            seen += 1;
+        }
     }
     assert!(seen > 0, "the docs name the repository somewhere");
 }
