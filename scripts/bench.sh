@@ -712,6 +712,7 @@ scripts/bench.sh                      # 1k, 10k and 100k resources (the 100k pla
 scripts/bench.sh --quick              # 1k and 10k only
 scripts/bench.sh --with-checkov       # also installs checkov into a temporary venv (needs PyPI)
 scripts/bench.sh --sizes "5000 50000" --runs 5 --keep
+scripts/build-times.sh --update docs/performance.md   # only the build times section
 target/release/examples/load_serve --help
 \`\`\`
 
@@ -720,6 +721,10 @@ answers, crashes and lost or duplicated callbacks; targets it misses are reporte
 EOF
 } >docs/performance.md
 note "wrote docs/performance.md"
+# Both release builds from clean, into their own section (its own script, so it can be
+# redone alone: scripts/build-times.sh --update docs/performance.md).
+note "timing the default and --features serve builds from clean"
+scripts/build-times.sh --update docs/performance.md
 
 if [[ ${#failures[@]} -gt 0 ]]; then
   for f in "${failures[@]}"; do

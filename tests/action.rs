@@ -59,7 +59,6 @@ fn run_action(given: &[(&str, &str)]) -> Run {
         ws.join("infra/main.tf"),
     )
     .unwrap();
-    // Older than the sources would be: the hook's freshness check is not the action's.
     for dir in ["home", "temp", "fake-bin"] {
         std::fs::create_dir(ws.join(dir)).unwrap();
     }

@@ -98,6 +98,26 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// `hook` fails a commit whose plan opens SMB to the world (exit 1, the finding shown) and
+/// passes one whose plan the sources prove safe.
+fn blocks_findings_and_passes_a_clean_plan(pre_commit: &Path, hook: &str, path_first: &Path) {
+    let open = repository(
+        "testdata/plans/resolved_world_cidr.json",
+        "testdata/plans/resolved_world_cidr/main.tf",
+        false,
+    );
+    let output = try_hook(pre_commit, open.path(), hook, path_first);
+    assert_eq!(output.status.code(), Some(1), "{hook}: {}", text(&output));
+    assert!(text(&output).contains("PG00"), "{hook}: {}", text(&output));
+    let clean = repository(
+        "testdata/plans/resolved_vpc_cidr.json",
+        "testdata/plans/resolved_vpc_cidr/main.tf",
+        false,
+    );
+    let output = try_hook(pre_commit, clean.path(), hook, path_first);
+    assert_eq!(output.status.code(), Some(0), "{hook}: {}", text(&output));
+}
+
 #[test]
 fn the_system_hook_blocks_findings_passes_clean_plans_and_refuses_stale_ones() {
     let Some(pre_commit) = pre_commit() else {
@@ -108,22 +128,7 @@ fn the_system_hook_blocks_findings_passes_clean_plans_and_refuses_stale_ones() {
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_portgate"), bin.path().join("portgate"))
         .unwrap();
 
-    let open = repository(
-        "testdata/plans/resolved_world_cidr.json",
-        "testdata/plans/resolved_world_cidr/main.tf",
-        false,
-    );
-    let output = try_hook(&pre_commit, open.path(), "portgate-system", bin.path());
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(text(&output).contains("PG00"), "{}", text(&output));
-
-    let clean = repository(
-        "testdata/plans/resolved_vpc_cidr.json",
-        "testdata/plans/resolved_vpc_cidr/main.tf",
-        false,
-    );
-    let output = try_hook(&pre_commit, clean.path(), "portgate-system", bin.path());
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    blocks_findings_and_passes_a_clean_plan(&pre_commit, "portgate-system", bin.path());
 
     // --require-fresh-plan: the .tf file changed after the plan was made.
     let stale = repository(
@@ -147,19 +152,5 @@ fn the_rust_hook_builds_portgate_with_cargo_and_runs_it() {
     };
     // Nothing called portgate on PATH: the hook must use the one pre-commit built.
     let empty = tempfile::tempdir().unwrap();
-    let open = repository(
-        "testdata/plans/resolved_world_cidr.json",
-        "testdata/plans/resolved_world_cidr/main.tf",
-        false,
-    );
-    let output = try_hook(&pre_commit, open.path(), "portgate", empty.path());
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(text(&output).contains("PG00"), "{}", text(&output));
-    let clean = repository(
-        "testdata/plans/resolved_vpc_cidr.json",
-        "testdata/plans/resolved_vpc_cidr/main.tf",
-        false,
-    );
-    let output = try_hook(&pre_commit, clean.path(), "portgate", empty.path());
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    blocks_findings_and_passes_a_clean_plan(&pre_commit, "portgate", empty.path());
 }
