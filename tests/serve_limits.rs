@@ -445,3 +445,31 @@ async fn large_terraform_files_are_read_within_the_limit() {
     assert!(peak_mib < 96, "peak RSS {peak_mib} MiB");
     assert_eq!(server.terminate(WAIT).await, Some(0));
 }
+
+/// A request head over 32 KiB is refused with 431 rather than buffered (hyper's default
+/// allows about 400 KiB per connection, 1,024 connections times that beside the body budget).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_over_the_limit_is_431() {
+    use tokio::io::AsyncReadExt;
+    let tfc = FakeTfc::start(common::testdata("plans/example.json")).await;
+    let mut server = Binary::start(&tfc, &[]).await;
+    let addr = server.addr;
+    for (size, status) in [(16 * 1024, 200), (100 * 1024, 431)] {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "GET /healthz HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\nx-padding: {}\r\n\r\n",
+            "a".repeat(size)
+        );
+        // The service may answer 431 and close before the whole head is written.
+        let _ = stream.write_all(head.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        assert_eq!(
+            common::status_of(&answer),
+            Some(status),
+            "a head of {size} bytes: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    assert_eq!(server.terminate(WAIT).await, Some(0));
+}

@@ -10,7 +10,8 @@
 //! | check | answer |
 //! |---|---|
 //! | `max_connections` connections open (then 64 more are answered, the rest closed) | 503 |
-//! | request headers not received within 30 s (also: a connection idle that long), or over 64 KiB | connection closed (431) |
+//! | request headers not received within 30 s (also: a connection idle that long) | connection closed |
+//! | request head over 32 KiB | 431, connection closed |
 //! | body larger than the limit (1 MiB), before anything else | 413 |
 //! | bodies in flight would pass the body budget (16 MiB), before the body is read | 503 |
 //! | body not received within 30 s | 408 |
@@ -433,10 +434,11 @@ impl Service {
 const REFUSED_AT_ONCE: usize = 64;
 /// How long a connection beyond the limit may take to send the request its 503 answers.
 const REFUSAL_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
-/// Most bytes hyper buffers per connection (a request's head must fit; hyper's default is
-/// about 400 KiB): with `max_connections` of them, what connections can hold beside the body
-/// budget (64 MiB at the default 1,024).
-const CONNECTION_BUFFER: usize = 64 * 1024;
+/// hyper's read buffer limit per connection (its default is about 400 KiB): a request head
+/// must fit in it (else 431). The limit is checked between reads and the buffer grows by
+/// doubling, so one connection holds at most about twice this: 64 KiB, 64 MiB for the default
+/// 1,024 connections, beside the body budget. TFC's request heads are under 2 KiB.
+const CONNECTION_BUFFER: usize = 32 * 1024;
 /// After the drain, how long open connections get to finish before the service stops anyway.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
@@ -558,16 +560,18 @@ async fn serve_connection(
             std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)).await
         }
     };
-    match result {
-        Ok(()) => {
-            let stream = connection.into_parts().io.into_inner();
-            linger.close(stream).await;
-        }
+    match &result {
+        Ok(()) => {}
         Err(e) if e.is_timeout() => {
+            // A client that sends nothing gets nothing more: no linger.
             tracing::debug!("connection closed: request headers not received in time");
+            return;
         }
+        // A head too large (431) or broken (400) was answered with the rest still unread.
         Err(e) => tracing::debug!(error = %e, "connection ended with an error"),
     }
+    let stream = connection.into_parts().io.into_inner();
+    linger.close(stream).await;
 }
 
 /// How a connection is closed (see [`ServiceConfig::linger_bytes`]).
