@@ -78,6 +78,24 @@ async fn a_redirect_with_credentials_is_refused_and_nothing_is_sent_to_it() {
     }
 }
 
+/// A `.tar.gz` of `entries` (path, content) written by the `tar` crate, whose GNU long names
+/// allow paths over 100 bytes (`common::tarball` writes the old header by hand, for the unsafe
+/// paths it must be able to write, and so stops at 100).
+fn gnu_tarball(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (path, data) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, path, *data).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
 /// Messages sent to HCP Terraform name paths inside the configuration only, never where the
 /// service unpacked it: an entry the filesystem cannot write (a 300-byte name) and a
 /// `.tf.json` that does not parse, with and without trusted CIDRs (whose runs add notes).
@@ -86,20 +104,7 @@ async fn messages_name_no_path_of_the_server() {
     let plan = common::testdata("plans/group_union.json");
     let main_tf = common::testdata("plans/group_union/main.tf");
     let long_name = format!("{}.tf", "x".repeat(300));
-    let unwritable = {
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-            Vec::new(),
-            flate2::Compression::default(),
-        ));
-        for (path, data) in [("main.tf", &main_tf[..]), (long_name.as_str(), b"# x\n")] {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(data.len() as u64);
-            header.set_mode(0o644);
-            header.set_entry_type(tar::EntryType::Regular);
-            builder.append_data(&mut header, path, data).unwrap();
-        }
-        builder.into_inner().unwrap().finish().unwrap()
-    };
+    let unwritable = gnu_tarball(&[("main.tf", &main_tf), (&long_name, b"# x\n")]);
     let unparsable = common::tarball(&[
         ("main.tf", &main_tf),
         ("broken.tf.json", b"{\"resource\": ["),
@@ -404,24 +409,10 @@ async fn large_terraform_files_are_read_within_the_limit() {
         let line = format!("# {}\n", "x".repeat(77));
         line.repeat(FILE_MIB * 1024 * 1024 / line.len())
     };
-    let tarball = {
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-            Vec::new(),
-            flate2::Compression::default(),
-        ));
-        let mut entries = vec![("main.tf".to_string(), main_tf.clone())];
-        for i in 0..4 {
-            entries.push((format!("big{i}.tf"), big.clone().into_bytes()));
-        }
-        for (path, data) in &entries {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(data.len() as u64);
-            header.set_mode(0o644);
-            header.set_entry_type(tar::EntryType::Regular);
-            builder.append_data(&mut header, path, &data[..]).unwrap();
-        }
-        builder.into_inner().unwrap().finish().unwrap()
-    };
+    let names: Vec<String> = (0..4).map(|i| format!("big{i}.tf")).collect();
+    let mut entries: Vec<(&str, &[u8])> = vec![("main.tf", &main_tf)];
+    entries.extend(names.iter().map(|name| (name.as_str(), big.as_bytes())));
+    let tarball = gnu_tarball(&entries);
     let tfc = FakeTfc::start(common::testdata("plans/group_union.json")).await;
     tfc.set(|s| s.tarball = Some(tarball));
     let mut server = Binary::start(

@@ -249,40 +249,20 @@ fn describe(error: reqwest::Error) -> String {
     }
 }
 
-enum Try<S> {
-    Body(S),
+enum Try {
+    Body(std::fs::File),
     NotReady(String),
 }
 
-/// Where a download's body goes: memory (small things such as the configuration tarball) or
-/// an anonymous temporary file (the plan, which can be hundreds of megabytes and is then
-/// streamed into the checker, so a job's memory does not grow with the plan).
-pub trait Spool: Sized {
-    fn create(dir: Option<&Path>) -> std::io::Result<Self>;
-    fn append(&mut self, chunk: &[u8]) -> std::io::Result<()>;
-}
-
-impl Spool for Vec<u8> {
-    fn create(_dir: Option<&Path>) -> std::io::Result<Self> {
-        Ok(Vec::new())
-    }
-    fn append(&mut self, chunk: &[u8]) -> std::io::Result<()> {
-        self.extend_from_slice(chunk);
-        Ok(())
-    }
-}
-
-impl Spool for std::fs::File {
-    fn create(dir: Option<&Path>) -> std::io::Result<Self> {
-        // Unlinked at once: nothing is left behind whatever happens to the process. Writes go
-        // to the page cache, so they do not stall the async runtime in practice.
-        match dir {
-            Some(dir) => tempfile::tempfile_in(dir),
-            None => tempfile::tempfile(),
-        }
-    }
-    fn append(&mut self, chunk: &[u8]) -> std::io::Result<()> {
-        std::io::Write::write_all(self, chunk)
+/// An anonymous temporary file for a download's body (in `dir`, else the system's temporary
+/// directory): the plan and the configuration tarball can be hundreds of megabytes and are
+/// streamed from there, so a job's memory does not grow with them. Unlinked at once: nothing
+/// is left behind whatever happens to the process. Writes go to the page cache, so they do
+/// not stall the async runtime in practice.
+fn spool_file(dir: Option<&Path>) -> std::io::Result<std::fs::File> {
+    match dir {
+        Some(dir) => tempfile::tempfile_in(dir),
+        None => tempfile::tempfile(),
     }
 }
 
@@ -351,19 +331,9 @@ impl TfcClient {
         }
     }
 
-    /// GETs `url` (on the TFC origin) with the bearer token, following redirects by hand, and
-    /// returns the body (at most `max_bytes`). Retries as the module documentation says.
-    pub async fn download(
-        &self,
-        url: &Url,
-        token: &AccessToken,
-        max_bytes: u64,
-    ) -> Result<Vec<u8>, FetchError> {
-        self.download_into(url, token, max_bytes, None).await
-    }
-
-    /// [`Self::download`] into an anonymous temporary file (in `dir`, else the system's
-    /// temporary directory), rewound to its start.
+    /// GETs `url` (on the TFC origin) with the bearer token, following redirects by hand, into
+    /// an anonymous temporary file (in `dir`, else the system's temporary directory) of at
+    /// most `max_bytes`, rewound to its start. Retries as the module documentation says.
     pub async fn download_to_file(
         &self,
         url: &Url,
@@ -371,18 +341,18 @@ impl TfcClient {
         max_bytes: u64,
         dir: Option<&Path>,
     ) -> Result<std::fs::File, FetchError> {
-        let mut file: std::fs::File = self.download_into(url, token, max_bytes, dir).await?;
+        let mut file = self.download_into(url, token, max_bytes, dir).await?;
         std::io::Seek::rewind(&mut file).map_err(|e| FetchError::Spool(e.to_string()))?;
         Ok(file)
     }
 
-    async fn download_into<S: Spool>(
+    async fn download_into(
         &self,
         url: &Url,
         token: &AccessToken,
         max_bytes: u64,
         dir: Option<&Path>,
-    ) -> Result<S, FetchError> {
+    ) -> Result<std::fs::File, FetchError> {
         self.refuse_foreign(url).map_err(FetchError::Refused)?;
         let retry = &self.config.download_retry;
         let start = Instant::now();
@@ -404,13 +374,13 @@ impl TfcClient {
         }
     }
 
-    async fn download_once<S: Spool>(
+    async fn download_once(
         &self,
         url: &Url,
         token: &AccessToken,
         max_bytes: u64,
         dir: Option<&Path>,
-    ) -> Result<Try<S>, FetchError> {
+    ) -> Result<Try, FetchError> {
         let mut current = url.clone();
         // Once the chain leaves the TFC origin, the token is never sent again.
         let mut left_tfc = false;
@@ -445,7 +415,7 @@ impl TfcClient {
             }
             return match status {
                 StatusCode::OK => {
-                    let spool = S::create(dir).map_err(|e| FetchError::Spool(e.to_string()))?;
+                    let spool = spool_file(dir).map_err(|e| FetchError::Spool(e.to_string()))?;
                     read_limited(response, &host, max_bytes, spool)
                         .await
                         .map(Try::Body)
@@ -603,12 +573,12 @@ async fn error_detail(response: reqwest::Response) -> String {
 }
 
 /// Reads a response body, refusing more than `max_bytes`.
-async fn read_limited<S: Spool>(
+async fn read_limited(
     mut response: reqwest::Response,
     host: &str,
     max_bytes: u64,
-    mut body: S,
-) -> Result<S, FetchError> {
+    mut body: std::fs::File,
+) -> Result<std::fs::File, FetchError> {
     if response.content_length().is_some_and(|n| n > max_bytes) {
         return Err(FetchError::TooLarge { limit: max_bytes });
     }
@@ -620,7 +590,7 @@ async fn read_limited<S: Spool>(
                 if length > max_bytes {
                     return Err(FetchError::TooLarge { limit: max_bytes });
                 }
-                body.append(&chunk)
+                std::io::Write::write_all(&mut body, &chunk)
                     .map_err(|e| FetchError::Spool(e.to_string()))?;
             }
             Ok(None) => return Ok(body),
