@@ -46,6 +46,9 @@ pub struct Cli {
 pub enum Command {
     /// Check a plan (the JSON of `terraform show -json PLANFILE`).
     Check(CheckArgs),
+    /// Audit a Terraform state: what is already open (`terraform show -json`, or the raw
+    /// state of `terraform state pull`). Same policies, reports and exit codes as `check`.
+    Audit(AuditArgs),
     /// List the loaded policies.
     Policies(PoliciesArgs),
     /// Write a commented portgate.toml to the current directory.
@@ -342,18 +345,51 @@ pub struct CheckArgs {
     #[arg(value_name = "PLAN")]
     pub plan: PathBuf,
 
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// The name reports give the plan (default: PLAN as given): for a plan read from standard
+    /// input or from a temporary file, so no temporary path ends up in a report.
+    #[arg(long, value_name = "NAME")]
+    pub plan_name: Option<String>,
+
+    /// Exit 2 when a Terraform file of --source (or of a local module the plan uses) changed
+    /// more than a minute after the plan file was written: the plan may not show the sources
+    /// being committed (the pre-commit hooks use this). Without it, a warning.
+    #[arg(long)]
+    pub require_fresh_plan: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// State file: `terraform show -json` without a plan file, or the raw state
+    /// (`terraform state pull`, terraform.tfstate); `-` reads standard input.
+    #[arg(value_name = "STATE")]
+    pub state: PathBuf,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// The name reports give the state (default: STATE as given).
+    #[arg(long, value_name = "NAME")]
+    pub state_name: Option<String>,
+}
+
+/// What `check` and `audit` share: the report, the sources, the gate.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
 
-    /// The Terraform root module the plan was made from. Its files prove what the plan cannot
-    /// show (no `dynamic "ingress"`, a CIDR that is exactly a reference), once they are shown
-    /// to match the plan, and patches are made against them.
+    /// The Terraform root module the input was made from. Its files prove what the input
+    /// cannot show (no `dynamic "ingress"`, a CIDR that is exactly a reference), once they are
+    /// shown to match it, and patches are made against them.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub source: PathBuf,
 
     /// Read no Terraform sources: values only they could settle stay unknown (PG003), as in
-    /// the Rego policies, and patches are rendered from the plan.
+    /// the Rego policies, and patches are rendered from the plan or state.
     #[arg(long, conflicts_with = "source")]
     pub no_source: bool,
 
@@ -371,17 +407,6 @@ pub struct CheckArgs {
     /// Report findings but exit 0 (errors still exit 2).
     #[arg(long, visible_alias = "exit-zero")]
     pub soft_fail: bool,
-
-    /// The name reports give the plan (default: PLAN as given): for a plan read from standard
-    /// input or from a temporary file, so no temporary path ends up in a report.
-    #[arg(long, value_name = "NAME")]
-    pub plan_name: Option<String>,
-
-    /// Exit 2 when a Terraform file of --source (or of a local module the plan uses) changed
-    /// more than a minute after the plan file was written: the plan may not show the sources
-    /// being committed (the pre-commit hooks use this). Without it, a warning.
-    #[arg(long)]
-    pub require_fresh_plan: bool,
 
     /// Today's date for waiver expiry (YYYY-MM-DD); defaults to the current UTC date.
     #[arg(long, value_name = "DATE", hide = true)]
@@ -423,7 +448,28 @@ pub struct Streams<'a> {
 /// Runs a parsed command. Returns the exit code, or an error (exit code 2) to print.
 pub fn run(cli: Cli, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Error> {
     match cli.command {
-        Command::Check(args) => run_check(&args, streams, terminal),
+        Command::Check(args) => run_check(
+            &Input {
+                kind: crate::plan::InputKind::Plan,
+                path: &args.plan,
+                name: args.plan_name.as_deref(),
+                require_fresh_plan: args.require_fresh_plan,
+            },
+            &args.run,
+            streams,
+            terminal,
+        ),
+        Command::Audit(args) => run_check(
+            &Input {
+                kind: crate::plan::InputKind::State,
+                path: &args.state,
+                name: args.state_name.as_deref(),
+                require_fresh_plan: false,
+            },
+            &args.run,
+            streams,
+            terminal,
+        ),
         Command::Policies(args) => run_policies(&args, streams.stdout),
         Command::Init(args) => run_init(&args, streams.stdout),
         #[cfg(feature = "serve")]
@@ -577,7 +623,21 @@ fn run_init(args: &InitArgs, stdout: &mut dyn Write) -> Result<u8, Error> {
     Ok(EXIT_PASS)
 }
 
-fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Error> {
+/// The input of a `check` or an `audit`.
+struct Input<'a> {
+    kind: crate::plan::InputKind,
+    path: &'a std::path::Path,
+    /// The name reports give it (`--plan-name`, `--state-name`).
+    name: Option<&'a str>,
+    require_fresh_plan: bool,
+}
+
+fn run_check(
+    input: &Input<'_>,
+    args: &RunArgs,
+    streams: Streams<'_>,
+    terminal: Terminal,
+) -> Result<u8, Error> {
     let Streams {
         stdin,
         stdout,
@@ -602,6 +662,14 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
     } = args.gate.resolve(today)?;
     let source_dir = (!args.no_source).then(|| args.source.clone());
     options.source_dir = source_dir.clone();
+    options.input = input.kind;
+    let noun = input.kind.noun();
+    if input.kind == crate::plan::InputKind::State && args.gate.only_changes {
+        return Err(Error::Usage(
+            "--only-changes keeps what a plan changes; a state has no changes (audit reports every object it holds)"
+                .to_string(),
+        ));
+    }
     // JUnit has a test case per rule and conftest counts them: they need every rule.
     options.list_every_rule = matches!(args.format, CheckFormat::Junit | CheckFormat::Conftest);
     if trusted.is_empty() && !trusted_vpc && (args.format == CheckFormat::Diff || args.write) {
@@ -631,42 +699,50 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         });
     }
     // The plan is streamed, never read whole: its size does not decide portgate's memory.
-    let report = if args.plan.as_os_str() == "-" {
-        let name = args.plan_name.as_deref().unwrap_or("-");
+    let report = if input.path.as_os_str() == "-" {
+        let name = input.name.unwrap_or("-");
         crate::check_reader(stdin, name, &policies, &options)?
     } else {
-        let shown = args.plan.display().to_string();
-        let name = args.plan_name.clone().unwrap_or_else(|| shown.clone());
+        let shown = input.path.display().to_string();
+        let name = input
+            .name
+            .map(str::to_string)
+            .unwrap_or_else(|| shown.clone());
         let io_error = |e: io::Error| Error::Io {
             path: shown.clone(),
             message: match e.kind() {
                 io::ErrorKind::NotFound => "no such file".to_string(),
                 io::ErrorKind::IsADirectory => {
-                    "is a directory; pass the plan JSON file".to_string()
+                    format!("is a directory; pass the {noun} JSON file")
                 }
                 _ => format!("cannot read: {e}"),
             },
         };
-        if args.plan.is_dir() {
+        if input.path.is_dir() {
             return Err(io_error(io::ErrorKind::IsADirectory.into()));
         }
         // The kernel's copy of the file happens on a second thread, beside the scanning.
         let open = || -> io::Result<Box<dyn io::Read>> {
-            let file = std::fs::File::open(&args.plan)?;
+            let file = std::fs::File::open(input.path)?;
             Ok(Box::new(crate::plan::ReadAhead::new(file)))
         };
         let file = open().map_err(io_error)?;
         crate::check_input(file, Some(&open), &name, &policies, &options)?
     };
+    // A state is not made from the sources as a plan is: nothing to be stale against.
     let stale = match &source_dir {
-        Some(dir) if args.plan.as_os_str() != "-" => stale_plan(&args.plan, dir, &report.rules),
+        Some(dir)
+            if input.path.as_os_str() != "-" && input.kind == crate::plan::InputKind::Plan =>
+        {
+            stale_plan(input.path, dir, &report.rules)
+        }
         _ => None,
     };
     if let Some(message) = &stale
-        && args.require_fresh_plan
+        && input.require_fresh_plan
     {
         return Err(Error::Io {
-            path: args.plan.display().to_string(),
+            path: input.path.display().to_string(),
             message: format!("{message} (--require-fresh-plan)"),
         });
     }
@@ -756,7 +832,13 @@ fn run_check(args: &CheckArgs, streams: Streams<'_>, terminal: Terminal) -> Resu
         if !written.is_empty() {
             let _ = writeln!(
                 stderr,
-                "portgate: the findings above are from the plan made before these changes: run `terraform plan` again and check the new plan"
+                "{}",
+                match input.kind {
+                    crate::plan::InputKind::Plan =>
+                        "portgate: the findings above are from the plan made before these changes: run `terraform plan` again and check the new plan",
+                    crate::plan::InputKind::State =>
+                        "portgate: the findings above are from the state before these changes: run `terraform plan`, check the plan, and apply it to close them",
+                }
             );
         }
     }

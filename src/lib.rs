@@ -122,6 +122,9 @@ pub struct CheckOptions {
     /// a second time, holding only the rules that can take part in a finding (see
     /// `rules::spill`). Tests set it low to take that path on small plans.
     pub hold_budget: usize,
+    /// What the input is: a plan (`portgate check`, the default) or a state (`portgate
+    /// audit`, see `plan::Plan::read_state`). Each refuses the other.
+    pub input: plan::InputKind,
 }
 
 impl Default for CheckOptions {
@@ -138,6 +141,7 @@ impl Default for CheckOptions {
             max_source_bytes: None,
             list_every_rule: false,
             hold_budget: HOLD_BUDGET,
+            input: plan::InputKind::Plan,
         }
     }
 }
@@ -145,6 +149,9 @@ impl Default for CheckOptions {
 /// The plan facts a report shows.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PlanInfo {
+    /// A plan or a state: reports name the input by it ("plan" / "state").
+    #[serde(skip)]
+    pub kind: plan::InputKind,
     pub file: String,
     pub format_version: String,
     pub terraform_version: Option<String>,
@@ -484,6 +491,7 @@ impl OwnedKey {
 impl PlanInfo {
     fn of(plan: &plan::Plan, source_name: &str) -> PlanInfo {
         PlanInfo {
+            kind: plan.kind,
             file: source_name.to_string(),
             format_version: plan.format_version.clone(),
             terraform_version: plan.terraform_version.clone(),
@@ -531,17 +539,7 @@ fn read_plan<'c>(
     sources: Option<&sources::Sources>,
     concerns: &'c dyn Fn(&rules::IngressRule) -> bool,
 ) -> Result<(plan::Plan, rules::Collected<'c>), Error> {
-    let keep = |resource_type: &str| {
-        if rules::RESOURCE_TYPES.contains(&resource_type) {
-            plan::Keep::NotATarget
-        } else if rules::PREFIX_LIST_TYPES.contains(&resource_type)
-            || rules::VPC_TYPES.contains(&resource_type)
-        {
-            plan::Keep::Yes
-        } else {
-            plan::Keep::Skip
-        }
-    };
+    let keep = keep_type;
     // A rule no policy can concern yields nothing, so it is set aside as soon as it is read
     // (see `rules::Intake`), unless something later needs every rule: a report that lists
     // them, or fixes against the sources, whose proofs compare every rule of an instance. The
@@ -553,6 +551,17 @@ fn read_plan<'c>(
         .is_some_and(sources::tree::holds_terraform);
     let filter = !options.list_every_rule && !sources_present;
     let intake = || rules::Intake::new(concerns, filter).spilling_above(options.hold_budget);
+    if options.input == plan::InputKind::State {
+        return read_state(
+            reader,
+            reopen,
+            source_name,
+            options,
+            filter,
+            sources,
+            concerns,
+        );
+    }
     let Some(reopen) = reopen else {
         let mut intake = rules::Intake::new(concerns, filter);
         let parsed = plan::Plan::read_filtered(reader, source_name, &keep, &mut intake)?;
@@ -604,6 +613,61 @@ fn read_plan<'c>(
                       read once in bounded memory): check it again once it is written"
                 .to_string(),
         }),
+    }
+}
+
+/// [`read_plan`] for a state: read once (a state has no change records to supersede
+/// anything), and once more, holding only the rules that may be needed, when it holds too many
+/// to keep.
+fn read_state<'c>(
+    reader: impl std::io::Read,
+    reopen: Option<Reopen<'_>>,
+    source_name: &str,
+    options: &CheckOptions,
+    filter: bool,
+    sources: Option<&sources::Sources>,
+    concerns: &'c dyn Fn(&rules::IngressRule) -> bool,
+) -> Result<(plan::Plan, rules::Collected<'c>), Error> {
+    let keep = keep_type;
+    let mut intake = rules::Intake::new(concerns, filter);
+    if reopen.is_some() {
+        intake = intake.spilling_above(options.hold_budget);
+    }
+    let parsed = plan::Plan::read_state(reader, source_name, &keep, &mut intake)?;
+    let collected = intake.finish();
+    let Some(reopen) = reopen.filter(|_| collected.spilled()) else {
+        return Ok((parsed, collected));
+    };
+    let narrowing = rules::narrowing(&parsed, sources, collected)?;
+    drop(parsed);
+    let again = reopen().map_err(|e| Error::Io {
+        path: source_name.to_string(),
+        message: format!("cannot read the state a second time: {e}"),
+    })?;
+    let mut narrowed = rules::Intake::narrowed(concerns, narrowing);
+    let parsed = plan::Plan::read_state(again, source_name, &keep, &mut narrowed)?;
+    let collected = narrowed.finish();
+    if collected.saw_another_plan() {
+        return Err(Error::Io {
+            path: source_name.to_string(),
+            message: "the state changed between its two reads (it holds too many rules to be \
+                      read once in bounded memory): audit it again once it is written"
+                .to_string(),
+        });
+    }
+    Ok((parsed, collected))
+}
+
+/// What the reader does with a resource of `resource_type` (see [`plan::Keep`]).
+fn keep_type(resource_type: &str) -> plan::Keep {
+    if rules::RESOURCE_TYPES.contains(&resource_type) {
+        plan::Keep::NotATarget
+    } else if rules::PREFIX_LIST_TYPES.contains(&resource_type)
+        || rules::VPC_TYPES.contains(&resource_type)
+    {
+        plan::Keep::Yes
+    } else {
+        plan::Keep::Skip
     }
 }
 

@@ -63,10 +63,42 @@ fn report(plan: &Path, args: &[&str], cwd: &Path) -> Value {
 fn the_schema_version_is_the_schemas() {
     let text = std::fs::read_to_string(root().join("schemas/report.schema.json")).unwrap();
     let schema: Value = serde_json::from_str(&text).unwrap();
+    let versions = schema["properties"]["schema_version"]["enum"]
+        .as_array()
+        .unwrap();
     assert_eq!(
-        schema["properties"]["schema_version"]["const"],
+        versions.last().unwrap(),
         portgate::report::json::SCHEMA_VERSION
     );
+}
+
+/// `portgate audit STATE --format json`: the schema's `state` form, and only it.
+#[test]
+fn audit_reports_follow_the_schema() {
+    let state = root().join("testdata/states/modules_and_keys.tfstate");
+    let output = Command::new(env!("CARGO_BIN_EXE_portgate"))
+        .arg("audit")
+        .arg(&state)
+        .args(["--format", "json", "--trusted-cidr", "10.1.0.0/16"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_valid(&doc, "audit of modules_and_keys.tfstate");
+    let mut strays: Vec<(&str, Value)> = Vec::new();
+    let mut both = doc.clone();
+    both["plan"] = doc["state"].clone();
+    strays.push(("a report with a plan and a state", both));
+    let mut old = doc.clone();
+    old["schema_version"] = json!("1.0");
+    strays.push(("a state in a 1.0 report", old));
+    let mut neither = doc.clone();
+    neither.as_object_mut().unwrap().remove("state");
+    strays.push(("a report with neither", neither));
+    for (what, stray) in strays {
+        assert!(!errors(&stray).is_empty(), "the schema accepts {what}");
+    }
 }
 
 #[test]

@@ -62,7 +62,7 @@ pub enum InputErrorKind {
     )]
     UiLogStream,
     #[error(
-        "this is a Terraform state file (`version`/`lineage`/`resources`), not a plan; run `terraform plan -out=PLANFILE` then `terraform show -json PLANFILE`"
+        "this is a Terraform state file (`version`/`lineage`/`resources`), not a plan: `portgate audit FILE` audits what it holds; to gate a change, run `terraform plan -out=PLANFILE` then `terraform show -json PLANFILE`"
     )]
     StateFile,
     #[error(
@@ -70,9 +70,25 @@ pub enum InputErrorKind {
     )]
     HumanReadablePlan,
     #[error(
-        "this is `terraform show -json` of state (top-level `values`, no `planned_values`/`resource_changes`), not of a plan; pass a plan file: `terraform show -json PLANFILE`"
+        "this is `terraform show -json` of state (top-level `values`, no `planned_values`/`resource_changes`), not of a plan: `portgate audit FILE` audits what it holds; to gate a change, pass a plan file: `terraform show -json PLANFILE`"
     )]
     ShowJsonOfState,
+    #[error(
+        "this is a plan (`planned_values`/`resource_changes`), not a state: check it with `portgate check FILE`; `portgate audit` reads `terraform show -json` (no plan file) or `terraform state pull`"
+    )]
+    PlanGivenToAudit,
+    #[error(
+        "this is an encrypted OpenTofu state or plan (`encrypted_data`, `encryption_version`), which portgate cannot read: run `tofu show -json > state.json` (or `tofu show -json PLANFILE` for a plan) where the encryption keys are configured, and pass that file"
+    )]
+    Encrypted,
+    #[error(
+        "at version: unsupported state version {version}; portgate reads version 4 (Terraform 0.12 and later, OpenTofu): run `terraform state pull > state.json` with one of them, or pass `terraform show -json` of the state"
+    )]
+    UnsupportedStateVersion { version: String },
+    #[error(
+        "not a Terraform state: expected `terraform show -json` of a state (`format_version` and `values`) or a raw state (`terraform state pull`: `version` 4 and `resources`)"
+    )]
+    NotAState,
     #[error(
         "not a Terraform plan: the top-level `format_version` key is missing; expected the output of `terraform show -json PLANFILE`"
     )]
@@ -152,6 +168,25 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// What a document read is: a plan (`portgate check`) or a state (`portgate audit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    #[default]
+    Plan,
+    State,
+}
+
+impl InputKind {
+    /// How reports name the input: "plan" or "state".
+    pub fn noun(self) -> &'static str {
+        match self {
+            InputKind::Plan => "plan",
+            InputKind::State => "state",
+        }
+    }
+}
+
 /// What the plan says will happen to a resource instance.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub enum Action {
@@ -167,6 +202,10 @@ pub enum Action {
     PlannedOnly,
     /// An action list portgate does not know; kept so its after-state is still checked.
     Other(String),
+    /// An object of a Terraform state (`portgate audit`): it exists now.
+    Existing,
+    /// An object of a state marked tainted: it exists now, and the next apply replaces it.
+    Tainted,
 }
 
 impl Action {
@@ -199,6 +238,8 @@ impl Action {
                 | Action::Replace
                 | Action::Other(_)
                 | Action::PlannedOnly
+                | Action::Existing
+                | Action::Tainted
         )
     }
 
@@ -213,6 +254,8 @@ impl Action {
             Action::Forget => "forget",
             Action::PlannedOnly => "planned",
             Action::Other(s) => s,
+            Action::Existing => "existing",
+            Action::Tainted => "tainted",
         }
     }
 }
@@ -255,21 +298,20 @@ pub struct PlannedResource {
     pub after: Option<RawJson>,
     /// Which planned attributes are unknown until apply (`change.after_unknown`).
     pub after_unknown: Option<RawJson>,
-    /// Read from `planned_values` (no change record): unknown attributes are simply omitted
-    /// there, so an absent attribute means "unknown", not "null".
+    /// Read from `planned_values` or a state (no change record): unknown attributes are
+    /// simply omitted there, so an absent attribute means "unknown", not "null".
     pub from_planned_values: bool,
     /// JSON path of the object holding `after` (`resource_changes[3].change`), for diagnostics.
     pub json_path: String,
+    /// The key of `after` in that object: `after`, `values` (`planned_values`, `terraform show
+    /// -json` of a state) or `attributes` (a raw state's instance).
+    pub after_key: &'static str,
 }
 
 impl PlannedResource {
     /// JSON path of the planned attribute values.
     pub fn after_path(&self) -> String {
-        if self.from_planned_values {
-            format!("{}.values", self.json_path)
-        } else {
-            format!("{}.after", self.json_path)
-        }
+        format!("{}.{}", self.json_path, self.after_key)
     }
 }
 
@@ -355,6 +397,8 @@ pub struct Taken {
 #[derive(Debug)]
 pub struct Plan {
     pub source_name: String,
+    /// A plan, or a state read by [`Plan::read_state`].
+    pub kind: InputKind,
     pub format_version: String,
     pub terraform_version: Option<String>,
     /// `errored: true`: `terraform plan` failed; the planned values may be incomplete.
@@ -423,6 +467,68 @@ impl Plan {
         Plan::read_with(reader, source_name, keep_type, collector, true)
     }
 
+    /// Reads a Terraform state, in either form: `terraform show -json` without a plan file
+    /// (`values.root_module`, as `planned_values` of a plan) or the raw state
+    /// (`terraform.tfstate`, `terraform state pull`: version 4, `resources[].instances[]`).
+    /// Every object in it, deposed and tainted ones too, becomes a resource with
+    /// [`Action::Existing`] or [`Action::Tainted`]; a state holds no unknown values, so only
+    /// an attribute that is missing is unknown (as in `planned_values`). A plan, an encrypted
+    /// OpenTofu state and a state in Terraform 0.11's flat format are refused.
+    pub fn read_state<R: Read>(
+        reader: R,
+        source_name: &str,
+        keep_type: &dyn Fn(&str) -> Keep,
+        collector: &mut dyn Collector,
+    ) -> Result<Plan, InputError> {
+        let error = |kind| InputError {
+            source_name: source_name.to_string(),
+            kind,
+        };
+        let scanner = scan::Scanner::new(reader).map_err(error)?;
+        let doc = read::Walker::new(scanner, keep_type, collector, false)
+            .reading_state()
+            .document()
+            .map_err(error)?;
+        if doc.encrypted {
+            return Err(error(InputErrorKind::Encrypted));
+        }
+        if doc.has_planned_values || doc.has_resource_changes || doc.has_prior_state {
+            return Err(error(InputErrorKind::PlanGivenToAudit));
+        }
+        let format_version = match (&doc.state_version, &doc.format_version) {
+            (Some(version), _) => {
+                if version != "4" {
+                    return Err(error(InputErrorKind::UnsupportedStateVersion {
+                        version: version.clone(),
+                    }));
+                }
+                version.clone()
+            }
+            (None, Some(format_version)) if !doc.has_state_resources => {
+                check_format_version(format_version).map_err(error)?;
+                format_version.clone()
+            }
+            _ => return Err(error(InputErrorKind::NotAState)),
+        };
+        if doc.state_version.is_some() && doc.has_values {
+            return Err(error(InputErrorKind::NotAState));
+        }
+        Ok(Plan {
+            source_name: source_name.to_string(),
+            kind: InputKind::State,
+            format_version,
+            terraform_version: doc.terraform_version,
+            errored: false,
+            complete: true,
+            resources: doc.resources,
+            configuration: None,
+            planned_cidrs: doc.cidrs,
+            variables: Default::default(),
+            set_aside: doc.set_aside,
+            taken: doc.taken,
+        })
+    }
+
     fn read_with<R: Read>(
         reader: R,
         source_name: &str,
@@ -438,6 +544,9 @@ impl Plan {
         let doc = read::Walker::new(scanner, keep_type, collector, defer_planned)
             .document()
             .map_err(error)?;
+        if doc.encrypted {
+            return Err(error(InputErrorKind::Encrypted));
+        }
 
         let has_plan_content =
             doc.has_planned_values || doc.has_resource_changes || doc.has_prior_state;
@@ -467,6 +576,7 @@ impl Plan {
         }
         Ok(Some(Plan {
             source_name: source_name.to_string(),
+            kind: InputKind::Plan,
             format_version,
             terraform_version: doc.terraform_version,
             errored: doc.errored.unwrap_or(false),

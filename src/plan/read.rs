@@ -29,6 +29,8 @@ use super::{
     Action, Collector, InputErrorKind, Keep, Offered, PlannedCidrs, PlannedResource, RawJson, Taken,
 };
 
+mod tfstate;
+
 type Result<T> = std::result::Result<T, InputErrorKind>;
 
 /// What the walk found, before the checks that tell a plan from its look-alikes.
@@ -60,6 +62,12 @@ pub(super) struct Document {
     /// A `planned_values` resource read without decoding (see [`Walker::defer_planned`]) has
     /// no change record: the plan must be read again, decoding them all.
     pub deferred_missing: bool,
+    /// A raw state's `version` (its JSON number's text), when reading a state.
+    pub state_version: Option<String>,
+    /// A raw state's `resources` list was read (reading a state).
+    pub has_state_resources: bool,
+    /// `encrypted_data` or `encryption_version`: an encrypted OpenTofu state or plan.
+    pub encrypted: bool,
 }
 
 /// A kept resource of `planned_values`, in order: added at the end unless `resource_changes`
@@ -111,6 +119,9 @@ pub(super) struct Walker<'k, R> {
     /// Whether the current objects of `resource_changes` are logged in `changed`: only when
     /// some resource of `planned_values` was decoded, or before `planned_values` is read.
     log_changed: bool,
+    /// Reading a state ([`Walker::reading_state`]): `values` is walked as `planned_values`
+    /// and a raw state's `resources` are read (see `tfstate`).
+    state: bool,
     /// Random keys for [`address_key`]: a plan cannot be written to make two addresses collide.
     hashers: [std::hash::RandomState; 2],
     key: Vec<u8>,
@@ -233,6 +244,7 @@ impl<'k, R: Read> Walker<'k, R> {
     ) -> Self {
         Walker {
             defer_planned,
+            state: false,
             planned: KeySum::default(),
             superseding: KeySum::default(),
             deferred: 0,
@@ -258,6 +270,12 @@ impl<'k, R: Read> Walker<'k, R> {
             config_path: Vec::new(),
             config_needed: None,
         }
+    }
+
+    /// Reads a state instead of a plan (see `Plan::read_state`).
+    pub fn reading_state(mut self) -> Self {
+        self.state = true;
+        self
     }
 
     pub fn document(mut self) -> Result<Document> {
@@ -362,7 +380,7 @@ impl<'k, R: Read> Walker<'k, R> {
                 | b"complete"
                 | b"prior_state"
                 | b"variables"
-        );
+        ) || (self.state && matches!(key, b"values" | b"version" | b"resources"));
         if read && !seen.insert(key.to_vec()) {
             return Err(self.sc.error_message(format!(
                 "duplicate field `{}`",
@@ -399,6 +417,15 @@ impl<'k, R: Read> Walker<'k, R> {
                 self.configuration(after_resources)
             }
             b"variables" => self.variables(),
+            b"values" if self.state => {
+                self.doc.has_values = true;
+                self.state_values()
+            }
+            b"version" if self.state => self.state_version(),
+            b"resources" if self.state => {
+                self.doc.has_state_resources = true;
+                self.state_resources()
+            }
             _ => {
                 if key == b"prior_state" {
                     self.doc.has_prior_state = true;
@@ -408,6 +435,7 @@ impl<'k, R: Read> Walker<'k, R> {
                 match key {
                     b"values" => self.doc.has_values = true,
                     b"lineage" | b"serial" => self.doc.has_lineage_or_serial = true,
+                    b"encrypted_data" | b"encryption_version" => self.doc.encrypted = true,
                     b"@level" | b"@message" => self.doc.is_log_line = true,
                     _ => {}
                 }
@@ -418,6 +446,25 @@ impl<'k, R: Read> Walker<'k, R> {
     }
 
     // ---- planned_values -----------------------------------------------------------------------
+
+    /// `values` of `terraform show -json` of a state: its `root_module` has the layout of
+    /// `planned_values.root_module`, with deposed and tainted objects marked.
+    fn state_values(&mut self) -> Result<()> {
+        if !self.enter_object_or_null()? {
+            return Ok(());
+        }
+        let mut first = true;
+        while self.sc.next_key(&mut first)? {
+            self.sc.key(&mut self.key)?;
+            if self.key == b"root_module" {
+                self.planned_module("values.root_module")
+                    .map_err(|e| with_path(e, "root_module"))?;
+            } else {
+                self.sc.skip()?;
+            }
+        }
+        Ok(())
+    }
 
     fn planned_values(&mut self) -> Result<()> {
         if !self.enter_object_or_null()? {
@@ -571,6 +618,7 @@ impl<'k, R: Read> Walker<'k, R> {
             self.sc.clear_mark(mark);
             return Ok(());
         }
+        let state = self.state;
         let parsed = self
             .read_marked(mark, Kind::Planned)
             .map(|kept| PlannedResource {
@@ -578,12 +626,18 @@ impl<'k, R: Read> Walker<'k, R> {
                 managed: kept.mode.as_deref().unwrap_or("managed") == "managed",
                 resource_type: kept.resource_type,
                 name: kept.name,
-                deposed: None,
-                action: Action::PlannedOnly,
+                // A plan's planned values hold no deposed objects; a state's do.
+                deposed: if state { kept.deposed } else { None },
+                action: match (state, kept.tainted) {
+                    (false, _) => Action::PlannedOnly,
+                    (true, false) => Action::Existing,
+                    (true, true) => Action::Tainted,
+                },
                 after: kept.after,
                 after_unknown: None,
                 from_planned_values: true,
                 json_path: format!("{module_path}.resources[{index}]"),
+                after_key: "values",
                 address: kept.address,
             });
         let parsed = parsed?;
@@ -594,30 +648,39 @@ impl<'k, R: Read> Walker<'k, R> {
                 self.prior_data.push(parsed);
             }
         } else {
-            if parsed.managed {
-                self.planned
-                    .add(address_key(&self.hashers, &parsed.address));
-            }
-            match self.collector.offer(&parsed) {
-                Offered::Keep => self.planned_only.push(PlannedSlot::Raw(Box::new(parsed))),
-                Offered::SetAside => {
-                    let key = address_key(&self.hashers, &parsed.address);
-                    self.planned_set_aside.push(key);
-                }
-                Offered::Taken(token) => {
-                    let key = address_key(&self.hashers, &parsed.address);
-                    // Two resources of one address (a hand-made plan): the first stays until
-                    // the end, where it is dropped all the same if superseded.
-                    self.planned_taken.insert(key, token);
-                    self.planned_only.push(PlannedSlot::Taken {
-                        key: [(key >> 64) as u64, key as u64],
-                        token,
-                        module_address: None,
-                    });
-                }
-            }
+            self.offer_planned(parsed);
         }
         Ok(())
+    }
+
+    /// Offers a resource of `planned_values` (or of a state) to the collector and keeps its
+    /// slot, in order, until the end of the document.
+    fn offer_planned(&mut self, parsed: PlannedResource) {
+        if parsed.managed {
+            self.planned
+                .add(address_key(&self.hashers, &parsed.address));
+        }
+        match self.collector.offer(&parsed) {
+            Offered::Keep => self.planned_only.push(PlannedSlot::Raw(Box::new(parsed))),
+            Offered::SetAside => {
+                let key = address_key(&self.hashers, &parsed.address);
+                self.planned_set_aside.push(key);
+            }
+            Offered::Taken(token) => {
+                let key = address_key(&self.hashers, &parsed.address);
+                // Two resources of one address (a hand-made plan): the first stays until
+                // the end, where it is dropped all the same if superseded.
+                self.planned_taken.insert(key, token);
+                // Known here for a raw state's resources; set by `planned_module` otherwise.
+                let module_address =
+                    shared(&mut self.module_addresses, parsed.module_address.as_deref());
+                self.planned_only.push(PlannedSlot::Taken {
+                    key: [(key >> 64) as u64, key as u64],
+                    token,
+                    module_address,
+                });
+            }
+        }
     }
 
     // ---- resource_changes ---------------------------------------------------------------------
@@ -654,6 +717,7 @@ impl<'k, R: Read> Walker<'k, R> {
                 after_unknown: kept.after_unknown,
                 from_planned_values: false,
                 json_path: format!("resource_changes[{index}].change"),
+                after_key: "after",
                 deposed: kept.deposed,
                 address: kept.address,
             });
@@ -1432,6 +1496,8 @@ struct Kept {
     resource_type: String,
     name: String,
     deposed: Option<String>,
+    /// `tainted: true` (a resource of `terraform show -json` of a state).
+    tainted: bool,
     actions: Vec<String>,
     after: Option<RawJson>,
     after_unknown: Option<RawJson>,
@@ -1468,7 +1534,8 @@ fn read_with_serde(bytes: &[u8], base: (usize, usize), kind: Kind) -> Result<Kep
             mode: raw.mode,
             resource_type: raw.resource_type,
             name: raw.name,
-            deposed: None,
+            deposed: raw.deposed_key,
+            tainted: raw.tainted.unwrap_or(false),
             actions: Vec::new(),
             after: located(if kind == Kind::Config {
                 raw.expressions
@@ -1486,6 +1553,7 @@ fn read_with_serde(bytes: &[u8], base: (usize, usize), kind: Kind) -> Result<Kep
         resource_type: rc.resource_type,
         name: rc.name,
         deposed: rc.deposed,
+        tainted: false,
         actions: rc.change.actions,
         after: located(rc.change.after),
         after_unknown: located(rc.change.after_unknown),
@@ -1526,6 +1594,7 @@ fn kept_from_members(
     let (mut resource_type, mut name, mut deposed) = (None, None, None);
     let (mut actions, mut after, mut after_unknown) = (None, None, None);
     let mut change = None;
+    let mut tainted = false;
     for member in members.iter() {
         let key = text(member.key);
         if member.depth == 1 {
@@ -1537,6 +1606,14 @@ fn kept_from_members(
                 (_, b"name") => name = Some(json_string(value)?),
                 (Kind::Planned, b"values") | (Kind::Config, b"expressions") => {
                     after = raw(member.value)?;
+                }
+                (Kind::Planned, b"deposed_key") => deposed = optional_string(value)?,
+                (Kind::Planned, b"tainted") => {
+                    tainted = match value {
+                        b"true" => true,
+                        b"false" | b"null" => false,
+                        _ => return None,
+                    }
                 }
                 (Kind::Change, b"module_address") => module_address = optional_string(value)?,
                 (Kind::Change, b"deposed") => deposed = optional_string(value)?,
@@ -1570,6 +1647,7 @@ fn kept_from_members(
         resource_type: resource_type?,
         name: name?,
         deposed,
+        tainted,
         actions: if kind == Kind::Change {
             actions?
         } else {
@@ -1667,6 +1745,9 @@ struct RawBlock<'a> {
     values: Option<&'a RawValue>,
     #[serde(borrow)]
     expressions: Option<&'a RawValue>,
+    /// A deposed object of `terraform show -json` of a state.
+    deposed_key: Option<String>,
+    tainted: Option<bool>,
 }
 
 #[derive(Deserialize)]

@@ -34,7 +34,7 @@ pub fn write(
                 }
             }
         } else {
-            let reason = fix_reason(gated, Some(fixes)).unwrap_or_default();
+            let reason = fix_reason(gated, Some(fixes), report.plan.kind).unwrap_or_default();
             let block = finding
                 .block
                 .as_deref()

@@ -60,7 +60,10 @@ pub fn write(context: &ReportContext<'_>, out: &mut dyn io::Write) -> io::Result
         if let Some(file) = plan_file {
             props.push(("file", file.to_string()));
         }
-        props.push(("title", "portgate: plan warning".to_string()));
+        props.push((
+            "title",
+            format!("portgate: {} warning", report.plan.kind.noun()),
+        ));
         writeln!(out, "{}", command("warning", &props, warning))?;
     }
     for gated in &report.findings {
@@ -153,8 +156,9 @@ fn message(context: &ReportContext<'_>, gated: &GatedFinding) -> String {
                     fix.files.join(", ")
                 )),
                 FixKind::Suggestion => lines.push(format!(
-                    "No source patch: {}. Suggested change of the planned rule (trusted: {trusted}):",
-                    fix.reason.as_deref().unwrap_or("the source was not found")
+                    "No source patch: {}. Suggested change of the {} (trusted: {trusted}):",
+                    fix.reason.as_deref().unwrap_or("the source was not found"),
+                    super::rule_in_input(context.report.plan.kind)
                 )),
             }
             lines.push(fix.patch.trim_end_matches('\n').to_string());
@@ -163,7 +167,9 @@ fn message(context: &ReportContext<'_>, gated: &GatedFinding) -> String {
             }
         }
         None => {
-            if let Some(reason) = super::json::fix_reason(gated, context.fixes) {
+            if let Some(reason) =
+                super::json::fix_reason(gated, context.fixes, context.report.plan.kind)
+            {
                 lines.push(format!("Patch: {reason}."));
             }
         }

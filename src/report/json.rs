@@ -11,17 +11,31 @@ use std::io;
 use serde::Serialize;
 
 use crate::fix::{Fix, FixKind, FixSet};
+use crate::plan::InputKind;
 use crate::policy::FindingKind;
 use crate::{CheckReport, GatedFinding, PlanInfo};
 
 /// The version of `schemas/report.schema.json` the report follows.
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
+
+/// The version a report claims: the oldest that describes it, so that `check`'s reports stay
+/// byte for byte what they were (1.1 added `state`, the input of `audit`).
+fn schema_version(report: &CheckReport) -> &'static str {
+    match report.plan.kind {
+        InputKind::Plan => "1.0",
+        InputKind::State => SCHEMA_VERSION,
+    }
+}
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
     schema_version: &'static str,
     portgate_version: &'static str,
-    plan: &'a PlanInfo,
+    /// The input: `plan` for `check`, `state` for `audit` (one of the two).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<&'a PlanInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'a PlanInfo>,
     findings: Findings<'a>,
     warnings: &'a [String],
     /// The combined source patch of all findings (`null` without trusted CIDRs).
@@ -44,7 +58,7 @@ impl Serialize for Findings<'_> {
             self.report.findings.iter().map(|finding| JsonFinding {
                 finding,
                 fix: fixes.and_then(|f| f.for_finding(&finding.finding)),
-                fix_reason: fix_reason(finding, fixes),
+                fix_reason: fix_reason(finding, fixes, self.report.plan.kind),
             })
         })
         .serialize(serializer)
@@ -71,7 +85,11 @@ struct Summary {
 }
 
 /// Why a finding has no source patch, in one sentence.
-pub fn fix_reason(finding: &GatedFinding, fixes: Option<&FixSet>) -> Option<String> {
+pub fn fix_reason(
+    finding: &GatedFinding,
+    fixes: Option<&FixSet>,
+    kind: InputKind,
+) -> Option<String> {
     match finding.finding.kind {
         FindingKind::Unknown => Some(
             "the values are unknown until apply, so there is nothing to patch yet".to_string(),
@@ -87,10 +105,10 @@ pub fn fix_reason(finding: &GatedFinding, fixes: Option<&FixSet>) -> Option<Stri
                 "nothing to change in this rule: the patches of the other rules of its security group close the cover"
                     .to_string(),
             ),
-            None => Some(
-                "no trusted CIDR given, and the plan shows no VPC CIDR of its security group to suggest: pass --trusted-cidr CIDR or set trusted_cidrs in portgate.toml"
-                    .to_string(),
-            ),
+            None => Some(format!(
+                "no trusted CIDR given, and the {} shows no VPC CIDR of its security group to suggest: pass --trusted-cidr CIDR or set trusted_cidrs in portgate.toml",
+                kind.noun()
+            )),
             Some(fix) if fix.kind == FixKind::Suggestion => fix.reason.clone(),
             Some(_) => None,
         },
@@ -107,9 +125,10 @@ pub fn write(
         .map(|(s, n)| (s.as_str(), n))
         .collect();
     let doc = JsonReport {
-        schema_version: SCHEMA_VERSION,
+        schema_version: schema_version(report),
         portgate_version: env!("CARGO_PKG_VERSION"),
-        plan: &report.plan,
+        plan: (report.plan.kind == InputKind::Plan).then_some(&report.plan),
+        state: (report.plan.kind == InputKind::State).then_some(&report.plan),
         findings: Findings { report, fixes },
         warnings: &report.warnings,
         patch: fixes.map(FixSet::combined_patch),

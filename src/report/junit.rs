@@ -64,7 +64,7 @@ pub fn write(context: &ReportContext<'_>, out: &mut dyn io::Write) -> io::Result
     for (slot, (meta, by_rule)) in suites.iter().enumerate() {
         let mut suite = TestSuite::new(format!("{} {}", meta.id, meta.title));
         suite.add_property(("severity", meta.severity.as_str()));
-        suite.add_property(("plan", report.plan.file.as_str()));
+        suite.add_property((report.plan.kind.noun(), report.plan.file.as_str()));
         for (index, _) in cases(context) {
             match outcome(by_rule.get(&index).map_or(&[][..], Vec::as_slice)) {
                 Outcome::Fails => suite.failures += 1,
@@ -338,7 +338,7 @@ fn failure_text(
         None => {
             if let Some(reason) = failing
                 .first()
-                .and_then(|f| super::json::fix_reason(f, context.fixes))
+                .and_then(|f| super::json::fix_reason(f, context.fixes, context.report.plan.kind))
             {
                 lines.push(format!("No patch: {reason}"));
             }
@@ -377,7 +377,7 @@ mod tests {
             }
             let mut suite = TestSuite::new(format!("{} {}", meta.id, meta.title));
             suite.add_property(("severity", meta.severity.as_str()));
-            suite.add_property(("plan", report.plan.file.as_str()));
+            suite.add_property((report.plan.kind.noun(), report.plan.file.as_str()));
             for (index, rule) in cases(context) {
                 let resource = &report.rules.resources[rule.resource];
                 let own: Vec<&GatedFinding> = (findings.iter().copied())

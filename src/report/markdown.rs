@@ -491,7 +491,8 @@ fn section(
     }
     let _ = write!(
         facts,
-        " · **Plan:** {}",
+        " · **{}:** {}",
+        capitalize(context.report.plan.kind.noun()),
         code(&format!("{}:{}", context.report.plan.file, f.json_path))
     );
     let _ = writeln!(s, "{facts}\n");
@@ -509,9 +510,11 @@ fn section(
                 "**Suggested patch:** the one shown for finding {earlier} above; one patch fixes every finding of this rule.\n"
             );
         }
-        (Some(fix), None) => write_fix(&mut s, fix),
+        (Some(fix), None) => write_fix(&mut s, fix, context.report.plan.kind),
         (None, _) => {
-            if let Some(reason) = super::json::fix_reason(gated, context.fixes) {
+            if let Some(reason) =
+                super::json::fix_reason(gated, context.fixes, context.report.plan.kind)
+            {
                 let _ = writeln!(s, "**Patch:** {}.\n", text(&reason));
             }
         }
@@ -519,7 +522,7 @@ fn section(
     s
 }
 
-fn write_fix(s: &mut String, fix: &Fix) {
+fn write_fix(s: &mut String, fix: &Fix, kind: crate::plan::InputKind) {
     let trusted = if fix.trusted_cidrs.is_empty() {
         "none of this family".to_string()
     } else {
@@ -541,8 +544,9 @@ fn write_fix(s: &mut String, fix: &Fix) {
         FixKind::Suggestion => {
             let _ = writeln!(
                 s,
-                "**Suggested change** (trusted: {trusted}). There is no source patch: {}. The planned rule, before and after:\n",
-                prose(fix.reason.as_deref().unwrap_or("the source was not found"))
+                "**Suggested change** (trusted: {trusted}). There is no source patch: {}. The {}, before and after:\n",
+                prose(fix.reason.as_deref().unwrap_or("the source was not found")),
+                super::rule_in_input(kind)
             );
         }
     }

@@ -63,6 +63,14 @@ where
 }
 
 /// Counts of findings by severity, highest first, for summaries.
+/// What a suggestion's before and after show: the rule as the input has it.
+pub fn rule_in_input(kind: crate::plan::InputKind) -> &'static str {
+    match kind {
+        crate::plan::InputKind::Plan => "planned rule",
+        crate::plan::InputKind::State => "rule in the state",
+    }
+}
+
 pub fn severity_counts(report: &crate::CheckReport) -> Vec<(Severity, usize)> {
     let mut counts = Vec::new();
     for severity in [

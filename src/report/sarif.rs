@@ -225,7 +225,11 @@ struct Notification {
 
 #[derive(Serialize)]
 struct RunProperties<'a> {
-    plan: &'a crate::PlanInfo,
+    /// The input: `plan` for `check`, `state` for `audit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<&'a crate::PlanInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'a crate::PlanInfo>,
     resources_scanned: usize,
 }
 
@@ -446,7 +450,8 @@ fn log<'a>(context: &ReportContext<'a>) -> Log<'a> {
                 rules,
             },
             properties: RunProperties {
-                plan: &report.plan,
+                plan: (report.plan.kind == crate::plan::InputKind::Plan).then_some(&report.plan),
+                state: (report.plan.kind == crate::plan::InputKind::State).then_some(&report.plan),
                 resources_scanned: report.resources_scanned,
             },
         }],

@@ -235,6 +235,11 @@ fn summary_line(report: &CheckReport, paint: &Painter) -> String {
             "s"
         }
     );
+    // `audit` names its input a state; `check` names only the plan's file, as it always has.
+    let input = match report.plan.kind {
+        crate::plan::InputKind::Plan => report.plan.file.clone(),
+        crate::plan::InputKind::State => format!("state {}", report.plan.file),
+    };
     if total == 0 {
         let status = if report.warnings.is_empty() {
             "portgate: passed,"
@@ -244,7 +249,7 @@ fn summary_line(report: &CheckReport, paint: &Painter) -> String {
         return format!(
             "{} no NetBIOS/SMB exposure: {scanned} in {}",
             paint.status(status, true),
-            report.plan.file
+            input
         );
     }
     let counts: Vec<String> = super::severity_counts(report)
@@ -262,14 +267,14 @@ fn summary_line(report: &CheckReport, paint: &Painter) -> String {
             "{} {total} {noun} ({}), none blocking: {scanned} in {}",
             paint.status("portgate: passed with warnings,", true),
             counts.join(", "),
-            report.plan.file
+            input
         )
     } else {
         format!(
             "{} {total} {noun} ({}), {blocking} blocking: {scanned} in {}",
             paint.status("portgate: FAILED,", false),
             counts.join(", "),
-            report.plan.file
+            input
         )
     }
 }

@@ -259,7 +259,7 @@ fn outcome(
             }
         }
         None if f.kind == FindingKind::Exposed && fixes.is_some() => {
-            if let Some(reason) = crate::report::json::fix_reason(gated, fixes) {
+            if let Some(reason) = crate::report::json::fix_reason(gated, fixes, crate::plan::InputKind::Plan) {
                 body.push_str(&format!("\n_No patch: {reason}._\n"));
             }
         }

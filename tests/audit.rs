@@ -1,0 +1,466 @@
+//! `portgate audit`: Terraform state in both forms (`terraform show -json` of a state, and the
+//! raw state of `terraform state pull`) is judged exactly as a plan's planned values are, and
+//! `check` and `audit` each refuse the other's input.
+
+#[path = "common/corpus.rs"]
+mod corpus;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use portgate::plan::InputKind;
+use portgate::policy::PolicySet;
+use portgate::{CheckOptions, check};
+use serde_json::{Value, json};
+
+/// A plan cut down to its planned values: what a state made by applying it would hold.
+fn planned_values_only(plan: &Value) -> Value {
+    json!({
+        "format_version": plan["format_version"],
+        "terraform_version": plan["terraform_version"],
+        "planned_values": plan["planned_values"],
+    })
+}
+
+/// `terraform show -json` of the state the plan's planned values describe.
+fn show_json_state(plan: &Value) -> Value {
+    let mut state =
+        json!({"format_version": "1.0", "terraform_version": plan["terraform_version"]});
+    if let Some(root) = plan["planned_values"].get("root_module") {
+        state["values"] = json!({ "root_module": root });
+    }
+    state
+}
+
+/// The raw state (`terraform state pull`, version 4) of those planned values, written as
+/// Terraform writes it (`module`, `mode`, `type`, `name` before `instances`) or with every
+/// object's keys sorted (as `jq -S` leaves it: `instances` first).
+/// A raw state's resource: (module, mode, type, name) and its instances.
+type RawResource = ((Option<String>, String, String, String), Vec<Value>);
+
+fn raw_state(plan: &Value, sorted: bool) -> String {
+    // In the order first seen.
+    let mut resources: Vec<RawResource> = Vec::new();
+    fn walk(module: &Value, out: &mut Vec<RawResource>) {
+        let address = module["address"].as_str().map(str::to_string);
+        for r in module["resources"].as_array().into_iter().flatten() {
+            let key = (
+                address.clone(),
+                r["mode"].as_str().unwrap_or("managed").to_string(),
+                r["type"].as_str().unwrap().to_string(),
+                r["name"].as_str().unwrap().to_string(),
+            );
+            let mut instance = serde_json::Map::new();
+            if let Some(index) = r.get("index") {
+                instance.insert("index_key".into(), index.clone());
+            }
+            instance.insert("schema_version".into(), json!(0));
+            instance.insert(
+                "attributes".into(),
+                r.get("values").cloned().unwrap_or(json!({})),
+            );
+            match out.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, instances)) => instances.push(Value::Object(instance)),
+                None => out.push((key, vec![Value::Object(instance)])),
+            }
+        }
+        for child in module["child_modules"].as_array().into_iter().flatten() {
+            walk(child, out);
+        }
+    }
+    if let Some(root) = plan["planned_values"].get("root_module") {
+        walk(root, &mut resources);
+    }
+    let written: Vec<String> = resources
+        .into_iter()
+        .map(|((module, mode, resource_type, name), instances)| {
+            let mut fields: Vec<(&str, String)> = Vec::new();
+            if let Some(module) = module {
+                fields.push(("module", json!(module).to_string()));
+            }
+            fields.push(("mode", json!(mode).to_string()));
+            fields.push(("type", json!(resource_type).to_string()));
+            fields.push(("name", json!(name).to_string()));
+            fields.push((
+                "provider",
+                json!("provider[\"registry.terraform.io/hashicorp/aws\"]").to_string(),
+            ));
+            fields.push(("instances", json!(instances).to_string()));
+            if sorted {
+                fields.sort_by_key(|(k, _)| *k);
+            }
+            let members: Vec<String> = fields
+                .into_iter()
+                .map(|(k, v)| format!("{}: {v}", json!(k)))
+                .collect();
+            format!("{{{}}}", members.join(", "))
+        })
+        .collect();
+    format!(
+        "{{\"version\": 4, \"terraform_version\": \"1.9.5\", \"serial\": 1, \"lineage\": \"l\", \"outputs\": {{}}, \"resources\": [\n{}\n], \"check_results\": null}}",
+        written.join(",\n")
+    )
+}
+
+/// What identifies a PG001/PG002 finding.
+type Key = (String, String, Option<String>, Option<String>, Vec<String>);
+
+fn exposures(bytes: &[u8], input: InputKind, name: &str) -> BTreeSet<Key> {
+    let options = CheckOptions {
+        input,
+        ..CheckOptions::default()
+    };
+    let policies = PolicySet::builtin().unwrap();
+    let report = check(bytes, name, &policies, &options).unwrap_or_else(|e| panic!("{name}: {e}"));
+    report
+        .findings
+        .iter()
+        .map(|g| &g.finding)
+        .filter(|f| f.rule_id == "PG001" || f.rule_id == "PG002")
+        .map(|f| {
+            (
+                f.rule_id.clone(),
+                f.address.clone(),
+                f.deposed.clone(),
+                f.block.clone(),
+                f.ports.clone(),
+            )
+        })
+        .collect()
+}
+
+/// Every testdata plan and every real plan that has planned values.
+fn plans_with_planned_values() -> Vec<(PathBuf, Value)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    corpus::json_files(&root.join("testdata/plans"), &mut files);
+    let shared = root.join("../shared/testdata");
+    if shared.is_dir() {
+        corpus::json_files(&shared.join("real"), &mut files);
+        corpus::json_files(&shared.join("real2"), &mut files);
+    } else {
+        eprintln!(
+            "notice: {} not found; the real plans are not audited",
+            shared.display()
+        );
+    }
+    files
+        .into_iter()
+        .filter_map(|path| {
+            let bytes = std::fs::read(&path).unwrap();
+            let text = portgate::plan::decode(&bytes).ok()?;
+            let plan: Value = serde_json::from_str(&text).ok()?;
+            plan.get("planned_values")
+                .is_some_and(Value::is_object)
+                .then_some((path, plan))
+        })
+        .collect()
+}
+
+#[test]
+fn states_give_the_findings_of_their_plans_planned_values() {
+    let plans = plans_with_planned_values();
+    assert!(plans.len() >= 40, "found {} plans", plans.len());
+    let mut total = 0;
+    for (path, plan) in &plans {
+        let name = path.display().to_string();
+        let planned = serde_json::to_vec(&planned_values_only(plan)).unwrap();
+        let expected = exposures(&planned, InputKind::Plan, &name);
+        total += expected.len();
+        let show = serde_json::to_vec(&show_json_state(plan)).unwrap();
+        assert_eq!(
+            exposures(&show, InputKind::State, &name),
+            expected,
+            "terraform show -json of the state of {name}"
+        );
+        for sorted in [false, true] {
+            let raw = raw_state(plan, sorted);
+            assert_eq!(
+                exposures(raw.as_bytes(), InputKind::State, &name),
+                expected,
+                "raw state of {name} (keys sorted: {sorted})"
+            );
+        }
+    }
+    // Not a comparison of empty sets.
+    assert!(total >= 50, "only {total} findings in all");
+}
+
+fn portgate(args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("portgate")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn testdata(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+/// The findings of `audit --format json` on `state` as (rule, address, action, deposed, ports).
+/// A finding of `audit --format json`: (rule, address, action, deposed, ports).
+type Row = (String, String, String, Value, Value);
+
+fn audited(state: &str) -> (Value, Vec<Row>) {
+    let output = portgate(&["audit", state, "--no-source", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap().to_string(),
+                f["address"].as_str().unwrap().to_string(),
+                f["action"].as_str().unwrap().to_string(),
+                f["deposed"].clone(),
+                f["ports"].clone(),
+            )
+        })
+        .collect();
+    (report, findings)
+}
+
+#[test]
+fn a_raw_state_gives_modules_index_keys_deposed_and_tainted_objects() {
+    let (report, findings) = audited(&testdata("states/modules_and_keys.tfstate"));
+    let row = |rule: &str, address: &str, action: &str, deposed: Value, ports: Value| {
+        (
+            rule.to_string(),
+            address.to_string(),
+            action.to_string(),
+            deposed,
+            ports,
+        )
+    };
+    assert_eq!(
+        findings,
+        vec![
+            // The deposed object still exists (create_before_destroy, apply interrupted).
+            row(
+                "PG001",
+                "aws_security_group.office",
+                "existing",
+                json!("00d1e5a2"),
+                json!(["tcp/137-139", "udp/137-139"])
+            ),
+            row(
+                "PG002",
+                "aws_security_group.office",
+                "existing",
+                json!("00d1e5a2"),
+                json!(["tcp/445", "udp/445"])
+            ),
+            // A for_each key quoted as Terraform quotes it in addresses.
+            row(
+                "PG001",
+                r#"aws_vpc_security_group_ingress_rule.by_site["a \"b\" $${c}"]"#,
+                "existing",
+                Value::Null,
+                json!(["tcp/139"])
+            ),
+            row(
+                "PG002",
+                r#"module.net["eu \"west\""].module.sg.aws_security_group_rule.smb[0]"#,
+                "existing",
+                Value::Null,
+                json!(["tcp/445"])
+            ),
+            row(
+                "PG001",
+                r#"module.net["eu \"west\""].module.sg.aws_security_group_rule.smb[1]"#,
+                "tainted",
+                Value::Null,
+                json!(["udp/137-138"])
+            ),
+        ]
+    );
+    // The report names its input a state, never a plan.
+    assert!(report.get("plan").is_none());
+    assert_eq!(report["schema_version"], "1.1");
+    assert_eq!(report["state"]["format_version"], "4");
+    assert_eq!(report["state"]["terraform_version"], "1.9.5");
+    // The current object and the deposed one of the group, the two rule instances, the two
+    // ingress rules: the bucket is not read (its Terraform 0.11 attributes do not matter).
+    assert_eq!(report["summary"]["resources_scanned"], 6);
+}
+
+/// Runs `portgate ARGS` and returns its one stderr line, asserting exit code 2.
+fn error_line(args: &[&str]) -> String {
+    let output = portgate(args);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert!(output.stdout.is_empty(), "stdout must be empty on error");
+    assert_eq!(stderr.lines().count(), 1, "one line, got: {stderr}");
+    stderr
+}
+
+#[test]
+fn check_refuses_a_state_and_names_audit() {
+    for state in [
+        testdata("states/modules_and_keys.tfstate"),
+        testdata("bad/show_json_of_state.json"),
+    ] {
+        let line = error_line(&["check", &state]);
+        assert!(line.contains("portgate audit"), "{line}");
+        assert!(line.contains(&state), "{line}");
+    }
+}
+
+#[test]
+fn audit_refuses_a_plan_and_names_check() {
+    let plan = testdata("plans/example.json");
+    let line = error_line(&["audit", &plan]);
+    assert!(line.contains("portgate check"), "{line}");
+    assert!(line.contains(&plan), "{line}");
+}
+
+/// Writes `text` to a file in a temporary directory and returns both.
+fn written(name: &str, text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    let path = path.display().to_string();
+    (dir, path)
+}
+
+#[test]
+fn states_portgate_cannot_read_are_refused_with_what_to_do() {
+    let state = std::fs::read_to_string(testdata("states/modules_and_keys.tfstate")).unwrap();
+    // Terraform 0.11's flat attributes on a checked resource: never passed over.
+    let flat = state.replacen(
+        "\"attributes\": {\"id\": \"sgr-2\"",
+        "\"attributes_flat\": {\"id\": \"sgr-2\"",
+        1,
+    );
+    assert_ne!(flat, state);
+    let (_dir, path) = written("flat.tfstate", &flat);
+    let line = error_line(&["audit", &path]);
+    for part in [
+        "resources[2].instances[1].attributes_flat",
+        "aws_vpc_security_group_ingress_rule.by_site[\"office\"]",
+        "0.11",
+        "terraform apply -refresh-only",
+    ] {
+        assert!(line.contains(part), "{part:?} in {line}");
+    }
+    // An encrypted OpenTofu state.
+    let (_dir, path) = written(
+        "enc.tfstate",
+        r#"{"serial": 3, "lineage": "l", "meta": {"key_provider.pbkdf2.k": "e30="}, "encrypted_data": "AAAA", "encryption_version": "v0"}"#,
+    );
+    let line = error_line(&["audit", &path]);
+    assert!(line.contains("encrypted OpenTofu"), "{line}");
+    assert!(line.contains("tofu show -json"), "{line}");
+    // A state of Terraform 0.11.
+    let (_dir, path) = written(
+        "v3.tfstate",
+        r#"{"version": 3, "terraform_version": "0.11.14", "serial": 1, "lineage": "l", "modules": []}"#,
+    );
+    let line = error_line(&["audit", &path]);
+    assert!(line.contains("unsupported state version 3"), "{line}");
+    // Neither form.
+    let (_dir, path) = written("other.json", r#"{"resources": [], "lineage": "l"}"#);
+    let line = error_line(&["audit", &path]);
+    assert!(line.contains("not a Terraform state"), "{line}");
+    // An instance without attributes, and a bad index key: where, and what was expected.
+    let missing = state.replacen(
+        "\"attributes\": {\"id\": \"sgr-2\"",
+        "\"x\": {\"id\": \"sgr-2\"",
+        1,
+    );
+    let (_dir, path) = written("missing.tfstate", &missing);
+    let line = error_line(&["audit", &path]);
+    assert!(line.contains("resources[2].instances[1]"), "{line}");
+    assert!(line.contains("missing field `attributes`"), "{line}");
+    let bad_key = state.replacen("\"index_key\": 1,", "\"index_key\": 1.5,", 1);
+    let (_dir, path) = written("key.tfstate", &bad_key);
+    let line = error_line(&["audit", &path]);
+    assert!(
+        line.contains("resources[1].instances[1].index_key"),
+        "{line}"
+    );
+    assert!(line.contains(&format!("{path}:")), "{line}");
+}
+
+#[test]
+fn an_empty_state_passes() {
+    // What `terraform show -json` prints for a workspace without state.
+    let (_dir, path) = written("empty.json", r#"{"format_version":"1.0"}"#);
+    let output = portgate(&["audit", &path, "--no-source"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("0 security group resources checked in state"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn only_changes_is_refused_for_a_state() {
+    let line = error_line(&[
+        "audit",
+        &testdata("states/modules_and_keys.tfstate"),
+        "--only-changes",
+    ]);
+    assert!(line.contains("a state has no changes"), "{line}");
+}
+
+/// Every format names the input a state where `check` would name a plan.
+#[test]
+fn every_format_says_state() {
+    let state = testdata("states/modules_and_keys.tfstate");
+    let run = |format: &str| {
+        let output = portgate(&["audit", &state, "--no-source", "--format", format]);
+        assert_eq!(output.status.code(), Some(1), "{format}: {output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let text = run("text");
+    assert!(
+        text.contains("resource: aws_security_group_rule (tainted)"),
+        "{text}"
+    );
+    assert!(text.contains("checked in state "), "{text}");
+    let sarif: Value = serde_json::from_str(&run("sarif")).unwrap();
+    let properties = &sarif["runs"][0]["properties"];
+    assert!(properties.get("plan").is_none(), "{properties}");
+    assert_eq!(properties["state"]["file"], state.as_str());
+    let junit = run("junit");
+    assert!(junit.contains("<property name=\"state\""), "{junit}");
+    assert!(!junit.contains("<property name=\"plan\""), "{junit}");
+    let markdown = run("markdown");
+    assert!(markdown.contains("**State:**"), "{markdown}");
+    assert!(!markdown.contains("**Plan:**"), "{markdown}");
+    // Without trusted CIDRs or sources, each finding's suggestion shows the rule in the state.
+    let with_trusted = |format: &str| {
+        let output = portgate(&[
+            "audit",
+            &state,
+            "--no-source",
+            "--trusted-cidr",
+            "10.1.0.0/16",
+            "--format",
+            format,
+        ]);
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let markdown = with_trusted("markdown");
+    assert!(
+        markdown.contains("The rule in the state, before and after"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("planned rule"), "{markdown}");
+    let github = with_trusted("github");
+    assert!(
+        github.contains("Suggested change of the rule in the state"),
+        "{github}"
+    );
+    assert!(!github.contains("planned rule"), "{github}");
+}
