@@ -21,6 +21,15 @@ use crate::{CheckOptions, Error, FailOn, UnknownMode};
 #[cfg(feature = "serve")]
 mod serve;
 
+/// `portgate check` and `portgate audit`.
+mod check;
+use check::{Inputs, run_check};
+
+/// Reading several inputs at once.
+mod parallel;
+/// The progress bar of long runs.
+mod progress;
+
 /// Exit code: no finding at or above `--fail-on`.
 pub const EXIT_PASS: u8 = 0;
 /// Exit code: at least one blocking finding.
@@ -341,9 +350,11 @@ impl GateArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Plan JSON file, or `-` to read standard input.
-    #[arg(value_name = "PLAN")]
-    pub plan: PathBuf,
+    /// Plan JSON file(s), or `-` to read standard input. Several plans (a monorepo's root
+    /// modules, Terragrunt `run-all`) give one report that names each; the exit code is the
+    /// worst of them.
+    #[arg(value_name = "PLAN", required = true)]
+    pub plans: Vec<PathBuf>,
 
     #[command(flatten)]
     pub run: RunArgs,
@@ -364,8 +375,8 @@ pub struct CheckArgs {
 pub struct AuditArgs {
     /// State file: `terraform show -json` without a plan file, or the raw state
     /// (`terraform state pull`, terraform.tfstate); `-` reads standard input.
-    #[arg(value_name = "STATE")]
-    pub state: PathBuf,
+    #[arg(value_name = "STATE", required = true)]
+    pub states: Vec<PathBuf>,
 
     #[command(flatten)]
     pub run: RunArgs,
@@ -385,8 +396,11 @@ pub struct RunArgs {
     /// The Terraform root module the input was made from. Its files prove what the input
     /// cannot show (no `dynamic "ingress"`, a CIDR that is exactly a reference), once they are
     /// shown to match it, and patches are made against them.
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub source: PathBuf,
+    /// With several inputs, `--source INPUT=DIR` pairs one with its root module (repeatable),
+    /// and each input without a pair uses `--source DIR` or else its own directory.
+    /// [default: . with one input]
+    #[arg(long, value_name = "DIR")]
+    pub source: Vec<String>,
 
     /// Read no Terraform sources: values only they could settle stay unknown (PG003), as in
     /// the Rego policies, and patches are rendered from the plan or state.
@@ -435,6 +449,34 @@ pub struct Terminal {
     pub no_color: bool,
     /// `$GITHUB_STEP_SUMMARY`: where `--format github` appends its Markdown summary.
     pub github_step_summary: Option<PathBuf>,
+    /// A person watches stderr: it is a terminal and the run is not in CI. Long runs show a
+    /// progress bar there.
+    pub show_progress: bool,
+}
+
+impl Terminal {
+    /// The process's own terminal and environment.
+    pub fn detect() -> Terminal {
+        use std::io::IsTerminal;
+        Terminal {
+            stdout_is_terminal: io::stdout().is_terminal(),
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            github_step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            show_progress: progress_wanted(
+                io::stderr().is_terminal(),
+                std::env::var_os("CI").as_deref(),
+            ),
+        }
+    }
+}
+
+/// Whether a progress bar may be drawn: stderr is a terminal, and `CI` (which CI services
+/// set, to `true` mostly) is unset, empty, `false` or `0`: a CI log is no place for one, even
+/// where the service gives the job a terminal.
+fn progress_wanted(stderr_is_terminal: bool, ci: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && ci.is_none_or(|v| v.is_empty() || v == "false" || v == "0")
 }
 
 /// Where a command's output goes. Reports go to `stdout`; notes about what was done (files
@@ -449,9 +491,9 @@ pub struct Streams<'a> {
 pub fn run(cli: Cli, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Error> {
     match cli.command {
         Command::Check(args) => run_check(
-            &Input {
+            &Inputs {
                 kind: crate::plan::InputKind::Plan,
-                path: &args.plan,
+                paths: &args.plans,
                 name: args.plan_name.as_deref(),
                 require_fresh_plan: args.require_fresh_plan,
             },
@@ -460,9 +502,9 @@ pub fn run(cli: Cli, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Err
             terminal,
         ),
         Command::Audit(args) => run_check(
-            &Input {
+            &Inputs {
                 kind: crate::plan::InputKind::State,
-                path: &args.state,
+                paths: &args.states,
                 name: args.state_name.as_deref(),
                 require_fresh_plan: false,
             },
@@ -497,64 +539,6 @@ pub fn run(cli: Cli, streams: Streams<'_>, terminal: Terminal) -> Result<u8, Err
             Ok(EXIT_PASS)
         }
     }
-}
-
-/// How much newer than the plan a source file must be to count: a checkout writes files in no
-/// particular order, a second or so apart at most.
-const FRESHNESS_SLACK: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Says so when a Terraform file the plan was made from (in the root module `source_dir`, or
-/// a local module directory of a checked resource) was changed more than a minute after `plan`
-/// was written: the plan may not show the current sources.
-fn stale_plan(
-    plan: &std::path::Path,
-    source_dir: &std::path::Path,
-    rules: &crate::rules::RuleSet,
-) -> Option<String> {
-    let plan_time = std::fs::metadata(plan).and_then(|m| m.modified()).ok()?;
-    let tree = crate::sources::tree::SourceTree::new(source_dir);
-    let mut dirs: Vec<PathBuf> = vec![source_dir.to_path_buf()];
-    // Each module path once: a plan has many resources per module.
-    let mut seen: std::collections::HashSet<&[crate::rules::ModuleCallSource]> =
-        std::collections::HashSet::new();
-    for resource in &rules.resources {
-        if let Some(calls) = &resource.module_calls
-            && seen.insert(calls.as_slice())
-            && let Ok(dir) = tree.module_dir(calls)
-            && !dirs.contains(&dir)
-        {
-            dirs.push(dir);
-        }
-    }
-    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
-    for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let terraform = [".tf", ".tf.json", ".tofu", ".tfvars", ".tfvars.json"]
-                .iter()
-                .any(|ext| name.ends_with(ext));
-            if !terraform || crate::sources::tree::is_ignored(&entry.path()) {
-                continue;
-            }
-            if let Ok(modified) = entry.metadata().and_then(|m| m.modified())
-                && newest.as_ref().is_none_or(|(t, _)| modified > *t)
-            {
-                newest = Some((modified, entry.path()));
-            }
-        }
-    }
-    let (time, file) = newest?;
-    let ahead = time.duration_since(plan_time).ok()?;
-    (ahead > FRESHNESS_SLACK).then(|| {
-        format!(
-            "the plan is older than {} (changed {} min after the plan was written): it may not show the current sources; run `terraform plan` again",
-            file.display(),
-            ahead.as_secs() / 60
-        )
-    })
 }
 
 /// The trusted CIDRs of this run: the flags, else the config file.
@@ -621,277 +605,6 @@ fn run_init(args: &InitArgs, stdout: &mut dyn Write) -> Result<u8, Error> {
         path.display()
     ))?;
     Ok(EXIT_PASS)
-}
-
-/// The input of a `check` or an `audit`.
-struct Input<'a> {
-    kind: crate::plan::InputKind,
-    path: &'a std::path::Path,
-    /// The name reports give it (`--plan-name`, `--state-name`).
-    name: Option<&'a str>,
-    require_fresh_plan: bool,
-}
-
-fn run_check(
-    input: &Input<'_>,
-    args: &RunArgs,
-    streams: Streams<'_>,
-    terminal: Terminal,
-) -> Result<u8, Error> {
-    let Streams {
-        stdin,
-        stdout,
-        stderr,
-    } = streams;
-    let today = match &args.today {
-        Some(text) => crate::waiver::parse_date(text).map_err(|message| {
-            Error::Config(ConfigError::Flag {
-                flag: "--today",
-                value: text.clone(),
-                message,
-            })
-        })?,
-        None => time::OffsetDateTime::now_utc().date(),
-    };
-    let Gate {
-        policies,
-        trusted,
-        trusted_vpc,
-        mut options,
-        ..
-    } = args.gate.resolve(today)?;
-    let source_dir = (!args.no_source).then(|| args.source.clone());
-    options.source_dir = source_dir.clone();
-    options.input = input.kind;
-    let noun = input.kind.noun();
-    if input.kind == crate::plan::InputKind::State && args.gate.only_changes {
-        return Err(Error::Usage(
-            "--only-changes keeps what a plan changes; a state has no changes (audit reports every object it holds)"
-                .to_string(),
-        ));
-    }
-    // JUnit has a test case per rule and conftest counts them: they need every rule.
-    options.list_every_rule = matches!(args.format, CheckFormat::Junit | CheckFormat::Conftest);
-    if trusted.is_empty() && !trusted_vpc && (args.format == CheckFormat::Diff || args.write) {
-        return Err(Error::Usage(format!(
-            "{} needs trusted CIDRs to put in place of the world: pass --trusted-cidr CIDR (or --trusted-cidr vpc for each group's own VPC CIDRs) or set trusted_cidrs in portgate.toml",
-            if args.write {
-                "--write"
-            } else {
-                "--format diff"
-            }
-        )));
-    }
-    if args.no_source && (args.format == CheckFormat::Diff || args.write) {
-        return Err(Error::Usage(format!(
-            "{} patches the Terraform sources, which --no-source says not to read",
-            if args.write {
-                "--write"
-            } else {
-                "--format diff"
-            }
-        )));
-    }
-    if !args.no_source && !args.source.is_dir() {
-        return Err(Error::Io {
-            path: args.source.display().to_string(),
-            message: "--source must be a directory (the Terraform root module)".to_string(),
-        });
-    }
-    // The plan is streamed, never read whole: its size does not decide portgate's memory.
-    let report = if input.path.as_os_str() == "-" {
-        let name = input.name.unwrap_or("-");
-        crate::check_reader(stdin, name, &policies, &options)?
-    } else {
-        let shown = input.path.display().to_string();
-        let name = input
-            .name
-            .map(str::to_string)
-            .unwrap_or_else(|| shown.clone());
-        let io_error = |e: io::Error| Error::Io {
-            path: shown.clone(),
-            message: match e.kind() {
-                io::ErrorKind::NotFound => "no such file".to_string(),
-                io::ErrorKind::IsADirectory => {
-                    format!("is a directory; pass the {noun} JSON file")
-                }
-                _ => format!("cannot read: {e}"),
-            },
-        };
-        if input.path.is_dir() {
-            return Err(io_error(io::ErrorKind::IsADirectory.into()));
-        }
-        // The kernel's copy of the file happens on a second thread, beside the scanning.
-        let open = || -> io::Result<Box<dyn io::Read>> {
-            let file = std::fs::File::open(input.path)?;
-            Ok(Box::new(crate::plan::ReadAhead::new(file)))
-        };
-        let file = open().map_err(io_error)?;
-        crate::check_input(file, Some(&open), &name, &policies, &options)?
-    };
-    // A state is not made from the sources as a plan is: nothing to be stale against.
-    let stale = match &source_dir {
-        Some(dir)
-            if input.path.as_os_str() != "-" && input.kind == crate::plan::InputKind::Plan =>
-        {
-            stale_plan(input.path, dir, &report.rules)
-        }
-        _ => None,
-    };
-    if let Some(message) = &stale
-        && input.require_fresh_plan
-    {
-        return Err(Error::Io {
-            path: input.path.display().to_string(),
-            message: format!("{message} (--require-fresh-plan)"),
-        });
-    }
-    let mut report = report;
-    report
-        .warnings
-        .extend(crate::config::check_trusted_set(&trusted).unwrap_or_default());
-    report.warnings.extend(stale);
-    // Without a trusted CIDR, each group's own VPC CIDR is suggested (labelled, to confirm).
-    let fixes = {
-        Some(fix::suggest(
-            &report.rules,
-            report.findings.iter().map(|g| &g.finding),
-            &policies,
-            &FixOptions {
-                trusted: trusted.clone(),
-                source_dir: source_dir.clone(),
-                use_vpc: trusted_vpc || trusted.is_empty(),
-                max_source_bytes: None,
-            },
-        ))
-    };
-    let locations = if !args.no_source
-        && matches!(
-            args.format,
-            CheckFormat::Sarif | CheckFormat::Github | CheckFormat::Gitlab | CheckFormat::Junit
-        ) {
-        fix::locate(
-            &report.rules,
-            report.findings.iter().map(|g| &g.finding),
-            &args.source,
-        )
-    } else {
-        Default::default()
-    };
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => terminal.stdout_is_terminal && !terminal.no_color,
-    };
-    let context = ReportContext {
-        report: &report,
-        policies: &policies,
-        fixes: fixes.as_ref(),
-        locations: &locations,
-        source_dir: &args.source,
-    };
-    let written = match &args.output {
-        Some(path) => {
-            let mut rendered = Vec::new();
-            render(
-                args.format,
-                &context,
-                false,
-                &mut rendered,
-                stderr,
-                &terminal,
-            )
-            .map_err(|e| Error::Io {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-            std::fs::write(path, rendered).map_err(|e| Error::Io {
-                path: path.display().to_string(),
-                message: format!("cannot write: {e}"),
-            })?;
-            render(
-                CheckFormat::Text,
-                &context,
-                color,
-                stdout,
-                stderr,
-                &terminal,
-            )
-        }
-        None => render(args.format, &context, color, stdout, stderr, &terminal),
-    };
-    ignore_broken_pipe(written)?;
-    if args.write {
-        let fixes = fixes
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("checked above"));
-        let written = fix::write::write_files(&fixes.files)?;
-        for file in &written {
-            let _ = writeln!(stderr, "portgate: wrote {file}");
-        }
-        if !written.is_empty() {
-            let _ = writeln!(
-                stderr,
-                "{}",
-                match input.kind {
-                    crate::plan::InputKind::Plan =>
-                        "portgate: the findings above are from the plan made before these changes: run `terraform plan` again and check the new plan",
-                    crate::plan::InputKind::State =>
-                        "portgate: the findings above are from the state before these changes: run `terraform plan`, check the plan, and apply it to close them",
-                }
-            );
-        }
-    }
-    Ok(if report.fails() && !args.soft_fail {
-        EXIT_FINDINGS
-    } else {
-        EXIT_PASS
-    })
-}
-
-/// Renders the report in `format`.
-fn render(
-    format: CheckFormat,
-    context: &ReportContext<'_>,
-    color: bool,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-    terminal: &Terminal,
-) -> io::Result<()> {
-    let ReportContext {
-        report,
-        policies,
-        fixes,
-        ..
-    } = *context;
-    match format {
-        CheckFormat::Json => crate::report::json::write(report, fixes, stdout),
-        CheckFormat::Diff => match fixes {
-            Some(fixes) => crate::report::diff::write(report, fixes, stdout, stderr),
-            None => Ok(()),
-        },
-        CheckFormat::Text => {
-            crate::report::text::write(report, policies, fixes, TextOptions { color }, stdout)
-        }
-        CheckFormat::Sarif => crate::report::sarif::write(context, stdout),
-        CheckFormat::Gitlab => crate::report::gitlab::write(context, stdout),
-        CheckFormat::Junit => crate::report::junit::write(context, stdout),
-        CheckFormat::Markdown => crate::report::markdown::write(context, stdout),
-        CheckFormat::Conftest => crate::report::conftest::write(context, stdout),
-        CheckFormat::Github => {
-            crate::report::github::write(context, stdout)?;
-            if let Some(path) = &terminal.github_step_summary {
-                let mut summary = Vec::new();
-                crate::report::markdown::write(context, &mut summary)?;
-                let mut file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?;
-                file.write_all(&summary)?;
-            }
-            Ok(())
-        }
-    }
 }
 
 fn run_policies(args: &PoliciesArgs, stdout: &mut dyn Write) -> Result<u8, Error> {
@@ -970,6 +683,23 @@ fn ignore_broken_pipe(result: io::Result<()>) -> Result<(), Error> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn progress_is_for_terminals_outside_ci() {
+        use std::ffi::OsStr;
+        assert!(progress_wanted(true, None));
+        assert!(progress_wanted(true, Some(OsStr::new(""))));
+        assert!(progress_wanted(true, Some(OsStr::new("false"))));
+        assert!(progress_wanted(true, Some(OsStr::new("0"))));
+        assert!(!progress_wanted(true, Some(OsStr::new("true"))));
+        assert!(!progress_wanted(true, Some(OsStr::new("1"))));
+        assert!(!progress_wanted(false, None));
+        // Not a terminal: no progress is drawn or even started.
+        let quiet = Terminal::default();
+        let progress = progress::Progress::start(&[PathBuf::from("Cargo.toml")], &quiet);
+        assert!(!progress.is_shown());
+        progress.finish();
+    }
 
     #[test]
     fn durations_take_a_unit_or_seconds() {

@@ -1,6 +1,6 @@
 //! The `portgate` binary: parse arguments, run, map errors to exit code 2. Nothing else.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -15,13 +15,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { cli::EXIT_ERROR } else { 0 });
         }
     };
-    let terminal = Terminal {
-        stdout_is_terminal: std::io::stdout().is_terminal(),
-        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
-        github_step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
-            .filter(|v| !v.is_empty())
-            .map(std::path::PathBuf::from),
-    };
+    let terminal = Terminal::detect();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let streams = cli::Streams {

@@ -63,13 +63,64 @@ fn report(plan: &Path, args: &[&str], cwd: &Path) -> Value {
 fn the_schema_version_is_the_schemas() {
     let text = std::fs::read_to_string(root().join("schemas/report.schema.json")).unwrap();
     let schema: Value = serde_json::from_str(&text).unwrap();
-    let versions = schema["properties"]["schema_version"]["enum"]
+    let versions = schema["$defs"]["report"]["properties"]["schema_version"]["enum"]
         .as_array()
         .unwrap();
     assert_eq!(
         versions.last().unwrap(),
         portgate::report::json::SCHEMA_VERSION
     );
+    assert_eq!(
+        schema["$defs"]["runs"]["properties"]["schema_version"]["const"],
+        portgate::report::json::SCHEMA_VERSION
+    );
+}
+
+/// A run of several inputs, one of them unreadable: the schema's `runs` form.
+#[test]
+fn reports_of_several_inputs_follow_the_schema() {
+    for (command, inputs) in [
+        (
+            "check",
+            vec![
+                "testdata/plans/example.json",
+                "testdata/plans/group_union.json",
+                "testdata/bad/empty.json",
+            ],
+        ),
+        (
+            "audit",
+            vec![
+                "testdata/states/modules_and_keys.tfstate",
+                "testdata/states/modules_and_keys.tfstate",
+            ],
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_portgate"))
+            .arg(command)
+            .args(&inputs)
+            .args([
+                "--format",
+                "json",
+                "--no-source",
+                "--trusted-cidr",
+                "10.1.0.0/16",
+            ])
+            .current_dir(root())
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_valid(&doc, &format!("{command} of {inputs:?}"));
+        let mut stray = doc.clone();
+        stray["reports"][0]["schema_version"] = json!("1.1");
+        assert!(
+            !errors(&stray).is_empty(),
+            "versions inside a report of several"
+        );
+        let mut stray = doc.clone();
+        stray["summary"]["result"] = json!("maybe");
+        assert!(!errors(&stray).is_empty(), "a result that is neither");
+    }
 }
 
 /// `portgate audit STATE --format json`: the schema's `state` form, and only it.

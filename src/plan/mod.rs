@@ -185,6 +185,14 @@ impl InputKind {
             InputKind::State => "state",
         }
     }
+
+    /// The subcommand that reads it: "check" or "audit".
+    pub fn command(self) -> &'static str {
+        match self {
+            InputKind::Plan => "check",
+            InputKind::State => "audit",
+        }
+    }
 }
 
 /// What the plan says will happen to a resource instance.

@@ -140,6 +140,44 @@ pub fn write(context: &ReportContext<'_>, out: &mut dyn io::Write) -> io::Result
 
 /// The whole output as a string.
 pub fn render(context: &ReportContext<'_>) -> String {
+    render_many(std::slice::from_ref(context))
+}
+
+/// The output of several inputs: conftest's lines of each input (warnings, then failures,
+/// then exceptions, input by input: conftest's own order over several files), and one
+/// summary line counting them all.
+pub fn render_many(contexts: &[ReportContext<'_>]) -> String {
+    let mut groups: [Vec<String>; 3] = Default::default();
+    let mut total = Counts::default();
+    for context in contexts {
+        let lines = lines(context);
+        for (group, lines) in groups.iter_mut().zip(lines) {
+            group.extend(lines);
+        }
+        let c = counts(context);
+        total.tests += c.tests;
+        total.passed += c.passed;
+        total.warnings += c.warnings;
+        total.failures += c.failures;
+        total.exceptions += c.exceptions;
+    }
+    let mut out = String::new();
+    for line in groups.iter().flatten() {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&summary_line(&total));
+    out.push('\n');
+    if contexts.iter().any(|c| c.report.fails()) {
+        out
+    } else {
+        defuse(&out)
+    }
+}
+
+/// One input's lines: its warnings, failures and exceptions.
+fn lines(context: &ReportContext<'_>) -> [Vec<String>; 3] {
     let report = context.report;
     let file = report.plan.file.replace(['\r', '\n'], " ");
     let prefix = |level: &str| {
@@ -175,15 +213,7 @@ pub fn render(context: &ReportContext<'_>) -> String {
         }
         lines[slot].push(one_line(line));
     }
-    let mut out = String::new();
-    for line in lines.iter().flatten() {
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.push('\n');
-    out.push_str(&summary_line(&counts(context)));
-    out.push('\n');
-    if report.fails() { out } else { defuse(&out) }
+    lines
 }
 
 #[cfg(test)]

@@ -16,6 +16,16 @@ pub fn write(
     notes: &mut dyn io::Write,
 ) -> io::Result<()> {
     out.write_all(fixes.combined_patch().as_bytes())?;
+    write_notes(report, fixes, notes)
+}
+
+/// What `--format diff` writes to stderr about one report: the findings without a source
+/// patch, the notes of the patches, the warnings.
+pub fn write_notes(
+    report: &CheckReport,
+    fixes: &FixSet,
+    notes: &mut dyn io::Write,
+) -> io::Result<()> {
     let mut noted = std::collections::BTreeSet::new();
     for gated in &report.findings {
         let finding = &gated.finding;

@@ -39,7 +39,7 @@ pub fn escape_property(s: &str) -> String {
 }
 
 /// One workflow command: `::name key=value,…::message`.
-fn command(name: &str, properties: &[(&str, String)], message: &str) -> String {
+pub(super) fn command(name: &str, properties: &[(&str, String)], message: &str) -> String {
     let props: Vec<String> = properties
         .iter()
         .map(|(k, v)| format!("{k}={}", escape_property(v)))

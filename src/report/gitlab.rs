@@ -71,35 +71,55 @@ fn relative_path(path: &str) -> String {
 }
 
 pub fn write(context: &ReportContext<'_>, out: &mut dyn io::Write) -> io::Result<()> {
-    let report = context.report;
+    write_many(std::slice::from_ref(context), out)
+}
+
+/// The report of several inputs: one list of every input's issues. With more than one
+/// input, each fingerprint also names the input (see [`super::sarif::write_many`]).
+pub fn write_many(contexts: &[ReportContext<'_>], out: &mut dyn io::Write) -> io::Result<()> {
+    let several = contexts.len() > 1;
     let issues = super::Streamed(|| {
-        report.findings.iter().filter(|g| !g.waived).map(|gated| {
-            let finding = &gated.finding;
-            let (path, begin) = match context.locations.get(&finding.rule_index) {
-                Some(found) => (context.source_path(&found.file), found.region.start_line),
-                None => (
-                    report.plan.file.clone(),
-                    report
-                        .rules
-                        .resources
-                        .get(finding.resource_index)
-                        .and_then(|r| r.plan_line)
-                        .unwrap_or(1),
-                ),
-            };
-            Issue {
-                // The message names the resource and block already.
-                description: format!("{} {}: {}", finding.rule_id, finding.title, finding.message),
-                check_name: finding.rule_id.clone(),
-                fingerprint: fingerprint(finding),
-                severity: severity(finding.severity),
-                location: Location {
-                    path: relative_path(&path),
-                    lines: Lines { begin },
-                },
-            }
+        contexts.iter().flat_map(move |context| {
+            let report = context.report;
+            report
+                .findings
+                .iter()
+                .filter(|g| !g.waived)
+                .map(move |gated| issue(context, gated, several))
         })
     });
     serde_json::to_writer_pretty(&mut *out, &issues)?;
     writeln!(out)
+}
+
+fn issue(context: &ReportContext<'_>, gated: &crate::GatedFinding, several: bool) -> Issue {
+    let report = context.report;
+    let finding = &gated.finding;
+    let (path, begin) = match context.locations.get(&finding.rule_index) {
+        Some(found) => (context.source_path(&found.file), found.region.start_line),
+        None => (
+            report.plan.file.clone(),
+            report
+                .rules
+                .resources
+                .get(finding.resource_index)
+                .and_then(|r| r.plan_line)
+                .unwrap_or(1),
+        ),
+    };
+    let mut print = fingerprint(finding);
+    if several {
+        print = super::sarif::input_fingerprint(&report.plan.file, &print);
+    }
+    Issue {
+        // The message names the resource and block already.
+        description: format!("{} {}: {}", finding.rule_id, finding.title, finding.message),
+        check_name: finding.rule_id.clone(),
+        fingerprint: print,
+        severity: severity(finding.severity),
+        location: Location {
+            path: relative_path(&path),
+            lines: Lines { begin },
+        },
+    }
 }

@@ -29,8 +29,11 @@ fn schema_version(report: &CheckReport) -> &'static str {
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
-    schema_version: &'static str,
-    portgate_version: &'static str,
+    /// Absent on the reports inside a report of several inputs (see [`write_many`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema_version: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    portgate_version: Option<&'static str>,
     /// The input: `plan` for `check`, `state` for `audit` (one of the two).
     #[serde(skip_serializing_if = "Option::is_none")]
     plan: Option<&'a PlanInfo>,
@@ -120,27 +123,95 @@ pub fn write(
     fixes: Option<&FixSet>,
     out: &mut dyn io::Write,
 ) -> io::Result<()> {
-    let by_severity = super::severity_counts(report)
-        .into_iter()
-        .map(|(s, n)| (s.as_str(), n))
-        .collect();
-    let doc = JsonReport {
-        schema_version: schema_version(report),
-        portgate_version: env!("CARGO_PKG_VERSION"),
+    let mut doc = document(report, fixes);
+    doc.schema_version = Some(schema_version(report));
+    doc.portgate_version = Some(env!("CARGO_PKG_VERSION"));
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+/// One input's report, without the versions.
+fn document<'a>(report: &'a CheckReport, fixes: Option<&'a FixSet>) -> JsonReport<'a> {
+    JsonReport {
+        schema_version: None,
+        portgate_version: None,
         plan: (report.plan.kind == InputKind::Plan).then_some(&report.plan),
         state: (report.plan.kind == InputKind::State).then_some(&report.plan),
         findings: Findings { report, fixes },
         warnings: &report.warnings,
         patch: fixes.map(FixSet::combined_patch),
         stale_waivers: &report.stale_waivers,
-        summary: Summary {
-            resources_scanned: report.resources_scanned,
-            findings: report.findings.len(),
-            failing: report.findings.iter().filter(|f| f.fails_gate).count(),
-            waived: report.findings.iter().filter(|f| f.waived).count(),
-            by_severity,
-            result: if report.fails() { "fail" } else { "pass" },
+        summary: summary(std::iter::once(report)),
+    }
+}
+
+/// The counts of one report, or of several together.
+fn summary<'a>(reports: impl Iterator<Item = &'a CheckReport> + Clone) -> Summary {
+    let mut by_severity: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for report in reports.clone() {
+        for (severity, n) in super::severity_counts(report) {
+            *by_severity.entry(severity.as_str()).or_default() += n;
+        }
+    }
+    let findings = || reports.clone().flat_map(|r| r.findings.iter());
+    Summary {
+        resources_scanned: reports.clone().map(|r| r.resources_scanned).sum(),
+        findings: findings().count(),
+        failing: findings().filter(|f| f.fails_gate).count(),
+        waived: findings().filter(|f| f.waived).count(),
+        by_severity,
+        result: if reports.clone().any(CheckReport::fails) {
+            "fail"
+        } else {
+            "pass"
         },
+    }
+}
+
+/// An input that could not be read, in a report of several.
+#[derive(Serialize)]
+pub struct Unreadable<'a> {
+    pub file: &'a str,
+    pub message: &'a str,
+}
+
+/// The report of several inputs: `{"schema_version", "portgate_version", "inputs": "plan" |
+/// "state", "reports": [one report per input read, without the versions], "errors": [{"file",
+/// "message"} per input that could not be read], "summary"}`, the summary over all of them
+/// (`result` is `error` when an input could not be read).
+pub fn write_many(
+    kind: InputKind,
+    reports: &[(&CheckReport, Option<&FixSet>)],
+    unreadable: &[(String, String)],
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Runs<'a, R: Serialize> {
+        schema_version: &'static str,
+        portgate_version: &'static str,
+        inputs: &'static str,
+        reports: R,
+        errors: Vec<Unreadable<'a>>,
+        summary: Summary,
+    }
+    let mut summary = summary(reports.iter().map(|(report, _)| *report));
+    if !unreadable.is_empty() {
+        summary.result = "error";
+    }
+    let doc = Runs {
+        schema_version: SCHEMA_VERSION,
+        portgate_version: env!("CARGO_PKG_VERSION"),
+        inputs: kind.noun(),
+        reports: super::Streamed(|| {
+            reports
+                .iter()
+                .map(|(report, fixes)| document(report, *fixes))
+        }),
+        errors: unreadable
+            .iter()
+            .map(|(file, message)| Unreadable { file, message })
+            .collect(),
+        summary,
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)

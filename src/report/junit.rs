@@ -42,8 +42,61 @@ use crate::rules::{CheckedResource, IngressRule};
 
 pub fn write(context: &ReportContext<'_>, out: &mut dyn io::Write) -> io::Result<()> {
     let report = context.report;
+    let mut suites: Vec<Suite<'_, '_>> = policy_parts(context)
+        .into_iter()
+        .map(|part| Suite {
+            context,
+            name: format!("{} {}", part.0.id, part.0.title),
+            properties: vec![
+                ("severity", part.0.severity.as_str().to_string()),
+                (report.plan.kind.noun(), report.plan.file.clone()),
+            ],
+            parts: vec![part],
+            system_err: None,
+        })
+        .collect();
+    if !report.warnings.is_empty()
+        && let Some(first) = suites.first_mut()
+    {
+        first.system_err = Some(report.warnings.join("\n"));
+    }
+    emit(&suites, &[], out)
+}
+
+/// `--format junit` of several inputs: one `<testsuite>` per input, named after its file, with
+/// a test case per checked ingress rule and policy (named `ID ADDRESS [BLOCK]`), and the
+/// input's warnings in its `<system-err>`; an input that could not be read is a suite whose
+/// one test case errs with the reason.
+pub fn write_many(
+    contexts: &[ReportContext<'_>],
+    unreadable: &[(String, String)],
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    let suites: Vec<Suite<'_, '_>> = contexts
+        .iter()
+        .map(|context| {
+            let report = context.report;
+            Suite {
+                context,
+                name: report.plan.file.clone(),
+                properties: vec![(report.plan.kind.noun(), report.plan.file.clone())],
+                parts: policy_parts(context),
+                system_err: (!report.warnings.is_empty()).then(|| report.warnings.join("\n")),
+            }
+        })
+        .collect();
+    emit(&suites, unreadable, out)
+}
+
+/// A policy's suite part: its meta and each rule's findings of it, by rule index.
+type Part<'a> = (RuleMeta, HashMap<usize, Vec<&'a GatedFinding>>);
+
+/// The policies with a part in a report: every loaded one, then PG003 and PG004 when they have
+/// findings.
+fn policy_parts<'a>(context: &ReportContext<'a>) -> Vec<Part<'a>> {
+    let report = context.report;
     let policy_count = context.policies.policies.len();
-    let mut suites = Vec::new();
+    let mut parts = Vec::new();
     for (position, meta) in all_rules(context).into_iter().enumerate() {
         // Each rule's findings of this policy, in report order: one pass, not one per rule.
         let mut by_rule: HashMap<usize, Vec<&GatedFinding>> = HashMap::new();
@@ -55,48 +108,87 @@ pub fn write(context: &ReportContext<'_>, out: &mut dyn io::Write) -> io::Result
         if position >= policy_count && by_rule.is_empty() {
             continue;
         }
-        suites.push((meta, by_rule));
+        parts.push((meta, by_rule));
     }
+    parts
+}
+
+/// One `<testsuite>`: the test cases of `parts` (each policy's, one per rule), in order.
+struct Suite<'c, 'a> {
+    context: &'c ReportContext<'a>,
+    name: String,
+    properties: Vec<(&'static str, String)>,
+    parts: Vec<Part<'a>>,
+    system_err: Option<String>,
+}
+
+impl Suite<'_, '_> {
+    /// Several policies in one suite: each test case names its policy.
+    fn names_policies(&self) -> bool {
+        self.parts.len() > 1
+    }
+}
+
+fn emit(
+    suites: &[Suite<'_, '_>],
+    unreadable: &[(String, String)],
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
     // The skeleton: every suite with its counts and properties, and one placeholder test
     // case where its test cases go. It is small; the test cases are written in its place a
     // batch at a time, so a plan of many rules never holds them all.
     let mut junit = Report::new("portgate");
-    for (slot, (meta, by_rule)) in suites.iter().enumerate() {
-        let mut suite = TestSuite::new(format!("{} {}", meta.id, meta.title));
-        suite.add_property(("severity", meta.severity.as_str()));
-        suite.add_property((report.plan.kind.noun(), report.plan.file.as_str()));
-        for (index, _) in cases(context) {
-            match outcome(by_rule.get(&index).map_or(&[][..], Vec::as_slice)) {
-                Outcome::Fails => suite.failures += 1,
-                Outcome::Waived => suite.skipped += 1,
-                Outcome::Passes => {}
+    for (slot, plan) in suites.iter().enumerate() {
+        let mut suite = TestSuite::new(plan.name.as_str());
+        for (key, value) in &plan.properties {
+            suite.add_property((*key, value.as_str()));
+        }
+        for (_, by_rule) in &plan.parts {
+            for (index, _) in cases(plan.context) {
+                match outcome(by_rule.get(&index).map_or(&[][..], Vec::as_slice)) {
+                    Outcome::Fails => suite.failures += 1,
+                    Outcome::Waived => suite.skipped += 1,
+                    Outcome::Passes => {}
+                }
+                suite.tests += 1;
             }
-            suite.tests += 1;
         }
         // Pushed, not added: the placeholder is not counted.
         suite
             .test_cases
             .push(TestCase::new(placeholder(slot), TestCaseStatus::success()));
+        if let Some(text) = &plan.system_err {
+            suite.set_system_err(text.as_str());
+        }
         junit.add_test_suite(suite);
     }
-    if !report.warnings.is_empty()
-        && let Some(first) = junit.test_suites.first_mut()
-    {
-        first.set_system_err(report.warnings.join("\n"));
+    for (file, message) in unreadable {
+        let mut suite = TestSuite::new(file.as_str());
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(message.as_str()).set_type("unreadable");
+        suite.add_test_case(TestCase::new(format!("read {file}"), status));
+        junit.add_test_suite(suite);
     }
     let mut skeleton = Vec::new();
     junit.serialize(&mut skeleton).map_err(io::Error::other)?;
 
     let mut rest = &skeleton[..];
     let mut batch = Batch::new();
-    for (slot, (meta, by_rule)) in suites.iter().enumerate() {
+    for (slot, plan) in suites.iter().enumerate() {
         let (before, after) = around_placeholder(rest, &placeholder(slot))?;
         out.write_all(before)?;
-        for (index, rule) in cases(context) {
-            let resource = &report.rules.resources[rule.resource];
-            let own = by_rule.get(&index).map_or(&[][..], Vec::as_slice);
-            let case = test_case(context, meta, resource, rule, index, own);
-            batch.push(case, out)?;
+        let context = plan.context;
+        let report = context.report;
+        for (meta, by_rule) in &plan.parts {
+            for (index, rule) in cases(context) {
+                let resource = &report.rules.resources[rule.resource];
+                let own = by_rule.get(&index).map_or(&[][..], Vec::as_slice);
+                let mut case = test_case(context, meta, resource, rule, index, own);
+                if plan.names_policies() {
+                    case.name = format!("{} {}", meta.id, case.name.as_str()).into();
+                }
+                batch.push(case, out)?;
+            }
         }
         batch.flush(out)?;
         rest = after;

@@ -276,12 +276,18 @@ pub fn write(context: &ReportContext<'_>, out: &mut dyn io::Write) -> io::Result
 
 /// The whole report as a string.
 pub fn render(context: &ReportContext<'_>) -> String {
+    render_within(context, MAX_CHARS)
+}
+
+/// The report in at most about `max_chars` characters (a share of [`MAX_CHARS`] when one
+/// comment holds the reports of several inputs).
+pub fn render_within(context: &ReportContext<'_>, max_chars: usize) -> String {
     let report = context.report;
     let passing = !report.fails();
     let mut doc = Doc {
         out: String::new(),
         chars: 0,
-        limit: MAX_CHARS - RESERVED,
+        limit: max_chars.saturating_sub(RESERVED),
         passing,
     };
     doc.push(&header(report));
@@ -356,12 +362,13 @@ pub fn render(context: &ReportContext<'_>) -> String {
     let hidden = order.len() - sections_shown;
     if hidden > 0 {
         doc.push(&format!(
-            "… and {} not shown (see the full report: `portgate check --format text`)\n\n",
+            "… and {} not shown (see the full report: `portgate {} --format text`)\n\n",
             if hidden == 1 {
                 "1 more finding".to_string()
             } else {
                 format!("{hidden} more findings")
-            }
+            },
+            report.plan.kind.command()
         ));
     }
     doc.push(&format!(

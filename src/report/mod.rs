@@ -10,6 +10,7 @@ pub mod github;
 pub mod gitlab;
 pub mod json;
 pub mod junit;
+pub mod many;
 pub mod markdown;
 pub mod sarif;
 pub mod text;

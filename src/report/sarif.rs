@@ -94,6 +94,15 @@ pub fn fingerprint(finding: &crate::policy::Finding) -> String {
     format!("{:016x}", fnv1a(key.as_bytes()))
 }
 
+/// A finding's fingerprint in a run of several inputs: the same finding in two inputs (one
+/// address in two workspaces) is two findings.
+pub fn input_fingerprint(input: &str, fingerprint: &str) -> String {
+    format!(
+        "{:016x}",
+        fnv1a(format!("{input}|{fingerprint}").as_bytes())
+    )
+}
+
 fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
@@ -152,43 +161,70 @@ fn percent_encode(text: &str) -> String {
 }
 
 pub fn write(context: &ReportContext<'_>, out: &mut dyn io::Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &log(context))?;
+    serde_json::to_writer_pretty(&mut *out, &log(std::slice::from_ref(context), &[]))?;
+    writeln!(out)
+}
+
+/// The SARIF log of several inputs: one run, whose results each carry their input (the
+/// property `input`, and an `input` part in their fingerprint, so that one address in two
+/// workspaces is two alerts), whose notifications are every input's warnings (prefixed with
+/// its file) and an error notification for each input that could not be read, and whose
+/// properties list the inputs (`plans` or `states`).
+pub fn write_many(
+    contexts: &[ReportContext<'_>],
+    unreadable: &[(String, String)],
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &log(contexts, unreadable))?;
     writeln!(out)
 }
 
 // The SARIF objects portgate writes, fields in the order a reader expects them.
 
 #[derive(Serialize)]
-struct Log<'a> {
+struct Log<'c, 'a> {
     #[serde(rename = "$schema")]
     schema: &'static str,
     version: &'static str,
-    runs: [Run<'a>; 1],
+    runs: [Run<'c, 'a>; 1],
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Run<'a> {
+struct Run<'c, 'a> {
     tool: Tool,
     invocations: [Invocation; 1],
     column_kind: &'static str,
-    results: Results<'a>,
+    results: Results<'c, 'a>,
     properties: RunProperties<'a>,
 }
 
 /// The results, each made as it is written (see [`super::Streamed`]).
-struct Results<'a> {
-    context: ReportContext<'a>,
+struct Results<'c, 'a> {
+    contexts: &'c [ReportContext<'a>],
     rules: Vec<RuleMeta>,
+    /// The run has several inputs: results name theirs.
+    several: bool,
 }
 
-impl Serialize for Results<'_> {
+impl Serialize for Results<'_, '_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let findings = &self.context.report.findings;
+        let several = self.several;
         super::Streamed(|| {
-            findings
-                .iter()
-                .map(|finding| result(&self.context, &self.rules, finding))
+            self.contexts.iter().flat_map(move |context| {
+                context.report.findings.iter().map(move |finding| {
+                    let mut made = result(context, &self.rules, finding);
+                    if several {
+                        let input = &context.report.plan.file;
+                        made.properties
+                            .insert("input".to_string(), Value::String(input.clone()));
+                        if let Some(print) = made.partial_fingerprints.get_mut(FINGERPRINT_KEY) {
+                            *print = input_fingerprint(input, print);
+                        }
+                    }
+                    made
+                })
+            })
         })
         .serialize(serializer)
     }
@@ -230,6 +266,11 @@ struct RunProperties<'a> {
     plan: Option<&'a crate::PlanInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<&'a crate::PlanInfo>,
+    /// Several inputs: each one's facts (`plans` or `states`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plans: Option<Vec<&'a crate::PlanInfo>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    states: Option<Vec<&'a crate::PlanInfo>>,
     resources_scanned: usize,
 }
 
@@ -415,18 +456,41 @@ struct Replacement {
     inserted_content: Text,
 }
 
-/// The SARIF log of one check.
-fn log<'a>(context: &ReportContext<'a>) -> Log<'a> {
-    let rules = all_rules(context);
-    let report = context.report;
-    let notifications = report
-        .warnings
-        .iter()
-        .map(|w| Notification {
-            level: "warning",
-            message: text(w),
-        })
-        .collect();
+/// The SARIF log of the inputs judged (one, or several) and of those that could not be read.
+fn log<'c, 'a>(contexts: &'c [ReportContext<'a>], unreadable: &[(String, String)]) -> Log<'c, 'a> {
+    let first = contexts.first().copied();
+    let rules = first.as_ref().map(all_rules).unwrap_or_default();
+    let several = contexts.len() + unreadable.len() > 1;
+    let mut notifications: Vec<Notification> = Vec::new();
+    for context in contexts {
+        for w in &context.report.warnings {
+            notifications.push(Notification {
+                level: "warning",
+                message: text(if several {
+                    format!("{}: {w}", context.report.plan.file)
+                } else {
+                    w.clone()
+                }),
+            });
+        }
+    }
+    for (file, message) in unreadable {
+        notifications.push(Notification {
+            level: "error",
+            message: text(format!("{file}: {message}")),
+        });
+    }
+    let kind = first.map_or(crate::plan::InputKind::Plan, |c| c.report.plan.kind);
+    let infos =
+        || -> Vec<&'a crate::PlanInfo> { contexts.iter().map(|c| &c.report.plan).collect() };
+    let one = (!several).then(|| first.map(|c| &c.report.plan)).flatten();
+    let properties = RunProperties {
+        plan: one.filter(|_| kind == crate::plan::InputKind::Plan),
+        state: one.filter(|_| kind == crate::plan::InputKind::State),
+        plans: (several && kind == crate::plan::InputKind::Plan).then(infos),
+        states: (several && kind == crate::plan::InputKind::State).then(infos),
+        resources_scanned: contexts.iter().map(|c| c.report.resources_scanned).sum(),
+    };
     Log {
         schema: SCHEMA_URI,
         version: "2.1.0",
@@ -441,19 +505,16 @@ fn log<'a>(context: &ReportContext<'a>) -> Log<'a> {
                 },
             },
             invocations: [Invocation {
-                execution_successful: true,
+                execution_successful: unreadable.is_empty(),
                 tool_execution_notifications: notifications,
             }],
             column_kind: "unicodeCodePoints",
             results: Results {
-                context: *context,
+                contexts,
                 rules,
+                several,
             },
-            properties: RunProperties {
-                plan: (report.plan.kind == crate::plan::InputKind::Plan).then_some(&report.plan),
-                state: (report.plan.kind == crate::plan::InputKind::State).then_some(&report.plan),
-                resources_scanned: report.resources_scanned,
-            },
+            properties,
         }],
     }
 }
