@@ -464,3 +464,168 @@ fn every_format_says_state() {
     );
     assert!(!github.contains("planned rule"), "{github}");
 }
+
+/// `portgate ARGS` (in the repository root): stdout and stderr.
+fn run_text(args: &[&str]) -> (String, String) {
+    let output = portgate(args);
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// A unified diff split into its files' patches.
+fn file_patches(diff: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in diff.split_inclusive('\n') {
+        if line.starts_with("--- a/") || out.is_empty() {
+            out.push(String::new());
+        }
+        out.last_mut().unwrap().push_str(line);
+    }
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// Why an audit may leave out a patch `check` makes: the value comes from a root variable
+/// (a state does not say where the workspace set it), or the state built from the plan's
+/// planned values lacks what only apply knows (so does the rule, which is then PG003).
+const UNPATCHED_BY_AUDIT: [&str; 3] = [
+    "a root variable, and a state does not record where this workspace set it",
+    "missing from the state",
+    "shows no VPC CIDR of its security group",
+];
+
+/// Audits the state of `plan` (its planned values as a raw state) with `--source dir` and
+/// compares the source patches with those `check` makes of the plan: every patch the audit
+/// makes is one `check` makes, and each one it leaves out is said why. Returns whether the
+/// two are the same and the audit's stderr.
+fn compare_patches(plan_path: &Path, dir: &Path, args: &[String]) -> (bool, String) {
+    let plan: Value = {
+        let bytes = std::fs::read(plan_path).unwrap();
+        serde_json::from_str(&portgate::plan::decode(&bytes).unwrap()).unwrap()
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let state = scratch.path().join("state.tfstate");
+    std::fs::write(&state, raw_state(&plan, false)).unwrap();
+    let (plan_s, state_s, dir_s) = (
+        plan_path.display().to_string(),
+        state.display().to_string(),
+        dir.display().to_string(),
+    );
+    let with = |command: &str, input: &str| {
+        let mut all = vec![command, input, "--source", &dir_s, "--format", "diff"];
+        all.extend(args.iter().map(String::as_str));
+        run_text(&all)
+    };
+    let (checked, check_notes) = with("check", &plan_s);
+    let (audited, notes) = with("audit", &state_s);
+    let checked = file_patches(&checked);
+    for patch in file_patches(&audited) {
+        assert!(
+            checked.contains(&patch),
+            "{plan_s}: the audit patches what check does not:\n{patch}"
+        );
+    }
+    let same = file_patches(&audited) == checked;
+    if std::env::var_os("PORTGATE_TEST_VERBOSE").is_some() {
+        println!(
+            "{plan_s}: check {} file patches, audit {}",
+            checked.len(),
+            file_patches(&audited).len()
+        );
+    }
+    if !same {
+        assert!(
+            notes
+                .lines()
+                .filter(|l| l.contains("no source patch for PG001")
+                    || l.contains("no source patch for PG002"))
+                .filter(|l| !check_notes.lines().any(|c| c == *l))
+                .all(|l| UNPATCHED_BY_AUDIT.iter().any(|why| l.contains(why))),
+            "{plan_s}: the audit leaves out patches without saying why:\n{notes}"
+        );
+    }
+    (same, notes)
+}
+
+#[test]
+fn audit_patches_the_sources_as_check_does_but_where_a_root_variable_sets_the_value() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut same = 0;
+    let mut cases = 0;
+    let mut by_variable = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(root.join("testdata/fix"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for case in entries {
+        let toml: toml::Value =
+            toml::from_str(&std::fs::read_to_string(case.join("case.toml")).unwrap()).unwrap();
+        let args: Vec<String> = toml
+            .get("args")
+            .and_then(|a| a.as_array())
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default();
+        let (equal, notes) = compare_patches(&case.join("plan.json"), &case, &args);
+        cases += 1;
+        same += usize::from(equal);
+        if notes.contains(UNPATCHED_BY_AUDIT[0]) {
+            by_variable.push(case.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    println!("{same} of {cases} fix cases patched alike; by a root variable: {by_variable:?}");
+    // Modules (found through their `module` blocks), for_each instances, override files,
+    // dynamic blocks and splits are patched as from the plan.
+    assert!(same >= 25, "only {same} of {cases} alike");
+    for case in ["tfvars_value", "variable_default", "tfvars_json_wins"] {
+        assert!(
+            by_variable.iter().any(|c| c == case),
+            "{case}: {by_variable:?}"
+        );
+    }
+}
+
+#[test]
+fn audit_patches_of_real_sources_are_those_of_their_plans() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata");
+    let Ok(index) = std::fs::read(shared.join("real-sources/index.json")) else {
+        eprintln!("notice: {} not found; skipping", shared.display());
+        return;
+    };
+    let index: Value = serde_json::from_slice(&index).unwrap();
+    let mut pairs: Vec<(PathBuf, PathBuf)> = index
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(plan, entry)| {
+            (
+                shared.join(plan),
+                shared.join(entry["sources_dir"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    let real2: Value =
+        serde_json::from_slice(&std::fs::read(shared.join("real2/sources.json")).unwrap()).unwrap();
+    for entry in real2.as_array().unwrap() {
+        if let (Some(plan), Some(dir)) = (entry["file"].as_str(), entry["sources_dir"].as_str()) {
+            pairs.push((shared.join("real2").join(plan), shared.join(dir)));
+        }
+    }
+    let (mut compared, mut same) = (0, 0);
+    for (plan, dir) in &pairs {
+        let args = ["--trusted-cidr".to_string(), "10.0.0.0/8".to_string()];
+        let (equal, _) = compare_patches(plan, dir, &args);
+        compared += 1;
+        same += usize::from(equal);
+    }
+    println!("{same} of {compared} real plans with sources patched alike");
+    assert!(compared >= 25, "{compared} real plans with sources");
+    assert!(same >= compared / 2, "only {same} of {compared} alike");
+}

@@ -346,6 +346,14 @@ fn source_pairs_inputs_with_their_root_modules_and_write_patches_a_shared_file_o
         patch.contains("+  cidr_blocks       = [\"10.0.0.0/8\"]"),
         "{patch}"
     );
+    // With an unreadable input beside them: exit 2, and the patch of the others all the same.
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "").unwrap();
+    let mut with_bad = args("diff");
+    with_bad.insert(3, empty.display().to_string());
+    let diff = run(with_bad);
+    assert_eq!(diff.status.code(), Some(2), "{diff:?}");
+    assert_eq!(stdout(&diff).matches("+++ b/").count(), 1);
     // --write writes it once, and the module is closed.
     let mut write = args("text");
     write.push("--write".into());

@@ -11,7 +11,10 @@ use std::process::{Command, Stdio};
 
 /// Runs `portgate ARGS` to its end; its exit code and peak RSS in MiB.
 #[cfg(target_os = "linux")]
-#[allow(clippy::zombie_processes, reason = "reaped by wait4, which also gives its rusage")]
+#[allow(
+    clippy::zombie_processes,
+    reason = "reaped by wait4, which also gives its rusage"
+)]
 fn run_measured(args: &[String]) -> (i32, f64) {
     let child = Command::new(env!("CARGO_BIN_EXE_portgate"))
         .args(args)

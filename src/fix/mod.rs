@@ -218,6 +218,7 @@ pub fn suggest<'f>(
     let mut tree = options.source_dir.as_deref().map(|dir| {
         let mut tree = SourceTree::new(dir).with_read_limit(options.max_source_bytes);
         tree.variables = rules.root_variables.clone();
+        tree.from_state = rules.input == crate::plan::InputKind::State;
         tree
     });
     // Patches name files as seen from where portgate runs, so `git apply` works there: a
@@ -335,7 +336,7 @@ pub fn suggest<'f>(
                 source_fix(&by_file, &trusted, notes, &shown)
             }
             Err(reason) => {
-                let mut fix = suggestion(resource, rule, world, &trusted, reason);
+                let mut fix = suggestion(resource, rule, world, &trusted, reason, rules.input);
                 fix.notes.extend(width_note);
                 fix
             }
@@ -457,6 +458,7 @@ pub fn suggest<'f>(
             &worlds[&index],
             &trusted_of[&index],
             why.clone(),
+            rules.input,
         );
         fix.vpc = old.vpc;
         let mut notes = prefix_notes.remove(&index).unwrap_or_default();
@@ -617,6 +619,7 @@ fn suggestion(
     world: &World,
     trusted: &[TrustedCidr],
     reason: String,
+    input: crate::plan::InputKind,
 ) -> Fix {
     // Entries a rule gets from prefix lists are not written in the rule: the reason says which
     // entry to change.
@@ -703,7 +706,13 @@ fn suggestion(
         file: None,
         files: Vec::new(),
         patch: edit::labelled_diff(
-            &format!("planned: {label}"),
+            &format!(
+                "{}: {label}",
+                match input {
+                    crate::plan::InputKind::Plan => "planned",
+                    crate::plan::InputKind::State => "in state",
+                }
+            ),
             &format!("suggested: {label}"),
             &before_text,
             &after_text,
@@ -897,8 +906,12 @@ fn declared_edits(
     notes: &mut Vec<String>,
 ) -> Result<FileEdits, String> {
     let calls = resource.module_calls.as_ref().ok_or_else(|| {
-        "the plan has no configuration for this resource's module, so its source cannot be found"
-            .to_string()
+        if tree.from_state {
+            "no `module` block of the sources leads to this resource's module (or its `source` is not a plain string), so its source cannot be found"
+        } else {
+            "the plan has no configuration for this resource's module, so its source cannot be found"
+        }
+        .to_string()
     })?;
     let dir = tree.module_dir(calls)?;
     let found = tree.resource(&dir, &resource.resource_type, &resource.name)?;
@@ -1490,9 +1503,10 @@ fn attribute_edits(
             .collect();
         // (With every element a literal, fewer world entries than planned means the sources
         // changed after the plan: said below.)
+        let input = if tree.from_state { "state" } else { "plan" };
         if world_in_plan > world_written && !untraced.is_empty() {
             return Err(format!(
-                "{attribute} at {} holds {world_in_plan} world entr{} in the plan, but only {world_written} written there; the others come from {}: change them where they are set",
+                "{attribute} at {} holds {world_in_plan} world entr{} in the {input}, but only {world_written} written there; the others come from {}: change them where they are set",
                 site.origin,
                 if world_in_plan == 1 { "y" } else { "ies" },
                 untraced.join(", ")
@@ -1500,13 +1514,24 @@ fn attribute_edits(
         }
         let change = patch::plan_list(&values, world, trusted);
         if !change.touched {
-            let why = if site.origin.starts_with("var.") {
-                "the sources changed after the plan (already patched?), or the variable is set with -var, a -var-file or TF_VAR_, which portgate cannot see"
+            let why = match (tree.from_state, site.origin.starts_with("var.")) {
+                (false, true) => {
+                    "the sources changed after the plan (already patched?), or the variable is set with -var, a -var-file or TF_VAR_, which portgate cannot see"
+                }
+                (false, false) => {
+                    "the plan is older than the sources (already patched, or edited after the plan)"
+                }
+                (true, _) => {
+                    "the sources changed after the state was written (patched, and not applied yet?); run `terraform plan`, check the plan and apply it"
+                }
+            };
+            let again = if tree.from_state {
+                String::new()
             } else {
-                "the plan is older than the sources (already patched, or edited after the plan)"
+                "; run `terraform plan` again and check the new plan".to_string()
             };
             return Err(format!(
-                "{attribute} at {} does not hold {} although the plan does: {why}; run `terraform plan` again and check the new plan",
+                "{attribute} at {} does not hold {} although the {input} does: {why}{again}",
                 site.origin,
                 world_text(world)
             ));

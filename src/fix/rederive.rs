@@ -606,10 +606,16 @@ pub(super) fn verdict(
             Some(_) => {
                 fail(
                     &mut out,
-                    format!(
-                        "the sources of {} do not give its planned values (edited after the plan, or a value set where portgate cannot see it): the patch cannot be proved; plan again",
-                        resource.address
-                    ),
+                    match rules.input {
+                        crate::plan::InputKind::Plan => format!(
+                            "the sources of {} do not give its planned values (edited after the plan, or a value set where portgate cannot see it): the patch cannot be proved; plan again",
+                            resource.address
+                        ),
+                        crate::plan::InputKind::State => format!(
+                            "the sources of {} do not give its values in the state (edited after the state was written, or a value set where portgate cannot see it): the patch cannot be proved",
+                            resource.address
+                        ),
+                    },
                 );
                 continue;
             }
@@ -617,8 +623,12 @@ pub(super) fn verdict(
                 fail(
                     &mut out,
                     format!(
-                        "its edit feeds {}, whose planned values are not all known: the patch cannot be proved",
-                        resource.address
+                        "its edit feeds {}, whose {} values are not all known: the patch cannot be proved",
+                        resource.address,
+                        match rules.input {
+                            crate::plan::InputKind::Plan => "planned",
+                            crate::plan::InputKind::State => "recorded",
+                        }
                     ),
                 );
                 continue;

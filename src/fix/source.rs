@@ -86,6 +86,8 @@ impl SourceTree {
                     break;
                 }
             }
+        } else if self.from_state {
+            return Err(crate::sources::tree::unrecorded_variable(name));
         } else {
             // The root module, in Terraform's precedence (the tfvars files the evaluator reads,
             // highest first), then the `TF_VAR_` environment, then the variable's default.

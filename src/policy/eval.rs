@@ -456,8 +456,14 @@ fn unknown_finding(
         .iter()
         .map(|(p, _)| format!("{} {}", p.meta.id, p.meta.title))
         .collect();
+    let state = set.input == crate::plan::InputKind::State;
     let traffic = if rule.unknown_attributes.iter().any(|a| a == WHOLE_STATE) {
-        "its whole planned state is".to_string()
+        if state {
+            "its whole state is"
+        } else {
+            "its whole planned state is"
+        }
+        .to_string()
     } else if rule.unknown_attributes.iter().any(|a| a == "ingress") {
         "its ingress rules are".to_string()
     } else {
@@ -468,8 +474,13 @@ fn unknown_finding(
         )
     };
     f.message = format!(
-        "{}: {traffic} unknown until apply, so portgate cannot prove it safe; it could violate {}",
+        "{}: {traffic} {}, so portgate cannot prove it safe; it could violate {}",
         subject(&f),
+        if state {
+            "missing from the state"
+        } else {
+            "unknown until apply"
+        },
         could.join(" and "),
     );
     if let Some(note) = &rule.note {
@@ -585,6 +596,7 @@ mod tests {
             unchecked_prefix_lists: Vec::new(),
             group_vpcs: Default::default(),
             root_variables: Default::default(),
+            input: Default::default(),
             resources_set_aside: 0,
         }
     }

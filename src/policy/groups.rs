@@ -398,8 +398,14 @@ fn undetermined_groups(set: &RuleSet, policies: &PolicySet, out: &mut Vec<Findin
             .flat_map(|(_, ports)| ports.iter().map(ToString::to_string))
             .collect();
         f.message = format!(
-            "{}: the security group it belongs to is unknown until apply (its security_group_id is not a plain reference to a group of this plan), so portgate cannot union it with the group's other rules; it allows {} from public CIDRs ({}) and could complete a world cover that violates {}",
+            "{}: the security group it belongs to is {}, so portgate cannot union it with the group's other rules; it allows {} from public CIDRs ({}) and could complete a world cover that violates {}",
             rule_label(set, rule),
+            match set.input {
+                crate::plan::InputKind::Plan =>
+                    "unknown until apply (its security_group_id is not a plain reference to a group of this plan)",
+                crate::plan::InputKind::State =>
+                    "not recorded (its security_group_id is missing from the state)",
+            },
             super::eval::describe_traffic(rule),
             public.join(", "),
             could

@@ -94,9 +94,14 @@ pub fn fix_reason(
     kind: InputKind,
 ) -> Option<String> {
     match finding.finding.kind {
-        FindingKind::Unknown => Some(
-            "the values are unknown until apply, so there is nothing to patch yet".to_string(),
-        ),
+        FindingKind::Unknown => Some(match kind {
+            InputKind::Plan => {
+                "the values are unknown until apply, so there is nothing to patch yet".to_string()
+            }
+            InputKind::State => {
+                "the values are missing from the state, so there is nothing to patch".to_string()
+            }
+        }),
         FindingKind::InvalidCidr => {
             Some("write a valid CIDR by hand; portgate does not guess what was meant".to_string())
         }

@@ -341,6 +341,7 @@ impl<'p> Extraction<'p> {
             .collect();
         set.group_vpcs = vpc::group_vpcs(self.plan, &self.resolver, &group_vpc_ids, &set_aside)?;
         set.root_variables = self.plan.variables.clone();
+        set.input = self.plan.kind;
         set.resources_set_aside = self.set_aside_count;
         Ok(Assembled {
             rules: set,

@@ -291,6 +291,9 @@ pub struct RuleSet {
     /// The root module's variable values in the plan, however they were set: a fix compares
     /// them with the file it would patch.
     pub root_variables: BTreeMap<String, Value>,
+    /// A plan or a state: a state records no root variable values (see `root_variables`),
+    /// so a fix cannot tell which of a variable's values was applied.
+    pub input: crate::plan::InputKind,
     /// Checked resources the reader set aside because none of their rules can matter (see
     /// [`Intake`]): counted, not listed in `resources`.
     pub resources_set_aside: usize,

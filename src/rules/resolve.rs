@@ -85,6 +85,10 @@ impl<'p> Resolver<'p> {
             Some(module) => address::module_call_names(module)?,
             None => return Some(Vec::new()),
         };
+        if self.plan.configuration.is_none() && self.plan.kind == crate::plan::InputKind::State {
+            // A state has no configuration: the sources' `module` blocks say it.
+            return self.sources?.module_calls_of(module_address);
+        }
         let mut module = self.plan.configuration.as_ref()?;
         let mut calls = Vec::new();
         for name in names {

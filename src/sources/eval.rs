@@ -434,6 +434,8 @@ impl<'a> Eval<'a> {
                 self.bind_instance(&file, for_each, key, &mut call_scope)?;
                 return self.eval(&attribute.value, &call_scope);
             }
+        } else if self.tree.from_state {
+            return Err(super::tree::unrecorded_variable(name));
         } else if let Some(values) = self.plan_variables {
             if let Some(value) = values.get(name) {
                 return Ok(Val::from_json(value));

@@ -201,6 +201,46 @@ impl Sources {
         Ok(declared)
     }
 
+    /// The module calls, with their `source`, from the root module down to the module at
+    /// `module_address` (`module.net["a"].module.sg`), read from the `module` blocks of the
+    /// sources: what a plan's configuration says and a state does not. `None` when a call is
+    /// not found, or its `source` is not a plain string.
+    pub fn module_calls_of(&self, module_address: Option<&str>) -> Option<Vec<ModuleCallSource>> {
+        let Some(module_address) = module_address else {
+            return Some(Vec::new());
+        };
+        let names = crate::plan::address::module_call_names(module_address)?;
+        let mut calls: Vec<ModuleCallSource> = Vec::new();
+        for name in names {
+            let dir = self.module_dir(&calls).ok()?;
+            let mut tree = self.tree.borrow_mut();
+            let files = tree.tf_files_merge_order(&dir);
+            // An override file's `source` replaces the primary file's.
+            let mut source: Option<String> = None;
+            let mut found = false;
+            for path in files.iter() {
+                let file = tree.file(path).ok()?;
+                for structure in file.body.iter() {
+                    if let Structure::Block(b) = structure
+                        && b.ident.as_str() == "module"
+                        && b.labels.first().map(label) == Some(name.as_str())
+                    {
+                        found = true;
+                        if let Some(attribute) = b.body.get_attribute("source") {
+                            source =
+                                Some(matches::literal(&attribute.value)?.as_str()?.to_string());
+                        }
+                    }
+                }
+            }
+            if !found {
+                return None;
+            }
+            calls.push(ModuleCallSource { name, source });
+        }
+        Some(calls)
+    }
+
     /// The directory of the module reached through `calls`: local `source` paths are followed;
     /// any other source is looked up in `.terraform/modules/modules.json`.
     fn module_dir(&self, calls: &[ModuleCallSource]) -> Result<PathBuf, String> {

@@ -25,6 +25,9 @@ pub struct SourceTree {
     pub(crate) root: PathBuf,
     /// The plan's root variable values, when a fix checks a file's value against them.
     pub(crate) variables: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The input is a state, which records no root variable values: a value that comes from
+    /// a root variable cannot be traced to the file that set it for this workspace.
+    pub(crate) from_state: bool,
     files: HashMap<PathBuf, Result<Rc<SourceFile>, String>>,
     dirs: HashMap<PathBuf, Vec<PathBuf>>,
     /// [`SourceTree::files_in`]'s answers.
@@ -107,6 +110,7 @@ impl SourceTree {
         SourceTree {
             root,
             variables: Default::default(),
+            from_state: false,
             files: HashMap::new(),
             dirs: HashMap::new(),
             listed: HashMap::new(),
@@ -130,6 +134,7 @@ impl SourceTree {
         SourceTree {
             root: self.root.clone(),
             variables: self.variables.clone(),
+            from_state: self.from_state,
             // Files parsed already are shared, except those the overlay replaces.
             files: self
                 .files
@@ -483,4 +488,11 @@ pub fn slash_path(dir: &Path) -> String {
         })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// Why a value that comes from root variable `name` is not patched when the input is a state.
+pub(crate) fn unrecorded_variable(name: &str) -> String {
+    format!(
+        "the value comes from var.{name}, a root variable, and a state does not record where this workspace set it (a tfvars file, -var, TF_VAR_{name}, the workspace's variables); set var.{name} to the trusted CIDRs there"
+    )
 }

@@ -41,6 +41,7 @@ pub fn one_rule(
         unchecked_prefix_lists: Vec::new(),
         group_vpcs: Default::default(),
         root_variables: Default::default(),
+        input: Default::default(),
         resources_set_aside: 0,
     }
 }
