@@ -492,14 +492,7 @@ impl Plan {
             source_name: source_name.to_string(),
             kind,
         };
-        let scanner = scan::Scanner::new(reader).map_err(error)?;
-        let doc = read::Walker::new(scanner, keep_type, collector, false)
-            .reading_state()
-            .document()
-            .map_err(error)?;
-        if doc.encrypted {
-            return Err(error(InputErrorKind::Encrypted));
-        }
+        let doc = walk(reader, source_name, keep_type, collector, false, true)?;
         if doc.has_planned_values || doc.has_resource_changes || doc.has_prior_state {
             return Err(error(InputErrorKind::PlanGivenToAudit));
         }
@@ -548,13 +541,14 @@ impl Plan {
             source_name: source_name.to_string(),
             kind,
         };
-        let scanner = scan::Scanner::new(reader).map_err(error)?;
-        let doc = read::Walker::new(scanner, keep_type, collector, defer_planned)
-            .document()
-            .map_err(error)?;
-        if doc.encrypted {
-            return Err(error(InputErrorKind::Encrypted));
-        }
+        let doc = walk(
+            reader,
+            source_name,
+            keep_type,
+            collector,
+            defer_planned,
+            false,
+        )?;
 
         let has_plan_content =
             doc.has_planned_values || doc.has_resource_changes || doc.has_prior_state;
@@ -646,6 +640,32 @@ impl Plan {
             },
         }
     }
+}
+
+/// Walks a plan (or, with `state`, a state) document; an encrypted one is refused whatever
+/// it was meant to be.
+fn walk<R: Read>(
+    reader: R,
+    source_name: &str,
+    keep_type: &dyn Fn(&str) -> Keep,
+    collector: &mut dyn Collector,
+    defer_planned: bool,
+    state: bool,
+) -> Result<read::Document, InputError> {
+    let error = |kind| InputError {
+        source_name: source_name.to_string(),
+        kind,
+    };
+    let scanner = scan::Scanner::new(reader).map_err(error)?;
+    let mut walker = read::Walker::new(scanner, keep_type, collector, defer_planned);
+    if state {
+        walker = walker.reading_state();
+    }
+    let doc = walker.document().map_err(error)?;
+    if doc.encrypted {
+        return Err(error(InputErrorKind::Encrypted));
+    }
+    Ok(doc)
 }
 
 fn check_format_version(version: &str) -> Result<(), InputErrorKind> {

@@ -394,7 +394,7 @@ impl<'k, R: Read> Walker<'k, R> {
             b"complete" => self.opt_bool().map(|v| self.doc.complete = v),
             b"planned_values" => {
                 self.doc.has_planned_values = self.sc.peek()? == Some(b'{');
-                self.planned_values()
+                self.planned_values("planned_values")
             }
             b"resource_changes" => {
                 // Terraform and OpenTofu omit an empty `resource_changes` and never write it
@@ -419,7 +419,7 @@ impl<'k, R: Read> Walker<'k, R> {
             b"variables" => self.variables(),
             b"values" if self.state => {
                 self.doc.has_values = true;
-                self.state_values()
+                self.planned_values("values")
             }
             b"version" if self.state => self.state_version(),
             b"resources" if self.state => {
@@ -447,9 +447,9 @@ impl<'k, R: Read> Walker<'k, R> {
 
     // ---- planned_values -----------------------------------------------------------------------
 
-    /// `values` of `terraform show -json` of a state: its `root_module` has the layout of
-    /// `planned_values.root_module`, with deposed and tainted objects marked.
-    fn state_values(&mut self) -> Result<()> {
+    /// `planned_values`, or `values` of `terraform show -json` of a state (`path`), whose
+    /// `root_module` has the same layout, with deposed and tainted objects marked.
+    fn planned_values(&mut self, path: &str) -> Result<()> {
         if !self.enter_object_or_null()? {
             return Ok(());
         }
@@ -457,24 +457,7 @@ impl<'k, R: Read> Walker<'k, R> {
         while self.sc.next_key(&mut first)? {
             self.sc.key(&mut self.key)?;
             if self.key == b"root_module" {
-                self.planned_module("values.root_module")
-                    .map_err(|e| with_path(e, "root_module"))?;
-            } else {
-                self.sc.skip()?;
-            }
-        }
-        Ok(())
-    }
-
-    fn planned_values(&mut self) -> Result<()> {
-        if !self.enter_object_or_null()? {
-            return Ok(());
-        }
-        let mut first = true;
-        while self.sc.next_key(&mut first)? {
-            self.sc.key(&mut self.key)?;
-            if self.key == b"root_module" {
-                self.planned_module("planned_values.root_module")
+                self.planned_module(&format!("{path}.root_module"))
                     .map_err(|e| with_path(e, "root_module"))?;
             } else {
                 self.sc.skip()?;
