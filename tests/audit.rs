@@ -107,12 +107,26 @@ fn raw_state(plan: &Value, sorted: bool) -> String {
 type Key = (String, String, Option<String>, Option<String>, Vec<String>);
 
 fn exposures(bytes: &[u8], input: InputKind, name: &str) -> BTreeSet<Key> {
+    exposures_read(bytes, input, name, false)
+}
+
+/// [`exposures`]; with `twice`, read as a file is when it holds more rules than the reader
+/// keeps (`hold_budget` 0: every input that holds a rule is read a second time, keeping only
+/// the rules that may matter).
+fn exposures_read(bytes: &[u8], input: InputKind, name: &str, twice: bool) -> BTreeSet<Key> {
     let options = CheckOptions {
         input,
+        hold_budget: if twice { 0 } else { portgate::HOLD_BUDGET },
         ..CheckOptions::default()
     };
     let policies = PolicySet::builtin().unwrap();
-    let report = check(bytes, name, &policies, &options).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let reopen = || -> std::io::Result<Box<dyn std::io::Read + '_>> { Ok(Box::new(bytes)) };
+    let report = if twice {
+        portgate::check_input(bytes, Some(&reopen), name, &policies, &options)
+    } else {
+        check(bytes, name, &policies, &options)
+    }
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
     report
         .findings
         .iter()
@@ -182,6 +196,12 @@ fn states_give_the_findings_of_their_plans_planned_values() {
                 "raw state of {name} (keys sorted: {sorted})"
             );
         }
+        let raw = raw_state(plan, false);
+        assert_eq!(
+            exposures_read(raw.as_bytes(), InputKind::State, &name, true),
+            expected,
+            "raw state of {name}, read twice"
+        );
     }
     // Not a comparison of empty sets.
     assert!(total >= 50, "only {total} findings in all");

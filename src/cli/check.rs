@@ -87,7 +87,7 @@ struct Judge {
 }
 
 /// One input, judged: its report, its fixes and where its rules are declared.
-pub(crate) struct Checked {
+struct Checked {
     report: CheckReport,
     fixes: Option<FixSet>,
     locations: BTreeMap<usize, SourceLocation>,
@@ -226,8 +226,9 @@ pub(super) fn run_check(
         contexts: &contexts,
         unreadable: &unreadable,
     };
-    // Two inputs that would patch one file differently: no patch is right for both.
-    let merged = if args.format == CheckFormat::Diff || args.write {
+    // Two inputs that would patch one file differently: no combined patch is right for both
+    // (`--write` refuses them too, after the report).
+    let merged = if args.format == CheckFormat::Diff {
         merged_patches(&checked)?
     } else {
         Vec::new()
@@ -315,7 +316,7 @@ fn write_patches(
 /// The source patches of all inputs, one per file: two inputs made from one root module (two
 /// workspaces, say) patch its files alike and are written once; two that would patch one
 /// file differently cannot both be right, so nothing is written.
-pub(crate) fn merged_patches(checked: &[Checked]) -> Result<Vec<fix::FilePatch>, Error> {
+fn merged_patches(checked: &[Checked]) -> Result<Vec<fix::FilePatch>, Error> {
     let mut files: Vec<(fix::FilePatch, &str)> = Vec::new();
     for one in checked {
         let Some(fixes) = &one.fixes else { continue };
