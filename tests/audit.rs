@@ -649,3 +649,114 @@ fn audit_patches_of_real_sources_are_those_of_their_plans() {
     assert!(compared >= 25, "{compared} real plans with sources");
     assert!(same >= compared / 2, "only {same} of {compared} alike");
 }
+
+/// A state's module resources are found through the sources' `module` blocks, and through
+/// `.terraform/modules/modules.json` below a registry module: a rule declared in a local
+/// module is patched there; one in a registry module is not (it is not the user's code), and
+/// the suggestion says to change the module's inputs instead.
+#[test]
+fn a_states_modules_are_found_through_module_blocks_and_modules_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let write = |path: &str, text: &str| {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    let group = r#"resource "aws_security_group" "this" {
+  name = "files"
+
+  ingress {
+    from_port   = 445
+    to_port     = 445
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+"#;
+    write(
+        "main.tf",
+        "module \"local\" {\n  source = \"./modules/sg\"\n}\n\nmodule \"registry\" {\n  source  = \"example/sg/aws\"\n  version = \"1.0.0\"\n}\n",
+    );
+    write("modules/sg/main.tf", group);
+    // The registry module declares the group, and calls a module of its own.
+    write(
+        ".terraform/modules/registry/main.tf",
+        &format!("{group}\nmodule \"inner\" {{\n  source = \"./inner\"\n}}\n"),
+    );
+    write(".terraform/modules/registry/inner/main.tf", group);
+    write(
+        ".terraform/modules/modules.json",
+        r#"{"Modules":[{"Key":"","Source":"","Dir":"."},{"Key":"local","Source":"./modules/sg","Dir":"modules/sg"},{"Key":"registry","Source":"registry.terraform.io/example/sg/aws","Version":"1.0.0","Dir":".terraform/modules/registry"}]}"#,
+    );
+    let instance = |id: &str| {
+        json!({"schema_version": 1, "attributes": {
+            "id": id, "name": "files", "vpc_id": "vpc-1", "egress": [], "tags": {},
+            "ingress": [{"from_port": 445, "to_port": 445, "protocol": "tcp",
+                "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": [], "prefix_list_ids": [],
+                "security_groups": [], "self": false, "description": ""}]}})
+    };
+    let state = json!({"version": 4, "terraform_version": "1.9.5", "serial": 1, "lineage": "l",
+        "outputs": {}, "resources": [
+            {"module": "module.local", "mode": "managed", "type": "aws_security_group",
+             "name": "this", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+             "instances": [instance("sg-1")]},
+            {"module": "module.registry", "mode": "managed", "type": "aws_security_group",
+             "name": "this", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+             "instances": [instance("sg-2")]},
+            {"module": "module.registry.module.inner", "mode": "managed",
+             "type": "aws_security_group", "name": "this",
+             "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+             "instances": [instance("sg-3")]}]});
+    std::fs::write(root.join("state.tfstate"), state.to_string()).unwrap();
+    let output = Command::cargo_bin("portgate")
+        .unwrap()
+        .args([
+            "audit",
+            "state.tfstate",
+            "--trusted-cidr",
+            "10.0.0.0/8",
+            "--format",
+            "diff",
+        ])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let diff = String::from_utf8(output.stdout).unwrap();
+    let notes = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(diff.matches("+++ b/").count(), 1, "{diff}");
+    assert!(diff.contains("+++ b/modules/sg/main.tf"), "{diff}");
+    assert!(
+        diff.contains("+    cidr_blocks = [\"10.0.0.0/8\"]"),
+        "{diff}"
+    );
+    for address in [
+        "module.registry.aws_security_group.this",
+        // Found through modules.json: where `terraform init` put the registry module.
+        "module.registry.module.inner.aws_security_group.this",
+    ] {
+        let line = notes
+            .lines()
+            .find(|l| l.contains(&format!("no source patch for PG002 {address} ")))
+            .unwrap_or_else(|| panic!("{address}: {notes}"));
+        assert!(
+            line.contains("module.registry comes from \"example/sg/aws\", which is not a local path portgate can patch"),
+            "{line}"
+        );
+    }
+    // The patch applies.
+    let applied = std::process::Command::new("git")
+        .args(["apply", "--check", "-"])
+        .current_dir(root)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(diff.as_bytes())?;
+            child.wait()
+        });
+    if let Ok(status) = applied {
+        assert!(status.success(), "git apply --check refused:\n{diff}");
+    }
+}
