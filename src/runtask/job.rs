@@ -4,8 +4,9 @@
 //! 2. `pre_plan`: nothing to check yet → `passed`, saying to attach the task at `post_plan`.
 //! 3. PATCH `running`; a 401 there means the token is dead and the job gives up.
 //! 4. GET the plan JSON and, when trusted CIDRs are set and the request has one, the
-//!    configuration tarball (both through [`TfcClient::download`]); unpack the tarball safely
-//!    into a temporary directory so fixes are real patches of the run's `.tf` files.
+//!    configuration tarball (both through [`TfcClient::download_to_file`], each spooled to a
+//!    file); unpack the tarball safely into a temporary directory so fixes are real patches of
+//!    the run's `.tf` files.
 //! 5. Run the same check as `portgate check` and PATCH the verdict with its outcomes.
 //!
 //! Fail closed: a plan that cannot be fetched or read, a panic of the checker, the job timeout
