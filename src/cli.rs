@@ -43,7 +43,8 @@ pub const EXIT_ERROR: u8 = 2;
     version,
     about = "Stop Terraform plans that open NetBIOS (137-139) or SMB (445) to the internet.",
     long_about = "portgate reads `terraform show -json PLANFILE` and fails when a planned AWS \
-                  security group rule opens NetBIOS or SMB to 0.0.0.0/0 or ::/0.\n\n\
+                  security group rule opens NetBIOS or SMB to 0.0.0.0/0 or ::/0; `portgate \
+                  audit` does the same for what Terraform state says is open now.\n\n\
                   Exit codes: 0 no blocking finding, 1 blocking findings, 2 usage or input error."
 )]
 pub struct Cli {
@@ -234,7 +235,8 @@ pub enum CheckFormat {
     Diff,
     /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
     Sarif,
-    /// JUnit XML: one testsuite per policy, one testcase per checked ingress rule.
+    /// JUnit XML: one testsuite per policy (per input, with several), one testcase per checked
+    /// ingress rule.
     Junit,
     /// GitHub workflow commands (annotations), plus a summary in $GITHUB_STEP_SUMMARY.
     Github,
