@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 use crate::waiver::Waiver;
 
@@ -49,33 +48,8 @@ only_changes = false
 # expires = 2027-01-31
 "#;
 
-/// A TOML file (settings or policy) that cannot be used, at the place in it that is wrong
-/// when that is known.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FileError {
-    #[error("{file}:{line}:{column}: {message}")]
-    At {
-        file: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("{file}: {message}")]
-    File { file: String, message: String },
-}
-
-impl FileError {
-    /// An error at byte `offset` of `text`, the contents of `file`.
-    pub fn at(text: &str, file: &str, offset: usize, message: String) -> FileError {
-        let (line, column) = crate::plan::line_column(text, offset);
-        FileError::At {
-            file: file.to_string(),
-            line,
-            column,
-            message,
-        }
-    }
-}
+pub use crate::file_error::FileError;
+use crate::file_error::parse_toml;
 
 /// A settings file that cannot be used, or a bad setting given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,8 +75,8 @@ pub struct ProjectConfig {
     pub trusted_vpc: bool,
     /// Extra policy directories, relative to the config file's directory.
     pub policy_dirs: Vec<PathBuf>,
-    pub fail_on: Option<crate::FailOn>,
-    pub unknown: Option<crate::UnknownMode>,
+    pub fail_on: Option<crate::gate::FailOn>,
+    pub unknown: Option<crate::gate::UnknownMode>,
     pub only_changes: Option<bool>,
     pub waivers: Vec<Waiver>,
 }
@@ -193,8 +167,8 @@ struct RawConfig {
     trusted_cidrs: Vec<toml::Spanned<String>>,
     #[serde(default)]
     policy_dirs: Vec<String>,
-    fail_on: Option<crate::FailOn>,
-    unknown: Option<crate::UnknownMode>,
+    fail_on: Option<crate::gate::FailOn>,
+    unknown: Option<crate::gate::UnknownMode>,
     only_changes: Option<bool>,
     #[serde(default)]
     waiver: Vec<toml::Spanned<RawWaiver>>,
@@ -312,21 +286,6 @@ impl ProjectConfig {
     }
 }
 
-/// Parses TOML into `T`; an error names `file`, the line and column when known, and says what
-/// is wrong in one line.
-pub(crate) fn parse_toml<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, FileError> {
-    toml::from_str(text).map_err(|e| {
-        let message = e.message().trim().replace('\n', " ");
-        match e.span() {
-            Some(span) => FileError::at(text, file, span.start, message),
-            None => FileError::File {
-                file: file.to_string(),
-                message,
-            },
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,7 +335,7 @@ mod tests {
     fn the_init_example_is_a_valid_config() {
         let config = ProjectConfig::parse(EXAMPLE, "portgate.toml").unwrap();
         assert!(config.trusted_cidrs.is_empty(), "no live default network");
-        assert_eq!(config.fail_on, Some(crate::FailOn::Any));
+        assert_eq!(config.fail_on, Some(crate::gate::FailOn::Any));
         let uncommented = EXAMPLE
             .replace("# trusted_cidrs = [", "trusted_cidrs = [")
             .replace("#   \"", "  \"")

@@ -101,7 +101,7 @@ pub struct PolicySet {
 }
 
 /// A policy file that cannot be used, with the place in it that is wrong.
-pub type PolicyError = crate::config::FileError;
+pub type PolicyError = crate::file_error::FileError;
 
 pub const BUILTIN_POLICIES: [(&str, &str); 2] = [
     (
@@ -282,7 +282,7 @@ pub fn parse_policy(text: &str, file: &str, origin: &str) -> Result<Policy, Poli
     let at = |span: std::ops::Range<usize>, message: String| {
         PolicyError::at(text, file, span.start, message)
     };
-    let raw: PolicyFile = crate::config::parse_toml(text, file)?;
+    let raw: PolicyFile = crate::file_error::parse_toml(text, file)?;
     let id_span = raw.id.span();
     let id = raw.id.into_inner();
     let id_ok = id.chars().next().is_some_and(|c| c.is_ascii_alphabetic())

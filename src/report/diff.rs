@@ -6,8 +6,8 @@
 use std::io;
 
 use super::json::fix_reason;
-use crate::CheckReport;
 use crate::fix::{FixKind, FixSet};
+use crate::gate::CheckReport;
 
 pub fn write(
     report: &CheckReport,

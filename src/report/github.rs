@@ -23,8 +23,8 @@ use std::io;
 
 use super::ReportContext;
 use super::markdown::{Status, count, gate_note, meta};
-use crate::GatedFinding;
 use crate::fix::FixKind;
+use crate::gate::GatedFinding;
 
 /// Escapes a message (the part after `::`).
 pub fn escape_data(s: &str) -> String {

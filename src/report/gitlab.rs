@@ -92,7 +92,7 @@ pub fn write_many(contexts: &[ReportContext<'_>], out: &mut dyn io::Write) -> io
     writeln!(out)
 }
 
-fn issue(context: &ReportContext<'_>, gated: &crate::GatedFinding, several: bool) -> Issue {
+fn issue(context: &ReportContext<'_>, gated: &crate::gate::GatedFinding, several: bool) -> Issue {
     let report = context.report;
     let finding = &gated.finding;
     let (path, begin) = match context.locations.get(&finding.rule_index) {

@@ -11,9 +11,9 @@ use std::io;
 use serde::Serialize;
 
 use crate::fix::{Fix, FixKind, FixSet};
+use crate::gate::{CheckReport, GatedFinding, PlanInfo};
 use crate::plan::InputKind;
 use crate::policy::FindingKind;
-use crate::{CheckReport, GatedFinding, PlanInfo};
 
 /// The version of `schemas/report.schema.json` the report follows.
 pub const SCHEMA_VERSION: &str = "1.1";

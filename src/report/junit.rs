@@ -35,8 +35,8 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::ReportContext;
 use super::sarif::{all_rules, subject};
-use crate::GatedFinding;
 use crate::fix::FixKind;
+use crate::gate::GatedFinding;
 use crate::policy::{FindingKind, RuleMeta};
 use crate::rules::{CheckedResource, IngressRule};
 
@@ -451,9 +451,9 @@ mod tests {
 
     use super::*;
     use crate::fix::FixOptions;
+    use crate::gate::{CheckOptions, UnknownMode};
     use crate::policy::PolicySet;
     use crate::waiver::Waiver;
-    use crate::{CheckOptions, UnknownMode};
 
     /// The report as quick-junit writes it whole: every test case built first.
     fn whole(context: &ReportContext<'_>) -> Vec<u8> {

@@ -26,8 +26,8 @@ use std::io;
 
 use super::ReportContext;
 use crate::fix::{Fix, FixKind};
+use crate::gate::{CheckReport, GatedFinding};
 use crate::policy::{FindingKind, PolicySet, RuleMeta, invalid_cidr_meta, unknown_value_meta};
-use crate::{CheckReport, GatedFinding};
 
 /// The largest report written, in characters (GitHub's comment limit is 65,536).
 pub const MAX_CHARS: usize = 65_000;

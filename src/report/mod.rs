@@ -1,7 +1,7 @@
 //! Stage 4: findings → what a person or a program reads.
 //!
 //! Renderers write to any `io::Write` and never decide the verdict: the exit code comes from
-//! [`crate::CheckReport::fails`]. Text is for terminals and CI logs (colored only when asked);
+//! [`crate::gate::CheckReport::fails`]. Text is for terminals and CI logs (colored only when asked);
 //! JSON is a stable, documented contract (see README.md, "JSON output").
 
 pub mod conftest;
@@ -18,8 +18,8 @@ pub mod text;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::CheckReport;
 use crate::fix::{FixSet, SourceLocation};
+use crate::gate::CheckReport;
 use crate::policy::{PolicySet, Severity};
 
 /// Everything a report renders: the check's outcome, the policies that produced it, the fixes
@@ -72,7 +72,7 @@ pub fn rule_in_input(kind: crate::plan::InputKind) -> &'static str {
     }
 }
 
-pub fn severity_counts(report: &crate::CheckReport) -> Vec<(Severity, usize)> {
+pub fn severity_counts(report: &crate::gate::CheckReport) -> Vec<(Severity, usize)> {
     let mut counts = Vec::new();
     for severity in [
         Severity::Critical,

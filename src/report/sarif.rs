@@ -25,8 +25,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::ReportContext;
-use crate::GatedFinding;
 use crate::fix::{Fix, FixKind, Region};
+use crate::gate::GatedFinding;
 use crate::policy::{RuleMeta, Severity, invalid_cidr_meta, unknown_value_meta};
 
 /// Where users learn about portgate (the SARIF `informationUri`).
@@ -263,14 +263,14 @@ struct Notification {
 struct RunProperties<'a> {
     /// The input: `plan` for `check`, `state` for `audit`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    plan: Option<&'a crate::PlanInfo>,
+    plan: Option<&'a crate::gate::PlanInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    state: Option<&'a crate::PlanInfo>,
+    state: Option<&'a crate::gate::PlanInfo>,
     /// Several inputs: each one's facts (`plans` or `states`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    plans: Option<Vec<&'a crate::PlanInfo>>,
+    plans: Option<Vec<&'a crate::gate::PlanInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    states: Option<Vec<&'a crate::PlanInfo>>,
+    states: Option<Vec<&'a crate::gate::PlanInfo>>,
     resources_scanned: usize,
 }
 
@@ -482,7 +482,7 @@ fn log<'c, 'a>(contexts: &'c [ReportContext<'a>], unreadable: &[(String, String)
     }
     let kind = first.map_or(crate::plan::InputKind::Plan, |c| c.report.plan.kind);
     let infos =
-        || -> Vec<&'a crate::PlanInfo> { contexts.iter().map(|c| &c.report.plan).collect() };
+        || -> Vec<&'a crate::gate::PlanInfo> { contexts.iter().map(|c| &c.report.plan).collect() };
     let one = (!several).then(|| first.map(|c| &c.report.plan)).flatten();
     let properties = RunProperties {
         plan: one.filter(|_| kind == crate::plan::InputKind::Plan),

@@ -7,8 +7,8 @@ use std::io;
 
 use owo_colors::OwoColorize;
 
-use crate::CheckReport;
 use crate::fix::{Fix, FixKind, FixSet};
+use crate::gate::CheckReport;
 use crate::policy::{FindingKind, PolicySet, Severity, invalid_cidr_meta, unknown_value_meta};
 
 /// Rendering options for text output.

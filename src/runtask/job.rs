@@ -26,10 +26,11 @@ use super::client::{Backoff, CallbackError, TfcClient};
 use super::outcomes;
 use super::request::{RunTaskRequest, Stage};
 use super::tarball;
+use crate::Error;
 use crate::config::TrustedCidr;
 use crate::fix::{self, FixOptions};
+use crate::gate::CheckOptions;
 use crate::policy::PolicySet;
-use crate::{CheckOptions, Error};
 
 /// The message of a `pre_plan` result.
 pub const PRE_PLAN_MESSAGE: &str = "portgate checks the plan, and there is none at pre_plan: nothing was checked. Attach this run task at the post_plan stage (or pre_apply) to gate NetBIOS/SMB exposure.";

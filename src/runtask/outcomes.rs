@@ -9,10 +9,10 @@
 use serde_json::{Value, json};
 
 use crate::fix::{FixKind, FixSet};
+use crate::gate::{GatedFinding, TopReport};
 use crate::policy::{FindingKind, PolicySet, Severity};
 use crate::report::markdown::meta;
 use crate::report::sarif::fingerprint;
-use crate::{GatedFinding, TopReport};
 
 pub const MAX_MESSAGE: usize = 1_000;
 pub const MAX_OUTCOMES: usize = 250;

@@ -1,0 +1,249 @@
+//! The modules form layers, and an import only ever runs down them (README.md, Development):
+//!
+//! ```text
+//! file_error, plan < rules, sources < policy < gate, config, waiver < fix < report < runtask < cli
+//! ```
+//!
+//! This test reads every `crate::…` path in `src/` (in `use` items and in code; comments are
+//! left out) and fails on one that names a module of a higher layer than the file's own. The
+//! crate root, `lib.rs`, declares every module and wires the stages (`check`, `check_top`); its
+//! items count as the gate's layer for whoever imports them.
+
+use std::path::{Path, PathBuf};
+
+/// Each top-level module and its layer (higher may import lower and equal, never the reverse).
+const LAYERS: [(&str, u8); 14] = [
+    ("file_error", 0),
+    ("plan", 0),
+    ("rules", 1),
+    ("sources", 1),
+    ("policy", 2),
+    ("gate", 3),
+    ("config", 3),
+    ("waiver", 3),
+    ("fix", 4),
+    ("report", 5),
+    ("runtask", 6),
+    ("cli", 7),
+    // The crate root's own items (`crate::check`, `crate::Error`, …).
+    ("", 3),
+    ("main", 8),
+];
+
+fn layer_of(module: &str) -> Option<u8> {
+    LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l)
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The top-level module a file of `src/` belongs to (`""` for `lib.rs`).
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap();
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy();
+    match first.strip_suffix(".rs") {
+        Some("lib") => String::new(),
+        Some(name) => name.to_string(),
+        None => first.into_owned(),
+    }
+}
+
+/// The code of a Rust file without its comments (line comments, doc comments, block comments)
+/// and string literals' contents, so a path in prose or in a message is not an import.
+fn code_only(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1)) {
+            (b'/', Some(b'/')) => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            (b'/', Some(b'*')) => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 2;
+            }
+            (b'"', _) => {
+                // A string literal (raw strings with `#` are rare in src and hold no paths
+                // that matter; their quotes pair up like plain ones).
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i += 1;
+                out.push_str("\"\"");
+            }
+            (b'\'', _) if bytes.get(i + 2) == Some(&b'\'') || bytes.get(i + 1) == Some(&b'\\') => {
+                // A char literal such as '"' or '\\'.
+                let end = bytes[i + 1..]
+                    .iter()
+                    .position(|&b| b == b'\'')
+                    .map_or(bytes.len(), |p| i + 1 + p + 1);
+                let end = if bytes.get(i + 1) == Some(&b'\\') {
+                    bytes[i + 3..]
+                        .iter()
+                        .position(|&b| b == b'\'')
+                        .map_or(bytes.len(), |p| i + 3 + p + 1)
+                } else {
+                    end
+                };
+                i = end;
+            }
+            _ => {
+                out.push(bytes[i] as char);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Every top-level module a file names through `crate::`: `crate::fix::X`, and each item of
+/// `use crate::{fix::X, report, Error}` (an item without `::` is a crate-root item, unless it
+/// is a module name).
+fn named_modules(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        let before = rest[..at].chars().last();
+        rest = &rest[at + "crate::".len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue; // `portgate_crate::…`, not a path of this crate
+        }
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = matching_brace(group);
+            for item in split_top_level(&group[..end]) {
+                out.push(first_segment(item.trim()));
+            }
+            rest = &group[end..];
+        } else {
+            out.push(first_segment(rest));
+        }
+    }
+    out.into_iter()
+        .map(|m| {
+            if layer_of(&m).is_some() {
+                m
+            } else {
+                String::new()
+            }
+        })
+        .collect()
+}
+
+fn first_segment(path: &str) -> String {
+    path.chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
+
+fn matching_brace(text: &str) -> usize {
+    let mut depth = 1;
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+    }
+    text.len()
+}
+
+fn split_top_level(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts.into_iter().filter(|p| !p.trim().is_empty()).collect()
+}
+
+#[test]
+fn no_import_runs_up_a_layer() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut up = Vec::new();
+    let mut seen = 0;
+    for file in &files {
+        let module = module_of(&src, file);
+        if module.is_empty() {
+            continue; // lib.rs: the root declares and wires every layer
+        }
+        let own = layer_of(&module)
+            .unwrap_or_else(|| panic!("{}: module {module:?} has no layer", file.display()));
+        let code = code_only(&std::fs::read_to_string(file).unwrap());
+        for named in named_modules(&code) {
+            seen += 1;
+            let layer = layer_of(&named).unwrap();
+            if layer > own {
+                up.push(format!(
+                    "{} ({module}, layer {own}) imports crate::{} (layer {layer})",
+                    file.strip_prefix(&src).unwrap().display(),
+                    if named.is_empty() {
+                        "<root item>"
+                    } else {
+                        &named
+                    },
+                ));
+            }
+        }
+    }
+    up.sort();
+    up.dedup();
+    assert!(
+        seen > 100,
+        "only {seen} crate:: paths found: is the scan reading the files?"
+    );
+    assert!(
+        up.is_empty(),
+        "imports that run up a layer:\n{}",
+        up.join("\n")
+    );
+}
+
+#[test]
+fn the_scan_sees_paths_and_groups_but_not_comments_or_strings() {
+    let code = code_only(
+        "use crate::fix::FixSet;\n// crate::cli::x\nuse crate::{report::json, Error, gate::{A, B}};\nlet s = \"crate::runtask\"; let c = '\"'; crate::plan::read();",
+    );
+    assert_eq!(named_modules(&code), ["fix", "report", "", "gate", "plan"]);
+}
