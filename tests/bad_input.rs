@@ -1,12 +1,16 @@
 //! Input that is not a plan: always exit code 2, one line on stderr naming the file (and the
 //! line/column or JSON path when there is one) and what to do, nothing on stdout, never a panic.
 
+#[path = "common/valid_plan.rs"]
+mod valid_plan;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use portgate::policy::PolicySet;
 use portgate::{CheckOptions, check};
 use proptest::prelude::*;
+use valid_plan::VALID_PLAN;
 
 fn bad(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -271,13 +275,6 @@ fn a_bad_policy_dir_is_an_error_pointing_at_the_key() {
     let line = error_line(&["policies", "--policy-dir", empty.path().to_str().unwrap()]);
     assert!(line.contains("no *.toml policy files"), "{line}");
 }
-
-const VALID_PLAN: &str = r#"{"format_version":"1.2","terraform_version":"1.9.5",
-"planned_values":{"root_module":{"resources":[]}},
-"resource_changes":[{"address":"aws_security_group.web","mode":"managed","type":"aws_security_group","name":"web",
-"change":{"actions":["create"],"before":null,
-"after":{"ingress":[{"cidr_blocks":["0.0.0.0/0"],"ipv6_cidr_blocks":null,"from_port":445,"protocol":"tcp","to_port":445,"self":false,"security_groups":[],"prefix_list_ids":[]}]},
-"after_unknown":{"ingress":[{"cidr_blocks":[false]}]}}}]}"#;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]

@@ -9,7 +9,10 @@
 //! crate root, `lib.rs`, declares every module and wires the stages (`check`, `check_top`); its
 //! items count as the gate's layer for whoever imports them.
 
-use std::path::{Path, PathBuf};
+#[path = "common/corpus.rs"]
+mod corpus;
+
+use std::path::Path;
 
 /// Each top-level module and its layer (higher may import lower and equal, never the reverse).
 const LAYERS: [(&str, u8); 14] = [
@@ -32,21 +35,6 @@ const LAYERS: [(&str, u8); 14] = [
 
 fn layer_of(module: &str) -> Option<u8> {
     LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l)
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 /// The top-level module a file of `src/` belongs to (`""` for `lib.rs`).
@@ -200,7 +188,7 @@ fn split_top_level(text: &str) -> Vec<&str> {
 fn no_import_runs_up_a_layer() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    corpus::files_with_extension(&src, "rs", &mut files);
     let mut up = Vec::new();
     let mut seen = 0;
     for file in &files {

@@ -13,8 +13,11 @@
 #[path = "common/random_groups.rs"]
 mod random_groups;
 
+#[path = "common/corpus.rs"]
+mod corpus;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use portgate::policy::PolicySet;
 use portgate::{CheckOptions, check};
@@ -25,25 +28,10 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn rego_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            rego_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rego") {
-            out.push(path);
-        }
-    }
-}
-
 /// An engine with every policy of `policies/rego` (tests included when asked).
 fn engine(with_tests: bool) -> regorus::Engine {
     let mut files = Vec::new();
-    rego_files(&root().join("policies/rego"), &mut files);
+    corpus::files_with_extension(&root().join("policies/rego"), "rego", &mut files);
     let mut engine = regorus::Engine::new();
     for file in files {
         let is_test = file.to_string_lossy().ends_with("_test.rego");
@@ -295,7 +283,7 @@ fn the_hcp_terraform_entry_point_agrees_with_the_conftest_one() {
 #[test]
 fn rego_unit_tests_pass() {
     let mut files = Vec::new();
-    rego_files(&root().join("policies/rego"), &mut files);
+    corpus::files_with_extension(&root().join("policies/rego"), "rego", &mut files);
     let mut engine = engine(true);
     let mut ran = 0;
     let mut failures = Vec::new();

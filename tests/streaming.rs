@@ -9,6 +9,9 @@
 //! - Damaged plans: whatever `serde_json` refuses as JSON, portgate refuses too; whatever
 //!   portgate calls invalid JSON, `serde_json` refuses too.
 
+#[path = "common/valid_plan.rs"]
+mod valid_plan;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +19,7 @@ use portgate::plan::Plan;
 use portgate::policy::PolicySet;
 use portgate::{CheckOptions, CheckReport, check, check_reader, rules};
 use proptest::prelude::*;
+use valid_plan::VALID_PLAN;
 
 /// A reader that returns at most a few bytes per call, the count drawn from a fixed sequence.
 struct Trickle<'a> {
@@ -125,19 +129,6 @@ fn keeping_only_security_groups_gives_the_rules_of_keeping_everything() {
         );
     }
 }
-
-const VALID_PLAN: &str = r#"{"format_version":"1.2","terraform_version":"1.9.0",
-"planned_values":{"root_module":{"resources":[{"address":"aws_vpc.main","mode":"managed","type":"aws_vpc","name":"main","values":{"cidr_block":"10.0.0.0/16","tags":{"a":"b"}}}]}},
-"resource_changes":[
-{"address":"aws_vpc.main","mode":"managed","type":"aws_vpc","name":"main","change":{"actions":["create"],"before":null,"after":{"cidr_block":"10.0.0.0/16","n":[1,-2.5e3,true,false,null],"s":"a\"b\\c\u00e9"},"after_unknown":{"id":true}}},
-{"address":"aws_security_group.web","mode":"managed","type":"aws_security_group","name":"web",
-"change":{"actions":["create"],"before":null,
-"after":{"ingress":[{"cidr_blocks":["0.0.0.0/0"],"ipv6_cidr_blocks":null,"from_port":445,"protocol":"tcp","to_port":445,"self":false,"security_groups":[],"prefix_list_ids":[]}]},
-"after_unknown":{"ingress":[{"cidr_blocks":[false]}]}}},
-{"address":"aws_security_group_rule.r[\"a\"]","mode":"managed","type":"aws_security_group_rule","name":"r","index":"a",
-"change":{"actions":["create"],"before":null,"after":{"type":"ingress","from_port":137,"to_port":139,"protocol":"udp","cidr_blocks":["0.0.0.0/0"],"self":false,"description":"x\u00e9","n":[-0.5E+2,{}]},
-"after_unknown":{"security_group_id":true}}}],
-"configuration":{"root_module":{"resources":[{"address":"aws_vpc.main","mode":"managed","type":"aws_vpc","name":"main","expressions":{"cidr_block":{"constant_value":"10.0.0.0/16"}}}]}}}"#;
 
 fn json_is_valid(bytes: &[u8]) -> bool {
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
