@@ -4,6 +4,9 @@
 //! directories, gate settings (`fail_on`, `unknown`, `only_changes`) and waivers. Unknown keys
 //! are errors; every error points at the file, line and column of the bad key, like policy
 //! files. [`EXAMPLE`] is what `portgate init` writes.
+//!
+//! It only reads and validates settings: the gate applies them ([`crate::gate`]), and a flag
+//! given on the command line wins over them (the CLI merges the two).
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! Stage 4: findings → suggested patches that swap the world CIDR for trusted CIDRs.
+//! Stage 5: findings → suggested patches that swap the world CIDR for trusted CIDRs.
 //!
 //! For every rule with an exposed finding, portgate finds the Terraform source that declared
 //! it (through the plan's module tree and local module `source` paths), the `ingress` block or
@@ -12,6 +12,11 @@
 //!
 //! Several findings on one rule (PG001 and PG002, IPv4 and IPv6) share one fix; count and
 //! for_each instances of one block share one edit.
+//!
+//! What it must not do: offer a patch it has not proved (every patch is re-derived and the
+//! group judged again by the policies; one that would leave or reopen a hole becomes a
+//! suggestion), decide the verdict, or write a file except through [`write::write_files`]
+//! when asked (`--write`).
 
 pub mod edit;
 mod json;

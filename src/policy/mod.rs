@@ -9,6 +9,9 @@
 //! Two diagnostics are built into the engine rather than loaded, because they are about what
 //! portgate could not read rather than about a port: [`UNKNOWN_VALUE`] (PG003, a rule whose
 //! CIDRs, protocol or ports are unknown until apply) and [`INVALID_CIDR`] (PG004).
+//!
+//! What it must not do: read the plan (rules come from [`crate::rules`]) or decide whether a
+//! finding fails the gate (waivers, `--fail-on`, `--unknown` are [`crate::gate`]'s).
 
 mod eval;
 mod groups;

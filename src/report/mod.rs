@@ -1,4 +1,4 @@
-//! Stage 4: findings → what a person or a program reads.
+//! Stage 6: findings and fixes → what a person or a program reads.
 //!
 //! Renderers write to any `io::Write` and never decide the verdict: the exit code comes from
 //! [`crate::gate::CheckReport::fails`]. Text is for terminals and CI logs (colored only when asked);

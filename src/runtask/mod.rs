@@ -1,5 +1,6 @@
-//! Stage 6 (a deployment of the pipeline): the HCP Terraform / Terraform Enterprise run task
-//! service, `portgate serve`.
+//! Stage 7 (a deployment of the pipeline): the HCP Terraform / Terraform Enterprise run task
+//! service, `portgate serve`. It must not judge anything itself: it runs the same check as
+//! `portgate check` ([`crate::check_top`]) and sends what the gate decided.
 //!
 //! TFC POSTs a signed request ([`request`]), the service checks the signature
 //! ([`signature`]), answers 200 at once, and in the background fetches the plan JSON, runs the
