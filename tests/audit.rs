@@ -5,6 +5,9 @@
 #[path = "common/corpus.rs"]
 mod corpus;
 
+#[path = "common/run.rs"]
+mod run;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -207,13 +210,7 @@ fn states_give_the_findings_of_their_plans_planned_values() {
     assert!(total >= 50, "only {total} findings in all");
 }
 
-fn portgate(args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("portgate")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap()
-}
+use run::portgate;
 
 fn testdata(path: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,5 +1,8 @@
 //! The command line as users see it: text and JSON output, colors, exit codes, policies.
 
+#[path = "common/run.rs"]
+mod run;
+
 use assert_cmd::Command;
 use clap::Parser;
 use portgate::cli::{Cli, Streams, Terminal, run};
@@ -49,14 +52,7 @@ fn write_plan(text: &str) -> tempfile::NamedTempFile {
     file
 }
 
-fn portgate(args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("portgate")
-        .unwrap()
-        .env_remove("NO_COLOR")
-        .args(args)
-        .output()
-        .unwrap()
-}
+use run::portgate;
 
 #[test]
 fn text_output_shows_rule_severity_address_traffic_why_and_fix() {

@@ -7,8 +7,11 @@
 //! then compared with `--format json` of the same run, the fixes with the hand-written
 //! `expected.patch` of the `testdata/fix` cases.
 
+#[path = "common/run.rs"]
+mod run;
 #[path = "common/tree.rs"]
 mod tree;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -20,24 +23,11 @@ use serde_json::Value;
 const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const FINGERPRINT: &str = "portgate/v1";
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use run::{root, text};
 
 /// Runs `portgate check ARGS` in the project root (so relative paths stay relative).
 fn portgate(args: &[&str]) -> Output {
-    Command::cargo_bin("portgate")
-        .expect("the portgate binary is built")
-        .current_dir(root())
-        .env_remove("NO_COLOR")
-        .arg("check")
-        .args(args)
-        .output()
-        .expect("portgate runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("portgate prints UTF-8")
+    run::portgate(&[&["check"], args].concat())
 }
 
 /// The stdout of a run that must end with exit code 0 or 1.

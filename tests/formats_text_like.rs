@@ -6,35 +6,23 @@
 //! `CI=true` keeps insta from writing new ones. The other tests pin the rules each format
 //! promises: escaping, the gate words, the size limit, and no "fail" in a passing report.
 
+#[path = "common/run.rs"]
+mod run;
+
 use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use run::{portgate, root};
 
-/// Runs the binary in the crate root with `args`, the environment cleaned of what changes the
-/// output.
-fn portgate(args: &[&str]) -> Output {
-    portgate_env(args, &[])
-}
-
+/// `portgate ARGS` in the repository root with `env` added.
 fn portgate_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("portgate"));
-    cmd.current_dir(root())
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("NO_COLOR")
-        .args(args);
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    cmd.output().unwrap()
+    run::portgate_env(root(), args, env)
 }
 
 fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
+    run::text(&out.stdout)
 }
 
 /// Replaces what differs between machines and releases.

@@ -3,32 +3,23 @@
 //! cannot be read is exit 2 while the report still covers the others; `--source INPUT=DIR`
 //! pairs inputs with their sources; `--write` writes a file both inputs patch alike once.
 
+#[path = "common/run.rs"]
+mod run;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn testdata(path: &str) -> String {
     format!("testdata/{path}")
 }
 
-/// `portgate ARGS` run in the repository root.
-fn portgate(args: &[&str]) -> Output {
-    Command::cargo_bin("portgate")
-        .unwrap()
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
+use run::{portgate, root};
 
 fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
+    run::text(&output.stdout)
 }
 
 const FAILING: &str = "plans/example.json";

@@ -2,10 +2,12 @@
 //!
 //! Waiver expiry is tested with a fixed date (`--today`), never the system clock.
 
+#[path = "common/run.rs"]
+mod run;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 fn example_plan() -> PathBuf {
@@ -13,15 +15,7 @@ fn example_plan() -> PathBuf {
 }
 
 /// Runs portgate in `dir` (where a portgate.toml may live).
-fn portgate_in(dir: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("portgate")
-        .unwrap()
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .args(args)
-        .output()
-        .unwrap()
-}
+use run::portgate_in;
 
 fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
