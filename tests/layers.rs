@@ -73,9 +73,26 @@ fn code_only(text: &str) -> String {
                 }
                 i += 2;
             }
+            (b'r', Some(b'"' | b'#')) if starts_a_literal(&out) => {
+                // A raw string `r"…"`, `r#"…"#`: it ends at a quote followed by as many `#`.
+                let hashes = bytes[i + 1..].iter().take_while(|&&b| b == b'#').count();
+                if bytes.get(i + 1 + hashes) != Some(&b'"') {
+                    out.push('r');
+                    i += 1;
+                    continue;
+                }
+                let closing: Vec<u8> = std::iter::once(b'"')
+                    .chain(std::iter::repeat_n(b'#', hashes))
+                    .collect();
+                let start = i + 2 + hashes;
+                i = bytes[start..]
+                    .windows(closing.len())
+                    .position(|w| w == closing.as_slice())
+                    .map_or(bytes.len(), |p| start + p + closing.len());
+                out.push_str("\"\"");
+            }
             (b'"', _) => {
-                // A string literal (raw strings with `#` are rare in src and hold no paths
-                // that matter; their quotes pair up like plain ones).
+                // A string literal.
                 i += 1;
                 while i < bytes.len() && bytes[i] != b'"' {
                     if bytes[i] == b'\\' {
@@ -109,6 +126,18 @@ fn code_only(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether an `r` after the code `before` starts a raw string: it is not the end of an
+/// identifier, unless that identifier is the `b` of `br"…"`.
+fn starts_a_literal(before: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut back = before.chars().rev();
+    match back.next() {
+        Some('b') => !back.next().is_some_and(word),
+        Some(c) => !word(c),
+        None => true,
+    }
 }
 
 /// Every top-level module a file names through `crate::`: `crate::fix::X`, and each item of
@@ -231,7 +260,7 @@ fn no_import_runs_up_a_layer() {
 #[test]
 fn the_scan_sees_paths_and_groups_but_not_comments_or_strings() {
     let code = code_only(
-        "use crate::fix::FixSet;\n// crate::cli::x\nuse crate::{report::json, Error, gate::{A, B}};\nlet s = \"crate::runtask\"; let c = '\"'; crate::plan::read();",
+        "use crate::fix::FixSet;\n// crate::cli::x\nuse crate::{report::json, Error, gate::{A, B}};\nlet s = \"crate::runtask\"; let c = '\"'; let r = r#\"say \"crate::cli\" \"#; let b = br#\"\"crate::fix\"\"#; crate::plan::read();",
     );
     assert_eq!(named_modules(&code), ["fix", "report", "", "gate", "plan"]);
 }
