@@ -325,15 +325,15 @@ fn write_patches(
 /// workspaces, say) patch its files alike and are written once; two that would patch one
 /// file differently cannot both be right, so nothing is written.
 fn merged_patches(checked: &[Checked]) -> Result<Vec<fix::FilePatch>, Error> {
-    let mut files: Vec<(fix::FilePatch, &str)> = Vec::new();
+    // Each patch with the real path of its file (one file may be named two ways) and the
+    // input it comes from.
+    let mut files: Vec<(fix::FilePatch, PathBuf, &str)> = Vec::new();
     for one in checked {
         let Some(fixes) = &one.fixes else { continue };
         for patch in &fixes.files {
             let canonical = std::fs::canonicalize(&patch.path).unwrap_or(patch.path.clone());
-            match files.iter().find(|(p, _)| {
-                std::fs::canonicalize(&p.path).unwrap_or(p.path.clone()) == canonical
-            }) {
-                Some((earlier, by)) if earlier.patched() != patch.patched() => {
+            match files.iter().find(|(_, real, _)| *real == canonical) {
+                Some((earlier, _, by)) if earlier.patched() != patch.patched() => {
                     return Err(Error::Usage(format!(
                         "{} and {} would patch {} differently; run them one at a time (with --write) and plan again in between",
                         by,
@@ -342,11 +342,11 @@ fn merged_patches(checked: &[Checked]) -> Result<Vec<fix::FilePatch>, Error> {
                     )));
                 }
                 Some(_) => {}
-                None => files.push((patch.clone(), one.report.plan.file.as_str())),
+                None => files.push((patch.clone(), canonical, one.report.plan.file.as_str())),
             }
         }
     }
-    Ok(files.into_iter().map(|(patch, _)| patch).collect())
+    Ok(files.into_iter().map(|(patch, _, _)| patch).collect())
 }
 
 /// Each input's source directory: `--source PLAN=DIR` for that input, `--source DIR` for
