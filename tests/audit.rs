@@ -206,8 +206,11 @@ fn states_give_the_findings_of_their_plans_planned_values() {
             "raw state of {name}, read twice"
         );
     }
-    // Not a comparison of empty sets.
-    assert!(total >= 50, "only {total} findings in all");
+    // Not a comparison of empty sets (the project's plans alone have 44 findings; the real
+    // plans, where ../shared is present, add more).
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata");
+    let least = if shared.is_dir() { 50 } else { 40 };
+    assert!(total >= least, "only {total} findings in all");
 }
 
 use run::portgate;
