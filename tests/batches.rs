@@ -7,7 +7,7 @@
 //! warnings, on every plan of `testdata/`, every real plan (with its sources where the corpus
 //! has them) and generated plans of every shape.
 
-#[path = "../examples/gen_plan.rs"]
+#[path = "../examples/gen_plan/main.rs"]
 #[allow(dead_code)]
 mod gen_plan;
 

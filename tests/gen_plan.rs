@@ -1,4 +1,4 @@
-//! The plan generator (`examples/gen_plan.rs`, `scripts/gen-plan`) checked against the library.
+//! The plan generator (`examples/gen_plan/`, `scripts/gen-plan`) checked against the library.
 //!
 //! The generator plants violations from templates and says which (address, rule id) pairs
 //! portgate must report; these tests hold portgate to exactly that set on several seeds, sizes
@@ -7,7 +7,7 @@
 //! violating root-module resource gets a source patch against the `.tf` files
 //! `--source-dir` writes, which `git apply --check` accepts.
 
-#[path = "../examples/gen_plan.rs"]
+#[path = "../examples/gen_plan/main.rs"]
 #[allow(dead_code)]
 mod gen_plan;
 
@@ -288,6 +288,98 @@ fn generated_plans_are_json_of_the_requested_shape_and_size() {
         (2000..=4500).contains(&per_resource),
         "{per_resource} bytes per resource"
     );
+}
+
+/// Every resource kind the generator describes appears in a plan big enough, and what its
+/// description says is unknown until apply is an attribute its known instances have (a
+/// misspelled name there would plan an attribute the provider does not have).
+#[test]
+fn every_described_kind_is_planned_with_the_attributes_it_declares_unknown() {
+    use gen_plan::{resources, security_groups as sg};
+    let mut known: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    let mut unknown: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    // A few seeds, so that every kind has instances created and instances that exist already.
+    let plans: Vec<Value> = (29..32)
+        .map(|seed| {
+            let (bytes, _) = generate(&options(3000, Some(400), seed, "1.2"));
+            serde_json::from_slice(&bytes).expect("valid JSON")
+        })
+        .collect();
+    for change in plans
+        .iter()
+        .flat_map(|p| p["resource_changes"].as_array().unwrap())
+    {
+        let data = if change["mode"] == "data" {
+            "data."
+        } else {
+            ""
+        };
+        let kind = format!("{data}{}", change["type"].as_str().unwrap());
+        if let Some(before) = change["change"]["before"].as_object() {
+            // An object that exists: every attribute known.
+            known
+                .entry(kind.clone())
+                .or_default()
+                .extend(before.keys().cloned());
+        }
+        let (after, after_unknown) = (
+            &change["change"]["after"],
+            &change["change"]["after_unknown"],
+        );
+        let (Some(after), Some(after_unknown)) = (after.as_object(), after_unknown.as_object())
+        else {
+            continue;
+        };
+        for (key, value) in after_unknown {
+            if value == &Value::Bool(true) {
+                assert!(
+                    !after.contains_key(key),
+                    "{kind}: {key} both known and unknown"
+                );
+                unknown.entry(kind.clone()).or_default().insert(key.clone());
+            }
+        }
+    }
+    let mut kinds: Vec<&gen_plan::kinds::Kind> =
+        resources::FILLERS.iter().map(|(kind, _)| *kind).collect();
+    kinds.extend([
+        &resources::POLICY_DOCUMENT,
+        &sg::GROUP,
+        &sg::DEFAULT_GROUP,
+        &sg::DATA_GROUP,
+        &sg::INGRESS_RULE,
+        &sg::EGRESS_RULE,
+        &sg::VPC_INGRESS_RULE,
+        &sg::VPC_EGRESS_RULE,
+    ]);
+    let mut checked = 0;
+    for kind in kinds {
+        let name = format!("{kind:?}");
+        let declared = unknown.get(&name).cloned().unwrap_or_default();
+        assert!(
+            declared.is_superset(
+                &kind
+                    .unknown_on_create
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect()
+            ),
+            "{name} is not planned, or not with the attributes it declares unknown: {declared:?}"
+        );
+        if kind.data {
+            continue; // only ever read: no instance is known before apply
+        }
+        let have = known
+            .get(&name)
+            .unwrap_or_else(|| panic!("{name}: no instance that exists before the plan"));
+        let missing: Vec<_> = declared.difference(have).collect();
+        assert!(
+            missing.is_empty(),
+            "{name} declares unknown what it never has: {missing:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "{checked} kinds checked");
 }
 
 #[test]

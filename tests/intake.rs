@@ -9,7 +9,7 @@
 //! - what stays raw is what needs the rest of the plan, counted: on a plan of rules whose
 //!   values are all known, no rule resource stays raw and the configuration keeps no block.
 
-#[path = "../examples/gen_plan.rs"]
+#[path = "../examples/gen_plan/main.rs"]
 #[allow(dead_code)]
 mod gen_plan;
 

@@ -3,7 +3,7 @@
 //! each (its report) is small when it has few findings. Measured as the real binary's peak
 //! resident set (the kernel's count, `wait4`), never timed.
 
-#[path = "../examples/gen_plan.rs"]
+#[path = "../examples/gen_plan/main.rs"]
 #[allow(dead_code)]
 mod gen_plan;
 

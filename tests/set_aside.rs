@@ -9,7 +9,7 @@
 //! - what is kept is what matters: on a plan of rule resources, the resources kept are exactly
 //!   those with a rule that may touch a guarded port in a group at risk, the rest only counted.
 
-#[path = "../examples/gen_plan.rs"]
+#[path = "../examples/gen_plan/main.rs"]
 #[allow(dead_code)]
 mod gen_plan;
 

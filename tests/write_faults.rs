@@ -2,7 +2,7 @@
 //! writes fail, and every `.tf` file must still be either its old or its new content.
 //!
 //! The scene is a generated plan with its root module written as Terraform
-//! (`examples/gen_plan.rs`): many files, several of which get patched. Faults are injected
+//! (`examples/gen_plan/`): many files, several of which get patched. Faults are injected
 //! into the real binary through the file size limit (`RLIMIT_FSIZE`), which stops a write at
 //! an exact byte: with `SIGXFSZ` at its default action the kernel kills the process right
 //! there (a kill at a chosen point of the write), with `SIGXFSZ` ignored the write fails with
@@ -12,7 +12,7 @@
 //! reach (between writes, between renames).
 #![cfg(unix)]
 
-#[path = "../examples/gen_plan.rs"]
+#[path = "../examples/gen_plan/main.rs"]
 #[allow(dead_code)]
 mod gen_plan;
 
