@@ -52,7 +52,7 @@ fn write_plan(text: &str) -> tempfile::NamedTempFile {
     file
 }
 
-use run::portgate;
+use run::{portgate, portgate_in};
 
 #[test]
 fn text_output_shows_rule_severity_address_traffic_why_and_fix() {
@@ -341,16 +341,6 @@ fn an_errored_plan_passes_only_with_a_visible_warning() {
 /// `testdata/fix/security_group_rule`: one world-open rule resource with its source.
 fn rule_case() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fix/security_group_rule")
-}
-
-fn portgate_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("portgate")
-        .unwrap()
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[test]

@@ -4,26 +4,15 @@
 //! paths agree, and the health check command works against a real `portgate serve`.
 
 mod common;
-
-use std::path::PathBuf;
-use std::process::Command;
+#[path = "common/run.rs"]
+mod run;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
 use common::WAIT;
 use common::binary::Binary;
 use common::fake_tfc::FakeTfc;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn portgate(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_portgate"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use run::{portgate, root};
 
 /// The long flags `portgate SUBCOMMAND --help` lists.
 fn flags_of(subcommand: &str) -> Vec<String> {

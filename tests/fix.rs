@@ -10,13 +10,14 @@
 //! Every case has one test here that calls `case("CASE")`; the patch is also applied with
 //! `git apply` to a copy of the case, and the patched files must still parse as HCL.
 
+#[path = "common/run.rs"]
+mod run;
 #[path = "common/tree.rs"]
 mod tree;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use portgate::config::TrustedCidr;
 use portgate::fix::edit::Edit;
 use portgate::fix::write::{WriteError, write_files};
@@ -24,6 +25,9 @@ use portgate::fix::{FilePatch, FixOptions};
 use portgate::policy::PolicySet;
 use serde::Deserialize;
 use serde_json::Value;
+
+use run::text;
+use tree::{Scratch, git};
 
 /// The world CIDR literals a fix replaces.
 const WORLD_LITERALS: [&str; 2] = ["\"0.0.0.0/0\"", "\"::/0\""];
@@ -74,21 +78,15 @@ fn portgate_check(dir: &Path, args: &[String]) -> Output {
 
 /// [`portgate_check`] with more environment variables.
 fn portgate_check_env(dir: &Path, args: &[String], env: &[(&str, &str)]) -> Output {
-    Command::cargo_bin("portgate")
-        .expect("the portgate binary is built")
-        .env_remove("NO_COLOR")
-        .envs(env.iter().copied())
-        .arg("check")
-        .arg(dir.join("plan.json"))
-        .arg("--source")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("portgate runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("portgate prints UTF-8")
+    let plan = dir.join("plan.json");
+    let mut all = vec![
+        "check",
+        plan.to_str().unwrap(),
+        "--source",
+        dir.to_str().unwrap(),
+    ];
+    all.extend(args.iter().map(String::as_str));
+    run::portgate_env(run::root(), &all, env)
 }
 
 /// The symbolic links of a tree, by path relative to its root, with their targets.
@@ -134,55 +132,6 @@ fn tree_contents(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     walk(root, root, &mut out);
     out
-}
-
-/// Runs `git -C dir ARGS` outside any repository and returns whether it succeeded.
-fn git(dir: &Path, args: &[&str]) -> Output {
-    // `git apply` inside a repository applies paths relative to the top of its work tree; stop
-    // the repository search at the temporary directory.
-    let ceiling = dir.parent().unwrap_or(dir);
-    std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CEILING_DIRECTORIES", ceiling)
-        .output()
-        .expect("git runs")
-}
-
-/// A copy of a case in a temporary directory: `tmp/src` is the case.
-struct Copy {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    patch_file: PathBuf,
-}
-
-fn copy_case(dir: &Path) -> Copy {
-    let tmp = tempfile::tempdir().unwrap();
-    let copy = tmp.path().join("src");
-    tree::copy_tree(dir, &copy);
-    Copy {
-        patch_file: tmp.path().join("fix.patch"),
-        dir: copy,
-        _tmp: tmp,
-    }
-}
-
-/// Applies `patch` to `copy` with `git apply --check`, then `git apply`.
-fn git_apply(copy: &Copy, patch: &str) {
-    std::fs::write(&copy.patch_file, patch).unwrap();
-    let patch_file = copy.patch_file.to_str().unwrap();
-    for args in [
-        vec!["apply", "--check", patch_file],
-        vec!["apply", patch_file],
-    ] {
-        let out = git(&copy.dir, &args);
-        assert!(
-            out.status.success(),
-            "git {args:?} failed:\n{}\npatch:\n{patch}",
-            text(&out.stderr)
-        );
-    }
 }
 
 /// The files a unified diff changes (its `+++ b/PATH` lines).
@@ -262,7 +211,7 @@ fn case(name: &str) -> CaseRun {
             "{name}: world_gone_from / world_left need a patch"
         );
         // With no patch to offer, `--write` changes nothing either.
-        let copy = copy_case(&dir);
+        let copy = Scratch::copy_of(&dir);
         let mut args = vec!["--write".to_string()];
         args.extend(spec.args.iter().cloned());
         let out = portgate_check(&copy.dir, &args);
@@ -275,8 +224,8 @@ fn case(name: &str) -> CaseRun {
         return CaseRun { dir, spec, stdout };
     }
 
-    let copy = copy_case(&dir);
-    git_apply(&copy, &expected);
+    let copy = Scratch::copy_of(&dir);
+    copy.apply(&expected);
     let files = patched_files(&expected);
     assert!(!files.is_empty(), "{name}: the patch names no file");
     for file in &files {
@@ -429,13 +378,12 @@ fn an_all_protocols_rule_says_that_every_port_loses_the_world() {
 #[test]
 fn a_patch_of_a_source_subdirectory_applies_from_the_working_directory() {
     // A repository whose Terraform lives in infra/: portgate runs at the top, like CI does.
-    let copy = copy_case(&fix_dir().join("inline_second_of_three"));
+    let copy = Scratch::copy_of(&fix_dir().join("inline_second_of_three"));
     let root = copy.dir.parent().unwrap().join("repo");
     tree::copy_tree(&copy.dir, &root.join("infra"));
-    let out = Command::cargo_bin("portgate")
-        .unwrap()
-        .current_dir(&root)
-        .args([
+    let out = run::portgate_in(
+        &root,
+        &[
             "check",
             "infra/plan.json",
             "--source",
@@ -444,9 +392,8 @@ fn a_patch_of_a_source_subdirectory_applies_from_the_working_directory() {
             "10.0.0.0/8",
             "--format",
             "diff",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     let patch = text(&out.stdout);
     assert!(
         patch.starts_with("--- a/infra/main.tf\n+++ b/infra/main.tf\n"),
@@ -456,10 +403,9 @@ fn a_patch_of_a_source_subdirectory_applies_from_the_working_directory() {
     let out = git(&root, &["apply", copy.patch_file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // The same change as the case's own patch, applied inside the case directory.
-    git_apply(
-        &copy,
-        &read(&fix_dir().join("inline_second_of_three/expected.patch")),
-    );
+    copy.apply(&read(
+        &fix_dir().join("inline_second_of_three/expected.patch"),
+    ));
     assert_eq!(
         read(&root.join("infra/main.tf")),
         read(&copy.dir.join("main.tf"))
@@ -469,7 +415,7 @@ fn a_patch_of_a_source_subdirectory_applies_from_the_working_directory() {
 
 #[test]
 fn a_plan_older_than_its_sources_is_said_and_refused_on_request() {
-    let copy = copy_case(&fix_dir().join("inline_second_of_three"));
+    let copy = Scratch::copy_of(&fix_dir().join("inline_second_of_three"));
     let main_tf = copy.dir.join("main.tf");
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
     std::fs::File::options()
@@ -505,7 +451,7 @@ fn a_plan_older_than_its_sources_is_said_and_refused_on_request() {
 
 #[test]
 fn a_literal_the_plan_shows_but_the_sources_no_longer_hold_asks_for_a_new_plan() {
-    let copy = copy_case(&fix_dir().join("inline_second_of_three"));
+    let copy = Scratch::copy_of(&fix_dir().join("inline_second_of_three"));
     // Already patched by hand after the plan was made.
     let main_tf = copy.dir.join("main.tf");
     let patched = read(&main_tf).replacen(
@@ -580,7 +526,7 @@ fn a_symlinked_module_directory_is_patched_where_it_really_is() {
 #[cfg(unix)]
 #[test]
 fn a_symlink_out_of_the_sources_is_not_followed() {
-    let copy = copy_case(&fix_dir().join("inline_second_of_three"));
+    let copy = Scratch::copy_of(&fix_dir().join("inline_second_of_three"));
     let outside = copy.dir.parent().unwrap().join("outside.tf");
     std::fs::rename(copy.dir.join("main.tf"), &outside).unwrap();
     std::os::unix::fs::symlink(&outside, copy.dir.join("main.tf")).unwrap();
@@ -731,8 +677,8 @@ fn without_sources_the_fix_is_a_rendered_suggestion() {
 fn comments_spacing_and_tabs_are_kept_byte_for_byte() {
     let run = case("comments_and_spacing");
     // Beyond the exact patch: undoing the CIDR swaps gives back the original, byte for byte.
-    let copy = copy_case(&run.dir);
-    git_apply(&copy, &run.stdout);
+    let copy = Scratch::copy_of(&run.dir);
+    copy.apply(&run.stdout);
     let original = read(&run.dir.join("main.tf"));
     let patched = read(&copy.dir.join("main.tf"));
     let undone = patched
@@ -781,10 +727,10 @@ fn write_case(name: &str, written: &[&str]) {
     let spec = load_spec(&dir);
     let expected = read(&dir.join("expected.patch"));
 
-    let by_git = copy_case(&dir);
-    git_apply(&by_git, &expected);
+    let by_git = Scratch::copy_of(&dir);
+    by_git.apply(&expected);
 
-    let by_portgate = copy_case(&dir);
+    let by_portgate = Scratch::copy_of(&dir);
     let mut args = vec!["--write".to_string()];
     args.extend(spec.args.iter().cloned());
     let out = portgate_check(&by_portgate.dir, &args);
@@ -837,7 +783,7 @@ fn write_changes_terraform_tfvars_exactly_as_the_patch_does() {
 #[test]
 fn write_refuses_a_file_changed_since_it_was_read() {
     let dir = fix_dir().join("inline_second_of_three");
-    let copy = copy_case(&dir);
+    let copy = Scratch::copy_of(&dir);
     let plan = std::fs::read(copy.dir.join("plan.json")).unwrap();
     let policies = PolicySet::builtin().unwrap();
     let report =
@@ -914,16 +860,15 @@ fn write_checks_every_file_before_writing_any() {
 fn portgate_in_empty_dir(args: &[&str]) -> Output {
     let cwd = tempfile::tempdir().unwrap();
     let dir = fix_dir().join("inline_second_of_three");
-    Command::cargo_bin("portgate")
-        .expect("the portgate binary is built")
-        .current_dir(cwd.path())
-        .arg("check")
-        .arg(dir.join("plan.json"))
-        .arg("--source")
-        .arg(&dir)
-        .args(args)
-        .output()
-        .expect("portgate runs")
+    let plan = dir.join("plan.json");
+    let mut all = vec![
+        "check",
+        plan.to_str().unwrap(),
+        "--source",
+        dir.to_str().unwrap(),
+    ];
+    all.extend(args);
+    run::portgate_in(cwd.path(), &all)
 }
 
 fn assert_one_line_error(out: &Output, wanted: &str) {
@@ -953,13 +898,15 @@ fn patching_without_sources_is_a_usage_error() {
             "--format diff patches the Terraform sources",
         ),
     ] {
-        let out = Command::cargo_bin("portgate")
-            .expect("the portgate binary is built")
-            .arg("check")
-            .arg(fix_dir().join("inline_second_of_three/plan.json"))
-            .args(["--trusted-cidr", "10.0.0.0/8", "--no-source", flag])
-            .output()
-            .expect("portgate runs");
+        let plan = fix_dir().join("inline_second_of_three/plan.json");
+        let out = run::portgate(&[
+            "check",
+            plan.to_str().unwrap(),
+            "--trusted-cidr",
+            "10.0.0.0/8",
+            "--no-source",
+            flag,
+        ]);
         assert_one_line_error(&out, wanted);
     }
 }

@@ -13,7 +13,7 @@ mod run;
 mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::sync::OnceLock;
 
@@ -576,25 +576,6 @@ fn apply(original: &str, mut edits: Vec<(usize, usize, String)>) -> String {
     out
 }
 
-/// A copy of `dir` with `patch` applied by `git apply`.
-fn git_applied(dir: &Path, patch: &str) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let copy = tmp.path().join("src");
-    tree::copy_tree(dir, &copy);
-    let patch_file = tmp.path().join("fix.patch");
-    std::fs::write(&patch_file, patch).unwrap();
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(&copy)
-        .args(["apply", patch_file.to_str().unwrap()])
-        // Stop git's repository search at the temporary directory.
-        .env("GIT_CEILING_DIRECTORIES", tmp.path())
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git apply: {}", text(&out.stderr));
-    (tmp, copy)
-}
-
 /// One SARIF replacement: its deleted region, both ways, and the text put in its place.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Replacement {
@@ -660,10 +641,11 @@ fn sarif_fixes_reproduce_the_expected_patch() {
         let fixed_files: BTreeSet<String> = replacements.keys().cloned().collect();
         assert_eq!(fixed_files, patched_files, "{}: the files fixed", case.name);
         let source = root().join(&case.dir);
-        let (_tmp, applied) = git_applied(&source, &expected);
+        let applied = tree::Scratch::copy_of(&source);
+        applied.apply(&expected);
         for (file, edits) in &replacements {
             let original = std::fs::read_to_string(source.join(file)).unwrap();
-            let want = std::fs::read_to_string(applied.join(file)).unwrap();
+            let want = std::fs::read_to_string(applied.dir.join(file)).unwrap();
             let by_lines = apply(
                 &original,
                 edits

@@ -10,9 +10,10 @@
 #[path = "../examples/gen_plan/main.rs"]
 #[allow(dead_code)]
 mod gen_plan;
+#[path = "common/tree.rs"]
+mod tree;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use gen_plan::{Expected, Options, Shape};
 use portgate::config::TrustedCidr;
@@ -20,6 +21,7 @@ use portgate::fix::{FixKind, FixOptions};
 use portgate::policy::{Finding, PolicySet};
 use portgate::{CheckOptions, CheckReport};
 use serde_json::Value;
+use tree::Scratch;
 
 fn options(resources: usize, security_groups: Option<usize>, seed: u64, format: &str) -> Options {
     Options {
@@ -405,20 +407,9 @@ fn the_expect_file_is_the_json_the_brief_describes() {
     assert_eq!(json["unproven"], serde_json::json!(expected.unproven));
 }
 
-/// `git -C dir ARGS`, outside any enclosing repository.
-fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CEILING_DIRECTORIES", dir.parent().unwrap_or(dir))
-        .output()
-        .expect("git runs")
-}
-
 fn assert_source_fixes(opts: &Options) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("src");
+    let scratch = Scratch::new();
+    let dir = scratch.dir.clone();
     let (bytes, expected) = generate(opts);
     let summary = gen_plan::write_sources(opts, &dir).expect("sources are written");
     assert!(summary.files > 3 && summary.blocks > 10, "{summary:?}");
@@ -471,14 +462,7 @@ fn assert_source_fixes(opts: &Options) {
     }
     let patch = fixes.combined_patch();
     assert!(!patch.is_empty());
-    let patch_file = tmp.path().join("fix.patch");
-    std::fs::write(&patch_file, &patch).unwrap();
-    let out = git(&dir, &["apply", "--check", patch_file.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "git apply --check: {}\n{patch}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    scratch.apply(&patch);
 }
 
 #[test]

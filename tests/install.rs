@@ -1,14 +1,15 @@
 //! The ways to get portgate that the docs give: one repository address everywhere, and a
 //! package that holds what `cargo install` needs and nothing large (issue 19).
 
+#[path = "common/run.rs"]
+mod run;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+use run::root;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
 
 /// The files a user reads or copies install instructions from.
 fn documents() -> Vec<PathBuf> {
@@ -147,14 +148,12 @@ fn the_package_holds_what_install_needs_and_nothing_large() {
     assert!(bytes < 2 * 1024 * 1024, "the package holds {bytes} bytes");
 }
 
+/// The stdout of `portgate ARGS`, which must succeed without a word on stderr.
 fn portgate(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_portgate"))
-        .args(args)
-        .output()
-        .unwrap();
+    let output = run::portgate(args);
     assert!(output.status.success(), "portgate {args:?}: {output:?}");
     assert!(output.stderr.is_empty(), "portgate {args:?}: {output:?}");
-    String::from_utf8(output.stdout).unwrap()
+    run::text(&output.stdout)
 }
 
 /// Runs `program args… FILE` on `text` when the program is installed; `None` when it is not.

@@ -8,13 +8,15 @@
 //! A plan whose findings depend on its Terraform sources has them in the directory `NAME/`
 //! (passed as `--source`); every other plan is checked with `--no-source`.
 
-use std::path::{Path, PathBuf};
+#[path = "common/run.rs"]
+mod run;
 
-use assert_cmd::Command;
+use std::path::PathBuf;
+
 use serde_json::Value;
 
 fn plans_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/plans")
+    run::root().join("testdata/plans")
 }
 
 /// One run of `portgate check --format json` on a plan of `testdata/plans`.
@@ -48,14 +50,11 @@ fn run(name: &str, options: &[&str]) -> Run {
     } else {
         vec!["--no-source".into()]
     };
-    let output = Command::cargo_bin("portgate")
-        .expect("the portgate binary is built")
-        .args(["check", "--format", "json"])
-        .args(&source_args)
-        .args(options)
-        .arg(&path)
-        .output()
-        .expect("portgate runs");
+    let mut args = vec!["check", "--format", "json"];
+    args.extend(source_args.iter().map(String::as_str));
+    args.extend(options);
+    args.push(path.to_str().unwrap());
+    let output = run::portgate(&args);
     let code = output
         .status
         .code()

@@ -235,27 +235,12 @@ fn source_patches_of_real_plans_apply_parse_and_remove_the_world() {
         if fixes.files.is_empty() {
             continue;
         }
-        let tmp = tempfile::tempdir().unwrap();
-        let copy = tmp.path().join("src");
-        tree::copy_tree(&dir, &copy);
-        let patch_file = tmp.path().join("fix.patch");
-        std::fs::write(&patch_file, fixes.combined_patch()).unwrap();
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&copy)
-            .args(["apply", patch_file.to_str().unwrap()])
-            .env("GIT_CEILING_DIRECTORIES", tmp.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}: git apply failed: {}\n{}",
-            plan.display(),
-            String::from_utf8_lossy(&out.stderr),
-            fixes.combined_patch()
-        );
+        let copy = tree::Scratch::copy_of(&dir);
+        if let Err(e) = copy.try_apply(&fixes.combined_patch()) {
+            panic!("{}: {e}\n{}", plan.display(), fixes.combined_patch());
+        }
         for file in &fixes.files {
-            let text = std::fs::read_to_string(copy.join(&file.rel)).unwrap();
+            let text = std::fs::read_to_string(copy.dir.join(&file.rel)).unwrap();
             hcl_edit::parser::parse_body(&text).unwrap_or_else(|e| {
                 panic!(
                     "{}: {} does not parse after the patch: {e}",

@@ -1,21 +1,12 @@
 //! Reviewed snapshots of the text and JSON reports (insta). The snapshots in tests/snapshots/
 //! are the contract: a change in wording or shape shows up as a diff to review.
 
-use assert_cmd::Command;
+#[path = "common/run.rs"]
+mod run;
 
 /// Runs portgate from the crate root so paths in the output are relative and stable.
 fn run(args: &[&str]) -> String {
-    let out = Command::cargo_bin("portgate")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NO_COLOR")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .replace(env!("CARGO_PKG_VERSION"), "[version]")
+    run::text(&run::portgate(args).stdout).replace(env!("CARGO_PKG_VERSION"), "[version]")
 }
 
 #[test]
