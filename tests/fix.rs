@@ -78,6 +78,12 @@ fn portgate_check(dir: &Path, args: &[String]) -> Output {
 
 /// [`portgate_check`] with more environment variables.
 fn portgate_check_env(dir: &Path, args: &[String], env: &[(&str, &str)]) -> Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    check_case_in(run::root(), dir, &args, env)
+}
+
+/// `portgate check DIR/plan.json --source DIR ARGS`, run in `cwd`.
+fn check_case_in(cwd: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let plan = dir.join("plan.json");
     let mut all = vec![
         "check",
@@ -85,8 +91,8 @@ fn portgate_check_env(dir: &Path, args: &[String], env: &[(&str, &str)]) -> Outp
         "--source",
         dir.to_str().unwrap(),
     ];
-    all.extend(args.iter().map(String::as_str));
-    run::portgate_env(run::root(), &all, env)
+    all.extend(args);
+    run::portgate_env(cwd, &all, env)
 }
 
 /// The symbolic links of a tree, by path relative to its root, with their targets.
@@ -859,16 +865,12 @@ fn write_checks_every_file_before_writing_any() {
 /// Runs portgate in an empty directory (no portgate.toml to supply trusted CIDRs).
 fn portgate_in_empty_dir(args: &[&str]) -> Output {
     let cwd = tempfile::tempdir().unwrap();
-    let dir = fix_dir().join("inline_second_of_three");
-    let plan = dir.join("plan.json");
-    let mut all = vec![
-        "check",
-        plan.to_str().unwrap(),
-        "--source",
-        dir.to_str().unwrap(),
-    ];
-    all.extend(args);
-    run::portgate_in(cwd.path(), &all)
+    check_case_in(
+        cwd.path(),
+        &fix_dir().join("inline_second_of_three"),
+        args,
+        &[],
+    )
 }
 
 fn assert_one_line_error(out: &Output, wanted: &str) {

@@ -416,19 +416,11 @@ impl Layout {
                         "vpc_id": {"references": ["var.vpc_id"]},
                     }),
                 )?;
-                match &child.expansion {
-                    Expansion::Single => {}
-                    Expansion::Count(n) => {
-                        put(w, ",")?;
-                        put_key(w, "count_expression")?;
-                        put_json!(w, &json!({"constant_value": n}))?;
-                    }
-                    Expansion::ForEach(_) => {
-                        put(w, ",")?;
-                        put_key(w, "for_each_expression")?;
-                        put_json!(w, &json!({"references": ["local.tenants"]}))?;
-                    }
-                }
+                write_expansion(
+                    w,
+                    &child.expansion,
+                    &json!({"references": ["local.tenants"]}),
+                )?;
                 put(w, ",")?;
                 put_key(w, "module")?;
                 self.write_config_module(w, c)?;
@@ -495,20 +487,8 @@ impl Layout {
         put(w, ",")?;
         put_key(w, "schema_version")?;
         put_json!(w, &block.kind.schema_version)?;
-        match &block.expansion {
-            Expansion::Single => {}
-            Expansion::Count(n) => {
-                put(w, ",")?;
-                put_key(w, "count_expression")?;
-                put_json!(w, &json!({"constant_value": n}))?;
-            }
-            Expansion::ForEach(_) => {
-                // `toset([...])` is a function call: Terraform summarizes it as `{}`.
-                put(w, ",")?;
-                put_key(w, "for_each_expression")?;
-                put(w, "{}")?;
-            }
-        }
+        // `toset([...])` is a function call: Terraform summarizes it as `{}`.
+        write_expansion(w, &block.expansion, &json!({}))?;
         put(w, "}")
     }
 
@@ -523,5 +503,23 @@ impl Layout {
         }
         names.reverse();
         names.join(".")
+    }
+}
+
+/// `,"count_expression":...` or `,"for_each_expression":FOR_EACH` after a block or module call
+/// that has one.
+fn write_expansion(w: &mut impl Write, expansion: &Expansion, for_each: &Value) -> io::Result<()> {
+    match expansion {
+        Expansion::Single => Ok(()),
+        Expansion::Count(n) => {
+            put(w, ",")?;
+            put_key(w, "count_expression")?;
+            put_json!(w, &json!({"constant_value": n}))
+        }
+        Expansion::ForEach(_) => {
+            put(w, ",")?;
+            put_key(w, "for_each_expression")?;
+            put_json!(w, for_each)
+        }
     }
 }
