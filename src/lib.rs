@@ -304,8 +304,8 @@ fn open_input<'c>(
     Ok((sources, parsed, collected))
 }
 
-/// Reads the plan, keeping only what the rules stage needs (see `rules::Intake`); with
-/// `reopen`, without decoding what `resource_changes` supersedes, and in bounded memory
+/// Reads the plan (or state), keeping only what the rules stage needs (see `rules::Intake`);
+/// with `reopen`, without decoding what `resource_changes` supersedes, and in bounded memory
 /// however many rules it holds.
 fn read_plan<'c>(
     reader: impl std::io::Read,
@@ -327,28 +327,46 @@ fn read_plan<'c>(
         .is_some_and(sources::tree::holds_terraform);
     let filter = !options.list_every_rule && !sources_present;
     let intake = || rules::Intake::new(concerns, filter).spilling_above(options.hold_budget);
-    if options.input == plan::InputKind::State {
-        return read_state(
-            reader,
-            reopen,
-            source_name,
-            options,
-            filter,
-            sources,
-            concerns,
-        );
-    }
     let Some(reopen) = reopen else {
+        // Read once: there is no second read to narrow what is held.
         let mut intake = rules::Intake::new(concerns, filter);
-        let parsed = plan::Plan::read_filtered(reader, source_name, &keep, &mut intake)?;
+        let parsed = match options.input {
+            plan::InputKind::State => {
+                plan::Plan::read_state(reader, source_name, &keep, &mut intake)?
+            }
+            plan::InputKind::Plan => {
+                plan::Plan::read_filtered(reader, source_name, &keep, &mut intake)?
+            }
+        };
         return Ok((parsed, intake.finish()));
     };
+    let noun = options.input.noun();
     let read_again = || {
         reopen().map_err(|e| Error::Io {
             path: source_name.to_string(),
-            message: format!("cannot read the plan a second time: {e}"),
+            message: format!("cannot read the {noun} a second time: {e}"),
         })
     };
+    let again = Again {
+        input: options.input,
+        source_name,
+        sources,
+        concerns,
+    };
+    if options.input == plan::InputKind::State {
+        // A state has no change records to supersede anything: read once, and once more when
+        // it holds too many rules to keep.
+        let mut first = intake();
+        let parsed = plan::Plan::read_state(reader, source_name, &keep, &mut first)?;
+        return again.if_spilled(parsed, first.finish(), |narrowed| {
+            Ok(Some(plan::Plan::read_state(
+                read_again()?,
+                source_name,
+                &keep,
+                narrowed,
+            )?))
+        });
+    }
     let mut first = intake();
     let (parsed, collected, optimistic) =
         match plan::Plan::read_optimistic(reader, source_name, &keep, &mut first)? {
@@ -363,75 +381,60 @@ fn read_plan<'c>(
                 (parsed, again.finish(), false)
             }
         };
-    if !collected.spilled() {
-        return Ok((parsed, collected));
-    }
-    // Too many rules to hold: read once more, holding only those that may be needed.
-    let narrowing = rules::narrowing(&parsed, sources, collected)?;
-    drop(parsed);
-    let mut narrowed = rules::Intake::narrowed(concerns, narrowing);
-    let parsed = if optimistic {
-        plan::Plan::read_optimistic(read_again()?, source_name, &keep, &mut narrowed)?
-    } else {
-        Some(plan::Plan::read_filtered(
-            read_again()?,
-            source_name,
-            &keep,
-            &mut narrowed,
-        )?)
-    };
-    let collected = narrowed.finish();
-    match parsed {
-        Some(parsed) if !collected.saw_another_plan() => Ok((parsed, collected)),
-        _ => Err(Error::Io {
-            path: source_name.to_string(),
-            message: "the plan changed between its two reads (it holds too many rules to be \
-                      read once in bounded memory): check it again once it is written"
-                .to_string(),
-        }),
-    }
+    again.if_spilled(parsed, collected, |narrowed| {
+        Ok(if optimistic {
+            plan::Plan::read_optimistic(read_again()?, source_name, &keep, narrowed)?
+        } else {
+            Some(plan::Plan::read_filtered(
+                read_again()?,
+                source_name,
+                &keep,
+                narrowed,
+            )?)
+        })
+    })
 }
 
-/// [`read_plan`] for a state: read once (a state has no change records to supersede
-/// anything), and once more, holding only the rules that may be needed, when it holds too many
-/// to keep.
-fn read_state<'c>(
-    reader: impl std::io::Read,
-    reopen: Option<Reopen<'_>>,
-    source_name: &str,
-    options: &CheckOptions,
-    filter: bool,
-    sources: Option<&sources::Sources>,
+/// The read of an input after the one that found it holds too many rules to keep.
+struct Again<'s, 'c> {
+    input: plan::InputKind,
+    source_name: &'s str,
+    sources: Option<&'s sources::Sources>,
     concerns: &'c dyn Fn(&rules::IngressRule) -> bool,
-) -> Result<(plan::Plan, rules::Collected<'c>), Error> {
-    let keep = keep_type;
-    let mut intake = rules::Intake::new(concerns, filter);
-    if reopen.is_some() {
-        intake = intake.spilling_above(options.hold_budget);
+}
+
+impl<'c> Again<'_, 'c> {
+    /// `parsed` and `collected` as they are, unless the rules spilled: then `read` reads the
+    /// input once more into an intake that holds only the rules that may be needed (see
+    /// `rules::narrowing`), and the input must be the same one (`None` from `read`, or another
+    /// plan's rules, says it is not).
+    fn if_spilled(
+        &self,
+        parsed: plan::Plan,
+        collected: rules::Collected<'c>,
+        read: impl FnOnce(&mut rules::Intake<'c>) -> Result<Option<plan::Plan>, Error>,
+    ) -> Result<(plan::Plan, rules::Collected<'c>), Error> {
+        if !collected.spilled() {
+            return Ok((parsed, collected));
+        }
+        let narrowing = rules::narrowing(&parsed, self.sources, collected)?;
+        drop(parsed);
+        let mut narrowed = rules::Intake::narrowed(self.concerns, narrowing);
+        let parsed = read(&mut narrowed)?;
+        let collected = narrowed.finish();
+        match parsed {
+            Some(parsed) if !collected.saw_another_plan() => Ok((parsed, collected)),
+            _ => Err(Error::Io {
+                path: self.source_name.to_string(),
+                message: format!(
+                    "the {} changed between its two reads (it holds too many rules to be read \
+                     once in bounded memory): {} it again once it is written",
+                    self.input.noun(),
+                    self.input.command()
+                ),
+            }),
+        }
     }
-    let parsed = plan::Plan::read_state(reader, source_name, &keep, &mut intake)?;
-    let collected = intake.finish();
-    let Some(reopen) = reopen.filter(|_| collected.spilled()) else {
-        return Ok((parsed, collected));
-    };
-    let narrowing = rules::narrowing(&parsed, sources, collected)?;
-    drop(parsed);
-    let again = reopen().map_err(|e| Error::Io {
-        path: source_name.to_string(),
-        message: format!("cannot read the state a second time: {e}"),
-    })?;
-    let mut narrowed = rules::Intake::narrowed(concerns, narrowing);
-    let parsed = plan::Plan::read_state(again, source_name, &keep, &mut narrowed)?;
-    let collected = narrowed.finish();
-    if collected.saw_another_plan() {
-        return Err(Error::Io {
-            path: source_name.to_string(),
-            message: "the state changed between its two reads (it holds too many rules to be \
-                      read once in bounded memory): audit it again once it is written"
-                .to_string(),
-        });
-    }
-    Ok((parsed, collected))
 }
 
 /// What the reader does with a resource of `resource_type` (see [`plan::Keep`]).

@@ -213,6 +213,73 @@ fn states_give_the_findings_of_their_plans_planned_values() {
     assert!(total >= least, "only {total} findings in all");
 }
 
+/// A state replaced between the two reads of one that holds too many rules is refused, as a
+/// plan is: what the second read holds was chosen from the first.
+#[test]
+fn a_state_that_changes_between_its_two_reads_is_refused() {
+    let state = |plan: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/plans")
+            .join(plan);
+        let plan: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        raw_state(&plan, false)
+    };
+    let options = CheckOptions {
+        input: InputKind::State,
+        hold_budget: 0,
+        ..CheckOptions::default()
+    };
+    let policies = PolicySet::builtin().unwrap();
+    let reads = std::cell::Cell::new(0);
+    let read = |first: &str, again: &str| {
+        reads.set(0);
+        let reopen = || -> std::io::Result<Box<dyn std::io::Read + '_>> {
+            reads.set(reads.get() + 1);
+            Ok(Box::new(again.as_bytes()))
+        };
+        let result = portgate::check_input(
+            first.as_bytes(),
+            Some(&reopen),
+            "state.json",
+            &policies,
+            &options,
+        );
+        (result, reads.get())
+    };
+    // group_union holds rule resources of a group: with no budget, they spill.
+    let (first, other) = (state("group_union.json"), state("modules_for_each.json"));
+    let (result, reads) = read(&first, &other);
+    assert_eq!(reads, 1, "the state is read a second time");
+    let error = result.expect_err("two states read as one");
+    assert_eq!(
+        error.to_string(),
+        "state.json: the state changed between its two reads (it holds too many rules to be \
+         read once in bounded memory): audit it again once it is written"
+    );
+    // The same state twice is read, with the findings of one read.
+    let (result, reads) = read(&first, &first);
+    assert_eq!(reads, 1);
+    let report = result.expect("one state read twice");
+    let once = check(
+        first.as_bytes(),
+        "state.json",
+        &policies,
+        &CheckOptions {
+            hold_budget: portgate::HOLD_BUDGET,
+            ..options.clone()
+        },
+    )
+    .unwrap();
+    let messages = |r: &portgate::CheckReport| -> Vec<String> {
+        r.findings
+            .iter()
+            .map(|g| g.finding.message.clone())
+            .collect()
+    };
+    assert!(!report.findings.is_empty());
+    assert_eq!(messages(&report), messages(&once));
+}
+
 use run::portgate;
 
 fn testdata(path: &str) -> String {
