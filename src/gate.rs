@@ -1,7 +1,8 @@
 //! The gate: which findings a check reports, which of them fail it, and what it says about its
 //! waivers and its input: the options of a check (`--fail-on`, `--unknown`, waivers, the
 //! input's kind), each finding judged against them ([`GatedFinding`]), and the outcome
-//! ([`CheckReport`], [`TopReport`]).
+//! ([`CheckReport`], [`TopReport`]); for a caller that shows only the first findings, which of
+//! them to keep as they come, batch by batch (`FirstFindings`).
 //!
 //! It owns the verdict and nothing before it: the plan, rules and policies are read and
 //! evaluated by the stages below it (wired together in `lib.rs`), and reports, fixes and the
@@ -202,6 +203,7 @@ impl TopReport {
 pub(crate) const FIRST_BLOCKING: usize = 5;
 
 /// A finding's [`policy::SortKey`], owned.
+#[derive(Clone)]
 pub(crate) struct OwnedKey {
     address: String,
     deposed: Option<String>,
@@ -229,6 +231,114 @@ impl OwnedKey {
             &self.rule_id,
             self.family,
         )
+    }
+}
+
+/// The findings a caller shows when it shows only the first `keep` of them (a run task),
+/// gathered batch by batch ([`crate::check_top`]): only the findings that can still be among
+/// the first are kept, each with a tag (the group it comes from); the rest are counted. The
+/// labels of the first blocking findings and the warnings of expired waivers are kept too.
+pub(crate) struct FirstFindings<T> {
+    keep: usize,
+    shown: Vec<(GatedFinding, T)>,
+    first_blocking: Vec<(OwnedKey, String)>,
+    total: usize,
+    blocking: usize,
+    /// Warnings about expired waivers, by the finding they come from.
+    expired: Vec<(OwnedKey, String)>,
+    /// What a finding must come before to enter each list once it is full (both are sorted at
+    /// the end of a batch).
+    shown_bar: Option<OwnedKey>,
+    blocking_bar: Option<OwnedKey>,
+}
+
+/// What [`FirstFindings::finish`] hands back: the first findings, sorted, with their tags, and
+/// what the report says of the others.
+pub(crate) struct First<T> {
+    pub shown: Vec<(GatedFinding, T)>,
+    pub total: usize,
+    pub blocking: usize,
+    /// `RULE ADDRESS` of the first [`FIRST_BLOCKING`] blocking findings, in the report's order.
+    pub first_blocking: Vec<String>,
+    /// In the report's order.
+    pub expired_warnings: Vec<String>,
+}
+
+impl<T> FirstFindings<T> {
+    pub(crate) fn new(keep: usize) -> Self {
+        FirstFindings {
+            keep,
+            shown: Vec::new(),
+            first_blocking: Vec::new(),
+            total: 0,
+            blocking: 0,
+            expired: Vec::new(),
+            shown_bar: None,
+            blocking_bar: None,
+        }
+    }
+
+    /// Takes a finding of the current batch; `tag` is asked only for one that is kept.
+    pub(crate) fn add(&mut self, gated: GatedFinding, tag: impl FnOnce(&GatedFinding) -> T) {
+        let before = |bar: &Option<OwnedKey>| {
+            bar.as_ref()
+                .is_none_or(|bar| gated.finding.sort_key() < bar.key())
+        };
+        self.total += 1;
+        if let Some(warning) = expired_warning(&gated) {
+            self.expired.push((OwnedKey::of(&gated.finding), warning));
+        }
+        if gated.fails_gate {
+            self.blocking += 1;
+            if before(&self.blocking_bar) {
+                self.first_blocking
+                    .push((OwnedKey::of(&gated.finding), label(&gated)));
+            }
+        }
+        if before(&self.shown_bar) {
+            let tag = tag(&gated);
+            self.shown.push((gated, tag));
+        }
+        if self.shown.len() >= 2 * self.keep.max(1) {
+            self.trim();
+        }
+    }
+
+    /// Ends a batch: the lists are cut to their lengths, and what the next batch's findings
+    /// must come before is set.
+    pub(crate) fn end_batch(&mut self) {
+        self.trim();
+        self.first_blocking
+            .sort_by(|a, b| a.0.key().cmp(&b.0.key()));
+        self.first_blocking.truncate(FIRST_BLOCKING);
+        self.shown_bar = self
+            .shown
+            .last()
+            .filter(|_| self.shown.len() >= self.keep)
+            .map(|(f, _)| OwnedKey::of(&f.finding));
+        self.blocking_bar = self
+            .first_blocking
+            .last()
+            .filter(|_| self.first_blocking.len() >= FIRST_BLOCKING)
+            .map(|(key, _)| key.clone());
+    }
+
+    fn trim(&mut self) {
+        self.shown
+            .sort_by(|a, b| a.0.finding.sort_key().cmp(&b.0.finding.sort_key()));
+        self.shown.truncate(self.keep);
+    }
+
+    pub(crate) fn finish(mut self) -> First<T> {
+        self.end_batch();
+        self.expired.sort_by(|a, b| a.0.key().cmp(&b.0.key()));
+        First {
+            shown: self.shown,
+            total: self.total,
+            blocking: self.blocking,
+            first_blocking: self.first_blocking.into_iter().map(|(_, l)| l).collect(),
+            expired_warnings: self.expired.into_iter().map(|(_, w)| w).collect(),
+        }
     }
 }
 

@@ -42,7 +42,6 @@ use policy::PolicySet;
 pub use gate::{
     CheckOptions, CheckReport, FailOn, GatedFinding, HOLD_BUDGET, PlanInfo, TopReport, UnknownMode,
 };
-use gate::{FIRST_BLOCKING, OwnedKey};
 
 /// Everything that stops a check from producing a verdict. All are exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -173,28 +172,11 @@ pub fn check_top(
     let mut used = vec![false; waivers.len()];
     let index = waiver::Index::new(&waivers);
     let batches = extraction.batches(batch_resources);
-    // The findings shown so far, by sort key, with the group each comes from.
-    let mut shown: Vec<(GatedFinding, rules::GroupTag)> = Vec::new();
-    let mut first_blocking: Vec<GatedFinding> = Vec::new();
-    let (mut total, mut blocking) = (0, 0);
-    // Warnings about expired waivers, by the finding they come from.
-    let mut expired: Vec<(OwnedKey, String)> = Vec::new();
+    let mut first = gate::FirstFindings::new(keep);
     let mut pairs: Vec<(usize, (String, String))> = Vec::new();
     let mut scanned = 0;
-    let by_key =
-        |a: &GatedFinding, b: &GatedFinding| a.finding.sort_key().cmp(&b.finding.sort_key());
     for batch in 0..batches.count {
         let assembled = extraction.batch(&batches, batch)?;
-        // What a finding must come before to enter a full list (both are sorted after each
-        // batch): only those are kept.
-        let shown_bar = shown
-            .last()
-            .filter(|_| shown.len() >= keep)
-            .map(|(f, _)| OwnedKey::of(&f.finding));
-        let blocking_bar = first_blocking
-            .last()
-            .filter(|_| first_blocking.len() >= FIRST_BLOCKING)
-            .map(|f| OwnedKey::of(&f.finding));
         scanned += assembled.rules.resources.len();
         pairs.extend(
             assembled
@@ -207,36 +189,15 @@ pub fn check_top(
             let Some(gated) = gate::judge(finding, &waivers, &index, options, &mut used) else {
                 continue;
             };
-            total += 1;
-            if let Some(warning) = gate::expired_warning(&gated) {
-                expired.push((OwnedKey::of(&gated.finding), warning));
-            }
-            if gated.fails_gate {
-                blocking += 1;
-                if blocking_bar
-                    .as_ref()
-                    .is_none_or(|bar| gated.finding.sort_key() < bar.key())
-                {
-                    first_blocking.push(gated.clone());
-                }
-            }
-            if shown_bar
-                .as_ref()
-                .is_none_or(|bar| gated.finding.sort_key() < bar.key())
-            {
+            first.add(gated, |gated| {
                 let rule = &assembled.rules.rules[gated.finding.rule_index];
-                shown.push((gated, assembled.tags[rule.resource]));
-            }
-            if shown.len() >= 2 * keep.max(1) {
-                shown.sort_by(|a, b| by_key(&a.0, &b.0));
-                shown.truncate(keep);
-            }
+                assembled.tags[rule.resource]
+            });
         }
-        shown.sort_by(|a, b| by_key(&a.0, &b.0));
-        shown.truncate(keep);
-        first_blocking.sort_by(by_key);
-        first_blocking.truncate(FIRST_BLOCKING);
+        first.end_batch();
     }
+    let first = first.finish();
+    let shown = first.shown;
     drop(batches);
     // The rules behind the findings shown: their groups again, evaluated as one rule set, so
     // that fixes see every rule of each group and the findings' indices point into it.
@@ -256,8 +217,7 @@ pub fn check_top(
     drop(shown);
 
     let stale_waivers = gate::stale(&waivers, &used, &mut warnings);
-    expired.sort_by(|a, b| a.0.key().cmp(&b.0.key()));
-    warnings.extend(expired.into_iter().map(|(_, warning)| warning));
+    warnings.extend(first.expired_warnings);
     pairs.sort_by_key(|(place, _)| *place);
     let mut seen = std::collections::HashSet::new();
     let pairs: Vec<(&str, &str)> = pairs
@@ -275,9 +235,9 @@ pub fn check_top(
             rules: assembled.rules,
             stale_waivers,
         },
-        total,
-        blocking,
-        first_blocking: first_blocking.iter().map(gate::label).collect(),
+        total: first.total,
+        blocking: first.blocking,
+        first_blocking: first.first_blocking,
     })
 }
 
