@@ -45,6 +45,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::plan::{Action, InputError, Plan, PlannedResource};
+pub use crate::sources::ModuleCallSource;
 use crate::sources::Sources;
 
 /// The resource types portgate reads ingress rules from.
@@ -95,15 +96,6 @@ pub struct CheckedResource {
     /// 1-based line of its planned values in the plan file (as decoded), for reports that
     /// point into the plan when no source file is known.
     pub plan_line: Option<usize>,
-}
-
-/// One `module` call on the way from the root module to a resource.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ModuleCallSource {
-    /// The call's name: `net` in `module "net" { ... }`.
-    pub name: String,
-    /// Its `source` argument: `./modules/sg`, a registry address, a git URL.
-    pub source: Option<String>,
 }
 
 /// Where one CIDR of a rule comes from, and its value if the plan has it.

@@ -26,8 +26,8 @@ use hcl_edit::structure::{Block, Body, Structure};
 use hcl_edit::template::Element;
 use hcl_edit::visit::{Visit, visit_traversal};
 
+use super::ModuleCallSource;
 use super::tree::{SourceFile, SourceTree, label};
-use crate::rules::ModuleCallSource;
 
 /// A value as the sources give it.
 #[derive(Debug, Clone, PartialEq)]

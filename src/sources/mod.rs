@@ -28,8 +28,18 @@ use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body, Structure};
 use serde_json::{Map, Value};
 
-use crate::rules::ModuleCallSource;
 use tree::{SourceTree, label, line_of, normalize};
+
+/// One `module` call on the way from the root module to a resource: what the plan's
+/// `configuration` (or, for a state, the sources' `module` blocks) says leads to its source
+/// directory.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ModuleCallSource {
+    /// The call's name: `net` in `module "net" { ... }`.
+    pub name: String,
+    /// Its `source` argument: `./modules/sg`, a registry address, a git URL.
+    pub source: Option<String>,
+}
 
 /// Nested blocks of a resource that are Terraform's, not the provider's: never in the plan's
 /// `expressions`.

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use hcl_edit::structure::{Block, BlockLabel, Body, Structure};
 
-use crate::rules::ModuleCallSource;
+use super::ModuleCallSource;
 
 /// One parsed source file.
 #[derive(Debug)]
