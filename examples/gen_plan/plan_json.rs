@@ -233,15 +233,7 @@ impl Layout {
             put_key(w, "module_address")?;
             put_json!(w, module)?;
         }
-        put(w, ",")?;
-        put_key(w, "mode")?;
-        put_json!(w, if block.kind.data { "data" } else { "managed" })?;
-        put(w, ",")?;
-        put_key(w, "type")?;
-        put_json!(w, block.kind.resource_type)?;
-        put(w, ",")?;
-        put_key(w, "name")?;
-        put_json!(w, &block.name)?;
+        write_mode_type_name(w, block)?;
         if let Some(key) = &inst.key {
             put(w, ",")?;
             put_key(w, "index")?;
@@ -469,15 +461,7 @@ impl Layout {
         put(w, "{")?;
         put_key(w, "address")?;
         put_json!(w, &block.local_address())?;
-        put(w, ",")?;
-        put_key(w, "mode")?;
-        put_json!(w, if block.kind.data { "data" } else { "managed" })?;
-        put(w, ",")?;
-        put_key(w, "type")?;
-        put_json!(w, block.kind.resource_type)?;
-        put(w, ",")?;
-        put_key(w, "name")?;
-        put_json!(w, &block.name)?;
+        write_mode_type_name(w, block)?;
         put(w, ",")?;
         put_key(w, "provider_config_key")?;
         put_json!(w, &key)?;
@@ -522,4 +506,18 @@ fn write_expansion(w: &mut impl Write, expansion: &Expansion, for_each: &Value) 
             put_json!(w, for_each)
         }
     }
+}
+
+/// `,"mode":...,"type":...,"name":...` of a block, as both a resource and its configuration
+/// write them.
+fn write_mode_type_name(w: &mut impl Write, block: &Block) -> io::Result<()> {
+    put(w, ",")?;
+    put_key(w, "mode")?;
+    put_json!(w, if block.kind.data { "data" } else { "managed" })?;
+    put(w, ",")?;
+    put_key(w, "type")?;
+    put_json!(w, block.kind.resource_type)?;
+    put(w, ",")?;
+    put_key(w, "name")?;
+    put_json!(w, &block.name)
 }
