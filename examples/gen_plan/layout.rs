@@ -15,6 +15,7 @@ use super::words::{
 };
 use super::{Expected, Options};
 
+/// An instance key: `count.index` or `each.key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Key {
     Int(usize),
@@ -44,6 +45,7 @@ impl Key {
     }
 }
 
+/// How a block or module call expands: once, `count`, or `for_each` over keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expansion {
     Single,
@@ -102,6 +104,7 @@ pub struct ModuleDef {
     pub instances: usize,
 }
 
+/// One instance of a module definition, at its address.
 #[derive(Debug)]
 pub struct ModuleInst {
     pub def: usize,
@@ -166,6 +169,7 @@ impl Block {
     }
 }
 
+/// What the plan does to an instance (its `actions`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Create,
@@ -204,6 +208,8 @@ impl Action {
     }
 }
 
+/// One resource instance: its block, its module instance, its key and action, and the rng its
+/// values are drawn from.
 #[derive(Debug)]
 pub struct Instance {
     pub block: usize,
@@ -224,6 +230,7 @@ pub struct Change {
     pub replace_paths: Option<Value>,
 }
 
+/// Everything drawn from the options, before anything is written.
 pub struct Layout {
     pub opts: Options,
     pub format_1x: bool,
