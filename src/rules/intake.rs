@@ -269,17 +269,11 @@ impl<'c> Intake<'c> {
             Some(Some(blocks)) => blocks.as_slice(),
             _ => &[],
         };
-        let unknown_list = reader.unknown.get("ingress");
         blocks.iter().enumerate().all(|(i, block)| {
             let Some(block) = block else {
                 return false; // a wholly unknown element
             };
-            let r = FieldReader {
-                unknown: unknown_list
-                    .and_then(|u| u.get(i))
-                    .unwrap_or(&Unknown::Known),
-                planned_only: reader.planned_only,
-            };
+            let r = reader.element("ingress", i);
             no_list(&r, &block.prefix_list_ids, "prefix_list_ids")
                 && self.misses(&r, &block.protocol, &block.from_port, &block.to_port)
         })
@@ -340,15 +334,9 @@ fn take(
                 Some(Some(blocks)) => blocks.as_slice(),
                 _ => &[],
             };
-            let unknown_list = reader.unknown.get("ingress");
             let mut rules = Vec::with_capacity(blocks.len());
             for (i, block) in blocks.iter().enumerate() {
-                let r = FieldReader {
-                    unknown: unknown_list
-                        .and_then(|u| u.get(i))
-                        .unwrap_or(&Unknown::Known),
-                    planned_only: reader.planned_only,
-                };
+                let r = reader.element("ingress", i);
                 let block = block.as_ref()?;
                 let ids = known_ids(r.id_list(&block.prefix_list_ids, "prefix_list_ids"))?;
                 // The prefix lists are added at the end (see `extract_with`).

@@ -785,20 +785,17 @@ fn inline_rules(
         Some(Some(blocks)) => blocks.as_slice(),
         _ => &[],
     };
-    let unknown_list = reader.unknown.get("ingress");
     blocks
         .iter()
         .enumerate()
         .map(|(i, block)| {
-            let element_unknown = match block {
-                Some(_) => unknown_list
-                    .and_then(|u| u.get(i))
-                    .unwrap_or(&Unknown::Known),
-                None => &Unknown::True, // a null element stands for an unknown one
-            };
-            let r = FieldReader {
-                unknown: element_unknown,
-                planned_only: reader.planned_only,
+            let r = match block {
+                Some(_) => reader.element("ingress", i),
+                // A null element stands for an unknown one.
+                None => FieldReader {
+                    unknown: &Unknown::True,
+                    planned_only: reader.planned_only,
+                },
             };
             let block = block.as_ref().unwrap_or(&UNKNOWN_BLOCK);
             inline_rule(index, i, block, &r, after_path, &mut |rule, ids| {
@@ -921,7 +918,20 @@ struct FieldReader<'u> {
 /// An attribute as found in `after`: absent (`None`), null (`Some(None)`) or set.
 type Field<T> = Option<Option<T>>;
 
-impl FieldReader<'_> {
+impl<'u> FieldReader<'u> {
+    /// The reader of element `index` of the list attribute `key` (an inline `ingress` block, a
+    /// prefix list's `entry`): an element `after_unknown` does not mention is known.
+    fn element(&self, key: &str, index: usize) -> FieldReader<'u> {
+        FieldReader {
+            unknown: self
+                .unknown
+                .get(key)
+                .and_then(|list| list.get(index))
+                .unwrap_or(&Unknown::Known),
+            planned_only: self.planned_only,
+        }
+    }
+
     fn is_unknown(&self, key: &str) -> bool {
         self.unknown.get(key) == Some(&Unknown::True) || self.unknown == &Unknown::True
     }

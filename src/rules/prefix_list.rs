@@ -92,17 +92,12 @@ impl PrefixLists {
                     {
                         vec![None]
                     } else {
-                        let marks = unknown.get("entry");
                         match &list.entry {
                             Some(Some(blocks)) => blocks
                                 .iter()
                                 .enumerate()
                                 .map(|(i, block)| {
-                                    let marked = marks.and_then(|m| m.get(i));
-                                    let r = FieldReader {
-                                        unknown: marked.unwrap_or(&Unknown::Known),
-                                        planned_only: reader.planned_only,
-                                    };
+                                    let r = reader.element("entry", i);
                                     match block {
                                         Some(block) => {
                                             r.scalar(&block.cidr, "cidr").known().cloned().flatten()
