@@ -181,15 +181,19 @@ impl<'p> Extraction<'p> {
     /// Calls `f` with each checked resource that has tags, in the plan's order: what a check
     /// reads waivers from before it judges any finding.
     pub fn for_each_tagged(&self, mut f: impl FnMut(&CheckedResource)) {
-        let mut raw = self.raw.iter().flatten().enumerate().peekable();
+        // Indexed over every slot, emptied ones too (an assembly that consumed them): the place
+        // of a taken resource counts them all.
+        let mut raw = self.raw.iter().enumerate().peekable();
         for (before, place) in self
             .taken
             .iter()
             .map(|(b, p)| (*b, Some(p)))
             .chain(std::iter::once((usize::MAX, None)))
         {
-            while let Some((_, entry)) = raw.next_if(|(i, _)| *i < before) {
-                if !entry.resource.tags.is_empty() {
+            while let Some((_, slot)) = raw.next_if(|(i, _)| *i < before) {
+                if let Some(entry) = slot
+                    && !entry.resource.tags.is_empty()
+                {
                     f(&entry.resource);
                 }
             }
