@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use serde_json::{Map, Value, json};
 
 use super::layout::{Action, Block, Expansion, Layout};
-use super::tools::{Rng, put, put_json, put_key};
+use super::tools::{Rng, put, put_json, put_key, put_member};
 
 impl Layout {
     pub fn write_plan(&self, w: &mut impl Write) -> io::Result<()> {
@@ -16,12 +16,8 @@ impl Layout {
         put(w, "{")?;
         put_key(w, "format_version")?;
         put_json!(w, v)?;
-        put(w, ",")?;
-        put_key(w, "terraform_version")?;
-        put_json!(w, self.terraform_version)?;
-        put(w, ",")?;
-        put_key(w, "variables")?;
-        put_json!(w, &self.variables_values())?;
+        put_member(w, "terraform_version", self.terraform_version)?;
+        put_member(w, "variables", &self.variables_values())?;
         put(w, ",")?;
         put_key(w, "planned_values")?;
         put(w, "{")?;
@@ -47,9 +43,7 @@ impl Layout {
         put(w, "{")?;
         put_key(w, "format_version")?;
         put_json!(w, if v == "0.1" { "0.1" } else { "1.0" })?;
-        put(w, ",")?;
-        put_key(w, "terraform_version")?;
-        put_json!(w, self.terraform_version)?;
+        put_member(w, "terraform_version", self.terraform_version)?;
         put(w, ",")?;
         put_key(w, "values")?;
         put(w, "{")?;
@@ -65,10 +59,9 @@ impl Layout {
         }
         if v == "1.2" {
             let mut r = Rng::new(self.opts.seed ^ 0x7157);
-            put(w, ",")?;
-            put_key(w, "timestamp")?;
-            put_json!(
+            put_member(
                 w,
+                "timestamp",
                 &format!(
                     "2025-{:02}-{:02}T{:02}:{:02}:{:02}Z",
                     r.range(1, 12),
@@ -229,19 +222,13 @@ impl Layout {
         put_json!(w, &inst.address)?;
         let module = &self.modules[inst.module].address;
         if with_module && !module.is_empty() {
-            put(w, ",")?;
-            put_key(w, "module_address")?;
-            put_json!(w, module)?;
+            put_member(w, "module_address", module)?;
         }
         write_mode_type_name(w, block)?;
         if let Some(key) = &inst.key {
-            put(w, ",")?;
-            put_key(w, "index")?;
-            put_json!(w, &key.json())?;
+            put_member(w, "index", &key.json())?;
         }
-        put(w, ",")?;
-        put_key(w, "provider_name")?;
-        put_json!(w, self.provider_name)
+        put_member(w, "provider_name", self.provider_name)
     }
 
     pub fn write_resource_values(
@@ -258,12 +245,12 @@ impl Layout {
         };
         put(w, "{")?;
         self.write_resource_header(w, i, false)?;
-        put(w, ",")?;
-        put_key(w, "schema_version")?;
-        put_json!(w, &self.blocks[self.instances[i].block].kind.schema_version)?;
-        put(w, ",")?;
-        put_key(w, "values")?;
-        put_json!(w, &values.unwrap_or_else(|| json!({})))?;
+        put_member(
+            w,
+            "schema_version",
+            &self.blocks[self.instances[i].block].kind.schema_version,
+        )?;
+        put_member(w, "values", &values.unwrap_or_else(|| json!({})))?;
         if self.has_sensitive() {
             put(w, ",")?;
             put_key(w, "sensitive_values")?;
@@ -286,28 +273,16 @@ impl Layout {
         put(w, "{")?;
         put_key(w, "actions")?;
         put_json!(w, inst.action.words())?;
-        put(w, ",")?;
-        put_key(w, "before")?;
-        put_json!(w, &c.before)?;
-        put(w, ",")?;
-        put_key(w, "after")?;
-        put_json!(w, &c.after)?;
-        put(w, ",")?;
-        put_key(w, "after_unknown")?;
-        put_json!(w, &c.after_unknown)?;
+        put_member(w, "before", &c.before)?;
+        put_member(w, "after", &c.after)?;
+        put_member(w, "after_unknown", &c.after_unknown)?;
         if self.has_sensitive() {
-            put(w, ",")?;
-            put_key(w, "before_sensitive")?;
-            put_json!(w, &c.before_sensitive)?;
-            put(w, ",")?;
-            put_key(w, "after_sensitive")?;
-            put_json!(w, &c.after_sensitive)?;
+            put_member(w, "before_sensitive", &c.before_sensitive)?;
+            put_member(w, "after_sensitive", &c.after_sensitive)?;
         }
         let v1 = self.format_1x;
         if let (Some(paths), true) = (&c.replace_paths, v1) {
-            put(w, ",")?;
-            put_key(w, "replace_paths")?;
-            put_json!(w, paths)?;
+            put_member(w, "replace_paths", paths)?;
         }
         put(w, "}")?;
         if v1 {
@@ -319,9 +294,7 @@ impl Layout {
                 _ => None,
             };
             if let Some(reason) = reason {
-                put(w, ",")?;
-                put_key(w, "action_reason")?;
-                put_json!(w, reason)?;
+                put_member(w, "action_reason", reason)?;
             }
         }
         put(w, "}")
@@ -397,10 +370,9 @@ impl Layout {
                 put(w, "{")?;
                 put_key(w, "source")?;
                 put_json!(w, &child.source)?;
-                put(w, ",")?;
-                put_key(w, "expressions")?;
-                put_json!(
+                put_member(
                     w,
+                    "expressions",
                     &json!({
                         "environment": {"references": ["var.environment"]},
                         "security_group_id": {"references": ["aws_security_group.shared.id", "aws_security_group.shared"]},
@@ -417,9 +389,7 @@ impl Layout {
                 put_key(w, "module")?;
                 self.write_config_module(w, c)?;
                 if let Some(version) = child.version {
-                    put(w, ",")?;
-                    put_key(w, "version_constraint")?;
-                    put_json!(w, version)?;
+                    put_member(w, "version_constraint", version)?;
                 }
                 put(w, "}")?;
             }
@@ -462,15 +432,9 @@ impl Layout {
         put_key(w, "address")?;
         put_json!(w, &block.local_address())?;
         write_mode_type_name(w, block)?;
-        put(w, ",")?;
-        put_key(w, "provider_config_key")?;
-        put_json!(w, &key)?;
-        put(w, ",")?;
-        put_key(w, "expressions")?;
-        put_json!(w, &expressions)?;
-        put(w, ",")?;
-        put_key(w, "schema_version")?;
-        put_json!(w, &block.kind.schema_version)?;
+        put_member(w, "provider_config_key", &key)?;
+        put_member(w, "expressions", &expressions)?;
+        put_member(w, "schema_version", &block.kind.schema_version)?;
         // `toset([...])` is a function call: Terraform summarizes it as `{}`.
         write_expansion(w, &block.expansion, &json!({}))?;
         put(w, "}")
@@ -495,29 +459,15 @@ impl Layout {
 fn write_expansion(w: &mut impl Write, expansion: &Expansion, for_each: &Value) -> io::Result<()> {
     match expansion {
         Expansion::Single => Ok(()),
-        Expansion::Count(n) => {
-            put(w, ",")?;
-            put_key(w, "count_expression")?;
-            put_json!(w, &json!({"constant_value": n}))
-        }
-        Expansion::ForEach(_) => {
-            put(w, ",")?;
-            put_key(w, "for_each_expression")?;
-            put_json!(w, for_each)
-        }
+        Expansion::Count(n) => put_member(w, "count_expression", &json!({"constant_value": n})),
+        Expansion::ForEach(_) => put_member(w, "for_each_expression", for_each),
     }
 }
 
 /// `,"mode":...,"type":...,"name":...` of a block, as both a resource and its configuration
 /// write them.
 fn write_mode_type_name(w: &mut impl Write, block: &Block) -> io::Result<()> {
-    put(w, ",")?;
-    put_key(w, "mode")?;
-    put_json!(w, if block.kind.data { "data" } else { "managed" })?;
-    put(w, ",")?;
-    put_key(w, "type")?;
-    put_json!(w, block.kind.resource_type)?;
-    put(w, ",")?;
-    put_key(w, "name")?;
-    put_json!(w, &block.name)
+    put_member(w, "mode", if block.kind.data { "data" } else { "managed" })?;
+    put_member(w, "type", block.kind.resource_type)?;
+    put_member(w, "name", &block.name)
 }

@@ -204,6 +204,17 @@ pub fn put_key(w: &mut impl Write, key: &str) -> io::Result<()> {
     put(w, ":")
 }
 
+/// `,"key":VALUE`: one more member of a JSON object being written by hand.
+pub fn put_member<T: ?Sized + serde::Serialize>(
+    w: &mut impl Write,
+    key: &str,
+    value: &T,
+) -> io::Result<()> {
+    put(w, ",")?;
+    put_key(w, key)?;
+    put_json!(w, value)
+}
+
 pub fn obj(pairs: Vec<(&str, Value)>) -> Value {
     Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
