@@ -385,7 +385,7 @@ fn an_all_protocols_rule_says_that_every_port_loses_the_world() {
 fn a_patch_of_a_source_subdirectory_applies_from_the_working_directory() {
     // A repository whose Terraform lives in infra/: portgate runs at the top, like CI does.
     let copy = Scratch::copy_of(&fix_dir().join("inline_second_of_three"));
-    let root = copy.dir.parent().unwrap().join("repo");
+    let root = copy.parent().join("repo");
     tree::copy_tree(&copy.dir, &root.join("infra"));
     let out = run::portgate_in(
         &root,
@@ -533,7 +533,7 @@ fn a_symlinked_module_directory_is_patched_where_it_really_is() {
 #[test]
 fn a_symlink_out_of_the_sources_is_not_followed() {
     let copy = Scratch::copy_of(&fix_dir().join("inline_second_of_three"));
-    let outside = copy.dir.parent().unwrap().join("outside.tf");
+    let outside = copy.parent().join("outside.tf");
     std::fs::rename(copy.dir.join("main.tf"), &outside).unwrap();
     std::os::unix::fs::symlink(&outside, copy.dir.join("main.tf")).unwrap();
     let out = portgate_check(
