@@ -218,9 +218,7 @@ fn states_give_the_findings_of_their_plans_planned_values() {
 #[test]
 fn a_state_that_changes_between_its_two_reads_is_refused() {
     let state = |plan: &str| {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata/plans")
-            .join(plan);
+        let path = testdata(&format!("plans/{plan}"));
         let plan: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         raw_state(&plan, false)
     };
