@@ -1,8 +1,8 @@
 //! Stage 6: findings and fixes → what a person or a program reads.
 //!
 //! Renderers write to any `io::Write` and never decide the verdict: the exit code comes from
-//! [`crate::gate::CheckReport::fails`]. Text is for terminals and CI logs (colored only when asked);
-//! JSON is a stable, documented contract (see README.md, "JSON output").
+//! [`crate::gate::CheckReport::fails`]. Text is for terminals and CI logs (colored only when
+//! asked); JSON is a stable, documented contract (see README.md, "JSON output").
 
 pub mod conftest;
 pub mod diff;
